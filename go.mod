@@ -1,0 +1,3 @@
+module github.com/moor-dev/moor
+
+go 1.26.8

@@ -1,0 +1,287 @@
+package reconcile
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Desired is what one revision of a source says should run on the host.
+type Desired struct {
+	// Source is the name of the source the revision came from.
+	Source string
+	// Revision is the revision, written "main@sha1:<40 hex>".
+	Revision string
+	// Stacks are the stacks that loaded and validated, by name.
+	Stacks map[string]*Stack
+	// Broken are the stacks that did not load or validate, by name, with the
+	// reason. A broken stack is left running as it is: neither changed nor
+	// removed.
+	Broken map[string]error
+}
+
+// StackNames returns the names of every stack the revision mentions, loaded
+// or broken, sorted.
+func (d *Desired) StackNames() []string {
+	names := make([]string, 0, len(d.Stacks)+len(d.Broken))
+	for n := range d.Stacks {
+		names = append(names, n)
+	}
+	for n := range d.Broken {
+		if _, ok := d.Stacks[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Stack is one compose project: a directory of the repository.
+type Stack struct {
+	Name     string
+	Dir      string // the stack's directory inside the snapshot (for messages)
+	Services map[string]*Service
+	Networks map[string]*NetworkSpec // by compose key ("default", "backend")
+	Volumes  map[string]*VolumeSpec  // by compose key ("data")
+}
+
+// ServiceNames returns the stack's service names, sorted.
+func (s *Stack) ServiceNames() []string { return sortedKeys(s.Services) }
+
+// Service is one compose service.
+type Service struct {
+	Name     string
+	Replicas int
+	// PullPolicy is one of PullMissing, PullAlways, PullNever.
+	PullPolicy string
+	DependsOn  map[string]Dependency
+	// Spec is what every replica's container is created from.
+	Spec ContainerSpec
+	// Hash is Spec.Hash(), computed once when the service is loaded.
+	Hash string
+	// Err, when set, says why this service cannot be converged this time
+	// (for example its image failed to pull). Its containers are left as they
+	// are.
+	Err error
+}
+
+// OneShot reports whether the service is a job that runs to completion: its
+// restart policy never restarts a successful exit, so a container that
+// exited 0 is complete, not drift.
+func (s *Service) OneShot() bool {
+	r := s.Spec.Restart
+	return r == "" || r == "no" || r == "on-failure" || len(r) > len("on-failure:") && r[:len("on-failure:")] == "on-failure:"
+}
+
+// Pull policies (compose's pull_policy, restricted to what moor supports).
+const (
+	PullMissing = "missing"
+	PullAlways  = "always"
+	PullNever   = "never"
+)
+
+// Dependency is one depends_on entry.
+type Dependency struct {
+	// Condition is one of ConditionStarted, ConditionHealthy, ConditionCompleted.
+	Condition string
+	Required  bool
+}
+
+// depends_on conditions.
+const (
+	ConditionStarted   = "service_started"
+	ConditionHealthy   = "service_healthy"
+	ConditionCompleted = "service_completed_successfully"
+)
+
+// NetworkSpec is a network a stack declares (or the implicit default one).
+type NetworkSpec struct {
+	Key        string // compose key
+	Name       string // engine name: STACK_KEY unless name: or external
+	External   bool   // must exist; never created or removed by moor
+	Driver     string
+	DriverOpts map[string]string
+	Internal   bool
+	Attachable bool
+	EnableIPv6 bool
+	Labels     map[string]string
+	IPAM       *IPAM `json:",omitempty"`
+}
+
+// IPAM is a network's address management configuration.
+type IPAM struct {
+	Driver string
+	Config []IPAMPool
+}
+
+// IPAMPool is one address pool.
+type IPAMPool struct {
+	Subnet  string
+	Gateway string
+	IPRange string
+}
+
+// VolumeSpec is a named volume a stack declares.
+type VolumeSpec struct {
+	Key        string // compose key
+	Name       string // engine name: STACK_KEY unless name: or external
+	External   bool
+	Driver     string
+	DriverOpts map[string]string
+	Labels     map[string]string
+}
+
+// ContainerSpec is moor's own normalized description of a container: the
+// single input to its creation and to its config hash. Every field needs a new
+// container to take effect; nothing that does not (replicas, depends_on, pull
+// policy, moor's labels) is here. Slices whose order does not matter are
+// sorted by the loader, so equal configurations give equal specs.
+type ContainerSpec struct {
+	// Image is the familiar reference with an explicit tag or digest,
+	// e.g. "nginx:1.27" or "localhost:5000/app:v2".
+	Image      string
+	Command    []string          `json:",omitempty"` // nil: the image's
+	Entrypoint []string          `json:",omitempty"` // nil: the image's
+	Env        []string          `json:",omitempty"` // KEY=VALUE, sorted
+	Labels     map[string]string `json:",omitempty"`
+	User       string            `json:",omitempty"`
+	WorkingDir string            `json:",omitempty"`
+	Hostname   string            `json:",omitempty"`
+	Domainname string            `json:",omitempty"`
+	StopSignal string            `json:",omitempty"`
+	// StopGracePeriod is nil for the engine's default.
+	StopGracePeriod *time.Duration `json:",omitempty"`
+	Ports           []Port         `json:",omitempty"` // sorted
+	Expose          []string       `json:",omitempty"` // "80/tcp", sorted
+	Mounts          []Mount        `json:",omitempty"` // sorted by Target
+	// NetworkMode is "" for compose's networks (Networks), or "host",
+	// "none", "container:NAME".
+	NetworkMode string              `json:",omitempty"`
+	Networks    []NetworkAttachment `json:",omitempty"` // sorted by Name
+	// Restart is "no", "always", "unless-stopped", "on-failure" or
+	// "on-failure:N"; "" means "no".
+	Restart     string            `json:",omitempty"`
+	Healthcheck *Healthcheck      `json:",omitempty"`
+	CapAdd      []string          `json:",omitempty"`
+	CapDrop     []string          `json:",omitempty"`
+	ExtraHosts  []string          `json:",omitempty"` // "host:ip", sorted
+	DNS         []string          `json:",omitempty"`
+	DNSSearch   []string          `json:",omitempty"`
+	DNSOptions  []string          `json:",omitempty"`
+	Sysctls     map[string]string `json:",omitempty"`
+	Ulimits     []Ulimit          `json:",omitempty"` // sorted by Name
+	Logging     *Logging          `json:",omitempty"`
+	Init        *bool             `json:",omitempty"`
+	ReadOnly    bool              `json:",omitempty"`
+	SecurityOpt []string          `json:",omitempty"`
+	Privileged  bool              `json:",omitempty"`
+	Devices     []Device          `json:",omitempty"`
+	Tmpfs       []string          `json:",omitempty"` // "/path[:opts]", sorted
+	Resources   Resources         `json:",omitempty"`
+	ShmSize     int64             `json:",omitempty"`
+	Tty         bool              `json:",omitempty"`
+	StdinOpen   bool              `json:",omitempty"`
+}
+
+// Port is one published port.
+type Port struct {
+	Target    uint32
+	Published string `json:",omitempty"` // "8080" or "8080-8081"; "" lets the engine pick
+	HostIP    string `json:",omitempty"`
+	Protocol  string // "tcp" or "udp"
+}
+
+// Mount types.
+const (
+	MountVolume = "volume"
+	MountBind   = "bind"
+	MountTmpfs  = "tmpfs"
+)
+
+// Mount is one volume, bind or tmpfs mount.
+type Mount struct {
+	Type string
+	// Source is the engine volume name for MountVolume (empty for an
+	// anonymous volume), the absolute host path for MountBind.
+	Source   string `json:",omitempty"`
+	Target   string
+	ReadOnly bool `json:",omitempty"`
+	// Content, for a bind of a file or directory inside the repository
+	// (including configs and secrets from files), is "sha256:<hex>" of what
+	// it holds. The hash then covers Content and not Source, because the
+	// snapshot directory moves with every revision while the content may
+	// not change.
+	Content   string `json:",omitempty"`
+	TmpfsSize int64  `json:",omitempty"`
+	TmpfsMode uint32 `json:",omitempty"`
+	// NoCopy disables copying image content into a new volume.
+	NoCopy bool `json:",omitempty"`
+	// Bind propagation, "" for the default.
+	Propagation string `json:",omitempty"`
+	// CreateHostPath creates a missing bind source (compose's default).
+	CreateHostPath bool `json:",omitempty"`
+}
+
+// NetworkAttachment attaches a container to one network.
+type NetworkAttachment struct {
+	Name        string   // engine name
+	Aliases     []string `json:",omitempty"` // sorted, without the service name
+	IPv4Address string   `json:",omitempty"`
+	IPv6Address string   `json:",omitempty"`
+	Priority    int      `json:",omitempty"`
+}
+
+// Healthcheck mirrors the engine's health configuration.
+type Healthcheck struct {
+	Test          []string      // ["CMD", ...], ["CMD-SHELL", "..."] or ["NONE"]
+	Interval      time.Duration `json:",omitempty"`
+	Timeout       time.Duration `json:",omitempty"`
+	StartPeriod   time.Duration `json:",omitempty"`
+	StartInterval time.Duration `json:",omitempty"`
+	Retries       int           `json:",omitempty"`
+}
+
+// Ulimit is one resource limit.
+type Ulimit struct {
+	Name string
+	Soft int64
+	Hard int64
+}
+
+// Logging is the container's log driver.
+type Logging struct {
+	Driver  string
+	Options map[string]string `json:",omitempty"`
+}
+
+// Device maps a host device into the container.
+type Device struct {
+	Host        string
+	Container   string
+	Permissions string `json:",omitempty"`
+}
+
+// Resources are deploy.resources.limits (and the service-level equivalents).
+type Resources struct {
+	NanoCPUs    int64 `json:",omitempty"`
+	MemoryBytes int64 `json:",omitempty"`
+	// MemoryReservation is deploy.resources.reservations.memory.
+	MemoryReservation int64  `json:",omitempty"`
+	PidsLimit         int64  `json:",omitempty"`
+	CPUShares         int64  `json:",omitempty"`
+	CPUSet            string `json:",omitempty"`
+}
+
+// ContainerName is compose's name for replica n of a service: STACK-SERVICE-N.
+func ContainerName(stack, service string, n int) string {
+	return fmt.Sprintf("%s-%s-%d", stack, service, n)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,36 @@
+package reconcile
+
+// Label keys. Labels are moor's ownership record and its only state store on
+// the engine: everything moor creates carries them, and everything moor
+// touches must carry LabelStack (invariant 1: a container without it is never
+// stopped, changed or removed).
+const (
+	// LabelStack names the stack (compose project) a resource belongs to.
+	LabelStack = "moor.stack"
+	// LabelService names the compose service of a container.
+	LabelService = "moor.service"
+	// LabelRevision is the revision a container was created from,
+	// written "main@sha1:<40 hex>".
+	LabelRevision = "moor.revision"
+	// LabelConfigHash is ContainerSpec.Hash of the spec the container was
+	// created from.
+	LabelConfigHash = "moor.config-hash"
+	// LabelSource names the source (repository + ref + path) that owns the
+	// resource.
+	LabelSource = "moor.source"
+	// Compose's own labels, so that `docker compose -p STACK ps|logs|exec`
+	// see moor's containers.
+	LabelComposeProject         = "com.docker.compose.project"
+	LabelComposeService         = "com.docker.compose.service"
+	LabelComposeContainerNumber = "com.docker.compose.container-number"
+	LabelComposeOneoff          = "com.docker.compose.oneoff"
+	LabelComposeNetwork         = "com.docker.compose.network"
+	LabelComposeVolume          = "com.docker.compose.volume"
+)
+
+// RetiredSuffix ends the name of an old container kept (stopped, renamed)
+// while its replacement starts. The engine cannot change a container's
+// labels, so the role is carried by the name: STACK-SERVICE-N-retired. A
+// retired container is removed once its replacement runs and renamed back
+// and started if the replacement fails, or if moor died in between.
+const RetiredSuffix = "-retired"

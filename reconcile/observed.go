@@ -1,0 +1,79 @@
+package reconcile
+
+import "time"
+
+// Observed is one snapshot of the engine: every resource carrying moor's
+// labels, and the local images. The runtime builds it from one list call per
+// kind.
+type Observed struct {
+	Containers []Container // sorted by Name
+	Networks   []Network   // sorted by Name
+	Volumes    []Volume    // sorted by Name
+	// Images maps every local image reference (familiar form with tag,
+	// "nginx:1.27", or with digest, "app@sha256:…") to its image ID.
+	Images map[string]string
+}
+
+// Container states, as the engine reports them.
+const (
+	StateCreated    = "created"
+	StateRunning    = "running"
+	StatePaused     = "paused"
+	StateRestarting = "restarting"
+	StateExited     = "exited"
+	StateDead       = "dead"
+	StateRemoving   = "removing"
+)
+
+// Health states; "" when the container has no healthcheck.
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Container is one container carrying moor.stack, with its labels parsed.
+type Container struct {
+	ID         string
+	Name       string // without the leading "/"
+	Stack      string
+	Service    string
+	Number     int // compose container-number; 0 if missing or unparsable
+	Source     string
+	Revision   string
+	ConfigHash string
+	// Retired is true when Name ends in RetiredSuffix: an old container kept
+	// during a replacement.
+	Retired bool
+	Image   string // the reference it was created from
+	ImageID string
+	State   string
+	// ExitCode and Health need an inspect; List fills them from the
+	// status text where the engine gives them ("Exited (0)", "(healthy)").
+	ExitCode int
+	Health   string
+	Created  time.Time
+	Labels   map[string]string
+}
+
+// Running reports whether the container is up (running or restarting).
+func (c Container) Running() bool {
+	return c.State == StateRunning || c.State == StateRestarting
+}
+
+// Network is one network carrying moor.stack.
+type Network struct {
+	ID     string
+	Name   string
+	Stack  string
+	Source string
+	Labels map[string]string
+}
+
+// Volume is one volume carrying moor.stack.
+type Volume struct {
+	Name   string
+	Stack  string
+	Source string
+	Labels map[string]string
+}

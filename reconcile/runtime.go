@@ -1,0 +1,59 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Runtime is what moor needs from a container engine, in moor's own types.
+// Implementations: runtime.Docker (the Docker Engine) and runtime.Fake.
+//
+// Every method is idempotent where the contract says so, so that a run
+// interrupted at any step can be repeated.
+type Runtime interface {
+	// Observe lists every container, network and volume that carries
+	// LabelStack, and every local image: one list call per kind, no inspect
+	// per container.
+	Observe(ctx context.Context) (*Observed, error)
+
+	// Pull pulls ref (familiar form, "nginx:1.27") with the registry
+	// credentials the Docker CLI would use. Pulling a present image is
+	// allowed and refreshes it.
+	Pull(ctx context.Context, ref string) error
+
+	// CreateNetwork creates the network with the given labels. A network of
+	// that name that already exists is success.
+	CreateNetwork(ctx context.Context, spec NetworkSpec, labels map[string]string) error
+	// RemoveNetwork removes a network by name. An absent network is success.
+	RemoveNetwork(ctx context.Context, name string) error
+	// CreateVolume creates the named volume. An existing one is success.
+	CreateVolume(ctx context.Context, spec VolumeSpec, labels map[string]string) error
+
+	// CreateContainer creates (does not start) a container named name from
+	// spec, with labels added to spec.Labels, attached to every network in
+	// spec.Networks. It fails with ErrConflict if the name is taken.
+	CreateContainer(ctx context.Context, name string, spec ContainerSpec, labels map[string]string) (id string, err error)
+	// StartContainer starts a container. A running one is success.
+	StartContainer(ctx context.Context, id string) error
+	// StopContainer stops a container, waiting at most grace (nil: the
+	// container's own stop timeout) before killing it. A stopped one is success.
+	StopContainer(ctx context.Context, id string, grace *time.Duration) error
+	// RemoveContainer force-removes a container and its anonymous volumes,
+	// never named ones. An absent container is success.
+	RemoveContainer(ctx context.Context, id string) error
+	// RenameContainer renames a container. Fails with ErrConflict if the new
+	// name is taken.
+	RenameContainer(ctx context.Context, id, name string) error
+	// InspectContainer returns the current state of one container, with
+	// ExitCode and Health exact. ErrNotFound if it does not exist.
+	InspectContainer(ctx context.Context, id string) (Container, error)
+	// Logs returns the last n lines of the container's output.
+	Logs(ctx context.Context, id string, n int) (string, error)
+}
+
+// Errors a Runtime returns (wrapped) so callers can tell them apart.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
