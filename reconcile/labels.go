@@ -15,6 +15,9 @@ const (
 	// LabelConfigHash is ContainerSpec.Hash of the spec the container was
 	// created from.
 	LabelConfigHash = "moor.config-hash"
+	// LabelConfigFields is ContainerSpec.FieldDigests: a short digest per
+	// field, so a plan can say which fields changed.
+	LabelConfigFields = "moor.config-fields"
 	// LabelSource names the source (repository + ref + path) that owns the
 	// resource.
 	LabelSource = "moor.source"
@@ -34,3 +37,8 @@ const (
 // retired container is removed once its replacement runs and renamed back
 // and started if the replacement fails, or if moor died in between.
 const RetiredSuffix = "-retired"
+
+// CandidateSuffix ends the name of a new container created, not yet started,
+// before the container it replaces is stopped: STACK-SERVICE-N-candidate.
+// A candidate left by an interrupted run is removed.
+const CandidateSuffix = "-candidate"
