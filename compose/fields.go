@@ -1,0 +1,185 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// ErrUnsupported marks a compose field or value that moor does not honour.
+// moor rejects it rather than ignoring it: see the package documentation.
+var ErrUnsupported = errors.New("not supported by moor")
+
+// ErrBuild is returned for a service with a build section or pull_policy:
+// build. moor deploys images; it does not build them.
+var ErrBuild = errors.New("build is not supported: build images in CI and reference them by tag")
+
+// serviceFields are the YAML fields of a service that moor maps into the
+// container spec or the service, or that the loader has already consumed.
+// A set field of types.ServiceConfig missing here is rejected.
+var serviceFields = set(
+	// mapped into reconcile.ContainerSpec (spec.go, mounts.go)
+	"image", "command", "entrypoint", "environment", "labels",
+	"user", "working_dir", "hostname", "domainname", "stop_signal", "stop_grace_period",
+	"ports", "expose", "volumes", "tmpfs", "configs", "secrets",
+	"network_mode", "networks", "restart", "healthcheck",
+	"cap_add", "cap_drop", "extra_hosts", "dns", "dns_search", "dns_opt",
+	"sysctls", "ulimits", "logging", "init", "read_only", "security_opt",
+	"privileged", "devices", "shm_size", "tty", "stdin_open",
+	"cpus", "mem_limit", "mem_reservation", "pids_limit", "cpu_shares", "cpuset",
+	// mapped into reconcile.Service
+	"scale", "deploy", "depends_on", "pull_policy",
+	// consumed by the loader: env_file and label_file are merged into
+	// environment and labels, extends is resolved, profiles select services
+	"env_file", "label_file", "extends", "profiles", "name",
+	// irrelevant to a deployed container: attach only selects the logs
+	// `docker compose up` prints, develop only drives `docker compose watch`
+	"attach", "develop",
+	// rejected with a dedicated message (ErrBuild) in checkService
+	"build",
+)
+
+// deployFields are the deploy sub-fields moor honours.
+var deployFields = set(
+	"replicas", "resources", "restart_policy", "mode",
+	// update_config and rollback_config are accepted, not ignored: the
+	// rolling-update feature consumes them (order, parallelism, delay,
+	// failure_action, monitor). Until then they are validated by compose-go
+	// and carried on the loaded project only.
+	"update_config", "rollback_config",
+)
+
+var (
+	limitFields         = set("cpus", "memory", "pids")
+	reservationFields   = set("memory")
+	restartPolicyFields = set("condition", "max_attempts")
+	resourcesFields     = set("limits", "reservations")
+	attachmentFields    = set("aliases", "ipv4_address", "ipv6_address", "priority")
+	portFields          = set("target", "published", "host_ip", "protocol",
+		// mode (ingress/host) only matters to swarm; name and app_protocol
+		// are documentation for humans and tools.
+		"mode", "name", "app_protocol")
+	volumeFields      = set("type", "source", "target", "read_only", "bind", "volume", "tmpfs", "consistency")
+	volumeBindFields  = set("propagation", "create_host_path")
+	volumeVolFields   = set("nocopy")
+	volumeTmpfsFields = set("size", "mode")
+	fileRefFields     = set("source", "target")
+	healthcheckFields = set("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
+)
+
+// checkService rejects every set field of the service that moor does not map.
+func checkService(s *types.ServiceConfig) error {
+	if s.Build != nil || s.PullPolicy == types.PullPolicyBuild {
+		return fmt.Errorf("service %s: %w", s.Name, ErrBuild)
+	}
+	errs := []error{rejectFields(s.Name, "", reflect.ValueOf(*s), serviceFields)}
+	if d := s.Deploy; d != nil {
+		errs = append(errs, rejectFields(s.Name, "deploy.", reflect.ValueOf(*d), deployFields))
+		if d.Mode != "" && d.Mode != "replicated" {
+			errs = append(errs, fmt.Errorf("service %s: deploy.mode %q is %w", s.Name, d.Mode, ErrUnsupported))
+		}
+		errs = append(errs, rejectFields(s.Name, "deploy.resources.", reflect.ValueOf(d.Resources), resourcesFields))
+		if l := d.Resources.Limits; l != nil {
+			errs = append(errs, rejectFields(s.Name, "deploy.resources.limits.", reflect.ValueOf(*l), limitFields))
+		}
+		if r := d.Resources.Reservations; r != nil {
+			errs = append(errs, rejectFields(s.Name, "deploy.resources.reservations.", reflect.ValueOf(*r), reservationFields))
+		}
+		if rp := d.RestartPolicy; rp != nil {
+			errs = append(errs, rejectFields(s.Name, "deploy.restart_policy.", reflect.ValueOf(*rp), restartPolicyFields))
+		}
+	}
+	if hc := s.HealthCheck; hc != nil {
+		errs = append(errs, rejectFields(s.Name, "healthcheck.", reflect.ValueOf(*hc), healthcheckFields))
+	}
+	for _, key := range sortedKeys(s.Networks) {
+		if n := s.Networks[key]; n != nil {
+			errs = append(errs, rejectFields(s.Name, "networks."+key+".", reflect.ValueOf(*n), attachmentFields))
+		}
+	}
+	for _, p := range s.Ports {
+		errs = append(errs, rejectFields(s.Name, "ports.", reflect.ValueOf(p), portFields))
+	}
+	for _, v := range s.Volumes {
+		errs = append(errs, rejectFields(s.Name, "volumes.", reflect.ValueOf(v), volumeFields))
+		if v.Bind != nil {
+			errs = append(errs, rejectFields(s.Name, "volumes.bind.", reflect.ValueOf(*v.Bind), volumeBindFields))
+		}
+		if v.Volume != nil {
+			errs = append(errs, rejectFields(s.Name, "volumes.volume.", reflect.ValueOf(*v.Volume), volumeVolFields))
+		}
+		if v.Tmpfs != nil {
+			errs = append(errs, rejectFields(s.Name, "volumes.tmpfs.", reflect.ValueOf(*v.Tmpfs), volumeTmpfsFields))
+		}
+	}
+	for _, c := range s.Configs {
+		errs = append(errs, rejectFields(s.Name, "configs.", reflect.ValueOf(c), fileRefFields))
+	}
+	for _, c := range s.Secrets {
+		errs = append(errs, rejectFields(s.Name, "secrets.", reflect.ValueOf(c), fileRefFields))
+	}
+	return errors.Join(errs...)
+}
+
+// rejectFields returns an error for every field of the struct v that is set
+// and whose YAML name is not in allowed. Embedded inline structs are walked;
+// x- extensions are always allowed.
+func rejectFields(service, prefix string, v reflect.Value, allowed map[string]bool) error {
+	var errs []error
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, inline := yamlName(f)
+		switch {
+		case name == "-" || strings.HasPrefix(name, "#"):
+			continue
+		case f.Anonymous && inline:
+			errs = append(errs, rejectFields(service, prefix, v.Field(i), allowed))
+			continue
+		case allowed[name] || !isSet(v.Field(i)):
+			continue
+		}
+		errs = append(errs, fmt.Errorf("service %s: field %q is %w", service, prefix+name, ErrUnsupported))
+	}
+	return errors.Join(errs...)
+}
+
+// yamlName returns the YAML name of a struct field (its json name, then its
+// Go name, when it has no yaml tag) and whether it is inlined.
+func yamlName(f reflect.StructField) (string, bool) {
+	for _, key := range []string{"yaml", "json"} {
+		tag, ok := f.Tag.Lookup(key)
+		if !ok {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		inline := strings.Contains(","+opts+",", ",inline,")
+		if name == "" && !inline {
+			name = strings.ToLower(f.Name)
+		}
+		return name, inline
+	}
+	return strings.ToLower(f.Name), f.Anonymous
+}
+
+// isSet reports whether a field holds a value: empty slices and maps count
+// as unset, like compose's omitempty.
+func isSet(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map:
+		return v.Len() > 0
+	default:
+		return !v.IsZero()
+	}
+}
+
+func set(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}

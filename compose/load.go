@@ -1,0 +1,244 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/moor-dev/moor/reconcile"
+)
+
+// Options are the operator's settings for loading stacks.
+type Options struct {
+	// Variables are extra interpolation variables configured by the
+	// operator. The stack's own .env file is the base; Variables override it.
+	// moor's own process environment is never used.
+	Variables map[string]string
+	// Profiles are the active compose profiles; with none, only services
+	// without profiles run.
+	Profiles []string
+}
+
+// Load discovers and loads every stack under root. A stack that fails to
+// load goes into Desired.Broken with its error, the others into
+// Desired.Stacks. The error is only for a failed discovery or a cancelled
+// ctx. Source and Revision are left for the caller.
+func Load(ctx context.Context, root string, opts Options) (*reconcile.Desired, error) {
+	dirs, err := Discover(root)
+	if err != nil {
+		return nil, err
+	}
+	d := &reconcile.Desired{
+		Stacks: map[string]*reconcile.Stack{},
+		Broken: map[string]error{},
+	}
+	for _, sd := range dirs {
+		st, err := LoadStack(ctx, sd, opts)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// A cancelled load says nothing about the stack.
+			return nil, fmt.Errorf("load stacks in %s: %w", root, ctxErr)
+		}
+		if err != nil {
+			d.Broken[sd.Name] = err
+			continue
+		}
+		d.Stacks[sd.Name] = st
+	}
+	return d, nil
+}
+
+// LoadStack loads and validates one stack. The error names the stack and its
+// file, and for a service problem the service and the field at fault.
+func LoadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack, error) {
+	st, err := loadStack(ctx, sd, opts)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s (%s): %w", sd.Name, sd.rel(sd.File), err)
+	}
+	return st, nil
+}
+
+func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack, error) {
+	if sd.Root == "" {
+		sd.Root = sd.Dir
+	}
+	p, err := loadProject(ctx, sd, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProject(p); err != nil {
+		return nil, err
+	}
+	st := &reconcile.Stack{
+		Name:     sd.Name,
+		Dir:      sd.rel(sd.Dir),
+		Services: map[string]*reconcile.Service{},
+		Networks: map[string]*reconcile.NetworkSpec{},
+		Volumes:  map[string]*reconcile.VolumeSpec{},
+	}
+	var errs []error
+	for _, key := range sortedKeys(p.Networks) {
+		n, err := networkSpec(key, p.Networks[key])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		st.Networks[key] = n
+	}
+	for _, key := range sortedKeys(p.Volumes) {
+		v, err := volumeSpec(key, p.Volumes[key])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		st.Volumes[key] = v
+	}
+	m := mapper{sd: sd, project: p}
+	for _, name := range sortedKeys(p.Services) {
+		svc := p.Services[name]
+		s, err := m.service(&svc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		st.Services[name] = s
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// loadProject runs compose-go on the stack: interpolation from the stack's
+// .env and opts.Variables only, schema validation, extends, include,
+// profiles, env_file, and pruning of networks and volumes no service uses
+// (compose creates only those).
+func loadProject(ctx context.Context, sd StackDir, opts Options) (*types.Project, error) {
+	env, err := interpolationEnv(sd.Dir, opts.Variables)
+	if err != nil {
+		return nil, err
+	}
+	details := types.ConfigDetails{
+		WorkingDir:  sd.Dir,
+		ConfigFiles: []types.ConfigFile{{Filename: sd.File}},
+		Environment: env,
+	}
+	profiles := opts.Profiles
+	if profiles == nil {
+		profiles = []string{}
+	}
+	return loader.LoadWithContext(ctx, details,
+		func(o *loader.Options) {
+			o.SetProjectName(sd.Name, true)
+			o.ResolvePaths = true
+			o.SkipValidation = false
+			o.SkipConsistencyCheck = false
+		},
+		loader.WithProfiles(profiles),
+		loader.WithDiscardEnvFiles,
+		loader.WithoutUnnecessaryResources,
+	)
+}
+
+// interpolationEnv is the stack's .env file (if any) overridden by vars.
+func interpolationEnv(dir string, vars map[string]string) (types.Mapping, error) {
+	env := types.Mapping{}
+	dotEnv := filepath.Join(dir, ".env")
+	if fi, err := os.Stat(dotEnv); err == nil && !fi.IsDir() {
+		// Lookups inside .env (${X}) see the operator's variables only.
+		fromFile, err := dotenv.GetEnvFromFile(types.Mapping(vars).Clone(), []string{dotEnv})
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", dotEnv, err)
+		}
+		env.Merge(fromFile)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("stat %s: %w", dotEnv, err)
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	return env, nil
+}
+
+// checkProject rejects top-level elements moor does not run.
+func checkProject(p *types.Project) error {
+	var errs []error
+	if len(p.Jobs) > 0 || len(p.DisabledJobs) > 0 {
+		errs = append(errs, fmt.Errorf("top-level %q is %w", "jobs", ErrUnsupported))
+	}
+	if len(p.Models) > 0 {
+		errs = append(errs, fmt.Errorf("top-level %q is %w", "models", ErrUnsupported))
+	}
+	return errors.Join(errs...)
+}
+
+func networkSpec(key string, n types.NetworkConfig) (*reconcile.NetworkSpec, error) {
+	spec := &reconcile.NetworkSpec{Key: key, Name: n.Name, External: bool(n.External)}
+	if spec.External {
+		return spec, nil
+	}
+	var errs []error
+	reject := func(field string) {
+		errs = append(errs, fmt.Errorf("network %s: field %q is %w", key, field, ErrUnsupported))
+	}
+	if n.EnableIPv4 != nil && !*n.EnableIPv4 {
+		reject("enable_ipv4")
+	}
+	if len(n.Ipam.Options) > 0 {
+		reject("ipam.options")
+	}
+	spec.Driver = n.Driver
+	spec.DriverOpts = cloneMap(n.DriverOpts)
+	spec.Internal = n.Internal
+	spec.Attachable = n.Attachable
+	spec.EnableIPv6 = n.EnableIPv6 != nil && *n.EnableIPv6
+	spec.Labels = cloneMap(n.Labels)
+	if err := checkUserLabels(spec.Labels); err != nil {
+		errs = append(errs, fmt.Errorf("network %s: %w", key, err))
+	}
+	if n.Ipam.Driver != "" || len(n.Ipam.Config) > 0 {
+		spec.IPAM = &reconcile.IPAM{Driver: n.Ipam.Driver}
+		for _, pool := range n.Ipam.Config {
+			if pool == nil {
+				continue
+			}
+			if len(pool.AuxiliaryAddresses) > 0 {
+				reject("ipam.config.aux_addresses")
+			}
+			spec.IPAM.Config = append(spec.IPAM.Config, reconcile.IPAMPool{
+				Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.IPRange,
+			})
+		}
+	}
+	return spec, errors.Join(errs...)
+}
+
+func volumeSpec(key string, v types.VolumeConfig) (*reconcile.VolumeSpec, error) {
+	spec := &reconcile.VolumeSpec{Key: key, Name: v.Name, External: bool(v.External)}
+	if spec.External {
+		return spec, nil
+	}
+	spec.Driver = v.Driver
+	spec.DriverOpts = cloneMap(v.DriverOpts)
+	spec.Labels = cloneMap(v.Labels)
+	if err := checkUserLabels(spec.Labels); err != nil {
+		return nil, fmt.Errorf("volume %s: %w", key, err)
+	}
+	return spec, nil
+}
+
+func cloneMap[M ~map[string]string](m M) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

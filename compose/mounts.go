@@ -1,0 +1,260 @@
+package compose
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/moor-dev/moor/reconcile"
+)
+
+// mounts maps volumes, configs and secrets onto sorted mounts; two mounts
+// on one target are an error.
+func (m mapper) mounts(s *types.ServiceConfig) ([]reconcile.Mount, error) {
+	var out []reconcile.Mount
+	var errs []error
+	for _, v := range s.Volumes {
+		mt, err := m.volumeMount(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("volume %s: %w", m.volumeName(v), err))
+			continue
+		}
+		out = append(out, mt)
+	}
+	for _, c := range s.Configs {
+		mt, err := m.fileMount("config", types.FileReferenceConfig(c))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, mt)
+	}
+	for _, c := range s.Secrets {
+		mt, err := m.fileMount("secret", types.FileReferenceConfig(c))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, mt)
+	}
+	slices.SortStableFunc(out, func(a, b reconcile.Mount) int { return cmp.Compare(a.Target, b.Target) })
+	for i := 1; i < len(out); i++ {
+		if out[i].Target == out[i-1].Target {
+			errs = append(errs, fmt.Errorf("two mounts on %s", out[i].Target))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// volumeName names a volume entry in messages, a bind source relative to
+// the snapshot.
+func (m mapper) volumeName(v types.ServiceVolumeConfig) string {
+	src := v.Source
+	if v.Type == types.VolumeTypeBind {
+		src = m.sd.rel(src)
+	}
+	if src == "" {
+		return v.Target
+	}
+	return src + ":" + v.Target
+}
+
+func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error) {
+	mt := reconcile.Mount{Type: v.Type, Target: v.Target, ReadOnly: v.ReadOnly}
+	switch v.Type {
+	case types.VolumeTypeVolume:
+		if v.Volume != nil {
+			mt.NoCopy = v.Volume.NoCopy
+		}
+		if v.Source == "" {
+			return mt, nil // anonymous
+		}
+		decl, ok := m.project.Volumes[v.Source]
+		if !ok {
+			return mt, fmt.Errorf("volume %q is not declared in the top-level volumes", v.Source)
+		}
+		mt.Source = decl.Name
+		return mt, nil
+	case types.VolumeTypeBind:
+		if v.Bind != nil {
+			mt.Propagation = v.Bind.Propagation
+			mt.CreateHostPath = bool(v.Bind.CreateHostPath)
+		}
+		src, content, err := m.bindSource(v.Source)
+		if err != nil {
+			return mt, err
+		}
+		mt.Source, mt.Content = src, content
+		if content != "" {
+			// The source is in the repository and exists: how a missing
+			// one would be handled does not matter, and must not make the
+			// short and the long syntax hash differently.
+			mt.CreateHostPath = false
+		}
+		return mt, nil
+	case types.VolumeTypeTmpfs:
+		if v.Tmpfs != nil {
+			mt.TmpfsSize = int64(v.Tmpfs.Size)
+			mt.TmpfsMode = v.Tmpfs.Mode
+		}
+		return mt, nil
+	}
+	return mt, fmt.Errorf("field \"volumes.type\" %q is %w", v.Type, ErrUnsupported)
+}
+
+// bindSource returns the absolute host path of a bind and, for a path inside
+// the snapshot, the digest of its content. A path inside the snapshot must
+// exist: it is part of the repository, not of the host.
+func (m mapper) bindSource(src string) (string, string, error) {
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(m.sd.Dir, src)
+	}
+	src = filepath.Clean(src)
+	rel, err := filepath.Rel(m.sd.Root, src)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return src, "", nil // a host path
+	}
+	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("bind source %s does not exist in the repository", m.sd.rel(src))
+	}
+	digest, err := contentDigest(src)
+	if err != nil {
+		return "", "", err
+	}
+	return src, digest, nil
+}
+
+// fileMount maps a service's config or secret reference onto a read-only
+// bind of its file. Only file-based configs and secrets exist outside swarm.
+func (m mapper) fileMount(kind string, ref types.FileReferenceConfig) (reconcile.Mount, error) {
+	var obj types.FileObjectConfig
+	var ok bool
+	if kind == "config" {
+		var c types.ConfigObjConfig
+		c, ok = m.project.Configs[ref.Source]
+		obj = types.FileObjectConfig(c)
+	} else {
+		var c types.SecretConfig
+		c, ok = m.project.Secrets[ref.Source]
+		obj = types.FileObjectConfig(c)
+	}
+	if !ok {
+		return reconcile.Mount{}, fmt.Errorf("%s %q is not declared", kind, ref.Source)
+	}
+	switch {
+	case bool(obj.External):
+		return reconcile.Mount{}, fmt.Errorf("%s %s: external %ss exist only in swarm: %w", kind, ref.Source, kind, ErrUnsupported)
+	case obj.Environment != "" || (obj.File == "" && obj.Content != ""):
+		return reconcile.Mount{}, fmt.Errorf("%s %s: only %ss from a file are supported; put the content in a file of the repository: %w", kind, ref.Source, kind, ErrUnsupported)
+	case obj.File == "":
+		return reconcile.Mount{}, fmt.Errorf("%s %s: no file", kind, ref.Source)
+	case obj.Driver != "" || obj.TemplateDriver != "" || len(obj.DriverOpts) > 0:
+		return reconcile.Mount{}, fmt.Errorf("%s %s: drivers exist only in swarm: %w", kind, ref.Source, ErrUnsupported)
+	}
+	src, content, err := m.bindSource(obj.File)
+	if err != nil {
+		return reconcile.Mount{}, fmt.Errorf("%s %s: %w", kind, ref.Source, err)
+	}
+	if content == "" {
+		if _, err := os.Stat(src); err != nil {
+			return reconcile.Mount{}, fmt.Errorf("%s %s: %w", kind, ref.Source, err)
+		}
+	}
+	return reconcile.Mount{
+		Type:     reconcile.MountBind,
+		Source:   src,
+		Target:   fileTarget(kind, ref),
+		ReadOnly: true,
+		Content:  content,
+	}, nil
+}
+
+// fileTarget is where compose mounts a config (/NAME) or a secret
+// (/run/secrets/NAME); a relative target is taken under the same directory.
+func fileTarget(kind string, ref types.FileReferenceConfig) string {
+	dir := "/"
+	if kind == "secret" {
+		dir = "/run/secrets"
+	}
+	t := ref.Target
+	if t == "" {
+		t = ref.Source
+	}
+	if !path.IsAbs(t) {
+		t = path.Join(dir, t)
+	}
+	return path.Clean(t)
+}
+
+// contentDigest is "sha256:<hex>" over a file or a directory tree: every
+// entry's relative path (sorted), type and permission bits, and the
+// contents of files or the target of symlinks. Symlinks inside a tree are
+// not followed.
+func contentDigest(root string) (string, error) {
+	h := sha256.New()
+	fi, err := os.Stat(root)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		if err := hashEntry(h, root, ".", fi); err != nil {
+			return "", err
+		}
+	} else {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(root, p)
+			if err != nil {
+				return err
+			}
+			return hashEntry(h, p, filepath.ToSlash(rel), info)
+		})
+		if err != nil {
+			return "", fmt.Errorf("hash %s: %w", root, err)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashEntry(h io.Writer, p, rel string, fi fs.FileInfo) error {
+	mode := fi.Mode()
+	fmt.Fprintf(h, "%q %s\n", rel, mode.String())
+	switch {
+	case mode.IsDir():
+		return nil
+	case mode&fs.ModeSymlink != 0:
+		target, err := os.Readlink(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "-> %q\n", target)
+		return nil
+	case mode.IsRegular():
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fmt.Fprintf(h, "%d\n", fi.Size())
+		_, err = io.Copy(h, f)
+		return err
+	}
+	return fmt.Errorf("%s: %s is neither a file, a directory nor a symlink", p, mode.Type())
+}

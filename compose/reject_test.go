@@ -1,0 +1,154 @@
+package compose
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+func TestLoadStackRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		service string // YAML lines under services.api (indented 4)
+		extra   string // top-level YAML
+		files   map[string]string
+		want    []string // substrings of the error
+	}{
+		{name: "ipc", service: "ipc: host", want: []string{`service api: field "ipc" is not supported by moor`}},
+		{name: "container_name", service: "container_name: fixed-name", want: []string{`field "container_name"`}},
+		{name: "links", service: "links: [db]", extra: "  db:\n    image: db:1\n", want: []string{`field "links"`}},
+		{name: "group_add", service: "group_add: [audio]", want: []string{`field "group_add"`}},
+		{name: "log_driver", service: "log_driver: syslog", want: []string{"log_driver"}},
+		{name: "build", service: "build: .", want: []string{"service api: build is not supported: build images in CI and reference them by tag"}},
+		{name: "pull_policy build", service: "pull_policy: build", want: []string{"service api: build is not supported"}},
+		{name: "pull_policy daily", service: "pull_policy: daily", want: []string{`service api: pull_policy "daily" is not supported`}},
+		{name: "pull_policy every", service: "pull_policy: every_12h", want: []string{`pull_policy "every_12h"`}},
+		{name: "deploy.placement", service: "deploy:\n      placement:\n        constraints: [node.role==manager]", want: []string{`field "deploy.placement"`}},
+		{name: "deploy.labels", service: "deploy:\n      labels: {a: b}", want: []string{`field "deploy.labels"`}},
+		{name: "deploy.mode global", service: "deploy:\n      mode: global", want: []string{`deploy.mode "global"`}},
+		{name: "deploy.resources.reservations.cpus", service: "deploy:\n      resources:\n        reservations:\n          cpus: '1'", want: []string{`field "deploy.resources.reservations.cpus"`}},
+		{name: "deploy.restart_policy.delay", service: "deploy:\n      restart_policy:\n        delay: 5s", want: []string{`field "deploy.restart_policy.delay"`}},
+		{name: "restart disagrees", service: "restart: always\n    deploy:\n      restart_policy:\n        condition: none", want: []string{`restart "always" and deploy.restart_policy (no) disagree`}},
+		{name: "network mac_address", service: "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02", want: []string{`field "networks.default.mac_address"`}},
+		{name: "bind selinux", service: "volumes: ['/srv:/srv:z']", want: []string{`field "volumes.bind.selinux"`}},
+		{name: "volume subpath", service: "volumes:\n      - type: volume\n        source: data\n        target: /d\n        volume:\n          subpath: x", extra: "volumes:\n  data:\n", want: []string{`field "volumes.volume.subpath"`}},
+		{name: "npipe", service: "volumes:\n      - type: npipe\n        source: //./pipe/x\n        target: //./pipe/x", want: []string{`"volumes.type" "npipe" is not supported`}},
+		{name: "network_mode service", service: "network_mode: service:db", extra: "  db:\n    image: db:1\n", want: []string{`network_mode "service:db" is not supported`}},
+		{name: "moor label", service: "labels: {moor.stack: other}", want: []string{`label "moor.stack"`}},
+		{name: "compose label", service: "labels: {com.docker.compose.project: x}", want: []string{`label "com.docker.compose.project"`}},
+		{name: "missing bind in repo", service: "volumes: ['./missing.conf:/etc/x.conf']", want: []string{"service api: volume web/missing.conf:/etc/x.conf", "web/missing.conf does not exist in the repository"}},
+		{name: "external secret", service: "secrets: [tok]", extra: "secrets:\n  tok:\n    external: true\n", want: []string{"secret tok: external secrets exist only in swarm"}},
+		{name: "config from environment", service: "configs: [c]", extra: "configs:\n  c:\n    environment: FOO\n", want: []string{"config c: only configs from a file are supported"}},
+		{name: "config uid", service: "configs:\n      - source: c\n        uid: '1000'", extra: "configs:\n  c:\n    file: ./c.txt\n", files: map[string]string{"web/c.txt": "c"}, want: []string{`field "configs.uid"`}},
+		{name: "two mounts on one target", service: "volumes: ['/a:/c']\n    configs:\n      - source: c\n        target: /c", extra: "configs:\n  c:\n    file: ./c.txt\n", files: map[string]string{"web/c.txt": "c"}, want: []string{"two mounts on /c"}},
+		{name: "no image", service: "environment: [A=1]", want: []string{`service "api" has neither an image nor a build context`}},
+		{name: "bad image", service: "image: UPPER/Case", want: []string{`image "UPPER/Case"`}},
+		{name: "jobs", extra: "jobs:\n  once:\n    image: x:1\n    triggers:\n      manual: true\n", want: []string{`top-level "jobs" is not supported`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := tt.service
+			if !strings.Contains(svc, "image:") && tt.name != "no image" {
+				svc = "image: app:1\n    " + svc
+			}
+			yaml := "services:\n  api:\n    " + svc + "\n"
+			yaml += tt.extra
+			files := map[string]string{"web/compose.yaml": yaml}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			_, _, err := loadWeb(t, files, Options{})
+			if err == nil {
+				t.Fatalf("LoadStack succeeded, want an error\n%s", yaml)
+			}
+			msg := err.Error()
+			for _, w := range append([]string{"stack web (web/compose.yaml): "}, tt.want...) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q\ndoes not contain %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestUnsupportedIsErrUnsupported(t *testing.T) {
+	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    pid: host\n"}, Options{})
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("err = %v, want ErrUnsupported", err)
+	}
+}
+
+func TestLoadStackSyntaxErrorsNameTheFile(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"invalid yaml", "services:\n  api:\n    image: [unclosed\n", "compose.yaml"},
+		{"unknown field", "services:\n  api:\n    image: a:1\n    imagez: b\n", "imagez"},
+		{"wrong type", "services:\n  api:\n    image: a:1\n    ports: 80\n", "ports"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, sd, err := loadWeb(t, map[string]string{"web/compose.yaml": tt.yaml}, Options{})
+			if err == nil {
+				t.Fatal("LoadStack succeeded, want an error")
+			}
+			for _, w := range []string{"stack web (web/compose.yaml)", sd.File, tt.want} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestAllowListsNameRealFields keeps the allow-lists honest: a name that is
+// not a YAML field of its compose-go struct (a typo, a renamed field) would
+// silently allow nothing.
+func TestAllowListsNameRealFields(t *testing.T) {
+	tests := []struct {
+		name    string
+		typ     reflect.Type
+		allowed map[string]bool
+	}{
+		{"service", reflect.TypeFor[types.ServiceConfig](), serviceFields},
+		{"deploy", reflect.TypeFor[types.DeployConfig](), deployFields},
+		{"resources", reflect.TypeFor[types.Resources](), resourcesFields},
+		{"limits", reflect.TypeFor[types.Resource](), limitFields},
+		{"reservations", reflect.TypeFor[types.Resource](), reservationFields},
+		{"restart_policy", reflect.TypeFor[types.RestartPolicy](), restartPolicyFields},
+		{"network attachment", reflect.TypeFor[types.ServiceNetworkConfig](), attachmentFields},
+		{"port", reflect.TypeFor[types.ServicePortConfig](), portFields},
+		{"volume", reflect.TypeFor[types.ServiceVolumeConfig](), volumeFields},
+		{"volume bind", reflect.TypeFor[types.ServiceVolumeBind](), volumeBindFields},
+		{"volume volume", reflect.TypeFor[types.ServiceVolumeVolume](), volumeVolFields},
+		{"volume tmpfs", reflect.TypeFor[types.ServiceVolumeTmpfs](), volumeTmpfsFields},
+		{"file reference", reflect.TypeFor[types.FileReferenceConfig](), fileRefFields},
+		{"healthcheck", reflect.TypeFor[types.HealthCheckConfig](), healthcheckFields},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			have := map[string]bool{}
+			collectNames(tt.typ, have)
+			for name := range tt.allowed {
+				if !have[name] {
+					t.Errorf("allowed field %q is not a field of %s", name, tt.typ)
+				}
+			}
+		})
+	}
+}
+
+func collectNames(t reflect.Type, into map[string]bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, inline := yamlName(f)
+		if f.Anonymous && inline {
+			collectNames(f.Type, into)
+			continue
+		}
+		into[name] = true
+	}
+}

@@ -1,0 +1,295 @@
+package compose
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/moor-dev/moor/reconcile"
+)
+
+// mapper maps the services of one loaded project.
+type mapper struct {
+	sd      StackDir
+	project *types.Project
+}
+
+// service maps one compose service onto reconcile.Service.
+func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
+	if err := checkService(s); err != nil {
+		return nil, err
+	}
+	pull, err := pullPolicy(s)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := m.spec(s)
+	if err != nil {
+		return nil, err
+	}
+	replicas := s.GetScale()
+	if replicas < 0 {
+		return nil, fmt.Errorf("service %s: scale %d is negative", s.Name, replicas)
+	}
+	svc := &reconcile.Service{
+		Name:       s.Name,
+		Replicas:   replicas,
+		PullPolicy: pull,
+		Spec:       spec,
+		Hash:       spec.Hash(),
+	}
+	for _, dep := range sortedKeys(s.DependsOn) {
+		if svc.DependsOn == nil {
+			svc.DependsOn = map[string]reconcile.Dependency{}
+		}
+		d := s.DependsOn[dep]
+		cond := d.Condition
+		if cond == "" {
+			cond = reconcile.ConditionStarted
+		}
+		svc.DependsOn[dep] = reconcile.Dependency{Condition: cond, Required: d.Required}
+	}
+	return svc, nil
+}
+
+func pullPolicy(s *types.ServiceConfig) (string, error) {
+	switch s.PullPolicy {
+	case "", types.PullPolicyMissing, types.PullPolicyIfNotPresent:
+		return reconcile.PullMissing, nil
+	case types.PullPolicyAlways:
+		return reconcile.PullAlways, nil
+	case types.PullPolicyNever:
+		return reconcile.PullNever, nil
+	}
+	return "", fmt.Errorf("service %s: pull_policy %q is %w (use missing, always or never)", s.Name, s.PullPolicy, ErrUnsupported)
+}
+
+// spec builds the normalized container spec of a service.
+func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
+	var errs []error
+	fail := func(err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", s.Name, err))
+		}
+	}
+	image, err := normalizeImage(s.Image)
+	fail(err)
+	spec := reconcile.ContainerSpec{
+		Image:       image,
+		Command:     cloneSlice(s.Command),
+		Entrypoint:  cloneSlice(s.Entrypoint),
+		Env:         environment(s.Environment),
+		Labels:      cloneMap(s.Labels),
+		User:        s.User,
+		WorkingDir:  s.WorkingDir,
+		Hostname:    s.Hostname,
+		Domainname:  s.DomainName,
+		StopSignal:  s.StopSignal,
+		CapAdd:      sortedCopy(s.CapAdd),
+		CapDrop:     sortedCopy(s.CapDrop),
+		ExtraHosts:  sortedCopy(s.ExtraHosts.AsList(":")),
+		DNS:         cloneSlice(s.DNS), // order is the resolver's order
+		DNSSearch:   cloneSlice(s.DNSSearch),
+		DNSOptions:  sortedCopy(s.DNSOpts),
+		Sysctls:     cloneMap(s.Sysctls),
+		Init:        s.Init,
+		ReadOnly:    s.ReadOnly,
+		SecurityOpt: sortedCopy(s.SecurityOpt),
+		Privileged:  s.Privileged,
+		Tmpfs:       sortedCopy(s.Tmpfs),
+		ShmSize:     int64(s.ShmSize),
+		Tty:         s.Tty,
+		StdinOpen:   s.StdinOpen,
+	}
+	fail(checkUserLabels(spec.Labels))
+	if s.StopGracePeriod != nil {
+		d := time.Duration(*s.StopGracePeriod)
+		spec.StopGracePeriod = &d
+	}
+	spec.Ports = ports(s.Ports)
+	spec.Expose, err = expose(s.Expose)
+	fail(err)
+	spec.Mounts, err = m.mounts(s)
+	fail(err)
+	spec.NetworkMode, spec.Networks, err = m.networks(s)
+	fail(err)
+	spec.Restart, err = restart(s)
+	fail(err)
+	spec.Healthcheck = healthcheck(s.HealthCheck)
+	spec.Ulimits = ulimits(s.Ulimits)
+	if s.Logging != nil {
+		spec.Logging = &reconcile.Logging{Driver: s.Logging.Driver, Options: cloneMap(s.Logging.Options)}
+	}
+	for _, d := range s.Devices {
+		spec.Devices = append(spec.Devices, reconcile.Device{Host: d.Source, Container: d.Target, Permissions: d.Permissions})
+	}
+	slices.SortFunc(spec.Devices, func(a, b reconcile.Device) int {
+		return cmp.Or(cmp.Compare(a.Container, b.Container), cmp.Compare(a.Host, b.Host))
+	})
+	spec.Resources, err = resources(s)
+	fail(err)
+	return spec, errors.Join(errs...)
+}
+
+// environment renders the resolved environment as sorted KEY=VALUE. A
+// variable without a value (environment: [FOO] with FOO unset) is dropped,
+// as compose does.
+func environment(env types.MappingWithEquals) []string {
+	var out []string
+	for _, k := range sortedKeys(env) {
+		if v := env[k]; v != nil {
+			out = append(out, k+"="+*v)
+		}
+	}
+	return out
+}
+
+// checkUserLabels rejects labels in the namespaces moor and compose own:
+// they are moor's ownership record (reconcile/labels.go).
+func checkUserLabels(labels map[string]string) error {
+	var errs []error
+	for _, k := range sortedKeys(labels) {
+		for _, reserved := range []string{"moor.", "com.docker.compose."} {
+			if strings.HasPrefix(k, reserved) {
+				errs = append(errs, fmt.Errorf("label %q: the %s namespace is reserved for moor", k, strings.TrimSuffix(reserved, ".")))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func restart(s *types.ServiceConfig) (string, error) {
+	r := s.Restart
+	switch {
+	case r == "" || r == types.RestartPolicyNo || r == types.RestartPolicyAlways || r == types.RestartPolicyUnlessStopped || r == types.RestartPolicyOnFailure:
+	case strings.HasPrefix(r, "on-failure:"):
+		n, err := strconv.Atoi(strings.TrimPrefix(r, "on-failure:"))
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("restart %q: the retry count must be a non-negative number", r)
+		}
+	default:
+		return "", fmt.Errorf("restart %q: use no, always, unless-stopped or on-failure[:N]", r)
+	}
+	if s.Deploy == nil || s.Deploy.RestartPolicy == nil {
+		return r, nil
+	}
+	rp := s.Deploy.RestartPolicy
+	var fromDeploy string
+	switch rp.Condition {
+	case "", "any":
+		fromDeploy = types.RestartPolicyAlways
+	case "none":
+		fromDeploy = types.RestartPolicyNo
+	case types.RestartPolicyOnFailure:
+		fromDeploy = types.RestartPolicyOnFailure
+		if rp.MaxAttempts != nil {
+			fromDeploy += ":" + strconv.FormatUint(*rp.MaxAttempts, 10)
+		}
+	default:
+		return "", fmt.Errorf("deploy.restart_policy.condition %q: use none, on-failure or any", rp.Condition)
+	}
+	if rp.MaxAttempts != nil && rp.Condition != types.RestartPolicyOnFailure {
+		return "", fmt.Errorf("deploy.restart_policy.max_attempts needs condition on-failure: %w for condition %q", ErrUnsupported, rp.Condition)
+	}
+	if r != "" && r != fromDeploy {
+		return "", fmt.Errorf("restart %q and deploy.restart_policy (%s) disagree: keep one", r, fromDeploy)
+	}
+	return fromDeploy, nil
+}
+
+func healthcheck(hc *types.HealthCheckConfig) *reconcile.Healthcheck {
+	if hc == nil {
+		return nil
+	}
+	if hc.Disable {
+		return &reconcile.Healthcheck{Test: []string{"NONE"}}
+	}
+	dur := func(d *types.Duration) time.Duration {
+		if d == nil {
+			return 0
+		}
+		return time.Duration(*d)
+	}
+	h := &reconcile.Healthcheck{
+		Test:          cloneSlice(hc.Test),
+		Interval:      dur(hc.Interval),
+		Timeout:       dur(hc.Timeout),
+		StartPeriod:   dur(hc.StartPeriod),
+		StartInterval: dur(hc.StartInterval),
+	}
+	if hc.Retries != nil {
+		h.Retries = int(*hc.Retries)
+	}
+	return h
+}
+
+func ulimits(u map[string]*types.UlimitsConfig) []reconcile.Ulimit {
+	var out []reconcile.Ulimit
+	for _, name := range sortedKeys(u) {
+		l := u[name]
+		if l == nil {
+			continue
+		}
+		soft, hard := int64(l.Soft), int64(l.Hard)
+		if l.Single != 0 {
+			soft, hard = int64(l.Single), int64(l.Single)
+		}
+		out = append(out, reconcile.Ulimit{Name: name, Soft: soft, Hard: hard})
+	}
+	return out
+}
+
+// resources merges the service-level limits (cpus, mem_limit, ...) with
+// deploy.resources; the two must agree where both are set.
+func resources(s *types.ServiceConfig) (reconcile.Resources, error) {
+	r := reconcile.Resources{
+		NanoCPUs:          nanoCPUs(float64(s.CPUS)),
+		MemoryBytes:       int64(s.MemLimit),
+		MemoryReservation: int64(s.MemReservation),
+		PidsLimit:         s.PidsLimit,
+		CPUShares:         s.CPUShares,
+		CPUSet:            s.CPUSet,
+	}
+	if s.Deploy == nil {
+		return r, nil
+	}
+	var errs []error
+	merge := func(dst *int64, v int64, service, deploy string) {
+		switch {
+		case v == 0:
+		case *dst == 0 || *dst == v:
+			*dst = v
+		default:
+			errs = append(errs, fmt.Errorf("%s and %s disagree: keep one", service, deploy))
+		}
+	}
+	if l := s.Deploy.Resources.Limits; l != nil {
+		merge(&r.NanoCPUs, nanoCPUs(float64(l.NanoCPUs)), "cpus", "deploy.resources.limits.cpus")
+		merge(&r.MemoryBytes, int64(l.MemoryBytes), "mem_limit", "deploy.resources.limits.memory")
+		merge(&r.PidsLimit, l.Pids, "pids_limit", "deploy.resources.limits.pids")
+	}
+	if res := s.Deploy.Resources.Reservations; res != nil {
+		merge(&r.MemoryReservation, int64(res.MemoryBytes), "mem_reservation", "deploy.resources.reservations.memory")
+	}
+	return r, errors.Join(errs...)
+}
+
+// nanoCPUs converts compose's float32 CPU count through its shortest
+// decimal form, so that 0.1 becomes 100000000 and not 100000001.
+func nanoCPUs(cpus float64) int64 {
+	if cpus == 0 {
+		return 0
+	}
+	f, err := strconv.ParseFloat(strconv.FormatFloat(cpus, 'g', -1, 32), 64)
+	if err != nil {
+		f = cpus
+	}
+	return int64(math.Round(f * 1e9))
+}
