@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/moor-dev/moor/compose"
+	"github.com/moor-dev/moor/controller"
+	"github.com/moor-dev/moor/reconcile"
+)
+
+func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
+	var c common
+	c.register(fs)
+	exitCode := fs.Bool("exit-code", false, "exit 2 when the plan has changes, 0 when it has none, 1 on error")
+	dir := fs.String("dir", "", "plan this local directory (a working copy not committed yet) instead of the repository")
+	return func(ctx context.Context, e *env, args []string) int {
+		if len(args) > 0 {
+			return e.errorf("plan takes no arguments, got %q", args)
+		}
+		if *dir != "" && c.src.Repo == "" && c.configFile == "" {
+			c.src.Repo = *dir // names the source; the snapshot is the directory itself
+		}
+		p, err := c.build(ctx, false, false, false)
+		if err != nil {
+			return e.errorf("%v", err)
+		}
+		defer p.close()
+		changes := false
+		for _, ctl := range p.sources {
+			if *dir != "" {
+				ctl.WorkDir = *dir
+			}
+			out, err := ctl.Plan(ctx)
+			if err != nil {
+				return e.errorf("source %s: %v", ctl.Source.Name, err)
+			}
+			printHeader(e.stdout, ctl, out)
+			printPlan(e.stdout, out.Plan)
+			if !out.Plan.Empty() || len(out.Plan.Broken) > 0 || len(out.Plan.Blocked) > 0 {
+				changes = true
+			}
+		}
+		if changes && *exitCode {
+			return exitChanges
+		}
+		return exitOK
+	}
+}
+
+func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
+	var c common
+	c.register(fs)
+	return func(ctx context.Context, e *env, args []string) int {
+		if len(args) > 0 {
+			return e.errorf("apply takes no arguments, got %q", args)
+		}
+		p, err := c.build(ctx, false, true, true)
+		if err != nil {
+			return e.errorf("%v", err)
+		}
+		defer p.close()
+		code := exitOK
+		for _, ctl := range p.sources {
+			out, err := ctl.Apply(ctx)
+			if out != nil && out.Snapshot != nil {
+				printHeader(e.stdout, ctl, out)
+			}
+			if out != nil && out.Plan != nil {
+				printResult(e.stdout, out)
+			}
+			if err != nil {
+				code = e.errorf("source %s: %v", ctl.Source.Name, err)
+				continue
+			}
+			fmt.Fprintf(e.stdout, "converged: the host matches %s\n", out.Desired.Revision)
+		}
+		return code
+	}
+}
+
+func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
+	var c common
+	c.register(fs)
+	fs.DurationVar(&c.interval, "interval", 0, "poll interval for --repo (default 30s)")
+	fs.StringVar(&c.schedule, "schedule", "", "cron schedule for --repo instead of an interval (\"*/5 * * * *\", \"@every 1m\")")
+	listen := fs.String("listen", "", "HTTP address for /healthz and /status (default 127.0.0.1:9100 or the config's listen; \"off\" disables)")
+	return func(ctx context.Context, e *env, args []string) int {
+		if len(args) > 0 {
+			return e.errorf("run takes no arguments, got %q", args)
+		}
+		if c.interval != 0 && c.schedule != "" {
+			return e.errorf("--interval and --schedule exclude each other")
+		}
+		p, err := c.build(ctx, true, true, true)
+		if err != nil {
+			return e.errorf("%v", err)
+		}
+		defer p.close()
+		addr := p.cfg.Listen
+		if c.configFile == "" {
+			addr = "127.0.0.1:9100"
+		}
+		if *listen != "" {
+			addr = *listen
+		}
+		if addr != "" && addr != "off" {
+			srv, err := serveHTTP(addr, p)
+			if err != nil {
+				return e.errorf("listen on %s: %v", addr, err)
+			}
+			defer srv.Close()
+			p.log.Info("serving", zap.String("addr", srv.Addr))
+		}
+		var wg sync.WaitGroup
+		for _, ctl := range p.sources {
+			sched, err := ctl.Source.CronSchedule()
+			if err != nil {
+				return e.errorf("source %s: %v", ctl.Source.Name, err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctl.Loop(ctx, sched, nil)
+			}()
+		}
+		p.log.Info("moor running", zap.Int("sources", len(p.sources)), zap.String("state_dir", p.cfg.StateDir))
+		<-ctx.Done()
+		p.log.Info("stopping: waiting for applies in flight")
+		wg.Wait()
+		return exitOK
+	}
+}
+
+func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
+	var vars keyValues
+	var profiles listFlag
+	fs.Var(&vars, "var", "KEY=VALUE compose interpolation variable (repeatable)")
+	fs.Var(&profiles, "profile", "compose profile to enable (repeatable)")
+	return func(ctx context.Context, e *env, args []string) int {
+		dir := "."
+		switch len(args) {
+		case 0:
+		case 1:
+			dir = args[0]
+		default:
+			return e.errorf("validate takes one directory, got %q", args)
+		}
+		stacks, err := compose.Discover(dir)
+		if err != nil {
+			return e.errorf("%v", err)
+		}
+		if len(stacks) == 0 {
+			return e.errorf("%s holds no stacks (no directory with a compose.yaml)", dir)
+		}
+		code := exitOK
+		for _, sd := range stacks {
+			st, err := compose.LoadStack(ctx, sd, compose.Options{Variables: vars.m, Profiles: profiles})
+			if err != nil {
+				fmt.Fprintf(e.stdout, "error %s: %v\n", sd.Name, err)
+				code = exitError
+				continue
+			}
+			fmt.Fprintf(e.stdout, "ok    %s (%s)\n", st.Name, strings.Join(st.ServiceNames(), ", "))
+		}
+		return code
+	}
+}
+
+func printHeader(w io.Writer, ctl *controller.Controller, out *controller.Outcome) {
+	s := out.Snapshot
+	fmt.Fprintf(w, "source %s: %s", ctl.Source.Name, s.Revision)
+	if s.Subject != "" {
+		fmt.Fprintf(w, " %q by %s", s.Subject, s.Author)
+	}
+	fmt.Fprintln(w)
+}
+
+func printPlan(w io.Writer, p *reconcile.Plan) {
+	if p.Empty() && len(p.Broken) == 0 && len(p.Blocked) == 0 {
+		fmt.Fprintln(w, "no changes")
+		return
+	}
+	fmt.Fprint(w, p.String())
+	fmt.Fprintf(w, "%d change(s)\n", len(p.Ops))
+}
+
+func printResult(w io.Writer, out *controller.Outcome) {
+	if out.Result == nil {
+		printPlan(w, out.Plan)
+		return
+	}
+	for _, r := range out.Result.Ops {
+		status := "ok    "
+		if r.Skipped {
+			status = "skip  "
+		} else if r.Err != nil {
+			status = "FAILED"
+		}
+		fmt.Fprintf(w, "%s %s %s\n", status, r.Op, r.Duration.Round(time.Millisecond))
+		if r.Err != nil && !errors.Is(r.Err, reconcile.ErrSkipped) {
+			fmt.Fprintf(w, "       %v\n", r.Err)
+		}
+	}
+	for _, name := range sortedKeys(out.Plan.Broken) {
+		fmt.Fprintf(w, "broken %s (%s)\n", name, out.Plan.Broken[name])
+	}
+	for _, name := range sortedKeys(out.Plan.Blocked) {
+		fmt.Fprintf(w, "blocked %s (%s)\n", name, out.Plan.Blocked[name])
+	}
+}

@@ -1,0 +1,318 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const full = `state_dir: /srv/moor
+listen: 0.0.0.0:9200
+log_level: debug
+log_format: json
+sources:
+  - name: prod
+    repo: https://git.example.com/ops/deploy.git
+    ref: release
+    path: hosts/web-1/
+    schedule: "*/5 * * * *"
+    allow_empty: true
+    variables: {DOMAIN: example.com, PORT: 8080}
+    profiles: [a, b]
+    timeout: 5m
+  - name: stage.2
+    repo: git@git.example.com:ops/deploy.git
+    interval: 1m
+`
+
+func TestParseFull(t *testing.T) {
+	got, err := Parse([]byte(full), "moor.yaml", Defaults{StateDir: "/var/lib/other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		StateDir: "/srv/moor", Listen: "0.0.0.0:9200", LogLevel: "debug", LogFormat: "json",
+		Sources: []Source{
+			{
+				Name: "prod", Repo: "https://git.example.com/ops/deploy.git", Ref: "release",
+				Path: "hosts/web-1", Schedule: "*/5 * * * *", AllowEmpty: true,
+				Variables: map[string]string{"DOMAIN": "example.com", "PORT": "8080"},
+				Profiles:  []string{"a", "b"}, Timeout: 5 * time.Minute,
+			},
+			{
+				Name: "stage.2", Repo: "git@git.example.com:ops/deploy.git", Ref: "main",
+				Interval: time.Minute, Timeout: 10 * time.Minute,
+			},
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parse (-want +got):\n%s", diff)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	const minimal = "sources:\n  - {name: prod, repo: /srv/deploy}\n"
+	want := &Config{
+		StateDir: "/from/env", Listen: "127.0.0.1:9100", LogLevel: "info", LogFormat: "console",
+		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute}},
+	}
+	got, err := Parse([]byte(minimal), "moor.yaml", Defaults{StateDir: "/from/env"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parse (-want +got):\n%s", diff)
+	}
+
+	got, err = Parse([]byte(minimal), "moor.yaml", Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.StateDir != DefaultStateDir {
+		t.Errorf("StateDir with no default = %q, want %q", got.StateDir, DefaultStateDir)
+	}
+
+	for _, listen := range []string{`""`, "off", "~"} {
+		got, err := Parse([]byte("listen: "+listen+"\n"+minimal), "moor.yaml", Defaults{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Listen != "" {
+			t.Errorf("listen: %s gives Listen %q, want \"\" (off)", listen, got.Listen)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "moor.yaml")
+	if err := os.WriteFile(path, []byte(full), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Sources) != 2 {
+		t.Errorf("Load: %d sources, want 2", len(c.Sources))
+	}
+	_, err = Load(filepath.Join(t.TempDir(), "missing.yaml"), Defaults{})
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load of a missing file = %v, want ErrNotExist", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	const src = "sources:\n  - name: prod\n    repo: r\n"
+	for _, tt := range []struct {
+		name string
+		in   string
+		want []string // each a line of the error
+	}{
+		{
+			"unknown key top-level",
+			"sorces: []\n",
+			[]string{`moor.yaml:1: unknown key "sorces" (did you mean "sources"?)`},
+		},
+		{
+			"unknown key nested",
+			src + "    intervall: 30s\n",
+			[]string{`moor.yaml:4: unknown key "intervall" in sources[0] (did you mean "interval"?)`},
+		},
+		{
+			"unknown key, no suggestion",
+			src + "    branch: main\n",
+			[]string{`moor.yaml:4: unknown key "branch" in sources[0]`},
+		},
+		{
+			"key set twice",
+			src + "    ref: a\n    ref: b\n",
+			[]string{`moor.yaml:5: sources[0].ref: set twice (first on line 4)`},
+		},
+		{
+			"wrong type: list for string",
+			src + "    ref: [main]\n",
+			[]string{`moor.yaml:4: sources[0].ref: want a string, got a list`},
+		},
+		{
+			"wrong type: string for list",
+			"sources: prod\n",
+			[]string{`moor.yaml:1: sources: want a list, got the string "prod"`},
+		},
+		{
+			"wrong type: bool",
+			src + "    allow_empty: yes\n",
+			[]string{`moor.yaml:4: sources[0].allow_empty: want true or false, got the string "yes"`},
+		},
+		{
+			"wrong type: variables",
+			src + "    variables: [A]\n",
+			[]string{`moor.yaml:4: sources[0].variables: want a mapping, got a list`},
+		},
+		{
+			"bad duration",
+			src + "    interval: 30\n",
+			[]string{`moor.yaml:4: sources[0].interval: invalid duration "30" (want e.g. 30s or 5m): time: missing unit in duration "30"`},
+		},
+		{
+			"zero duration",
+			src + "    timeout: 0s\n",
+			[]string{`moor.yaml:4: sources[0].timeout: duration 0s is not positive`},
+		},
+		{
+			"interval below the minimum",
+			src + "    interval: 500ms\n",
+			[]string{`moor.yaml:4: sources[0].interval: 500ms is shorter than the minimum of 1s`},
+		},
+		{
+			"duplicate name",
+			src + "  - name: prod\n    repo: r2\n",
+			[]string{`moor.yaml:4: sources[1].name: duplicate name "prod" (first in sources[0].name, line 2)`},
+		},
+		{
+			"bad name",
+			"sources:\n  - name: Prod/1\n    repo: r\n",
+			[]string{`moor.yaml:2: sources[0].name: "Prod/1" is not a valid name`},
+		},
+		{
+			"missing name and repo",
+			"sources:\n  - ref: main\n",
+			[]string{`moor.yaml:2: sources[0].name: missing`, `moor.yaml:2: sources[0].repo: missing`},
+		},
+		{
+			"interval and schedule",
+			src + "    interval: 1m\n    schedule: '@hourly'\n",
+			[]string{`moor.yaml:5: sources[0].schedule: schedule and interval exclude each other`},
+		},
+		{
+			"bad cron",
+			src + "    schedule: '*/5 * * *'\n",
+			[]string{`moor.yaml:4: sources[0].schedule: "*/5 * * *": expected exactly 5 fields, found 4`},
+		},
+		{
+			"path escaping",
+			src + "    path: hosts/../../etc\n",
+			[]string{`moor.yaml:4: sources[0].path: "hosts/../../etc" leaves the repository`},
+		},
+		{
+			"absolute path",
+			src + "    path: /etc\n",
+			[]string{`moor.yaml:4: sources[0].path: "/etc" must be relative to the repository root`},
+		},
+		{
+			"bad variable name",
+			src + "    variables: {A-B: x}\n",
+			[]string{`moor.yaml:4: sources[0].variables: "A-B" is not a valid variable name`},
+		},
+		{
+			"empty sources list",
+			"sources: []\n",
+			[]string{`moor.yaml:1: sources: no sources`},
+		},
+		{
+			"empty file",
+			"",
+			[]string{`moor.yaml: sources: no sources`},
+		},
+		{
+			"log level and format",
+			"log_level: verbose\nlog_format: text\n" + src,
+			[]string{
+				`moor.yaml:1: log_level: "verbose" is not one of debug, info, warn, error`,
+				`moor.yaml:2: log_format: "text" is not one of console, json`,
+			},
+		},
+		{
+			"bad listen",
+			"listen: 9100\n" + src,
+			[]string{`moor.yaml:1: listen: "9100" is not host:port or "off"`},
+		},
+		{
+			"invalid YAML",
+			"listen: x\nstate_dir: a: b\n",
+			[]string{`moor.yaml:2: invalid YAML: mapping values are not allowed in this context`},
+		},
+		{
+			"every decoding problem at once",
+			"sorces: []\nsources:\n  - name: a\n    repo: r\n    interval: 1\n    timout: 5m\n",
+			[]string{
+				`moor.yaml:1: unknown key "sorces"`,
+				`moor.yaml:5: sources[0].interval: invalid duration "1"`,
+				`moor.yaml:6: unknown key "timout" in sources[0]`,
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.in), "moor.yaml", Defaults{StateDir: "/var/lib/moor"})
+			if err == nil {
+				t.Fatalf("Parse succeeded, want errors:\n%s", strings.Join(tt.want, "\n"))
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != len(tt.want) {
+				t.Fatalf("Parse error:\n%v\nwant %d lines starting:\n%s", err, len(tt.want), strings.Join(tt.want, "\n"))
+			}
+			for i, want := range tt.want {
+				if !strings.HasPrefix(lines[i], want) {
+					t.Errorf("error line %d:\n got  %s\n want %s...", i+1, lines[i], want)
+				}
+			}
+			var cerr *Error
+			if !errors.As(err, &cerr) || cerr.File != "moor.yaml" {
+				t.Errorf("error %v is not a *config.Error naming the file", err)
+			}
+		})
+	}
+}
+
+// TestValidateBuilt covers a Config built in code (the --repo flags): the
+// defaults apply, and errors name fields without a file.
+func TestValidateBuilt(t *testing.T) {
+	c := &Config{StateDir: "/s", Listen: "off", Sources: []Source{{Name: "default", Repo: "/srv/r", Path: "./stacks"}}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{StateDir: "/s", LogLevel: "info", LogFormat: "console",
+		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute}}}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("Validate (-want +got):\n%s", diff)
+	}
+
+	c = &Config{StateDir: "/s", Sources: []Source{{Name: "x", Repo: "r", Interval: -time.Second, Timeout: -time.Second}}}
+	err := c.Validate()
+	want2 := "sources[0].interval: -1s is shorter than the minimum of 1s\nsources[0].timeout: -1s is not positive"
+	if err == nil || err.Error() != want2 {
+		t.Errorf("Validate = %v, want\n%s", err, want2)
+	}
+}
+
+func TestCronSchedule(t *testing.T) {
+	base := time.Date(2025, 3, 1, 12, 2, 30, 0, time.UTC)
+	for _, tt := range []struct {
+		src  Source
+		next time.Time
+	}{
+		{Source{Interval: 45 * time.Second}, base.Add(45 * time.Second)},
+		{Source{Schedule: "*/5 * * * *"}, time.Date(2025, 3, 1, 12, 5, 0, 0, time.UTC)},
+		{Source{Schedule: "@hourly"}, time.Date(2025, 3, 1, 13, 0, 0, 0, time.UTC)},
+		{Source{Schedule: "@every 1m"}, base.Add(time.Minute)},
+	} {
+		sched, err := tt.src.CronSchedule()
+		if err != nil {
+			t.Errorf("%+v: %v", tt.src, err)
+			continue
+		}
+		if got := sched.Next(base); !got.Equal(tt.next) {
+			t.Errorf("%+v: next after %v = %v, want %v", tt.src, base, got, tt.next)
+		}
+	}
+	if _, err := (Source{Schedule: "every day"}).CronSchedule(); err == nil {
+		t.Error("bad schedule parsed")
+	}
+	if _, err := (Source{Name: "x"}).CronSchedule(); err == nil {
+		t.Error("source with neither interval nor schedule has a schedule")
+	}
+}

@@ -1,0 +1,266 @@
+// Package controller runs moor's pipeline for one source — resolve, load,
+// observe, plan, apply, record — and the loop that runs it on every trigger.
+// It is the only package that knows every adapter: gitsource for the
+// repository, compose for the files, a reconcile.Runtime for the engine,
+// ledger for the record.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/moor-dev/moor/compose"
+	"github.com/moor-dev/moor/config"
+	"github.com/moor-dev/moor/gitsource"
+	"github.com/moor-dev/moor/ledger"
+	"github.com/moor-dev/moor/reconcile"
+)
+
+// Controller converges the host to one source.
+type Controller struct {
+	Source   config.Source
+	StateDir string
+	Runtime  reconcile.Runtime
+	Ledger   *ledger.Ledger
+	Log      *zap.Logger
+	// Executor holds the apply settings; its Runtime and Log are set from
+	// the Controller's.
+	Executor reconcile.Executor
+	// WorkDir, when set, plans this local directory instead of the
+	// repository (moor plan --dir).
+	WorkDir string
+
+	git *gitsource.Source
+	triggerState
+}
+
+// New builds a controller for src, with its snapshots under
+// STATE/sources/NAME.
+func New(src config.Source, stateDir string, rt reconcile.Runtime, l *ledger.Ledger, log *zap.Logger) *Controller {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	c := &Controller{Source: src, StateDir: stateDir, Runtime: rt, Ledger: l, Log: log.With(zap.String("source", src.Name))}
+	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir()}
+	c.Executor.Log = c.Log
+	return c
+}
+
+func (c *Controller) sourceDir() string { return filepath.Join(c.StateDir, "sources", c.Source.Name) }
+
+// Outcome is what one pass of the pipeline found and did.
+type Outcome struct {
+	Snapshot *gitsource.Snapshot
+	Desired  *reconcile.Desired
+	Plan     *reconcile.Plan
+	// Result is nil for a plan that was not applied.
+	Result *reconcile.Result
+	// Remaining is the plan made from the engine after the apply: empty
+	// when the host matches the revision.
+	Remaining *reconcile.Plan
+	Pulled    []string // images pulled before planning (pull_policy: always)
+}
+
+// ErrRefused marks a revision that is refused as a whole: nothing on the
+// host changes (invariant 3).
+var ErrRefused = errors.New("revision refused")
+
+// Plan resolves the source, loads the revision and plans it against the
+// engine. Nothing on the host is touched.
+func (c *Controller) Plan(ctx context.Context) (*Outcome, error) {
+	snap, err := c.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := c.load(ctx, snap)
+	if err != nil {
+		return &Outcome{Snapshot: snap}, err
+	}
+	obs, err := c.Runtime.Observe(ctx)
+	if err != nil {
+		return &Outcome{Snapshot: snap, Desired: d}, err
+	}
+	blockNeverPulled(d, obs)
+	return &Outcome{Snapshot: snap, Desired: d, Plan: reconcile.MakePlan(d, obs)}, nil
+}
+
+func (c *Controller) snapshot(ctx context.Context) (*gitsource.Snapshot, error) {
+	if c.WorkDir != "" {
+		return gitsource.WorkingCopy(c.WorkDir)
+	}
+	rev, err := c.git.Resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.git.Checkout(ctx, rev)
+}
+
+// load reads the stacks of a snapshot. A path missing from the revision, or a
+// revision with no stacks at all (unless allowed), refuses the revision.
+func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*reconcile.Desired, error) {
+	root := filepath.Join(snap.Dir, filepath.FromSlash(c.Source.Path))
+	rev := snap.Revision.String()
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%w: path %q does not exist in %s", ErrRefused, c.Source.Path, rev)
+	}
+	d, err := compose.Load(ctx, root, compose.Options{Variables: c.Source.Variables, Profiles: c.Source.Profiles})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrRefused, rev, err)
+	}
+	d.Source, d.Revision = c.Source.Name, rev
+	if len(d.Stacks) == 0 && len(d.Broken) == 0 && !c.Source.AllowEmpty {
+		where := c.Source.Path
+		if where == "" {
+			where = "the repository root"
+		}
+		return nil, fmt.Errorf("%w: %s has no stacks under %s; refusing to remove everything (set allow_empty to allow an empty host)", ErrRefused, rev, where)
+	}
+	return d, nil
+}
+
+// blockNeverPulled marks services whose image is absent and must not be
+// pulled: they cannot converge.
+func blockNeverPulled(d *reconcile.Desired, obs *reconcile.Observed) {
+	forEachService(d, func(stack string, svc *reconcile.Service) {
+		if _, ok := obs.Images[svc.Spec.Image]; !ok && svc.PullPolicy == reconcile.PullNever && svc.Err == nil {
+			svc.Err = fmt.Errorf("image %s is not present and pull_policy is never", svc.Spec.Image)
+		}
+	})
+}
+
+func forEachService(d *reconcile.Desired, fn func(stack string, svc *reconcile.Service)) {
+	for _, sn := range sortedKeys(d.Stacks) {
+		st := d.Stacks[sn]
+		for _, name := range st.ServiceNames() {
+			fn(sn, st.Services[name])
+		}
+	}
+}
+
+// Apply runs the whole pipeline once and records it in the ledger. It
+// returns the outcome and an error when the host does not match the
+// revision afterwards.
+func (c *Controller) Apply(ctx context.Context) (*Outcome, error) {
+	started := time.Now()
+	out, err := c.apply(ctx)
+	c.record(started, out, err)
+	return out, err
+}
+
+func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
+	snap, err := c.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Snapshot: snap}
+	d, err := c.load(ctx, snap)
+	if err != nil {
+		return out, err
+	}
+	out.Desired = d
+	out.Pulled = c.pullAlways(ctx, d)
+	obs, err := c.Runtime.Observe(ctx)
+	if err != nil {
+		return out, err
+	}
+	blockNeverPulled(d, obs)
+	out.Plan = reconcile.MakePlan(d, obs)
+	ex := c.Executor
+	ex.Runtime, ex.Log = c.Runtime, c.Log.With(zap.String("revision", d.Revision))
+	if !out.Plan.Empty() {
+		out.Result = ex.Apply(ctx, d, out.Plan)
+	}
+	// Success is what the engine shows, not what the calls returned.
+	after, err := c.Runtime.Observe(ctx)
+	if err != nil {
+		return out, err
+	}
+	out.Remaining = reconcile.MakePlan(d, after)
+	c.pruneSnapshots(after, snap)
+	return out, outcomeError(out)
+}
+
+// pullAlways pulls the images of services with pull_policy always, before
+// anything is planned; a service whose pull fails is blocked.
+func (c *Controller) pullAlways(ctx context.Context, d *reconcile.Desired) []string {
+	failed := map[string]error{}
+	var pulled []string
+	forEachService(d, func(stack string, svc *reconcile.Service) {
+		if svc.PullPolicy != reconcile.PullAlways || svc.Err != nil {
+			return
+		}
+		img := svc.Spec.Image
+		err, done := failed[img]
+		if !done {
+			err = c.Runtime.Pull(ctx, img)
+			failed[img] = err
+			if err == nil {
+				pulled = append(pulled, img)
+			}
+		}
+		if err != nil {
+			svc.Err = err
+		}
+	})
+	return pulled
+}
+
+// outcomeError summarizes why the host does not match the revision, or nil.
+func outcomeError(out *Outcome) error {
+	var problems []string
+	if out.Result != nil {
+		for _, r := range out.Result.Failed() {
+			problems = append(problems, fmt.Sprintf("%s: %v", r.Op, r.Err))
+		}
+	}
+	for _, name := range sortedKeys(out.Remaining.Broken) {
+		problems = append(problems, fmt.Sprintf("stack %s: %s", name, out.Remaining.Broken[name]))
+	}
+	for _, name := range sortedKeys(out.Remaining.Blocked) {
+		problems = append(problems, fmt.Sprintf("service %s: %s", name, out.Remaining.Blocked[name]))
+	}
+	if len(problems) == 0 && !out.Remaining.Empty() {
+		problems = append(problems, "not converged: "+strings.TrimSpace(strings.ReplaceAll(out.Remaining.String(), "\n", "; ")))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "\n"))
+}
+
+// pruneSnapshots keeps the current snapshot and those whose files running
+// containers may still bind-mount.
+func (c *Controller) pruneSnapshots(obs *reconcile.Observed, current *gitsource.Snapshot) {
+	if c.WorkDir != "" {
+		return
+	}
+	keep := map[string]bool{current.Revision.Commit: true}
+	for _, ct := range obs.Containers {
+		if ct.Source != c.Source.Name {
+			continue
+		}
+		if rev, err := gitsource.ParseRevision(ct.Revision); err == nil {
+			keep[rev.Commit] = true
+		}
+	}
+	if err := c.git.Prune(keep); err != nil {
+		c.Log.Warn("prune snapshots", zap.Error(err))
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,273 @@
+package gitsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// Layout of Source.Dir:
+//
+//	snapshots/<commit>/       the files of the commit, read-only
+//	snapshots/<commit>.json   metadata; written last, marks the snapshot complete
+//	.tmp-*/                   a fetch in progress (or a crashed one): git/ and tree/
+const (
+	snapshotsDir = "snapshots"
+	metaSuffix   = ".json"
+	tmpPrefix    = ".tmp-"
+)
+
+// Checkout returns the snapshot of rev. A complete snapshot of rev.Commit is
+// reused without any network call. Otherwise the ref is fetched fresh into a
+// temp dir (shallow, one ref, no tags; a full fetch for a commit sha the
+// server will not serve directly), and the snapshot is renamed into place.
+//
+// If the branch moved since Resolve, the fetched commit is used: the returned
+// Snapshot's Revision is the truth, not rev.
+func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) {
+	if !isFullSHA(rev.Commit) {
+		return nil, fmt.Errorf("checkout %s of %s: commit is not a full sha", rev, s.URL)
+	}
+	if snap, ok := s.existing(rev.Ref, rev.Commit); ok {
+		return snap, nil
+	}
+	if err := os.MkdirAll(filepath.Join(s.Dir, snapshotsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("checkout %s of %s: %w", rev, s.URL, err)
+	}
+	tmp, err := os.MkdirTemp(s.Dir, tmpPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("checkout %s of %s: %w", rev, s.URL, err)
+	}
+	defer removeTree(tmp)
+
+	repo, commit, err := s.fetch(ctx, rev, filepath.Join(tmp, "git"))
+	if err != nil {
+		return nil, err
+	}
+	got := Revision{Ref: rev.Ref, Commit: commit.Hash.String()}
+	// When the branch moved (or the server did not peel the tag), the
+	// fetched commit may have a snapshot already.
+	if snap, ok := s.existing(got.Ref, got.Commit); ok {
+		return snap, nil
+	}
+	snap := &Snapshot{
+		Revision:    got,
+		Dir:         s.snapshotDir(got.Commit),
+		Subject:     subject(commit.Message),
+		Author:      commit.Author.Name,
+		AuthorEmail: commit.Author.Email,
+		Time:        commit.Author.When,
+	}
+	tree := filepath.Join(tmp, "tree")
+	if err := materialize(repo, commit.Hash, tree); err != nil {
+		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
+	}
+	if err := s.place(tree, snap); err != nil {
+		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
+	}
+	return snap, nil
+}
+
+func (s *Source) snapshotDir(commit string) string {
+	return filepath.Join(s.Dir, snapshotsDir, commit)
+}
+
+// existing returns the complete snapshot of commit, if there is one.
+func (s *Source) existing(ref, commit string) (*Snapshot, bool) {
+	m, err := readMeta(s.snapshotDir(commit) + metaSuffix)
+	if err != nil || m.Commit != commit {
+		return nil, false
+	}
+	if fi, err := os.Stat(s.snapshotDir(commit)); err != nil || !fi.IsDir() {
+		return nil, false
+	}
+	return m.snapshot(ref, s.snapshotDir(commit)), true
+}
+
+// fetch fetches what rev names into a new bare repository at gitDir and
+// returns it with the commit to check out.
+func (s *Source) fetch(ctx context.Context, rev Revision, gitDir string) (*git.Repository, *object.Commit, error) {
+	url, err := s.remoteURL()
+	if err != nil {
+		return nil, nil, err
+	}
+	storage := filesystem.NewStorage(osfs.New(gitDir), cache.NewObjectLRUDefault())
+	repo, err := git.Init(storage, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetch %s from %s: %w", rev, s.URL, err)
+	}
+	remote, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetch %s from %s: %w", rev, s.URL, err)
+	}
+	var h plumbing.Hash
+	if isFullSHA(strings.ToLower(rev.Ref)) {
+		h, err = s.fetchCommit(ctx, remote, rev.Commit)
+	} else {
+		h, err = s.fetchRef(ctx, repo, remote, rev.Ref)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	commit, err := peel(repo, h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetch %s from %s: %w", rev, s.URL, err)
+	}
+	return repo, commit, nil
+}
+
+// fetchRef fetches ref at depth 1, trying it as a branch, then as a tag (the
+// order Resolve uses), and returns the hash the ref holds.
+func (s *Source) fetchRef(ctx context.Context, repo *git.Repository, remote *git.Remote, ref string) (plumbing.Hash, error) {
+	for _, name := range candidates(ref) {
+		spec := config.RefSpec("+" + name.String() + ":" + name.String())
+		o := &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Depth: 1, Tags: git.NoTags}
+		err := s.fetchOnce(ctx, remote, o)
+		if shallowUnsupported(err) {
+			o.Depth = 0
+			err = s.fetchOnce(ctx, remote, o)
+		}
+		if errors.As(err, new(git.NoMatchingRefSpecError)) {
+			continue
+		}
+		if err != nil {
+			return plumbing.ZeroHash, classify(fmt.Sprintf("fetch %s from %s", name, s.URL), err)
+		}
+		r, err := repo.Reference(name, false)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: %w", name, s.URL, err)
+		}
+		return r.Hash(), nil
+	}
+	return plumbing.ZeroHash, fmt.Errorf("fetch: ref %s not found in %s: %w", ref, s.URL, ErrRefNotFound)
+}
+
+// fetchCommit fetches one commit by sha: shallow when the server allows
+// wanting any reachable sha (GitHub, GitLab), otherwise every branch and tag
+// with full history (plain git-upload-pack, which is what local and file://
+// sources use).
+func (s *Source) fetchCommit(ctx context.Context, remote *git.Remote, sha string) (plumbing.Hash, error) {
+	h := plumbing.NewHash(sha)
+	spec := config.RefSpec(sha + ":refs/moor/want")
+	err := s.fetchOnce(ctx, remote, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Depth: 1, Tags: git.NoTags})
+	if err == nil {
+		return h, nil
+	}
+	if ctx.Err() != nil {
+		return plumbing.ZeroHash, classify(fmt.Sprintf("fetch commit %s from %s", sha, s.URL), err)
+	}
+	// Refused (ErrExactSHA1NotSupported, "not our ref") or the sha does not
+	// exist: fetch everything and look.
+	err = s.fetchOnce(ctx, remote, &git.FetchOptions{
+		RefSpecs: []config.RefSpec{"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"},
+		Tags:     git.NoTags,
+	})
+	if err != nil {
+		return plumbing.ZeroHash, classify(fmt.Sprintf("fetch commit %s from %s", sha, s.URL), err)
+	}
+	return h, nil
+}
+
+// fetchOnce is one network operation under the source's timeout.
+func (s *Source) fetchOnce(ctx context.Context, remote *git.Remote, o *git.FetchOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	o.Auth = s.Auth
+	err := remote.FetchContext(ctx, o)
+	if errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	return err
+}
+
+// shallowUnsupported reports whether the server refused a depth-limited
+// fetch. go-git's in-process server (plumbing/transport/server, what a host
+// without the git binary could install for "file") answers "unsupported
+// capability: shallow", with no sentinel error to match; git-upload-pack,
+// GitHub and GitLab all serve shallow fetches.
+func shallowUnsupported(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "capability: shallow")
+}
+
+// peel follows annotated tags from h down to a commit.
+func peel(repo *git.Repository, h plumbing.Hash) (*object.Commit, error) {
+	for range 10 {
+		obj, err := repo.Object(plumbing.AnyObject, h)
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return nil, fmt.Errorf("commit %s: %w", h, ErrRefNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read object %s: %w", h, err)
+		}
+		switch o := obj.(type) {
+		case *object.Commit:
+			return o, nil
+		case *object.Tag:
+			h = o.Target
+		default:
+			return nil, fmt.Errorf("object %s is a %s, not a commit: %w", h, obj.Type(), ErrRefNotFound)
+		}
+	}
+	return nil, fmt.Errorf("tag %s: too many nested tags", h)
+}
+
+// materialize writes the files of commit h into dir (no .git) and makes
+// them read-only.
+func materialize(repo *git.Repository, h plumbing.Hash, dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	// Open, unlike Init with a worktree, writes no ".git" file into dir.
+	wrepo, err := git.Open(repo.Storer, osfs.New(dir, osfs.WithBoundOS()))
+	if err != nil {
+		return err
+	}
+	wt, err := wrepo.Worktree()
+	if err != nil {
+		return err
+	}
+	if err := wt.Checkout(&git.CheckoutOptions{Hash: h, Force: true}); err != nil {
+		return fmt.Errorf("check out files: %w", err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, git.GitDirName)); err != nil {
+		return err
+	}
+	return makeReadOnly(dir)
+}
+
+// place renames the checked-out tree into the snapshot's place and then
+// writes the metadata file that marks it complete.
+func (s *Source) place(tree string, snap *Snapshot) error {
+	dst := snap.Dir
+	if _, err := os.Lstat(dst); err == nil {
+		// An earlier run crashed after the rename, before the metadata.
+		if err := removeTree(dst); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tree, dst); err != nil {
+		return err
+	}
+	// The top directory stays writable until it has moved: renaming a
+	// directory to a new parent rewrites its "..".
+	if err := os.Chmod(dst, 0o555); err != nil {
+		return err
+	}
+	return writeMeta(dst+metaSuffix, snap)
+}
+
+func subject(msg string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(msg), "\n")
+	return strings.TrimSpace(line)
+}

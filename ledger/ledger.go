@@ -1,0 +1,197 @@
+// Package ledger is the durable record of every apply: one JSON object per
+// line in STATE/ledger.jsonl, appended and fsynced before Append returns.
+//
+// The file is only ever appended to. A crash in the middle of a write can
+// leave a torn last line (a record without its '\n'); Read skips it and the
+// next Append cuts it off before writing, so a crash never corrupts earlier
+// records and every new record starts on a line of its own.
+//
+// The ledger takes no lock on the file: one process writes it (the state
+// dir's process lock sees to that), and a mutex orders the goroutines of
+// that process.
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Record is one apply.
+type Record struct {
+	Seq      int64             `json:"seq"` // assigned by Append: 1 + the last record's
+	Source   string            `json:"source"`
+	Revision string            `json:"revision"` // "main@sha1:<hex>"
+	Subject  string            `json:"subject,omitempty"`
+	Author   string            `json:"author,omitempty"`
+	Started  time.Time         `json:"started"`
+	Finished time.Time         `json:"finished"`
+	Result   string            `json:"result"` // "success", "failed", "partial", "noop", "refused"
+	Error    string            `json:"error,omitempty"`
+	Stacks   []string          `json:"stacks,omitempty"` // stacks the plan touched
+	Broken   map[string]string `json:"broken,omitempty"` // stack -> why it did not load
+	Ops      []OpResult        `json:"ops,omitempty"`
+	Notes    []string          `json:"notes,omitempty"`
+}
+
+// OpResult is what became of one operation of the plan.
+type OpResult struct {
+	Op       string        `json:"op"` // the op's String(): "replace web/api/1 (config changed: env)"
+	Stack    string        `json:"stack"`
+	Service  string        `json:"service,omitempty"`
+	Result   string        `json:"result"` // "ok", "failed", "skipped"
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Duration is how long the apply took; zero when it has not finished.
+func (r Record) Duration() time.Duration {
+	if r.Started.IsZero() || r.Finished.IsZero() || r.Finished.Before(r.Started) {
+		return 0
+	}
+	return r.Finished.Sub(r.Started)
+}
+
+// Touches reports whether the apply concerned stack: the plan touched it, or
+// it did not load.
+func (r Record) Touches(stack string) bool {
+	for _, s := range r.Stacks {
+		if s == stack {
+			return true
+		}
+	}
+	_, ok := r.Broken[stack]
+	return ok
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("ledger closed")
+
+// Ledger appends records to a ledger file. Its methods are safe for
+// concurrent use.
+type Ledger struct {
+	path string
+
+	mu   sync.Mutex
+	f    *os.File // O_APPEND
+	seq  int64    // Seq of the last complete record
+	end  int64    // offset just past the last complete record's '\n'
+	size int64    // size of the file as this Ledger last left it
+}
+
+// Open opens the ledger file at path, creating it (0600) and its directory
+// (0700) if needed. It reads the file once to learn the last Seq, so a file
+// with a corrupt record in the middle is an error here too.
+func Open(path string) (*Ledger, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	l := &Ledger{path: path, f: f}
+	if err := l.rescan(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Path is the ledger file's path.
+func (l *Ledger) Path() string { return l.path }
+
+// Append assigns r.Seq, writes r as one line with a single write(2) and
+// fsyncs the file before it returns. If the file ends in a torn line, that
+// tail (only the bytes after the last '\n') is cut off first.
+//
+// r.Seq is set only when the record was written. An error from the fsync
+// means the record may or may not be on disk; a later Append finds out from
+// the file which one it is, so Seqs never repeat.
+func (l *Ledger) Append(r *Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return fmt.Errorf("append to %s: %w", l.path, ErrClosed)
+	}
+	if err := l.repair(); err != nil {
+		return err
+	}
+	rec := *r
+	rec.Seq = l.seq + 1
+	b, err := json.Marshal(&rec)
+	if err != nil {
+		return fmt.Errorf("append record %d to %s: %w", rec.Seq, l.path, err)
+	}
+	b = append(b, '\n')
+	n, err := l.f.Write(b)
+	l.size = -1 // until the write and the fsync are known to have worked
+	if err != nil {
+		return fmt.Errorf("append record %d to %s: %w", rec.Seq, l.path, err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("append record %d to %s: fsync: %w", rec.Seq, l.path, err)
+	}
+	l.seq, l.end, l.size = rec.Seq, l.end+int64(n), l.end+int64(n)
+	r.Seq = rec.Seq
+	return nil
+}
+
+// Close closes the file. Append after Close returns ErrClosed.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	if err != nil {
+		return fmt.Errorf("close ledger %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// repair makes the file end on a complete record. When the file is as this
+// Ledger left it (the common case) that costs one fstat; otherwise — a torn
+// tail from a crash, a write that failed half-way — the file is read again
+// and the bytes after its last '\n' are cut off.
+func (l *Ledger) repair() error {
+	fi, err := l.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat ledger %s: %w", l.path, err)
+	}
+	if fi.Size() == l.size && l.size == l.end {
+		return nil
+	}
+	if err := l.rescan(); err != nil {
+		return err
+	}
+	if l.size == l.end {
+		return nil
+	}
+	if err := l.f.Truncate(l.end); err != nil {
+		return fmt.Errorf("cut torn tail of ledger %s at offset %d: %w", l.path, l.end, err)
+	}
+	l.size = l.end
+	return nil
+}
+
+// rescan reads the whole file to learn the last Seq, where the last
+// complete record ends, and the file's size.
+func (l *Ledger) rescan() error {
+	if _, err := l.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read ledger %s: %w", l.path, err)
+	}
+	st, err := scan(l.f, l.path, nil)
+	if err != nil {
+		return err
+	}
+	l.seq, l.end, l.size = st.lastSeq, st.end, st.size
+	return nil
+}

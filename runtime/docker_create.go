@@ -1,0 +1,368 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
+
+	"github.com/moor-dev/moor/reconcile"
+)
+
+// CreateContainer creates (does not start) the container name from spec and
+// attaches it to every network of spec.Networks. Engines before API 1.44
+// take one endpoint at create, so the first network (highest Priority, then
+// name) is given at create and the others are connected after; a container
+// that cannot be fully connected is removed again, so that a retry does not
+// find its name taken.
+func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcile.ContainerSpec, labels map[string]string) (string, error) {
+	req, err := buildCreate(spec, labels, d.cli.ClientVersion())
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
+	req.Name = name
+	d.call()
+	res, err := d.cli.ContainerCreate(ctx, req.ContainerCreateOptions)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) && !d.imagePresent(ctx, spec.Image) {
+			return "", fmt.Errorf("create container %s: %w", name,
+				classified{reconcile.ErrNotFound, fmt.Errorf("image %s not present", spec.Image)})
+		}
+		return "", fmt.Errorf("create container %s: %w", name, classify(err))
+	}
+	for _, att := range req.connect {
+		d.call()
+		_, err := d.cli.NetworkConnect(ctx, att.Name, client.NetworkConnectOptions{
+			Container: res.ID, EndpointConfig: req.endpoints[att.Name],
+		})
+		if err != nil {
+			err = fmt.Errorf("create container %s: connect network %s: %w", name, att.Name, classify(err))
+			if rmErr := d.RemoveContainer(context.WithoutCancel(ctx), res.ID); rmErr != nil {
+				err = errors.Join(err, rmErr)
+			}
+			return "", err
+		}
+	}
+	return res.ID, nil
+}
+
+// imagePresent tells a missing image from the other things a create can
+// find missing (a network). It is only asked after a create failed.
+func (d *Docker) imagePresent(ctx context.Context, ref string) bool {
+	d.call()
+	_, err := d.cli.ImageInspect(ctx, ref)
+	return !cerrdefs.IsNotFound(err)
+}
+
+// createRequest is a container create plus the networks to connect after.
+type createRequest struct {
+	client.ContainerCreateOptions
+	connect   []reconcile.NetworkAttachment
+	endpoints map[string]*network.EndpointSettings
+}
+
+// buildCreate translates every field of spec into the engine's create
+// request for API version api.
+func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, api string) (*createRequest, error) {
+	cfg := &container.Config{
+		Image:      spec.Image,
+		Cmd:        spec.Command,
+		Entrypoint: spec.Entrypoint,
+		Env:        spec.Env,
+		Labels:     merge(spec.Labels, labels),
+		User:       spec.User,
+		WorkingDir: spec.WorkingDir,
+		Hostname:   spec.Hostname,
+		Domainname: spec.Domainname,
+		StopSignal: spec.StopSignal,
+		Tty:        spec.Tty,
+		OpenStdin:  spec.StdinOpen,
+	}
+	if g := spec.StopGracePeriod; g != nil {
+		secs := graceSeconds(*g)
+		cfg.StopTimeout = &secs
+	}
+	cfg.Healthcheck = healthConfig(spec.Healthcheck, versions.GreaterThanOrEqualTo(api, "1.44"))
+
+	restart, err := restartPolicy(spec.Restart)
+	if err != nil {
+		return nil, err
+	}
+	host := &container.HostConfig{
+		NetworkMode:    container.NetworkMode(spec.NetworkMode),
+		RestartPolicy:  restart,
+		CapAdd:         spec.CapAdd,
+		CapDrop:        spec.CapDrop,
+		ExtraHosts:     spec.ExtraHosts,
+		DNSSearch:      spec.DNSSearch,
+		DNSOptions:     spec.DNSOptions,
+		Sysctls:        spec.Sysctls,
+		Init:           spec.Init,
+		ReadonlyRootfs: spec.ReadOnly,
+		SecurityOpt:    spec.SecurityOpt,
+		Privileged:     spec.Privileged,
+		ShmSize:        spec.ShmSize,
+		Resources:      resources(spec),
+	}
+	if spec.Logging != nil {
+		host.LogConfig = container.LogConfig{Type: spec.Logging.Driver, Config: spec.Logging.Options}
+	}
+	for _, s := range spec.DNS {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("dns %q: %w", s, err)
+		}
+		host.DNS = append(host.DNS, ip)
+	}
+	for _, t := range spec.Tmpfs {
+		path, opts, _ := strings.Cut(t, ":")
+		if host.Tmpfs == nil {
+			host.Tmpfs = map[string]string{}
+		}
+		host.Tmpfs[path] = opts
+	}
+	if cfg.ExposedPorts, host.PortBindings, err = ports(spec.Ports, spec.Expose); err != nil {
+		return nil, err
+	}
+	if host.Mounts, host.Binds, err = mounts(spec.Mounts); err != nil {
+		return nil, err
+	}
+
+	req := &createRequest{ContainerCreateOptions: client.ContainerCreateOptions{Config: cfg, HostConfig: host}}
+	if spec.NetworkMode == "" && len(spec.Networks) > 0 {
+		order := networkOrder(spec.Networks)
+		req.endpoints = map[string]*network.EndpointSettings{}
+		for _, att := range order {
+			ep, err := endpoint(att)
+			if err != nil {
+				return nil, err
+			}
+			req.endpoints[att.Name] = ep
+		}
+		first := order[0].Name
+		host.NetworkMode = container.NetworkMode(first)
+		req.NetworkingConfig = &network.NetworkingConfig{
+			EndpointsConfig: map[string]*network.EndpointSettings{first: req.endpoints[first]},
+		}
+		req.connect = order[1:]
+	}
+	return req, nil
+}
+
+// networkOrder sorts attachments as the engine should connect them: the
+// highest Priority first, then by name. The first one is the container's
+// primary network (its default route).
+func networkOrder(atts []reconcile.NetworkAttachment) []reconcile.NetworkAttachment {
+	order := append([]reconcile.NetworkAttachment(nil), atts...)
+	sort.SliceStable(order, func(i, j int) bool {
+		if order[i].Priority != order[j].Priority {
+			return order[i].Priority > order[j].Priority
+		}
+		return order[i].Name < order[j].Name
+	})
+	return order
+}
+
+func endpoint(att reconcile.NetworkAttachment) (*network.EndpointSettings, error) {
+	ep := &network.EndpointSettings{Aliases: att.Aliases}
+	if att.IPv4Address == "" && att.IPv6Address == "" {
+		return ep, nil
+	}
+	ep.IPAMConfig = &network.EndpointIPAMConfig{}
+	var err error
+	if att.IPv4Address != "" {
+		if ep.IPAMConfig.IPv4Address, err = netip.ParseAddr(att.IPv4Address); err != nil {
+			return nil, fmt.Errorf("network %s: ipv4_address: %w", att.Name, err)
+		}
+	}
+	if att.IPv6Address != "" {
+		if ep.IPAMConfig.IPv6Address, err = netip.ParseAddr(att.IPv6Address); err != nil {
+			return nil, fmt.Errorf("network %s: ipv6_address: %w", att.Name, err)
+		}
+	}
+	return ep, nil
+}
+
+// restartPolicy parses "no", "always", "unless-stopped", "on-failure" and
+// "on-failure:N"; "" is "no".
+func restartPolicy(s string) (container.RestartPolicy, error) {
+	name, count, hasCount := strings.Cut(s, ":")
+	p := container.RestartPolicy{Name: container.RestartPolicyMode(name)}
+	switch p.Name {
+	case "":
+		p.Name = container.RestartPolicyDisabled
+	case container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped, container.RestartPolicyOnFailure:
+	default:
+		return p, fmt.Errorf("restart policy %q: unknown", s)
+	}
+	if hasCount {
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 0 || p.Name != container.RestartPolicyOnFailure {
+			return p, fmt.Errorf("restart policy %q: a retry count needs on-failure:N", s)
+		}
+		p.MaximumRetryCount = n
+	}
+	return p, nil
+}
+
+// healthConfig translates a healthcheck. StartInterval exists from API
+// 1.44 on and is left out for older engines.
+func healthConfig(h *reconcile.Healthcheck, startInterval bool) *container.HealthConfig {
+	if h == nil {
+		return nil
+	}
+	c := &container.HealthConfig{
+		Test:        h.Test,
+		Interval:    h.Interval,
+		Timeout:     h.Timeout,
+		StartPeriod: h.StartPeriod,
+		Retries:     h.Retries,
+	}
+	if startInterval {
+		c.StartInterval = h.StartInterval
+	}
+	return c
+}
+
+func resources(spec reconcile.ContainerSpec) container.Resources {
+	r := container.Resources{
+		NanoCPUs:          spec.Resources.NanoCPUs,
+		Memory:            spec.Resources.MemoryBytes,
+		MemoryReservation: spec.Resources.MemoryReservation,
+		CPUShares:         spec.Resources.CPUShares,
+		CpusetCpus:        spec.Resources.CPUSet,
+	}
+	if p := spec.Resources.PidsLimit; p != 0 {
+		r.PidsLimit = &p
+	}
+	for _, u := range spec.Ulimits {
+		r.Ulimits = append(r.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+	}
+	for _, dev := range spec.Devices {
+		perm := dev.Permissions
+		if perm == "" {
+			perm = "rwm"
+		}
+		r.Devices = append(r.Devices, container.DeviceMapping{
+			PathOnHost: dev.Host, PathInContainer: dev.Container, CgroupPermissions: perm,
+		})
+	}
+	return r
+}
+
+// ports translates published and exposed ports. Every published target is
+// exposed too, as the engine requires.
+func ports(published []reconcile.Port, expose []string) (network.PortSet, network.PortMap, error) {
+	set := network.PortSet{}
+	bindings := network.PortMap{}
+	for _, p := range published {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		port, err := network.ParsePort(fmt.Sprintf("%d/%s", p.Target, proto))
+		if err != nil {
+			return nil, nil, fmt.Errorf("port %d/%s: %w", p.Target, proto, err)
+		}
+		set[port] = struct{}{}
+		// An empty HostPort lets the engine choose one.
+		b := network.PortBinding{HostPort: p.Published}
+		if p.HostIP != "" {
+			if b.HostIP, err = netip.ParseAddr(p.HostIP); err != nil {
+				return nil, nil, fmt.Errorf("port %d host_ip: %w", p.Target, err)
+			}
+		}
+		bindings[port] = append(bindings[port], b)
+	}
+	for _, e := range expose {
+		if !strings.Contains(e, "/") {
+			e += "/tcp"
+		}
+		r, err := network.ParsePortRange(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("expose %s: %w", e, err)
+		}
+		for port := range r.All() {
+			set[port] = struct{}{}
+		}
+	}
+	if len(set) == 0 {
+		return nil, nil, nil
+	}
+	if len(bindings) == 0 {
+		bindings = nil
+	}
+	return set, bindings, nil
+}
+
+// mounts translates volume, bind and tmpfs mounts. A bind that may create its
+// missing source goes into Binds: the engine creates a missing Binds source
+// on every API version, on its own filesystem (which is the right one when
+// moor itself runs in a container), whereas the Mounts equivalent,
+// BindOptions.CreateMountpoint, needs API 1.42.
+func mounts(ms []reconcile.Mount) ([]mount.Mount, []string, error) {
+	var out []mount.Mount
+	var binds []string
+	for _, m := range ms {
+		switch m.Type {
+		case reconcile.MountVolume:
+			mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+			if m.NoCopy {
+				mm.VolumeOptions = &mount.VolumeOptions{NoCopy: true}
+			}
+			out = append(out, mm)
+		case reconcile.MountBind:
+			if m.CreateHostPath {
+				binds = append(binds, bindSpec(m))
+				continue
+			}
+			mm := mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
+			if m.Propagation != "" {
+				mm.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.Propagation)}
+			}
+			out = append(out, mm)
+		case reconcile.MountTmpfs:
+			mm := mount.Mount{Type: mount.TypeTmpfs, Target: m.Target, ReadOnly: m.ReadOnly}
+			if m.TmpfsSize != 0 || m.TmpfsMode != 0 {
+				mm.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: m.TmpfsSize, Mode: os.FileMode(m.TmpfsMode)}
+			}
+			out = append(out, mm)
+		default:
+			return nil, nil, fmt.Errorf("mount %s: unknown type %q", m.Target, m.Type)
+		}
+	}
+	return out, binds, nil
+}
+
+// bindSpec writes a bind in the "SRC:DST[:OPTS]" form of HostConfig.Binds.
+func bindSpec(m reconcile.Mount) string {
+	var opts []string
+	if m.ReadOnly {
+		opts = append(opts, "ro")
+	}
+	if m.Propagation != "" {
+		opts = append(opts, m.Propagation)
+	}
+	s := m.Source + ":" + m.Target
+	if len(opts) > 0 {
+		s += ":" + strings.Join(opts, ",")
+	}
+	return s
+}
+
+// graceSeconds is a stop timeout in whole seconds, rounded up so that a
+// grace period is never cut short.
+func graceSeconds(g time.Duration) int { return int(math.Ceil(g.Seconds())) }

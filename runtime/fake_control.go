@@ -1,0 +1,200 @@
+package runtime
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/moor-dev/moor/reconcile"
+)
+
+// This file is the test side of Fake: setting up images, injecting faults,
+// counting calls, and changes made "by hand" behind moor's back. None of
+// these count as calls or trip faults.
+
+// methods are the reconcile.Runtime methods faults can be injected into.
+var methods = []string{
+	"Observe", "Pull", "CreateNetwork", "RemoveNetwork", "CreateVolume",
+	"CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
+	"RenameContainer", "InspectContainer", "Logs",
+}
+
+// fault makes calls of method on name fail with err.
+type fault struct {
+	method, name string
+	err          error
+	once         bool
+}
+
+// FailOnce makes the next call of method (a reconcile.Runtime method name,
+// "StartContainer") on name fail with err, once: the fault is gone after it
+// fired. name is a container's name or ID, a network's or volume's name,
+// an image reference, or "*" for any. Observe takes "*". The error is
+// wrapped as the method wraps its own.
+func (f *Fake) FailOnce(method, name string, err error) { f.addFault(method, name, err, true) }
+
+// FailAlways is FailOnce that sticks until ClearFaults.
+func (f *Fake) FailAlways(method, name string, err error) { f.addFault(method, name, err, false) }
+
+// ClearFaults removes every injected fault.
+func (f *Fake) ClearFaults() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = nil
+}
+
+func (f *Fake) addFault(method, name string, err error, once bool) {
+	if !slices.Contains(methods, method) {
+		panic(fmt.Sprintf("runtime.Fake: no method %q to fail", method))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = append(f.faults, &fault{method: method, name: name, err: err, once: once})
+}
+
+// fault returns the error of the first fault on method matching one of
+// names, and drops it if it fires once. The caller holds f.mu.
+func (f *Fake) fault(method string, names ...string) error {
+	for i, flt := range f.faults {
+		if flt.method != method || (flt.name != "*" && !slices.Contains(names, flt.name)) {
+			continue
+		}
+		if flt.once {
+			f.faults = slices.Delete(f.faults, i, i+1)
+		}
+		return flt.err
+	}
+	return nil
+}
+
+// Calls returns how many times each method was called, faults included.
+func (f *Fake) Calls() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.calls)
+}
+
+// ResetCalls sets every call count back to zero.
+func (f *Fake) ResetCalls() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.calls)
+}
+
+// AddImage makes ref a local image with ID id, as if built or pulled; a
+// ref that exists moves to id (a tag move).
+func (f *Fake) AddImage(ref, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.images[familiarRef(ref)] = id
+}
+
+// Publish makes ref pullable as image id; a published ref moves to id (a
+// tag pushed again).
+func (f *Fake) Publish(ref, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.registry[familiarRef(ref)] = id
+}
+
+// Unpublish makes ref unpullable.
+func (f *Fake) Unpublish(ref string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.registry, familiarRef(ref))
+}
+
+// UnhealthyImage makes the healthcheck of containers of ref fail: their
+// health goes from "starting" to "unhealthy".
+func (f *Fake) UnhealthyImage(ref string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unhealthy[familiarRef(ref)] = true
+}
+
+// CrashImage makes containers of ref exit with code 1 as soon as they
+// start ("restarting" under a restart policy that restarts on failure).
+func (f *Fake) CrashImage(ref string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.crash[familiarRef(ref)] = true
+}
+
+// mustFind resolves a container for a hand change; a test naming a
+// container that does not exist is broken. The caller holds f.mu.
+func (f *Fake) mustFind(name string) *fakeContainer {
+	c := f.find(name)
+	if c == nil {
+		panic(fmt.Sprintf("runtime.Fake: no container %q", name))
+	}
+	return c
+}
+
+// StopByHand stops a container as `docker stop` would (exit code 0).
+func (f *Fake) StopByHand(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mustFind(name).stop(0)
+}
+
+// Exit makes a running container's process exit with code.
+func (f *Fake) Exit(name string, code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mustFind(name).stop(code)
+}
+
+// RemoveByHand removes a container as `docker rm -f` would.
+func (f *Fake) RemoveByHand(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.containers, f.mustFind(name).id)
+}
+
+// RenameByHand renames a container as `docker rename` would. The new name
+// must be free.
+func (f *Fake) RenameByHand(old, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.mustFind(old)
+	if other := f.find(name); other != nil && other != c {
+		panic(fmt.Sprintf("runtime.Fake: rename %s: %q is taken", old, name))
+	}
+	c.name = name
+}
+
+// SetHealth sets a container's health and pins it: it keeps that health,
+// and has it again after each start once its check settles.
+func (f *Fake) SetHealth(name, health string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.mustFind(name)
+	c.pinned = health
+	if c.state == reconcile.StateRunning {
+		c.health = health
+	}
+}
+
+// AddUnmanaged adds a running container without moor's labels, of image
+// "busybox:latest" (added as a local image if missing), as a user would
+// start by hand. Observe does not list it; it holds its name. It returns
+// the container's ID.
+func (f *Fake) AddUnmanaged(name string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.find(name) != nil {
+		panic(fmt.Sprintf("runtime.Fake: container name %q is taken", name))
+	}
+	const image = "busybox:latest"
+	if _, ok := f.images[image]; !ok {
+		f.images[image] = "sha256:" + f.nextID("image")
+	}
+	c := &fakeContainer{
+		id: f.nextID("container"), name: name, spec: reconcile.ContainerSpec{Image: image},
+		labels: map[string]string{}, imageID: f.images[image], state: reconcile.StateRunning,
+		created: fakeEpoch.Add(time.Duration(f.seq) * time.Second),
+	}
+	f.containers[c.id] = c
+	return c.id
+}
