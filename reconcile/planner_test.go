@@ -167,7 +167,7 @@ remove-network blog/network/blog_default (stack removed from git)`,
 				d.Broken["blog"] = errors.New("compose.yaml: line 3: bad indentation")
 				return d
 			}(),
-			o: observed(running("web", api, 1, rev1), running("blog", db, 1, rev1)),
+			o:    observed(running("web", api, 1, rev1), running("blog", db, 1, rev1)),
 			want: `broken blog (compose.yaml: line 3: bad indentation)`,
 		},
 		{
