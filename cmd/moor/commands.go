@@ -34,7 +34,7 @@ func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			return e.errorf("%v", err)
 		}
 		defer p.close()
-		changes := false
+		changes, broken := false, false
 		for _, ctl := range p.sources {
 			if *dir != "" {
 				ctl.WorkDir = *dir
@@ -45,9 +45,15 @@ func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			}
 			printHeader(e.stdout, ctl, out)
 			printPlan(e.stdout, out.Plan)
-			if !out.Plan.Empty() || len(out.Plan.Broken) > 0 || len(out.Plan.Blocked) > 0 {
+			if !out.Plan.Empty() {
 				changes = true
 			}
+			if len(out.Plan.Broken) > 0 || len(out.Plan.Blocked) > 0 {
+				broken = true
+			}
+		}
+		if broken {
+			return e.errorf("some stacks or services cannot be converged (see above)")
 		}
 		if changes && *exitCode {
 			return exitChanges

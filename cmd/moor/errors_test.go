@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/moor-dev/moor/internal/testkit"
+)
+
+// TestBadInput: every bad input gets an error that names the thing at
+// fault, and changes nothing.
+func TestBadInput(t *testing.T) {
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", "services:\n  app:\n    image: "+img+"\n")
+	repo.Commit("one stack")
+	repo.Write("bad/compose.yaml", "services:\n  app:\n    image: x:1\n    imagez: typo\n")
+	repo.Write("broken/compose.yaml", "services:\n  app:\n    image: [x\n")
+	repo.Commit("two broken stacks beside it")
+
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing repo", []string{"plan", "--repo", "/nonexistent/deploy"}, []string{"/nonexistent/deploy"}},
+		{"unknown ref", []string{"plan", "--repo", repo.Dir, "--ref", "nope"}, []string{"nope", "main"}},
+		{"missing path", []string{"plan", "--repo", repo.Dir, "--path", "hosts/none"}, []string{"hosts/none", "does not exist"}},
+		{"invalid yaml and unknown field name file and field", []string{"plan", "--repo", repo.Dir}, []string{"broken/compose.yaml", "bad/compose.yaml", "imagez"}},
+		{"unreachable engine", []string{"plan", "--repo", repo.Dir}, []string{"unix:///nonexistent.sock"}},
+		{"bad flag", []string{"plan", "--frobnicate"}, []string{"frobnicate"}},
+		{"bad config key", []string{"plan", "--config", writeFile(t, "moor.yaml", "sources:\n  - name: a\n    repo: /x\n    intervall: 1s\n")}, []string{"moor.yaml:4", "intervall"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "unreachable engine" {
+				t.Setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+			}
+			args := append(tt.args, "--state-dir", t.TempDir())
+			if tt.args[1] != "--config" {
+				args = append(args, "--name", stack)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), args, &stdout, &stderr)
+			out := stdout.String() + stderr.String()
+			if code == 0 {
+				t.Fatalf("exit 0 for bad input:\n%s", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// TestEmptyRevisionRefused: a revision with no stacks (a wrong path, a
+// deleted directory) is refused unless --allow-empty, so it cannot wipe a
+// host.
+func TestEmptyRevisionRefused(t *testing.T) {
+	cli := testkit.Docker(t)
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", "services:\n  app:\n    image: "+img+"\n")
+	repo.Commit("one stack")
+	m := newMoor(t, repo.Dir, stack)
+	m.mustApply()
+	repo.Remove(stack)
+	repo.Write("README", "nothing here\n")
+	repo.Commit("everything gone")
+	if code, out := m.run("apply"); code == 0 || !strings.Contains(out, "refusing") {
+		t.Fatalf("empty revision: exit %d\n%s", code, out)
+	}
+	if got := containers(t, cli, stack); len(got) != 1 {
+		t.Fatalf("a refused revision changed containers: %v", got)
+	}
+	if code, out := m.run("apply", "--allow-empty"); code != 0 {
+		t.Fatalf("--allow-empty: exit %d\n%s", code, out)
+	}
+	if got := containers(t, cli, stack); len(got) != 0 {
+		t.Fatalf("--allow-empty kept containers: %v", got)
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	repo := testkit.NewRepo(t)
+	repo.Write(name, content)
+	return repo.Dir + "/" + name
+}
