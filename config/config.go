@@ -23,6 +23,8 @@
 //	    variables: {}          # compose interpolation variables
 //	    profiles: []           # compose profiles
 //	    timeout: 10m           # deadline of one apply
+//	    webhook:
+//	      secret_file: /etc/moor/hook-secret   # enables POST /hooks/{provider}/NAME
 package config
 
 import (
@@ -70,9 +72,12 @@ type Source struct {
 	Interval   time.Duration
 	Schedule   string
 	AllowEmpty bool
-	Variables  map[string]string
-	Profiles   []string
-	Timeout    time.Duration
+	// WebhookSecretFile (webhook.secret_file) holds the shared secret that
+	// signs push webhooks for this source; empty: no webhook.
+	WebhookSecretFile string
+	Variables         map[string]string
+	Profiles          []string
+	Timeout           time.Duration
 }
 
 // Defaults are the defaults that the caller knows and the file may override.

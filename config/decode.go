@@ -81,6 +81,11 @@ func sourceFields(s *Source) []field {
 			}
 		}},
 		{"timeout", func(d *decoder, n *yaml.Node, at string) { s.Timeout = d.duration(n, at) }},
+		{"webhook", func(d *decoder, n *yaml.Node, at string) {
+			d.mapping(n, at, []field{
+				{"secret_file", func(d *decoder, n *yaml.Node, at string) { s.WebhookSecretFile = d.str(n, at) }},
+			})
+		}},
 	}
 }
 

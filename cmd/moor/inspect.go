@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/runtime"
+	"github.com/moor-dev/moor/webhook"
 )
 
 func statusCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
@@ -162,9 +165,38 @@ func serveHTTP(addr string, p *parts) (*http.Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"sources": controller.Report(statuses, obs)})
 	})
+	hooks, err := webhooks(p)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux.Handle("/hooks/", hooks)
 	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return srv, nil
+}
+
+// webhooks builds the handler of POST /hooks/{provider}/{source} for every
+// source that has a webhook secret. A hook only triggers a poll: it never
+// carries desired state.
+func webhooks(p *parts) (*webhook.Handler, error) {
+	var targets []webhook.Target
+	for _, ctl := range p.sources {
+		file := ctl.Source.WebhookSecretFile
+		if file == "" {
+			continue
+		}
+		secret, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: webhook secret: %w", ctl.Source.Name, err)
+		}
+		secret = bytes.TrimSpace(secret)
+		if len(secret) == 0 {
+			return nil, fmt.Errorf("source %s: webhook secret file %s is empty", ctl.Source.Name, file)
+		}
+		targets = append(targets, webhook.Target{Source: ctl.Source.Name, Branch: ctl.Source.Ref, Secret: secret, Trigger: ctl.Trigger})
+	}
+	return webhook.New(targets), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

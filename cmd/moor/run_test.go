@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,4 +117,77 @@ func TestRunDeploysCommits(t *testing.T) {
 	if got := containers(t, cli, stack); len(got) != 2 {
 		t.Fatalf("containers after stop: %v", got)
 	}
+}
+
+// TestWebhookTriggersDeploy: with an hour-long interval, a signed push
+// webhook makes moor deploy a new commit at once; an unsigned one does not.
+func TestWebhookTriggersDeploy(t *testing.T) {
+	testkit.Docker(t)
+	bin, err := buildMoor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	port, hookPort := testkit.FreePort(t), testkit.FreePort(t)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", lifecycleCompose(img, port, "1", "1"))
+	repo.Commit("v1")
+	dir := t.TempDir()
+	secret := "s3cret"
+	os.WriteFile(filepath.Join(dir, "secret"), []byte(secret+"\n"), 0o600)
+	cfg := fmt.Sprintf(`state_dir: %s
+listen: 127.0.0.1:%d
+sources:
+  - name: %s
+    repo: %s
+    interval: 1h
+    webhook:
+      secret_file: %s
+`, filepath.Join(dir, "state"), hookPort, stack, repo.Dir, filepath.Join(dir, "secret"))
+	os.WriteFile(filepath.Join(dir, "moor.yaml"), []byte(cfg), 0o600)
+
+	var logs syncBuffer
+	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "moor.yaml"))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		t.Logf("moor run log:\n%s", logs.String())
+	})
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	get(t, url)
+
+	repo.Write(stack+"/compose.yaml", lifecycleCompose(img, port, "2", "1"))
+	repo.Commit("v2")
+	hook := fmt.Sprintf("http://127.0.0.1:%d/hooks/generic/%s", hookPort, stack)
+	body := `{"ref": "refs/heads/main"}`
+	post := func(sig string) int {
+		req, _ := http.NewRequest(http.MethodPost, hook, strings.NewReader(body))
+		if sig != "" {
+			req.Header.Set("X-Moor-Signature", sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("sha256=" + strings.Repeat("0", 64)); code != http.StatusUnauthorized {
+		t.Fatalf("badly signed hook: %d", code)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(body))
+	if code := post("sha256=" + hex.EncodeToString(mac.Sum(nil))); code != http.StatusAccepted {
+		t.Fatalf("signed hook: %d", code)
+	}
+	testkit.Eventually(t, 30*time.Second, "v2 deployed by the webhook", func() bool {
+		_, b, err := testkit.HTTPGet(url)
+		return err == nil && strings.Contains(b, "version=2")
+	})
 }
