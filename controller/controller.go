@@ -40,6 +40,13 @@ type Controller struct {
 
 	git *gitsource.Source
 	triggerState
+
+	// loaded caches the last revision's stacks: an unchanged revision is
+	// not loaded again (compose loading is most of a no-op run's cost).
+	loaded struct {
+		rev     string
+		desired *reconcile.Desired
+	}
 }
 
 // New builds a controller for src, with its snapshots under
@@ -111,6 +118,11 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%w: path %q does not exist in %s", ErrRefused, c.Source.Path, rev)
 	}
+	if c.WorkDir == "" && c.loaded.rev == rev && c.loaded.desired != nil {
+		d := c.loaded.desired
+		forEachService(d, func(_ string, svc *reconcile.Service) { svc.Err = nil })
+		return d, nil
+	}
 	d, err := compose.Load(ctx, root, compose.Options{Variables: c.Source.Variables, Profiles: c.Source.Profiles})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrRefused, rev, err)
@@ -122,6 +134,9 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 			where = "the repository root"
 		}
 		return nil, fmt.Errorf("%w: %s has no stacks under %s; refusing to remove everything (set allow_empty to allow an empty host)", ErrRefused, rev, where)
+	}
+	if c.WorkDir == "" {
+		c.loaded.rev, c.loaded.desired = rev, d
 	}
 	return d, nil
 }
@@ -175,13 +190,13 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 	out.Plan = reconcile.MakePlan(d, obs)
 	ex := c.Executor
 	ex.Runtime, ex.Log = c.Runtime, c.Log.With(zap.String("revision", d.Revision))
+	after := obs
 	if !out.Plan.Empty() {
 		out.Result = ex.Apply(ctx, d, out.Plan)
-	}
-	// Success is what the engine shows, not what the calls returned.
-	after, err := c.Runtime.Observe(ctx)
-	if err != nil {
-		return out, err
+		// Success is what the engine shows, not what the calls returned.
+		if after, err = c.Runtime.Observe(ctx); err != nil {
+			return out, err
+		}
 	}
 	out.Remaining = reconcile.MakePlan(d, after)
 	c.pruneSnapshots(after, snap)
