@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -195,7 +196,9 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 		return nil, err
 	}
 	for _, s := range cfg.Sources {
-		p.sources = append(p.sources, controller.New(s, cfg.StateDir, p.docker, p.ledger, p.log))
+		ctl := controller.New(s, cfg.StateDir, p.docker, p.ledger, p.log)
+		ctl.Executor.Step = crashAt(os.Getenv("MOOR_TEST_CRASH_AT"))
+		p.sources = append(p.sources, ctl)
 	}
 	return p, nil
 }
@@ -223,3 +226,17 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// crashAt returns an executor step hook that kills the process with SIGKILL
+// when it reaches the named step: the crash-safety tests set
+// MOOR_TEST_CRASH_AT to stop moor at every step boundary. Empty: no hook.
+func crashAt(step string) func(string) {
+	if step == "" {
+		return nil
+	}
+	return func(name string) {
+		if name == step {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
+}
