@@ -179,6 +179,7 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 	if p.log, err = c.logger(cfg); err != nil {
 		return nil, err
 	}
+	routeLogrus(p.log)
 	if lock {
 		if p.lock, err = controller.AcquireLock(cfg.StateDir); err != nil {
 			p.close()
