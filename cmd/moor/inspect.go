@@ -75,7 +75,7 @@ func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			if *source != "" && r.Source != *source {
 				continue
 			}
-			if *stack != "" && !touches(r, *stack) {
+			if *stack != "" && !r.Touches(*stack) {
 				continue
 			}
 			keep = append(keep, r)
@@ -120,16 +120,6 @@ func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		}
 		return exitOK
 	}
-}
-
-func touches(r ledger.Record, stack string) bool {
-	for _, s := range r.Stacks {
-		if s == stack {
-			return true
-		}
-	}
-	_, ok := r.Broken[stack]
-	return ok
 }
 
 func writeJSON(e *env, v any) int {
