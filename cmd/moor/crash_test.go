@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"sort"
@@ -62,10 +61,7 @@ func TestKillAtEveryStep(t *testing.T) {
 	repo.Write(stack+"/compose.yaml", crashCompose(img, port, 0, false))
 	repo.Commit("v0")
 	m.mustApply()
-	req, _ := http.NewRequest(http.MethodPut, url+"/file?path=/data/kept", strings.NewReader("precious"))
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode >= 300 {
-		t.Fatalf("write into the volume: %v %v", resp, err)
-	}
+	putFile(t, url, "/data/kept", "precious")
 
 	steps := []string{
 		"create/created", "create/started",

@@ -77,6 +77,18 @@ func get(t testing.TB, url string) string {
 	return body
 }
 
+// putFile writes content to path inside the test app's container through
+// its HTTP API (e.g. into a mounted volume).
+func putFile(t testing.TB, url, path, content string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, url+"/file?path="+path, strings.NewReader(content))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode >= 300 {
+		t.Fatalf("write %s: %v %v", path, resp, err)
+	}
+	resp.Body.Close()
+}
+
 func lifecycleCompose(img string, port int, webEnv, workerEnv string) string {
 	return fmt.Sprintf(`services:
   web:
@@ -145,10 +157,7 @@ func TestApplyLifecycle(t *testing.T) {
 	}
 
 	// Data written into the named volume.
-	req, _ := http.NewRequest(http.MethodPut, url+"/file?path=/data/kept", strings.NewReader("precious"))
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode >= 300 {
-		t.Fatalf("write into the volume: %v %v", resp, err)
-	}
+	putFile(t, url, "/data/kept", "precious")
 
 	// Change the worker only: web keeps its container.
 	repo.Write(stack+"/compose.yaml", lifecycleCompose(img, port, "1", "2"))
