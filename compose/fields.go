@@ -45,10 +45,9 @@ var serviceFields = set(
 // deployFields are the deploy sub-fields moor honours.
 var deployFields = set(
 	"replicas", "resources", "restart_policy", "mode",
-	// update_config and rollback_config are accepted, not ignored: the
-	// rolling-update feature consumes them (order, parallelism, delay,
-	// failure_action, monitor). Until then they are validated by compose-go
-	// and carried on the loaded project only.
+	// update_config drives replacements (reconcile.UpdateConfig);
+	// rollback_config is accepted with nothing to tune: a rollback restores
+	// the kept old containers all at once.
 	"update_config", "rollback_config",
 )
 

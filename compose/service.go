@@ -38,10 +38,15 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 	if replicas < 0 {
 		return nil, fmt.Errorf("service %s: scale %d is negative", s.Name, replicas)
 	}
+	update, err := updateConfig(s, spec)
+	if err != nil {
+		return nil, err
+	}
 	svc := &reconcile.Service{
 		Name:       s.Name,
 		Replicas:   replicas,
 		PullPolicy: pull,
+		Update:     update,
 		Spec:       spec,
 		Hash:       spec.Hash(),
 	}
@@ -57,6 +62,43 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 		svc.DependsOn[dep] = reconcile.Dependency{Condition: cond, Required: d.Required}
 	}
 	return svc, nil
+}
+
+// updateConfig maps deploy.update_config. rollback_config has nothing to
+// tune in moor: a rollback renames the kept old containers back and starts
+// them, all at once.
+func updateConfig(s *types.ServiceConfig, spec reconcile.ContainerSpec) (reconcile.UpdateConfig, error) {
+	if s.Deploy == nil || s.Deploy.UpdateConfig == nil {
+		return reconcile.UpdateConfig{}, nil
+	}
+	uc := s.Deploy.UpdateConfig
+	u := reconcile.UpdateConfig{
+		Order:           uc.Order,
+		Delay:           time.Duration(uc.Delay),
+		Monitor:         time.Duration(uc.Monitor),
+		FailureAction:   uc.FailureAction,
+		MaxFailureRatio: float64(uc.MaxFailureRatio),
+	}
+	if uc.Parallelism != nil {
+		if *uc.Parallelism > math.MaxInt32 {
+			return u, fmt.Errorf("service %s: deploy.update_config.parallelism %d is too large", s.Name, *uc.Parallelism)
+		}
+		u.Parallelism = int(*uc.Parallelism)
+	}
+	if err := u.Validate(); err != nil {
+		return u, fmt.Errorf("service %s: deploy.update_config.%w", s.Name, err)
+	}
+	if u.Order == reconcile.OrderStartFirst {
+		for _, p := range spec.Ports {
+			if p.Published != "" {
+				return u, fmt.Errorf("service %s: deploy.update_config.order start-first cannot work with published host port %s: the new container could not bind it while the old one runs (use stop-first, or let the engine pick the host port)", s.Name, p.Published)
+			}
+		}
+		if spec.NetworkMode == "host" {
+			return u, fmt.Errorf("service %s: deploy.update_config.order start-first cannot work with network_mode host: the new container could not bind the old one's ports (use stop-first)", s.Name)
+		}
+	}
+	return u, nil
 }
 
 func pullPolicy(s *types.ServiceConfig) (string, error) {

@@ -106,7 +106,14 @@ services:
         reservations:
           memory: 128M
       update_config:
-        order: start-first
+        order: stop-first
+        parallelism: 2
+        delay: 3s
+        monitor: 15s
+        failure_action: pause
+        max_failure_ratio: 0.5
+      rollback_config:
+        parallelism: 1
     x-anything: fine
   db:
     image: postgres:16@sha256:0000000000000000000000000000000000000000000000000000000000000000
@@ -212,8 +219,12 @@ func TestLoadStackMapsEveryField(t *testing.T) {
 		Replicas:   2,
 		PullPolicy: reconcile.PullAlways,
 		DependsOn:  map[string]reconcile.Dependency{"db": {Condition: reconcile.ConditionHealthy, Required: true}},
-		Spec:       wantSpec,
-		Hash:       wantSpec.Hash(),
+		Update: reconcile.UpdateConfig{
+			Order: reconcile.OrderStopFirst, Parallelism: 2, Delay: 3 * time.Second, Monitor: 15 * time.Second,
+			FailureAction: reconcile.FailurePause, MaxFailureRatio: 0.5,
+		},
+		Spec: wantSpec,
+		Hash: wantSpec.Hash(),
 	}
 	if diff := cmp.Diff(wantAPI, st.Services["api"]); diff != "" {
 		t.Errorf("service api (-want +got):\n%s", diff)

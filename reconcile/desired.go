@@ -55,6 +55,9 @@ type Service struct {
 	// PullPolicy is one of PullMissing, PullAlways, PullNever.
 	PullPolicy string
 	DependsOn  map[string]Dependency
+	// Update is how replicas are replaced (deploy.update_config). It is
+	// not part of the hash: changing it needs no new container.
+	Update UpdateConfig
 	// Spec is what every replica's container is created from.
 	Spec ContainerSpec
 	// Hash is Spec.Hash(), computed once when the service is loaded.

@@ -24,7 +24,7 @@ func (r *applyRun) containerOp(ctx context.Context, op Op, svc *Service) error {
 	case OpCreate:
 		return r.create(ctx, op, svc)
 	case OpReplace:
-		return r.replace(ctx, op, svc)
+		return r.replace(ctx, op, svc, false)
 	}
 	return fmt.Errorf("unknown op %s", op.Kind)
 }
@@ -75,10 +75,13 @@ func (r *applyRun) restore(ctx context.Context, op Op, svc *Service) error {
 // replace swaps the container of one replica for a new one. The new
 // container is created before the old one is stopped; the old one is kept,
 // stopped and renamed STACK-SERVICE-N-retired, until the new one is up, and
-// restored if it is not (invariant 5). A service that publishes no host port
-// starts the new container first (no downtime); one that does must stop the
-// old one first, since two containers cannot bind one port.
-func (r *applyRun) replace(ctx context.Context, op Op, svc *Service) error {
+// restored if it is not (invariant 5). The service's update order says
+// whether the new container starts before the old one stops (start-first,
+// the default unless it publishes a host port: no downtime) or after
+// (stop-first: two containers cannot bind one port). With keepOld, the old
+// container is left stopped and retired for the rollout to remove or
+// restore.
+func (r *applyRun) replace(ctx context.Context, op Op, svc *Service, keepOld bool) error {
 	old := op.Container
 	name := ContainerName(op.Stack, svc.Name, op.Number)
 	candidate := name + CandidateSuffix
@@ -91,7 +94,7 @@ func (r *applyRun) replace(ctx context.Context, op Op, svc *Service) error {
 		return err
 	}
 	r.step("replace/created-candidate")
-	startFirst := !publishesPorts(svc.Spec)
+	startFirst := svc.startFirst()
 	if startFirst {
 		if err := r.e.Runtime.StartContainer(ctx, id); err != nil {
 			return r.abandon(ctx, id, old, name, fmt.Errorf("start new container: %w", err))
@@ -122,6 +125,9 @@ func (r *applyRun) replace(ctx context.Context, op Op, svc *Service) error {
 		if err := r.e.waitReady(ctx, id, svc); err != nil {
 			return r.abandon(ctx, id, old, name, err)
 		}
+	}
+	if keepOld {
+		return nil
 	}
 	if err := r.e.Runtime.RemoveContainer(ctx, old.ID); err != nil {
 		return fmt.Errorf("remove old container: %w", err)
@@ -177,8 +183,19 @@ func publishesPorts(s ContainerSpec) bool {
 func (e *Executor) waitReady(ctx context.Context, id string, svc *Service) error {
 	hasHealth := svc != nil && svc.Spec.Healthcheck != nil && len(svc.Spec.Healthcheck.Test) > 0 && svc.Spec.Healthcheck.Test[0] != "NONE"
 	oneShot := svc != nil && svc.OneShot()
+	monitor := e.Monitor
+	if svc != nil && svc.Update.Monitor > 0 {
+		monitor = svc.Update.Monitor
+	}
 	var runningSince time.Time
+	restarts := -1
 	return e.waitFor(ctx, id, func(c Container) (bool, error) {
+		if restarts < 0 {
+			restarts = c.Restarts
+		}
+		if c.Restarts > restarts {
+			return false, fmt.Errorf("new container restarted (exit code %d)", c.ExitCode)
+		}
 		if c.State == StateExited || c.State == StateDead {
 			if oneShot && c.ExitCode == 0 {
 				return true, nil
@@ -190,7 +207,7 @@ func (e *Executor) waitReady(ctx context.Context, id string, svc *Service) error
 		}
 		if hasHealth {
 			if c.Health == HealthUnhealthy {
-				return false, fmt.Errorf("new container is unhealthy")
+				return false, fmt.Errorf("new container is unhealthy%s", healthOutput(c))
 			}
 			return c.Health == HealthHealthy, nil
 		}
@@ -200,8 +217,16 @@ func (e *Executor) waitReady(ctx context.Context, id string, svc *Service) error
 		if runningSince.IsZero() {
 			runningSince = time.Now()
 		}
-		return time.Since(runningSince) >= e.Monitor, nil
+		return time.Since(runningSince) >= monitor, nil
 	})
+}
+
+// healthOutput quotes the last health probe's output for an error.
+func healthOutput(c Container) string {
+	if c.HealthOutput == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (health check said: %q)", oneLine(c.HealthOutput, 200))
 }
 
 func oneLine(s string, max int) string {

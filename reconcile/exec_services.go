@@ -60,9 +60,20 @@ func (r *applyRun) serviceGroup(ctx context.Context, g *serviceGroup, groups map
 		}
 	}
 	var firstErr error
-	for _, i := range g.idx {
+	for k := 0; k < len(g.idx); k++ {
+		i := g.idx[k]
 		start := time.Now()
 		op := r.results[i].Op
+		if op.Kind == OpReplace && svc != nil && blocked == nil && firstErr == nil {
+			// The replacements of a service are one rollout, in batches.
+			end := k
+			for end < len(g.idx) && r.results[g.idx[end]].Op.Kind == OpReplace {
+				end++
+			}
+			firstErr = r.rollout(ctx, svc, g.idx[k:end])
+			k = end - 1
+			continue
+		}
 		var err error
 		switch {
 		case blocked != nil && op.Kind != OpRemove:
@@ -200,7 +211,7 @@ func (e *Executor) waitFor(ctx context.Context, id string, check func(Container)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s (state %s, health %q)", id, e.ReadyTimeout, last.State, last.Health)
+			return fmt.Errorf("%s not ready after %s (state %s, health %q)%s", id, e.ReadyTimeout, last.State, last.Health, healthOutput(last))
 		case <-t.C:
 		}
 	}

@@ -52,8 +52,13 @@ type Container struct {
 	// status text where the engine gives them ("Exited (0)", "(healthy)").
 	ExitCode int
 	Health   string
-	Created  time.Time
-	Labels   map[string]string
+	// Restarts is how often the engine restarted it under its restart
+	// policy (inspect only).
+	Restarts int
+	// HealthOutput is what the last health probe printed (inspect only).
+	HealthOutput string
+	Created      time.Time
+	Labels       map[string]string
 }
 
 // Running reports whether the container is up (running or restarting).

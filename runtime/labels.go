@@ -32,15 +32,18 @@ func fromInspect(r container.InspectResponse) reconcile.Container {
 	}
 	var state string
 	var exit int
-	var health string
+	var health, healthOutput string
 	if r.State != nil {
 		state, exit = string(r.State.Status), r.State.ExitCode
 		if r.State.Health != nil && r.State.Health.Status != container.NoHealthcheck {
 			health = string(r.State.Health.Status)
 		}
+		if h := r.State.Health; h != nil && len(h.Log) > 0 && h.Log[len(h.Log)-1] != nil {
+			healthOutput = strings.TrimSpace(h.Log[len(h.Log)-1].Output)
+		}
 	}
 	c := parseContainer(r.ID, strings.TrimPrefix(r.Name, "/"), image, r.Image, state, labels)
-	c.ExitCode, c.Health = exit, health
+	c.ExitCode, c.Health, c.Restarts, c.HealthOutput = exit, health, r.RestartCount, healthOutput
 	if t, err := time.Parse(time.RFC3339Nano, r.Created); err == nil {
 		c.Created = t.UTC()
 	}
