@@ -37,6 +37,10 @@ type Controller struct {
 	// WorkDir, when set, plans this local directory instead of the
 	// repository (moor plan --dir).
 	WorkDir string
+	// RetryFailed retries services whose rollout to this revision failed
+	// recently, instead of holding them until their backoff ends (moor
+	// apply).
+	RetryFailed bool
 
 	git *gitsource.Source
 	triggerState
@@ -47,6 +51,12 @@ type Controller struct {
 		rev     string
 		desired *reconcile.Desired
 	}
+	// failures are the services whose rollout failed, by "stack/service";
+	// nil until read from the status.
+	failures map[string]Failure
+	// lastRecord is the last run written to the ledger, so that a run that
+	// only finds the same failure again is not written twice.
+	lastRecord struct{ revision, err string }
 }
 
 // New builds a controller for src, with its snapshots under
@@ -181,6 +191,9 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 		return out, err
 	}
 	out.Desired = d
+	if c.WorkDir == "" {
+		c.holdFailed(d, time.Now())
+	}
 	out.Pulled = c.pullAlways(ctx, d)
 	obs, err := c.Runtime.Observe(ctx)
 	if err != nil {
@@ -199,6 +212,9 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 		}
 	}
 	out.Remaining = reconcile.MakePlan(d, after)
+	if c.WorkDir == "" {
+		c.noteFailures(d, out.Result, out.Remaining, time.Now())
+	}
 	c.pruneSnapshots(after, snap)
 	return out, outcomeError(out)
 }

@@ -63,8 +63,11 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 		log.Info("apply", zap.Int("ops", len(rec.Ops)))
 	}
 	// A no-op poll is not an apply: the ledger stays a record of changes
-	// and failures, and does not grow every interval.
-	if rec.Result != ResultNoop && c.Ledger != nil {
+	// and failures, and does not grow every interval. Nor does a run that
+	// did nothing and found the same failure as the last one recorded.
+	repeat := len(rec.Ops) == 0 && rec.Revision == c.lastRecord.revision && rec.Error == c.lastRecord.err
+	c.lastRecord.revision, c.lastRecord.err = rec.Revision, rec.Error
+	if rec.Result != ResultNoop && !repeat && c.Ledger != nil {
 		if lerr := c.Ledger.Append(rec); lerr != nil {
 			c.Log.Error("ledger append", zap.Error(lerr))
 		}

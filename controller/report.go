@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -89,8 +90,12 @@ func serviceState(st *Status, sr *ServiceReport) (string, string) {
 	if why, ok := st.Blocked[sr.Stack+"/"+sr.Service]; ok {
 		return "blocked", why
 	}
-	if _, ok := st.Services[sr.Stack+"/"+sr.Service]; !ok {
+	ds, ok := st.Services[sr.Stack+"/"+sr.Service]
+	if !ok {
 		return "removed-from-git", ""
+	}
+	if f, ok := st.Failures[sr.Stack+"/"+sr.Service]; ok && f.Hash == ds.Hash {
+		return "degraded", fmt.Sprintf("running %s, %s failed: %s", runningRevisions(sr), shortRev(f.Revision), f.Reason)
 	}
 	up := 0
 	for _, c := range sr.Containers {
@@ -151,6 +156,21 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 			}
 		}
 	}
+}
+
+// runningRevisions names the revisions the service's running containers
+// came from.
+func runningRevisions(sr *ServiceReport) string {
+	var revs []string
+	for _, c := range sr.Containers {
+		if c.State == reconcile.StateRunning && !slices.Contains(revs, shortRev(c.Revision)) {
+			revs = append(revs, shortRev(c.Revision))
+		}
+	}
+	if len(revs) == 0 {
+		return "nothing"
+	}
+	return strings.Join(revs, " and ")
 }
 
 func upCount(s ServiceReport) int {

@@ -37,6 +37,8 @@ type Status struct {
 	Blocked map[string]string `json:"blocked,omitempty"` // stack/service -> why
 	// Services is what the revision wants, by "stack/service".
 	Services map[string]DesiredService `json:"services,omitempty"`
+	// Failures are the services whose rollout failed, by "stack/service".
+	Failures map[string]Failure `json:"failures,omitempty"`
 }
 
 // DesiredService is what a revision wants of one service.
@@ -103,6 +105,10 @@ func (c *Controller) writeStatus(out *Outcome, rec *ledger.Record) error {
 		Revision: rec.Revision, Subject: rec.Subject, LastRun: rec.Finished, Result: rec.Result, Error: rec.Error,
 		Applied: prev.Applied, AppliedAt: prev.AppliedAt, FailingSince: prev.FailingSince,
 		Services: prev.Services, Broken: prev.Broken, Blocked: prev.Blocked,
+		Failures: prev.Failures,
+	}
+	if c.failures != nil {
+		s.Failures = c.failures
 	}
 	if rec.Revision == "" {
 		s.Revision, s.Subject = prev.Revision, prev.Subject

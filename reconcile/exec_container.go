@@ -105,6 +105,12 @@ func (r *applyRun) replace(ctx context.Context, op Op, svc *Service, keepOld boo
 		}
 		r.step("replace/candidate-ready")
 	}
+	// Only now is the new container reachable by the service's name: a
+	// candidate that does not come up never gets a request.
+	if err := r.e.Runtime.Expose(ctx, id, svc.Spec, svc.Name); err != nil {
+		return r.abandon(ctx, id, old, name, err)
+	}
+	r.step("replace/exposed-candidate")
 	if err := r.e.Runtime.StopContainer(ctx, old.ID, svc.Spec.StopGracePeriod); err != nil {
 		return r.abandon(ctx, id, old, name, fmt.Errorf("stop old container: %w", err))
 	}

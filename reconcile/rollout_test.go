@@ -213,8 +213,16 @@ func TestRolloutOrder(t *testing.T) {
 		t.Run(order, func(t *testing.T) {
 			f, ids, d := rolloutFixture(t, reconcile.UpdateConfig{Order: order})
 			var oldState []string
+			exposedAt := map[string]bool{}
 			ex := executor(f)
 			ex.Step = func(step string) {
+				for _, name := range []string{"web-api-1" + reconcile.CandidateSuffix, "web-api-1"} {
+					if c, err := f.InspectContainer(context.Background(), name); err == nil && c.ID != ids[1] {
+						if _, seen := exposedAt[step]; !seen {
+							exposedAt[step] = f.Exposed(c.ID)
+						}
+					}
+				}
 				if step == "replace/started-candidate" || step == "replace/started-new" {
 					c, err := f.InspectContainer(context.Background(), ids[1])
 					if err == nil && len(oldState) == 0 {
@@ -231,6 +239,14 @@ func TestRolloutOrder(t *testing.T) {
 			}
 			if len(oldState) != 1 || oldState[0] != want {
 				t.Errorf("old container when the new one started: %v, want %s", oldState, want)
+			}
+			// The new container is reachable by name only once it is
+			// ready (start-first), and before the old one stops.
+			if order == reconcile.OrderStartFirst && exposedAt["replace/candidate-ready"] {
+				t.Errorf("the candidate got traffic before it was ready: %v", exposedAt)
+			}
+			if !exposedAt["replace/stopped-old"] {
+				t.Errorf("the new container was not reachable by name when the old one stopped: %v", exposedAt)
 			}
 		})
 	}

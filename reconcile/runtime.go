@@ -29,11 +29,21 @@ type Runtime interface {
 	RemoveNetwork(ctx context.Context, name string) error
 	// CreateVolume creates the named volume. An existing one is success.
 	CreateVolume(ctx context.Context, spec VolumeSpec, labels map[string]string) error
+	// RemoveVolume removes a named volume and its data. An absent volume is
+	// success; one in use is an error.
+	RemoveVolume(ctx context.Context, name string) error
 
 	// CreateContainer creates (does not start) a container named name from
 	// spec, with labels added to spec.Labels, attached to every network in
-	// spec.Networks. It fails with ErrConflict if the name is taken.
+	// spec.Networks under its aliases and its service's name (LabelService),
+	// so other containers reach it by them. A candidate (name ending in
+	// CandidateSuffix) is attached without aliases: it gets no traffic
+	// until Expose. It fails with ErrConflict if the name is taken.
 	CreateContainer(ctx context.Context, name string, spec ContainerSpec, labels map[string]string) (id string, err error)
+	// Expose gives a container created as a candidate its network aliases
+	// and its service's name on every network of spec, so that it starts
+	// getting traffic.
+	Expose(ctx context.Context, id string, spec ContainerSpec, service string) error
 	// StartContainer starts a container. A running one is success.
 	StartContainer(ctx context.Context, id string) error
 	// StopContainer stops a container, waiting at most grace (nil: the

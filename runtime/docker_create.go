@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,7 +30,13 @@ import (
 // that cannot be fully connected is removed again, so that a retry does not
 // find its name taken.
 func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcile.ContainerSpec, labels map[string]string) (string, error) {
-	req, err := buildCreate(spec, labels, d.cli.ClientVersion())
+	// A candidate gets no aliases, so no traffic, until it is ready.
+	service := labels[reconcile.LabelService]
+	if strings.HasSuffix(name, reconcile.CandidateSuffix) {
+		service = ""
+		spec.Networks = withoutAliases(spec.Networks)
+	}
+	req, err := buildCreate(spec, labels, service, d.cli.ClientVersion())
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
@@ -76,7 +83,7 @@ type createRequest struct {
 
 // buildCreate translates every field of spec into the engine's create
 // request for API version api.
-func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, api string) (*createRequest, error) {
+func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service, api string) (*createRequest, error) {
 	cfg := &container.Config{
 		Image:      spec.Image,
 		Cmd:        spec.Command,
@@ -146,7 +153,7 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, api str
 		order := networkOrder(spec.Networks)
 		req.endpoints = map[string]*network.EndpointSettings{}
 		for _, att := range order {
-			ep, err := endpoint(att)
+			ep, err := endpoint(att, service)
 			if err != nil {
 				return nil, err
 			}
@@ -176,8 +183,46 @@ func networkOrder(atts []reconcile.NetworkAttachment) []reconcile.NetworkAttachm
 	return order
 }
 
-func endpoint(att reconcile.NetworkAttachment) (*network.EndpointSettings, error) {
+// withoutAliases returns a copy of atts without their aliases.
+func withoutAliases(atts []reconcile.NetworkAttachment) []reconcile.NetworkAttachment {
+	out := slices.Clone(atts)
+	for i := range out {
+		out[i].Aliases = nil
+	}
+	return out
+}
+
+// Expose reattaches a candidate to each of its networks, this time under its
+// aliases and service name. It is still stopped (stop-first) or not yet
+// reachable by name (start-first), so nobody loses a connection.
+func (d *Docker) Expose(ctx context.Context, id string, spec reconcile.ContainerSpec, service string) error {
+	if spec.NetworkMode != "" {
+		return nil
+	}
+	for _, att := range networkOrder(spec.Networks) {
+		ep, err := endpoint(att, service)
+		if err != nil {
+			return fmt.Errorf("expose container %s: %w", id, err)
+		}
+		d.call()
+		if _, err := d.cli.NetworkDisconnect(ctx, att.Name, client.NetworkDisconnectOptions{Container: id}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("expose container %s: disconnect network %s: %w", id, att.Name, classify(err))
+		}
+		d.call()
+		if _, err := d.cli.NetworkConnect(ctx, att.Name, client.NetworkConnectOptions{Container: id, EndpointConfig: ep}); err != nil {
+			return fmt.Errorf("expose container %s: connect network %s: %w", id, att.Name, classify(err))
+		}
+	}
+	return nil
+}
+
+// endpoint is how a container attaches to one network: its aliases plus
+// the service's name, as compose gives them ("" for none).
+func endpoint(att reconcile.NetworkAttachment, service string) (*network.EndpointSettings, error) {
 	ep := &network.EndpointSettings{Aliases: att.Aliases}
+	if service != "" && !slices.Contains(ep.Aliases, service) {
+		ep.Aliases = append([]string{service}, ep.Aliases...)
+	}
 	if att.IPv4Address == "" && att.IPv6Address == "" {
 		return ep, nil
 	}

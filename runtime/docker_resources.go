@@ -219,3 +219,12 @@ func merge(a, b map[string]string) map[string]string {
 	maps.Copy(out, b)
 	return out
 }
+
+// RemoveVolume removes a named volume; an absent one is success.
+func (d *Docker) RemoveVolume(ctx context.Context, name string) error {
+	d.call()
+	if _, err := d.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove volume %s: %w", name, classify(err))
+	}
+	return nil
+}

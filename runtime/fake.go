@@ -56,6 +56,7 @@ type fakeContainer struct {
 	exitCode int
 	health   string
 	pinned   string // health set by SetHealth; it sticks
+	exposed  bool   // attached under its aliases (not a fresh candidate)
 	created  time.Time
 	logs     []string
 }
@@ -254,6 +255,42 @@ func (f *Fake) CreateVolume(ctx context.Context, spec reconcile.VolumeSpec, labe
 	return nil
 }
 
+// RemoveVolume removes a volume unless a container uses it.
+func (f *Fake) RemoveVolume(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("RemoveVolume", name); err != nil {
+		return fmt.Errorf("remove volume %s: %w", name, err)
+	}
+	if _, ok := f.volumes[name]; !ok {
+		return nil
+	}
+	for _, c := range f.containers {
+		for _, m := range c.spec.Mounts {
+			if m.Type == reconcile.MountVolume && m.Source == name {
+				return fmt.Errorf("remove volume %s: volume is in use (%s)", name, c.name)
+			}
+		}
+	}
+	delete(f.volumes, name)
+	return nil
+}
+
+// Expose marks a candidate as attached under its aliases.
+func (f *Fake) Expose(ctx context.Context, id string, spec reconcile.ContainerSpec, service string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("Expose", f.subjects(id)...); err != nil {
+		return fmt.Errorf("expose container %s: %w", id, err)
+	}
+	c := f.find(id)
+	if c == nil {
+		return fmt.Errorf("expose container %s: %w", id, notFound("no such container"))
+	}
+	c.exposed = true
+	return nil
+}
+
 // CreateContainer creates a container in state "created". The image must be
 // local and the networks must exist; a named volume that does not exist is
 // created without labels, as the engine does.
@@ -285,6 +322,7 @@ func (f *Fake) CreateContainer(ctx context.Context, name string, spec reconcile.
 	c := &fakeContainer{
 		id: f.nextID("container"), name: name, spec: spec, labels: merge(spec.Labels, labels),
 		imageID: imageID, state: reconcile.StateCreated, created: fakeEpoch.Add(time.Duration(f.seq) * time.Second),
+		exposed: !strings.HasSuffix(name, reconcile.CandidateSuffix),
 	}
 	f.containers[c.id] = c
 	return c.id, nil

@@ -15,8 +15,8 @@ import (
 
 // methods are the reconcile.Runtime methods faults can be injected into.
 var methods = []string{
-	"Observe", "Pull", "CreateNetwork", "RemoveNetwork", "CreateVolume",
-	"CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
+	"Observe", "Pull", "CreateNetwork", "RemoveNetwork", "CreateVolume", "RemoveVolume",
+	"CreateContainer", "Expose", "StartContainer", "StopContainer", "RemoveContainer",
 	"RenameContainer", "InspectContainer", "Logs",
 }
 
@@ -197,4 +197,12 @@ func (f *Fake) AddUnmanaged(name string) string {
 	}
 	f.containers[c.id] = c
 	return c.id
+}
+
+// Exposed reports whether a container gets traffic by its aliases: created
+// under a canonical name, or exposed since.
+func (f *Fake) Exposed(idOrName string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mustFind(idOrName).exposed
 }

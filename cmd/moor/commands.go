@@ -76,6 +76,7 @@ func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		defer p.close()
 		code := exitOK
 		for _, ctl := range p.sources {
+			ctl.RetryFailed = true // an explicit apply retries a failed rollout now
 			out, err := ctl.Apply(ctx)
 			if out != nil && out.Snapshot != nil {
 				printHeader(e.stdout, ctl, out)

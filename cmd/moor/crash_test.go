@@ -65,7 +65,7 @@ func TestKillAtEveryStep(t *testing.T) {
 
 	steps := []string{
 		"create/created", "create/started",
-		"replace/created-candidate", "replace/started-candidate", "replace/candidate-ready",
+		"replace/created-candidate", "replace/started-candidate", "replace/candidate-ready", "replace/exposed-candidate",
 		"replace/stopped-old", "replace/retired-old", "replace/promoted", "replace/started-new",
 		"replace/removed-old",
 	}
