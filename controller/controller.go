@@ -22,6 +22,7 @@ import (
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/reconcile"
+	"github.com/moor-dev/moor/verify"
 )
 
 // Controller converges the host to one source.
@@ -38,8 +39,8 @@ type Controller struct {
 	// repository (moor plan --dir).
 	WorkDir string
 	// RetryFailed retries services whose rollout to this revision failed
-	// recently, instead of holding them until their backoff ends (moor
-	// apply).
+	// recently, instead of holding them until their backoff ends, and
+	// repairs drift even under drift: report (moor apply).
 	RetryFailed bool
 
 	git *gitsource.Source
@@ -54,9 +55,23 @@ type Controller struct {
 	// failures are the services whose rollout failed, by "stack/service";
 	// nil until read from the status.
 	failures map[string]Failure
+	// applied is the revision the host last fully matched.
+	applied string
 	// lastRecord is the last run written to the ledger, so that a run that
 	// only finds the same failure again is not written twice.
 	lastRecord struct{ revision, err string }
+	// lastDrift is the drift last logged, so that it is logged once.
+	lastDrift string
+	// verifier holds the trusted keys, loaded at the first verification.
+	verifier *verify.Verifier
+	// ancestry remembers IsAncestor's verdicts, by "OLD..NEW".
+	ancestry map[string]string
+	// trusted is the last commit trust accepted, against which applied
+	// revision, and its notes.
+	trusted struct {
+		commit, applied string
+		notes           []string
+	}
 }
 
 // New builds a controller for src, with its snapshots under
@@ -83,7 +98,14 @@ type Outcome struct {
 	// Remaining is the plan made from the engine after the apply: empty
 	// when the host matches the revision.
 	Remaining *reconcile.Plan
+	// Drift, under drift: report, is the plan that would repair a host
+	// that no longer matches the revision it was converged to. It is
+	// reported, not applied.
+	Drift *reconcile.Plan
 	Pulled    []string // images pulled before planning (pull_policy: always)
+	// Notes are facts about the revision for the ledger: who signed it,
+	// whether history was rewritten.
+	Notes []string
 }
 
 // ErrRefused marks a revision that is refused as a whole: nothing on the
@@ -97,16 +119,22 @@ func (c *Controller) Plan(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	out := &Outcome{Snapshot: snap}
+	if out.Notes, err = c.trust(ctx, snap); err != nil {
+		return out, err
+	}
 	d, err := c.load(ctx, snap)
 	if err != nil {
-		return &Outcome{Snapshot: snap}, err
+		return out, err
 	}
+	out.Desired = d
 	obs, err := c.Runtime.Observe(ctx)
 	if err != nil {
-		return &Outcome{Snapshot: snap, Desired: d}, err
+		return out, err
 	}
 	blockNeverPulled(d, obs)
-	return &Outcome{Snapshot: snap, Desired: d, Plan: reconcile.MakePlan(d, obs)}, nil
+	out.Plan = reconcile.MakePlan(d, obs)
+	return out, nil
 }
 
 func (c *Controller) snapshot(ctx context.Context) (*gitsource.Snapshot, error) {
@@ -138,6 +166,7 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 		return nil, fmt.Errorf("%w: %s: %v", ErrRefused, rev, err)
 	}
 	d.Source, d.Revision = c.Source.Name, rev
+	d.PruneVolumes = c.Source.PruneVolumes
 	if len(d.Stacks) == 0 && len(d.Broken) == 0 && !c.Source.AllowEmpty {
 		where := c.Source.Path
 		if where == "" {
@@ -186,6 +215,10 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	out := &Outcome{Snapshot: snap}
+	// Nothing of a revision is read before it is trusted.
+	if out.Notes, err = c.trust(ctx, snap); err != nil {
+		return out, err
+	}
 	d, err := c.load(ctx, snap)
 	if err != nil {
 		return out, err
@@ -201,6 +234,10 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 	}
 	blockNeverPulled(d, obs)
 	out.Plan = reconcile.MakePlan(d, obs)
+	if c.reportOnly(d, out.Plan) {
+		out.Drift, out.Remaining = out.Plan, out.Plan
+		return out, nil
+	}
 	ex := c.Executor
 	ex.Runtime, ex.Log = c.Runtime, c.Log.With(zap.String("revision", d.Revision))
 	after := obs
@@ -217,6 +254,17 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 	}
 	c.pruneSnapshots(after, snap)
 	return out, outcomeError(out)
+}
+
+// reportOnly says whether the plan is drift to report rather than repair:
+// under drift: report, a host that was converged to this very revision and
+// no longer matches it is left as it is. A new revision is applied in full.
+func (c *Controller) reportOnly(d *reconcile.Desired, p *reconcile.Plan) bool {
+	if c.Source.Drift != config.DriftReport || c.WorkDir != "" || c.RetryFailed || p.Empty() {
+		return false
+	}
+	c.loadFailures()
+	return c.applied == d.Revision
 }
 
 // pullAlways pulls the images of services with pull_policy always, before

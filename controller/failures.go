@@ -36,7 +36,8 @@ func failureBackoff(attempts int) time.Duration {
 	return min(d, failureBackoffMax)
 }
 
-// loadFailures reads the failures the last run recorded, once.
+// loadFailures reads what the last run recorded, once: the failures and
+// the revision the host last matched.
 func (c *Controller) loadFailures() {
 	if c.failures != nil {
 		return
@@ -46,6 +47,7 @@ func (c *Controller) loadFailures() {
 		for k, f := range st.Failures {
 			c.failures[k] = f
 		}
+		c.applied = st.Applied
 	}
 }
 

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,6 +17,7 @@ const (
 	ResultPartial = "partial" // some stacks or services did not converge
 	ResultFailed  = "failed"  // nothing converged, or the engine failed
 	ResultRefused = "refused" // the revision was refused as a whole
+	ResultDrift   = "drift"   // the host drifted from the revision; reported, not repaired
 )
 
 // record appends the apply to the ledger and writes the source's status.
@@ -27,6 +29,9 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 		rec.Subject, rec.Author = out.Snapshot.Subject, out.Snapshot.Author
 	}
 	rec.Result = resultOf(out, err)
+	if out != nil {
+		rec.Notes = append(rec.Notes, out.Notes...)
+	}
 	if err != nil {
 		rec.Error = err.Error()
 	}
@@ -55,8 +60,16 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 		}
 	}
 	log := c.Log.With(zap.String("revision", rec.Revision), zap.String("result", rec.Result), zap.Duration("took", rec.Duration()))
+	if rec.Result == ResultSuccess || rec.Result == ResultNoop {
+		c.applied = rec.Revision
+	}
 	if rec.Result == ResultNoop {
 		log.Debug("converged")
+	} else if rec.Result == ResultDrift {
+		if drift := out.Drift.String(); drift != c.lastDrift {
+			log.Warn("drift: the host no longer matches the revision; not repaired (drift: report)", zap.Strings("repair", strings.Split(strings.TrimSpace(drift), "\n")))
+			c.lastDrift = drift
+		}
 	} else if err != nil {
 		log.Error("apply", zap.Error(err))
 	} else {
@@ -67,7 +80,11 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 	// did nothing and found the same failure as the last one recorded.
 	repeat := len(rec.Ops) == 0 && rec.Revision == c.lastRecord.revision && rec.Error == c.lastRecord.err
 	c.lastRecord.revision, c.lastRecord.err = rec.Revision, rec.Error
-	if rec.Result != ResultNoop && !repeat && c.Ledger != nil {
+	if rec.Result != ResultDrift {
+		c.lastDrift = ""
+	}
+	// Drift under drift: report is status, log and metric, not an apply.
+	if rec.Result != ResultNoop && rec.Result != ResultDrift && !repeat && c.Ledger != nil {
 		if lerr := c.Ledger.Append(rec); lerr != nil {
 			c.Log.Error("ledger append", zap.Error(lerr))
 		}
@@ -79,6 +96,8 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 
 func resultOf(out *Outcome, err error) string {
 	switch {
+	case out != nil && out.Drift != nil:
+		return ResultDrift
 	case errors.Is(err, ErrRefused):
 		return ResultRefused
 	case out == nil || out.Plan == nil || out.Remaining == nil:

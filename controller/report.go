@@ -135,6 +135,12 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 		if r.Error != "" {
 			fmt.Fprintf(w, "  error    %s\n", strings.ReplaceAll(r.Error, "\n", "\n           "))
 		}
+		if len(r.Drift) > 0 {
+			fmt.Fprintf(w, "  drift    not repaired (drift: report); moor apply would:\n")
+			for _, op := range r.Drift {
+				fmt.Fprintf(w, "           %s\n", op)
+			}
+		}
 		if !r.FailingSince.IsZero() {
 			fmt.Fprintf(w, "  failing since %s\n", r.FailingSince.Format(time.RFC3339))
 		}

@@ -39,6 +39,8 @@ type Status struct {
 	Services map[string]DesiredService `json:"services,omitempty"`
 	// Failures are the services whose rollout failed, by "stack/service".
 	Failures map[string]Failure `json:"failures,omitempty"`
+	// Drift lists what would repair the host, under drift: report.
+	Drift []string `json:"drift,omitempty"`
 }
 
 // DesiredService is what a revision wants of one service.
@@ -110,12 +112,19 @@ func (c *Controller) writeStatus(out *Outcome, rec *ledger.Record) error {
 	if c.failures != nil {
 		s.Failures = c.failures
 	}
+	if out != nil && out.Drift != nil {
+		for _, op := range out.Drift.Ops {
+			s.Drift = append(s.Drift, op.String())
+		}
+	}
 	if rec.Revision == "" {
 		s.Revision, s.Subject = prev.Revision, prev.Subject
 	}
 	switch rec.Result {
 	case ResultSuccess, ResultNoop:
 		s.Applied, s.AppliedAt, s.FailingSince = rec.Revision, rec.Finished, time.Time{}
+	case ResultDrift:
+		s.FailingSince = time.Time{}
 	default:
 		if s.FailingSince.IsZero() {
 			s.FailingSince = rec.Finished

@@ -18,6 +18,9 @@ type Desired struct {
 	// reason. A broken stack is left running as it is: neither changed nor
 	// removed.
 	Broken map[string]error
+	// PruneVolumes removes the named volumes of a stack removed from git
+	// (the source's prune: {volumes: true}); by default they stay.
+	PruneVolumes bool
 }
 
 // StackNames returns the names of every stack the revision mentions, loaded

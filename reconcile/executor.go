@@ -100,6 +100,7 @@ func (e *Executor) Apply(ctx context.Context, d *Desired, p *Plan) *Result {
 	run.parallel(ctx, idx(OpCreateNetwork, OpCreateVolume), run.stackResource)
 	run.services(ctx, p)
 	run.parallel(ctx, idx(OpRemoveNetwork), run.removeNetwork)
+	run.parallel(ctx, idx(OpRemoveVolume), run.removeVolume)
 	return &Result{Ops: run.results}
 }
 
@@ -178,6 +179,17 @@ func (r *applyRun) removeNetwork(ctx context.Context, op Op) error {
 		return fmt.Errorf("%w: %v", ErrSkipped, err)
 	}
 	return r.e.Runtime.RemoveNetwork(ctx, op.Network.Name)
+}
+
+// removeVolume removes a pruned volume once its stack's containers are
+// gone; a container of the stack that could not be removed keeps it.
+func (r *applyRun) removeVolume(ctx context.Context, op Op) error {
+	for _, res := range r.results {
+		if res.Op.Kind == OpRemove && res.Op.Stack == op.Stack && res.Err != nil {
+			return fmt.Errorf("%w: a container of stack %s was not removed", ErrSkipped, op.Stack)
+		}
+	}
+	return r.e.Runtime.RemoveVolume(ctx, op.Volume.Name)
 }
 
 func (r *applyRun) resourceLabels(stack, composeKey, key string) map[string]string {

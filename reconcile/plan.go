@@ -20,6 +20,7 @@ const (
 	OpStart
 	OpRemove
 	OpRemoveNetwork
+	OpRemoveVolume // only when the source prunes volumes
 )
 
 var opNames = map[OpKind]string{
@@ -32,6 +33,7 @@ var opNames = map[OpKind]string{
 	OpStart:         "start",
 	OpRemove:        "remove",
 	OpRemoveNetwork: "remove-network",
+	OpRemoveVolume:  "remove-volume",
 }
 
 func (k OpKind) String() string {

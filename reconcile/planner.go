@@ -14,7 +14,8 @@ import (
 // Only resources whose LabelSource is d.Source are considered: other sources'
 // stacks and unlabelled containers are never touched (invariant 1). Broken
 // stacks and blocked services keep what runs. Named volumes are never
-// removed (invariant 2).
+// removed (invariant 2), unless the source prunes them and their whole
+// stack is gone from git.
 func MakePlan(d *Desired, o *Observed) *Plan {
 	p := &Plan{Source: d.Source, Revision: d.Revision, Broken: map[string]string{}, Blocked: map[string]string{}}
 	for name, err := range d.Broken {
@@ -31,7 +32,7 @@ func MakePlan(d *Desired, o *Observed) *Plan {
 		_, wanted := d.Stacks[name]
 		_, broken := d.Broken[name]
 		if !wanted && !broken {
-			p.Ops = append(p.Ops, removeStack(name, owned.stacks[name])...)
+			p.Ops = append(p.Ops, removeStack(name, owned.stacks[name], d.Source, d.PruneVolumes)...)
 		}
 	}
 	for _, img := range sortedKeys(pulls) {
@@ -272,8 +273,16 @@ func removeOp(stack string, c Container, cause string) Op {
 	return Op{Kind: OpRemove, Resource: res, Cause: cause, Stack: stack, Service: c.Service, Number: c.Number, Container: &c}
 }
 
-func removeStack(name string, obs *observedStack) []Op {
+func removeStack(name string, obs *observedStack, source string, pruneVolumes bool) []Op {
 	var ops []Op
+	if pruneVolumes {
+		for _, v := range obs.volumes {
+			if v.Source == source {
+				ops = append(ops, Op{Kind: OpRemoveVolume, Resource: name + "/volume/" + v.Name, Stack: name,
+					Volume: &VolumeSpec{Name: v.Name}, Cause: "stack removed from git, volumes pruned"})
+			}
+		}
+	}
 	for _, c := range obs.containers {
 		ops = append(ops, removeOp(name, c, "stack removed from git"))
 	}

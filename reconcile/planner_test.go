@@ -278,3 +278,34 @@ func TestPlanDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanPruneVolumes: the volumes of a stack removed from git stay,
+// unless the source prunes them; another source's volumes always stay.
+func TestPlanPruneVolumes(t *testing.T) {
+	db := service("db", "db:1")
+	obs := observed(running("blog", db, 1, rev1))
+	obs.Volumes = []Volume{
+		{Name: "blog_data", Stack: "blog", Source: "prod"},
+		{Name: "blog_shared", Stack: "blog", Source: "staging"},
+	}
+	for _, prune := range []bool{false, true} {
+		d := desired(stack("web", service("api", "app:1")))
+		d.PruneVolumes = prune
+		var got []string
+		for _, op := range MakePlan(d, obs).Ops {
+			if op.Stack == "blog" {
+				got = append(got, op.String())
+			}
+		}
+		want := []string{
+			"remove blog/db/1 (stack removed from git)",
+			"remove-network blog/network/blog_default (stack removed from git)",
+		}
+		if prune {
+			want = append(want, "remove-volume blog/volume/blog_data (stack removed from git, volumes pruned)")
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("prune=%v (-want +got):\n%s", prune, diff)
+		}
+	}
+}

@@ -251,3 +251,30 @@ func TestRolloutOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneVolumesRemovesAfterContainers: a pruned volume goes once its
+// stack's containers are gone, and stays when one of them could not be
+// removed.
+func TestPruneVolumesRemovesAfterContainers(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remove fails=%v", fail), func(t *testing.T) {
+			f := runtime.NewFake()
+			f.Publish("app:1", "sha256:1")
+			api := svc("api", "app:1", 1)
+			api.Spec.Mounts = []reconcile.Mount{{Type: reconcile.MountVolume, Source: "web_data", Target: "/data"}}
+			api.Hash = api.Spec.Hash()
+			d := want("main@sha1:1", api)
+			d.Stacks["web"].Volumes = map[string]*reconcile.VolumeSpec{"data": {Key: "data", Name: "web_data"}}
+			converge(t, f, d, 2)
+			gone := &reconcile.Desired{Source: "prod", Revision: "main@sha1:2", PruneVolumes: true}
+			if fail {
+				f.FailAlways("RemoveContainer", "web-api-1", errors.New("device busy"))
+			}
+			res := applyOnce(t, executor(f), f, gone)
+			obs, _ := f.Observe(context.Background())
+			if fail == (len(obs.Volumes) == 0) {
+				t.Errorf("volumes after the stack was removed: %+v\nops: %+v", obs.Volumes, res.Ops)
+			}
+		})
+	}
+}
