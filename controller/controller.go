@@ -101,8 +101,8 @@ type Outcome struct {
 	// Drift, under drift: report, is the plan that would repair a host
 	// that no longer matches the revision it was converged to. It is
 	// reported, not applied.
-	Drift *reconcile.Plan
-	Pulled    []string // images pulled before planning (pull_policy: always)
+	Drift  *reconcile.Plan
+	Pulled []string // images pulled before planning (pull_policy: always)
 	// Notes are facts about the revision for the ledger: who signed it,
 	// whether history was rewritten.
 	Notes []string
