@@ -32,6 +32,8 @@ type Controller struct {
 	Runtime  reconcile.Runtime
 	Ledger   *ledger.Ledger
 	Log      *zap.Logger
+	// Metrics, when set, records every run.
+	Metrics *Metrics
 	// Executor holds the apply settings; its Runtime and Log are set from
 	// the Controller's.
 	Executor reconcile.Executor

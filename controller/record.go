@@ -89,7 +89,7 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 			c.Log.Error("ledger append", zap.Error(lerr))
 		}
 	}
-	if serr := c.writeStatus(out, rec); serr != nil {
+	if serr := c.writeStatus(out, rec, err); serr != nil {
 		c.Log.Error("write status", zap.Error(serr))
 	}
 }

@@ -132,6 +132,13 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 		}
 		fmt.Fprintf(w, "  applied  %s\n", applied)
 		fmt.Fprintf(w, "  last run %s, %s\n", r.Result, ago(now, r.LastRun))
+		if !r.UnreachableSince.IsZero() {
+			good := r.Applied
+			if good == "" {
+				good = "none"
+			}
+			fmt.Fprintf(w, "  source unreachable since %s (last good revision %s); nothing on the host was touched\n", r.UnreachableSince.UTC().Format(time.RFC3339), good)
+		}
 		if r.Error != "" {
 			fmt.Fprintf(w, "  error    %s\n", strings.ReplaceAll(r.Error, "\n", "\n           "))
 		}

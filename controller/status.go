@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/reconcile"
 )
@@ -32,6 +33,9 @@ type Status struct {
 	Applied      string    `json:"applied,omitempty"`
 	AppliedAt    time.Time `json:"applied_at,omitzero"`
 	FailingSince time.Time `json:"failing_since,omitzero"`
+	// UnreachableSince is when the repository stopped answering; zero
+	// while it answers.
+	UnreachableSince time.Time `json:"unreachable_since,omitzero"`
 
 	Broken  map[string]string `json:"broken,omitempty"`  // stack -> why
 	Blocked map[string]string `json:"blocked,omitempty"` // stack/service -> why
@@ -94,7 +98,7 @@ func ReadAllStatus(stateDir string) ([]*Status, error) {
 	return out, nil
 }
 
-func (c *Controller) writeStatus(out *Outcome, rec *ledger.Record) error {
+func (c *Controller) writeStatus(out *Outcome, rec *ledger.Record, runErr error) error {
 	if c.WorkDir != "" {
 		return nil
 	}
@@ -107,7 +111,13 @@ func (c *Controller) writeStatus(out *Outcome, rec *ledger.Record) error {
 		Revision: rec.Revision, Subject: rec.Subject, LastRun: rec.Finished, Result: rec.Result, Error: rec.Error,
 		Applied: prev.Applied, AppliedAt: prev.AppliedAt, FailingSince: prev.FailingSince,
 		Services: prev.Services, Broken: prev.Broken, Blocked: prev.Blocked,
-		Failures: prev.Failures,
+		Failures: prev.Failures, UnreachableSince: prev.UnreachableSince,
+	}
+	switch {
+	case !errors.Is(runErr, gitsource.ErrUnreachable):
+		s.UnreachableSince = time.Time{}
+	case s.UnreachableSince.IsZero():
+		s.UnreachableSince = rec.Started
 	}
 	if c.failures != nil {
 		s.Failures = c.failures
@@ -142,6 +152,7 @@ func (c *Controller) writeStatus(out *Outcome, rec *ledger.Record) error {
 			s.Broken, s.Blocked = out.Plan.Broken, out.Plan.Blocked
 		}
 	}
+	c.Metrics.observe(c.Source.Name, s, rec.Duration())
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err

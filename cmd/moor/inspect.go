@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/runtime"
@@ -131,7 +133,8 @@ func writeJSON(e *env, v any) int {
 	return exitOK
 }
 
-// serveHTTP serves /healthz and /status on addr until closed.
+// serveHTTP serves /healthz, /status, /metrics and the webhooks on addr
+// until closed.
 func serveHTTP(addr string, p *parts) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -161,6 +164,7 @@ func serveHTTP(addr string, p *parts) (*http.Server, error) {
 		return nil, err
 	}
 	mux.Handle("/hooks/", hooks)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.metrics, promhttp.HandlerOpts{}))
 	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return srv, nil

@@ -190,4 +190,14 @@ sources:
 		_, b, err := testkit.HTTPGet(url)
 		return err == nil && strings.Contains(b, "version=2")
 	})
+
+	// The runs are counted on /metrics, with the process's own figures.
+	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", hookPort)
+	testkit.Eventually(t, 10*time.Second, "/metrics counts the successful runs", func() bool {
+		code, b, err := testkit.HTTPGet(metrics)
+		return err == nil && code == http.StatusOK &&
+			strings.Contains(b, `moor_runs_total{result="success",source="`+stack+`"}`) &&
+			strings.Contains(b, `moor_source_unreachable{source="`+stack+`"} 0`) &&
+			strings.Contains(b, "process_resident_memory_bytes")
+	})
 }

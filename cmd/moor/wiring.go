@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -151,6 +153,8 @@ type parts struct {
 	ledger  *ledger.Ledger
 	sources []*controller.Controller
 	lock    *controller.Lock
+	// metrics is what GET /metrics serves.
+	metrics *prometheus.Registry
 }
 
 func (p *parts) close() {
@@ -196,8 +200,12 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 		p.close()
 		return nil, err
 	}
+	p.metrics = prometheus.NewRegistry()
+	p.metrics.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+	metrics := controller.NewMetrics(p.metrics)
 	for _, s := range cfg.Sources {
 		ctl := controller.New(s, cfg.StateDir, p.docker, p.ledger, p.log)
+		ctl.Metrics = metrics
 		ctl.Executor.Step = crashAt(os.Getenv("MOOR_TEST_CRASH_AT"))
 		p.sources = append(p.sources, ctl)
 	}

@@ -1,0 +1,70 @@
+package controller
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are what moor exports on /metrics, by source. One Metrics serves
+// every controller of a process; a nil *Metrics records nothing.
+type Metrics struct {
+	runs        *prometheus.CounterVec
+	runSeconds  *prometheus.HistogramVec
+	lastSuccess *prometheus.GaugeVec
+	driftOps    *prometheus.GaugeVec
+	degraded    *prometheus.GaugeVec
+	unreachable *prometheus.GaugeVec
+}
+
+// NewMetrics creates moor's metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moor_runs_total", Help: "Runs of a source's pipeline, by result (success, noop, partial, failed, refused, drift).",
+		}, []string{"source", "result"}),
+		runSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "moor_run_duration_seconds", Help: "Duration of one run of a source's pipeline.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}, []string{"source"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "moor_last_converged_timestamp_seconds", Help: "When the host last matched the source's revision.",
+		}, []string{"source"}),
+		driftOps: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "moor_drift_operations", Help: "Operations that would repair drift left unrepaired (drift: report).",
+		}, []string{"source"}),
+		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "moor_degraded_services", Help: "Services whose rollout to the current revision failed and that run an older one.",
+		}, []string{"source"}),
+		unreachable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "moor_source_unreachable", Help: "1 while the source's repository does not answer.",
+		}, []string{"source"}),
+	}
+	reg.MustRegister(m.runs, m.runSeconds, m.lastSuccess, m.driftOps, m.degraded, m.unreachable)
+	return m
+}
+
+// observe records one run.
+func (m *Metrics) observe(source string, st *Status, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.runs.WithLabelValues(source, st.Result).Inc()
+	m.runSeconds.WithLabelValues(source).Observe(took.Seconds())
+	if !st.AppliedAt.IsZero() {
+		m.lastSuccess.WithLabelValues(source).Set(float64(st.AppliedAt.Unix()))
+	}
+	m.driftOps.WithLabelValues(source).Set(float64(len(st.Drift)))
+	degraded := 0
+	for key, f := range st.Failures {
+		if ds, ok := st.Services[key]; ok && ds.Hash == f.Hash {
+			degraded++
+		}
+	}
+	m.degraded.WithLabelValues(source).Set(float64(degraded))
+	unreachable := 0.0
+	if !st.UnreachableSince.IsZero() {
+		unreachable = 1
+	}
+	m.unreachable.WithLabelValues(source).Set(unreachable)
+}
