@@ -25,11 +25,44 @@
 //	    timeout: 10m           # deadline of one apply
 //	    webhook:
 //	      secret_file: /etc/moor/hook-secret   # enables POST /hooks/{provider}/NAME
+//	    auth: {}               # none: anonymous HTTP(S), or a local repository
+//	    drift: repair          # repair|report: report leaves drift between commits as it is
+//	    prune:
+//	      volumes: false       # true: a stack removed from git loses its named volumes
+//	    verify: {}             # none: commits are not checked for signatures
+//
+// Signed commits: the commit to be applied must be signed by one of these
+// keys (OpenPGP armored public keys, or SSH keys in git's allowed-signers
+// format), or nothing on the host changes:
+//
+//	verify:
+//	  mode: head
+//	  openpgp_keys: [/etc/moor/alice.asc]
+//	  ssh_allowed_signers: /etc/moor/allowed_signers
+//	  allow_history_rewrite: false   # true: follow a tip that does not descend from the applied one
+//
+// Credentials live in files or the environment, never in this file, so that
+// printing a Config shows no secret. For HTTP(S) (a token is a password):
+//
+//	auth:
+//	  username: deploy
+//	  password_file: /etc/moor/git-token   # or password_env: GIT_TOKEN, not both
+//
+// For SSH, which needs a key and a known_hosts file: the user comes from the
+// URL (git@host:path), and the host key is always checked against the file.
+//
+//	auth:
+//	  ssh_key_file: /etc/moor/id_ed25519
+//	  ssh_key_passphrase_file: ""               # for an encrypted key
+//	  known_hosts_file: /etc/moor/known_hosts   # pin with: ssh-keyscan HOST >> FILE
+//	  accept_new_host_keys: false               # true: record the first key of a host the file
+//	                                            # lacks (logged); a changed key is refused anyway
 package config
 
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path"
 	"regexp"
@@ -78,6 +111,52 @@ type Source struct {
 	Variables         map[string]string
 	Profiles          []string
 	Timeout           time.Duration
+	// Drift is DriftRepair (the default) or DriftReport.
+	Drift string
+	// PruneVolumes (prune.volumes) removes the named volumes of a stack
+	// removed from git; by default they stay.
+	PruneVolumes bool
+	// Verify is the signature policy; Mode "" verifies nothing.
+	Verify Verify
+	// Auth is how moor authenticates to Repo; zero for none.
+	Auth Auth
+}
+
+// Auth is a source's auth block. It holds file paths and the name of an
+// environment variable, never a secret: gitsource reads the secrets when it
+// builds the auth method. Its fields match gitsource.Credentials one for
+// one, in the same order, so that gitsource.Credentials(src.Auth) converts.
+type Auth struct {
+	Username             string // HTTP(S) basic auth
+	PasswordFile         string // HTTP(S): a file holding the password or token
+	PasswordEnv          string // HTTP(S): an environment variable holding it
+	SSHKeyFile           string // SSH: the private key
+	SSHKeyPassphraseFile string // SSH: the passphrase of an encrypted key
+	KnownHostsFile       string // SSH: the pinned host keys
+	AcceptNewHostKeys    bool   // SSH: record the key of a host the file lacks
+}
+
+// Drift settings: what a run does when the host no longer matches the
+// revision it was converged to.
+const (
+	DriftRepair = "repair" // converge it again
+	DriftReport = "report" // only status, log and metric
+)
+
+// Verify modes.
+const (
+	VerifyHead = "head" // the commit to be applied must be signed by a trusted key
+)
+
+// Verify is a source's verify: block.
+type Verify struct {
+	Mode              string
+	OpenPGPKeys       []string // armored public key files
+	SSHAllowedSigners string   // an allowed-signers file, git's format
+	// AllowHistoryRewrite applies a verified tip that does not descend from
+	// the last applied revision; without it such a tip is refused, so that
+	// moving the branch cannot roll the host back to an old signed commit.
+	AllowHistoryRewrite bool
 }
 
 // Defaults are the defaults that the caller knows and the file may override.
@@ -222,6 +301,25 @@ func (s *Source) validate(v *validator, at string) {
 	case s.Interval < MinInterval:
 		v.add(at+".interval", fmt.Sprintf("%v is shorter than the minimum of %v", s.Interval, MinInterval))
 	}
+	switch s.Drift {
+	case "":
+		s.Drift = DriftRepair
+	case DriftRepair, DriftReport:
+	default:
+		v.add(at+".drift", fmt.Sprintf("%q is not one of repair, report", s.Drift))
+	}
+	switch s.Verify.Mode {
+	case "":
+		if len(s.Verify.OpenPGPKeys) > 0 || s.Verify.SSHAllowedSigners != "" {
+			v.add(at+".verify.mode", "missing: set mode: head to verify with these keys")
+		}
+	case VerifyHead:
+		if len(s.Verify.OpenPGPKeys) == 0 && s.Verify.SSHAllowedSigners == "" {
+			v.add(at+".verify", "mode head needs openpgp_keys or ssh_allowed_signers")
+		}
+	default:
+		v.add(at+".verify.mode", fmt.Sprintf("%q is not a mode: use head", s.Verify.Mode))
+	}
 	switch {
 	case s.Timeout == 0:
 		s.Timeout = DefaultTimeout
@@ -238,6 +336,120 @@ func (s *Source) validate(v *validator, at string) {
 			v.add(fmt.Sprintf("%s.profiles[%d]", at, i), "empty profile name")
 		}
 	}
+	if repoHasPassword(s.Repo) {
+		// The URL is not quoted: it holds the secret.
+		v.add(at+".repo", "the URL holds a password: put it in auth.password_file or auth.password_env")
+	}
+	s.Auth.validate(v, at+".auth", repoKind(s.Repo))
+}
+
+// validate checks that the settings given fit together and fit the kind of
+// repository. Whether the files exist is checked when the auth method is
+// built (gitsource.Credentials.Method), which also requires the SSH settings
+// of an SSH repository.
+func (a *Auth) validate(v *validator, at, kind string) {
+	if *a == (Auth{}) {
+		return
+	}
+	if kind == "local" || kind == "git" {
+		v.add(at, "a local or git:// repository takes no credentials")
+		return
+	}
+	password := a.PasswordFile != "" || a.PasswordEnv != ""
+	var sshSet []string // the SSH settings given, in file order
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"ssh_key_file", a.SSHKeyFile != ""},
+		{"ssh_key_passphrase_file", a.SSHKeyPassphraseFile != ""},
+		{"known_hosts_file", a.KnownHostsFile != ""},
+		{"accept_new_host_keys", a.AcceptNewHostKeys},
+	} {
+		if f.set {
+			sshSet = append(sshSet, f.name)
+		}
+	}
+	// An unknown kind of URL gets both sets of checks.
+	switch kind {
+	case "http":
+		for _, f := range sshSet {
+			v.add(at+"."+f, "is for SSH, and repo is an HTTP(S) URL")
+		}
+	case "ssh":
+		if a.Username != "" {
+			v.add(at+".username", "is for HTTP(S): the SSH user comes from the repo URL (user@host:path or ssh://user@host/path)")
+		}
+		if password {
+			v.add(at+"."+passwordField(a), "is for HTTP(S): SSH takes ssh_key_file")
+		}
+	default:
+		if password && len(sshSet) > 0 {
+			v.add(at+"."+sshSet[0], "password and SSH key settings exclude each other")
+		}
+	}
+	if kind != "ssh" {
+		switch {
+		case a.PasswordFile != "" && a.PasswordEnv != "":
+			v.add(at+".password_env", "password_file and password_env exclude each other")
+		case password && a.Username == "":
+			v.add(at+".username", fmt.Sprintf("missing (HTTP basic auth needs it with %s; for a token, any non-empty name)", passwordField(a)))
+		case a.Username != "" && !password:
+			v.add(at+".username", "has no password: set password_file or password_env")
+		}
+	}
+	if kind != "http" && len(sshSet) > 0 {
+		if a.SSHKeyFile == "" {
+			v.add(at+".ssh_key_file", "missing: SSH needs a private key")
+		}
+		if a.KnownHostsFile == "" {
+			v.add(at+".known_hosts_file", "missing: SSH host keys are always checked against a pinned known_hosts file (ssh-keyscan HOST >> FILE)")
+		}
+	}
+}
+
+func passwordField(a *Auth) string {
+	if a.PasswordFile != "" {
+		return "password_file"
+	}
+	return "password_env"
+}
+
+// repoKind tells what a repo URL is, the way gitsource.Endpoint reads it:
+// "http" (http:// and https://), "ssh" (ssh:// and scp-style user@host:path),
+// "git" (git://), "local" (a path or file://), or "" for anything else.
+func repoKind(repo string) string {
+	scheme, _, ok := strings.Cut(repo, "://")
+	switch {
+	case repo == "":
+		return ""
+	case ok:
+		switch strings.ToLower(scheme) {
+		case "http", "https":
+			return "http"
+		case "ssh", "git+ssh", "ssh+git":
+			return "ssh"
+		case "git":
+			return "git"
+		case "file":
+			return "local"
+		}
+		return ""
+	case strings.HasPrefix(repo, "/"), strings.HasPrefix(repo, "."), !strings.Contains(repo, ":"):
+		return "local"
+	}
+	return "ssh"
+}
+
+// repoHasPassword reports whether an HTTP(S) or ssh:// URL carries a
+// password (https://user:token@host/...).
+func repoHasPassword(repo string) bool {
+	u, err := url.Parse(repo)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok && strings.Contains(repo, "://")
 }
 
 func orDefault(s, def string) string {

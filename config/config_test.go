@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/moor-dev/moor/gitsource"
 )
 
 const full = `state_dir: /srv/moor
@@ -25,9 +27,17 @@ sources:
     variables: {DOMAIN: example.com, PORT: 8080}
     profiles: [a, b]
     timeout: 5m
+    auth:
+      username: deploy
+      password_file: /etc/moor/token
   - name: stage.2
     repo: git@git.example.com:ops/deploy.git
     interval: 1m
+    auth:
+      ssh_key_file: /etc/moor/id_ed25519
+      ssh_key_passphrase_file: /etc/moor/passphrase
+      known_hosts_file: /etc/moor/known_hosts
+      accept_new_host_keys: true
 `
 
 func TestParseFull(t *testing.T) {
@@ -42,11 +52,16 @@ func TestParseFull(t *testing.T) {
 				Name: "prod", Repo: "https://git.example.com/ops/deploy.git", Ref: "release",
 				Path: "hosts/web-1", Schedule: "*/5 * * * *", AllowEmpty: true,
 				Variables: map[string]string{"DOMAIN": "example.com", "PORT": "8080"},
-				Profiles:  []string{"a", "b"}, Timeout: 5 * time.Minute,
+				Profiles:  []string{"a", "b"}, Timeout: 5 * time.Minute, Drift: DriftRepair,
+				Auth: Auth{Username: "deploy", PasswordFile: "/etc/moor/token"},
 			},
 			{
 				Name: "stage.2", Repo: "git@git.example.com:ops/deploy.git", Ref: "main",
-				Interval: time.Minute, Timeout: 10 * time.Minute,
+				Interval: time.Minute, Timeout: 10 * time.Minute, Drift: DriftRepair,
+				Auth: Auth{
+					SSHKeyFile: "/etc/moor/id_ed25519", SSHKeyPassphraseFile: "/etc/moor/passphrase",
+					KnownHostsFile: "/etc/moor/known_hosts", AcceptNewHostKeys: true,
+				},
 			},
 		},
 	}
@@ -59,7 +74,7 @@ func TestDefaults(t *testing.T) {
 	const minimal = "sources:\n  - {name: prod, repo: /srv/deploy}\n"
 	want := &Config{
 		StateDir: "/from/env", Listen: "127.0.0.1:9100", LogLevel: "info", LogFormat: "console",
-		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute}},
+		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute, Drift: DriftRepair}},
 	}
 	got, err := Parse([]byte(minimal), "moor.yaml", Defaults{StateDir: "/from/env"})
 	if err != nil {
@@ -108,6 +123,8 @@ func TestLoad(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	const src = "sources:\n  - name: prod\n    repo: r\n"
+	const httpsSrc = "sources:\n  - name: prod\n    repo: https://git.example.com/r.git\n"
+	const sshSrc = "sources:\n  - name: prod\n    repo: git@git.example.com:r.git\n"
 	for _, tt := range []struct {
 		name string
 		in   string
@@ -237,6 +254,80 @@ func TestErrors(t *testing.T) {
 			[]string{`moor.yaml:2: invalid YAML: mapping values are not allowed in this context`},
 		},
 		{
+			"auth: password_file and password_env",
+			httpsSrc + "    auth:\n      username: u\n      password_file: /p\n      password_env: TOKEN\n",
+			[]string{`moor.yaml:7: sources[0].auth.password_env: password_file and password_env exclude each other`},
+		},
+		{
+			"auth: password without username",
+			httpsSrc + "    auth: {password_env: TOKEN}\n",
+			[]string{`moor.yaml:4: sources[0].auth.username: missing (HTTP basic auth needs it with password_env`},
+		},
+		{
+			"auth: username without password",
+			httpsSrc + "    auth: {username: u}\n",
+			[]string{`moor.yaml:4: sources[0].auth.username: has no password`},
+		},
+		{
+			"auth: SSH settings for an https URL",
+			httpsSrc + "    auth:\n      username: u\n      password_file: /p\n      ssh_key_file: /k\n      accept_new_host_keys: true\n",
+			[]string{
+				`moor.yaml:7: sources[0].auth.ssh_key_file: is for SSH, and repo is an HTTP(S) URL`,
+				`moor.yaml:8: sources[0].auth.accept_new_host_keys: is for SSH, and repo is an HTTP(S) URL`,
+			},
+		},
+		{
+			"auth: a password for an SSH URL",
+			sshSrc + "    auth:\n      username: u\n      password_file: /p\n      ssh_key_file: /k\n      known_hosts_file: /kh\n",
+			[]string{
+				`moor.yaml:5: sources[0].auth.username: is for HTTP(S): the SSH user comes from the repo URL`,
+				`moor.yaml:6: sources[0].auth.password_file: is for HTTP(S): SSH takes ssh_key_file`,
+			},
+		},
+		{
+			"auth: SSH without known_hosts_file",
+			sshSrc + "    auth:\n      ssh_key_file: /k\n",
+			[]string{`moor.yaml:5: sources[0].auth.known_hosts_file: missing: SSH host keys are always checked against a pinned known_hosts file`},
+		},
+		{
+			"auth: accept_new_host_keys alone",
+			sshSrc + "    auth: {accept_new_host_keys: true}\n",
+			[]string{
+				`moor.yaml:4: sources[0].auth.ssh_key_file: missing`,
+				`moor.yaml:4: sources[0].auth.known_hosts_file: missing`,
+			},
+		},
+		{
+			"auth: password and SSH settings, unknown URL kind",
+			"sources:\n  - name: prod\n    repo: svn://x/r\n    auth:\n      username: u\n      password_file: /p\n      ssh_key_file: /k\n      known_hosts_file: /kh\n",
+			[]string{`moor.yaml:7: sources[0].auth.ssh_key_file: password and SSH key settings exclude each other`},
+		},
+		{
+			"auth: local repository",
+			src + "    auth: {username: u, password_file: /p}\n",
+			[]string{`moor.yaml:4: sources[0].auth: a local or git:// repository takes no credentials`},
+		},
+		{
+			"auth: unknown key",
+			httpsSrc + "    auth:\n      username: u\n      pasword_file: /p\n",
+			[]string{`moor.yaml:6: unknown key "pasword_file" in sources[0].auth (did you mean "password_file"?)`},
+		},
+		{
+			"auth: wrong type",
+			sshSrc + "    auth: {ssh_key_file: /k, known_hosts_file: /kh, accept_new_host_keys: yes}\n",
+			[]string{`moor.yaml:4: sources[0].auth.accept_new_host_keys: want true or false, got the string "yes"`},
+		},
+		{
+			"auth: an inline password",
+			httpsSrc + "    auth:\n      username: u\n      password: hunter2-inline\n",
+			[]string{`moor.yaml:6: sources[0].auth.password: secrets are not written in the config file: use password_file or password_env`},
+		},
+		{
+			"a password in the repo URL",
+			"sources:\n  - name: prod\n    repo: https://u:hunter2-url@git.example.com/r.git\n",
+			[]string{`moor.yaml:3: sources[0].repo: the URL holds a password: put it in auth.password_file or auth.password_env`},
+		},
+		{
 			"every decoding problem at once",
 			"sorces: []\nsources:\n  - name: a\n    repo: r\n    interval: 1\n    timout: 5m\n",
 			[]string{
@@ -260,6 +351,11 @@ func TestErrors(t *testing.T) {
 					t.Errorf("error line %d:\n got  %s\n want %s...", i+1, lines[i], want)
 				}
 			}
+			for _, secret := range []string{"hunter2-inline", "hunter2-url"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the error shows the secret %q:\n%v", secret, err)
+				}
+			}
 			var cerr *Error
 			if !errors.As(err, &cerr) || cerr.File != "moor.yaml" {
 				t.Errorf("error %v is not a *config.Error naming the file", err)
@@ -276,7 +372,7 @@ func TestValidateBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{StateDir: "/s", LogLevel: "info", LogFormat: "console",
-		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute}}}
+		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute, Drift: DriftRepair}}}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)
 	}
@@ -314,5 +410,42 @@ func TestCronSchedule(t *testing.T) {
 	}
 	if _, err := (Source{Name: "x"}).CronSchedule(); err == nil {
 		t.Error("source with neither interval nor schedule has a schedule")
+	}
+}
+
+func TestRepoKind(t *testing.T) {
+	for repo, want := range map[string]string{
+		"https://git.example.com/r.git":    "http",
+		"HTTP://git.example.com/r.git":     "http",
+		"ssh://git@git.example.com:2222/r": "ssh",
+		"git@git.example.com:ops/r.git":    "ssh",
+		"git.example.com:ops/r.git":        "ssh",
+		"git://git.example.com/r.git":      "git",
+		"file:///srv/r.git":                "local",
+		"/srv/r.git":                       "local",
+		"/srv/odd:name/r.git":              "local",
+		"./r":                              "local",
+		"r":                                "local",
+		"svn://x/r":                        "",
+		"":                                 "",
+	} {
+		if got := repoKind(repo); got != want {
+			t.Errorf("repoKind(%q) = %q, want %q", repo, got, want)
+		}
+	}
+}
+
+// TestAuthConvertsToCredentials: the controller converts a source's auth
+// with gitsource.Credentials(src.Auth). That compiles only while the two
+// structs have the same fields in the same order; this test breaks the
+// build of the config tests when they drift apart.
+func TestAuthConvertsToCredentials(t *testing.T) {
+	a := Auth{
+		Username: "u", PasswordFile: "/p", PasswordEnv: "E", SSHKeyFile: "/k",
+		SSHKeyPassphraseFile: "/kp", KnownHostsFile: "/kh", AcceptNewHostKeys: true,
+	}
+	c := gitsource.Credentials(a)
+	if Auth(c) != a {
+		t.Errorf("round trip through gitsource.Credentials: %+v, want %+v", Auth(c), a)
 	}
 }

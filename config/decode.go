@@ -86,6 +86,48 @@ func sourceFields(s *Source) []field {
 				{"secret_file", func(d *decoder, n *yaml.Node, at string) { s.WebhookSecretFile = d.str(n, at) }},
 			})
 		}},
+		{"auth", func(d *decoder, n *yaml.Node, at string) { d.mapping(n, at, authFields(&s.Auth)) }},
+		{"drift", func(d *decoder, n *yaml.Node, at string) { s.Drift = d.str(n, at) }},
+		{"prune", func(d *decoder, n *yaml.Node, at string) {
+			d.mapping(n, at, []field{
+				{"volumes", func(d *decoder, n *yaml.Node, at string) { s.PruneVolumes = d.bool(n, at) }},
+			})
+		}},
+		{"verify", func(d *decoder, n *yaml.Node, at string) {
+			d.mapping(n, at, []field{
+				{"mode", func(d *decoder, n *yaml.Node, at string) { s.Verify.Mode = d.str(n, at) }},
+				{"openpgp_keys", func(d *decoder, n *yaml.Node, at string) {
+					for i, item := range d.sequence(n, at) {
+						s.Verify.OpenPGPKeys = append(s.Verify.OpenPGPKeys, d.str(item, fmt.Sprintf("%s[%d]", at, i)))
+					}
+				}},
+				{"ssh_allowed_signers", func(d *decoder, n *yaml.Node, at string) { s.Verify.SSHAllowedSigners = d.str(n, at) }},
+				{"allow_history_rewrite", func(d *decoder, n *yaml.Node, at string) { s.Verify.AllowHistoryRewrite = d.bool(n, at) }},
+			})
+		}},
+	}
+}
+
+func authFields(a *Auth) []field {
+	return []field{
+		{"username", func(d *decoder, n *yaml.Node, at string) { a.Username = d.str(n, at) }},
+		{"password_file", func(d *decoder, n *yaml.Node, at string) { a.PasswordFile = d.str(n, at) }},
+		{"password_env", func(d *decoder, n *yaml.Node, at string) { a.PasswordEnv = d.str(n, at) }},
+		{"ssh_key_file", func(d *decoder, n *yaml.Node, at string) { a.SSHKeyFile = d.str(n, at) }},
+		{"ssh_key_passphrase_file", func(d *decoder, n *yaml.Node, at string) { a.SSHKeyPassphraseFile = d.str(n, at) }},
+		{"known_hosts_file", func(d *decoder, n *yaml.Node, at string) { a.KnownHostsFile = d.str(n, at) }},
+		{"accept_new_host_keys", func(d *decoder, n *yaml.Node, at string) { a.AcceptNewHostKeys = d.bool(n, at) }},
+		// Likely attempts at an inline secret get their own message, which
+		// never repeats the value.
+		{"password", inlineSecret("password_file or password_env")},
+		{"token", inlineSecret("password_file or password_env (a token is a password)")},
+		{"ssh_key", inlineSecret("ssh_key_file")},
+	}
+}
+
+func inlineSecret(instead string) func(d *decoder, n *yaml.Node, at string) {
+	return func(d *decoder, n *yaml.Node, at string) {
+		d.errorf(n, at, "secrets are not written in the config file: use %s", instead)
 	}
 }
 

@@ -143,6 +143,13 @@ func (c *Controller) snapshot(ctx context.Context) (*gitsource.Snapshot, error) 
 	if c.WorkDir != "" {
 		return gitsource.WorkingCopy(c.WorkDir)
 	}
+	// Secrets are read on every sync, so a rotated token or key counts at
+	// the next one.
+	auth, err := gitsource.Credentials(c.Source.Auth).Method(c.Source.Repo, c.Log)
+	if err != nil {
+		return nil, err
+	}
+	c.git.Auth = auth
 	rev, err := c.git.Resolve(ctx)
 	if err != nil {
 		return nil, err
