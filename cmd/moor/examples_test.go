@@ -1,11 +1,20 @@
 package main
 
 import (
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/moor-dev/moor/compose"
 	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/internal/testkit"
 )
@@ -78,5 +87,91 @@ func TestValidateNamesTheFault(t *testing.T) {
 	code, out := m.run("validate", dir)
 	if code == 0 || !strings.Contains(out, "compose.yaml") || !strings.Contains(out, `"ipc"`) {
 		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// TestMoorInDockerExample: the compose file that runs moor from its image
+// is valid compose (compose-go, and docker-compose itself where installed),
+// gives moor the socket, its state directory at the same path and its
+// configuration, and is never a stack that moor would deploy (and replace)
+// itself.
+func TestMoorInDockerExample(t *testing.T) {
+	dir, err := filepath.Abs("../../examples/moor-in-docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{filepath.Dir(dir), dir} {
+		stacks, err := compose.Discover(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sd := range stacks {
+			if strings.HasPrefix(sd.File, dir+string(filepath.Separator)) {
+				t.Errorf("%s as a deploy repository has the stack %s (%s): moor would deploy itself", root, sd.Name, sd.File)
+			}
+		}
+	}
+
+	env, err := dotenv.GetEnvFromFile(map[string]string{}, []string{filepath.Join(dir, ".env")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, env["COMPOSE_FILE"])
+	if env["COMPOSE_FILE"] == "" || slices.Contains(compose.FileNames, env["COMPOSE_FILE"]) {
+		t.Fatalf(".env names the compose file %q: want a name moor does not discover", env["COMPOSE_FILE"])
+	}
+	p, err := loader.LoadWithContext(t.Context(), types.ConfigDetails{
+		WorkingDir:  dir,
+		ConfigFiles: []types.ConfigFile{{Filename: file}},
+		Environment: types.Mapping{},
+	}, func(o *loader.Options) { o.SetProjectName("moor-in-docker", true) })
+	if err != nil {
+		t.Fatalf("load %s: %v", file, err)
+	}
+	svc, ok := p.Services["moor"]
+	if !ok {
+		t.Fatalf("%s has no service moor: %v", file, p.ServiceNames())
+	}
+	if svc.Restart != "unless-stopped" {
+		t.Errorf("restart: %q, want unless-stopped", svc.Restart)
+	}
+	confArg := slices.Index(svc.Command, "--config")
+	if len(svc.Command) == 0 || svc.Command[0] != "run" || confArg < 0 || confArg+1 >= len(svc.Command) {
+		t.Fatalf("command %q: want run --config FILE", svc.Command)
+	}
+	binds := map[string]types.ServiceVolumeConfig{} // by target
+	for _, v := range svc.Volumes {
+		binds[v.Target] = v
+	}
+	if v := binds["/var/run/docker.sock"]; v.Type != types.VolumeTypeBind || v.Source != "/var/run/docker.sock" {
+		t.Errorf("the Docker socket is not mounted: %+v", svc.Volumes)
+	}
+	if v := binds[config.DefaultStateDir]; v.Type != types.VolumeTypeBind || v.Source != v.Target {
+		t.Errorf("the state directory %s is not a host directory at the same path: %+v", config.DefaultStateDir, v)
+	}
+	conf := binds[svc.Command[confArg+1]]
+	if conf.Type != types.VolumeTypeBind || !conf.ReadOnly || conf.Source != filepath.Join(dir, "moor.yaml") {
+		t.Fatalf("the configuration %s is not mounted read-only from moor.yaml: %+v", svc.Command[confArg+1], conf)
+	}
+	cfg, err := config.Load(conf.Source, config.Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil || (host != "0.0.0.0" && host != "") {
+		t.Fatalf("listen %q: want all interfaces of the container (%v)", cfg.Listen, err)
+	}
+	if len(svc.Ports) != 1 || strconv.Itoa(int(svc.Ports[0].Target)) != port || svc.Ports[0].HostIP != "127.0.0.1" {
+		t.Errorf("ports %+v: want 127.0.0.1:...:%s", svc.Ports, port)
+	}
+
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		t.Logf("docker-compose is not installed: validated with compose-go only")
+		return
+	}
+	cmd := exec.Command("docker-compose", "config", "-q")
+	cmd.Dir = dir // .env names the file
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("docker-compose config -q in %s: %v\n%s", dir, err, out)
 	}
 }
