@@ -121,3 +121,12 @@ type triggerState struct {
 	triggerOnce sync.Once
 	trigger     chan struct{}
 }
+
+// WatchLocal triggers a run whenever a ref of the source's repository
+// changes, for a repository on this host (a bare repository people push
+// to): a push deploys at once, whatever the interval. It returns
+// gitsource.ErrNotLocal for a remote repository, and otherwise runs until
+// ctx is done.
+func (c *Controller) WatchLocal(ctx context.Context) error {
+	return c.git.Watch(ctx, c.Trigger)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,8 @@ import (
 // Layout of Source.Dir:
 //
 //	snapshots/<commit>/       the files of the commit, read-only
-//	snapshots/<commit>.json   metadata; written last, marks the snapshot complete
+//	snapshots/<commit>.json   metadata and the raw commit object; written last,
+//	                          marks the snapshot complete
 //	.tmp-*/                   a fetch in progress (or a crashed one): git/ and tree/
 const (
 	snapshotsDir = "snapshots"
@@ -51,7 +53,7 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 	}
 	defer removeTree(tmp)
 
-	repo, commit, err := s.fetch(ctx, rev, filepath.Join(tmp, "git"))
+	repo, commit, err := s.fetch(ctx, rev, filepath.Join(tmp, "git"), 1)
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +63,10 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 	if snap, ok := s.existing(got.Ref, got.Commit); ok {
 		return snap, nil
 	}
+	object, err := rawCommit(repo, commit.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
+	}
 	snap := &Snapshot{
 		Revision:    got,
 		Dir:         s.snapshotDir(got.Commit),
@@ -69,11 +75,20 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 		AuthorEmail: commit.Author.Email,
 		Time:        commit.Author.When,
 	}
+	if _, ok := s.stored(got.Commit); ok {
+		// Whole files from a moor that did not keep the commit object (or
+		// whose stored object was damaged). Containers may mount them, so
+		// only the metadata is rewritten, with the object.
+		if err := writeMeta(snap.Dir+metaSuffix, snap, object); err != nil {
+			return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
+		}
+		return snap, nil
+	}
 	tree := filepath.Join(tmp, "tree")
 	if err := materialize(repo, commit.Hash, tree); err != nil {
 		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
 	}
-	if err := s.place(tree, snap); err != nil {
+	if err := s.place(tree, snap, object); err != nil {
 		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
 	}
 	return snap, nil
@@ -83,21 +98,39 @@ func (s *Source) snapshotDir(commit string) string {
 	return filepath.Join(s.Dir, snapshotsDir, commit)
 }
 
-// existing returns the complete snapshot of commit, if there is one.
+// existing returns the complete snapshot of commit, if there is one:
+// whole files and the commit object they were checked out from. Without
+// the object the signature could not be verified, so a snapshot made
+// before moor kept it is not complete.
 func (s *Source) existing(ref, commit string) (*Snapshot, bool) {
-	m, err := readMeta(s.snapshotDir(commit) + metaSuffix)
-	if err != nil || m.Commit != commit {
+	m, ok := s.stored(commit)
+	if !ok {
 		return nil, false
 	}
-	if fi, err := os.Stat(s.snapshotDir(commit)); err != nil || !fi.IsDir() {
+	if _, err := commitObject(m.Object, commit); err != nil {
 		return nil, false
 	}
 	return m.snapshot(ref, s.snapshotDir(commit)), true
 }
 
-// fetch fetches what rev names into a new bare repository at gitDir and
-// returns it with the commit to check out.
-func (s *Source) fetch(ctx context.Context, rev Revision, gitDir string) (*git.Repository, *object.Commit, error) {
+// stored returns the metadata of commit when its snapshot directory is
+// whole (renamed into place and marked by the metadata file), whether or
+// not the metadata holds the commit object.
+func (s *Source) stored(commit string) (meta, bool) {
+	m, err := readMeta(s.snapshotDir(commit) + metaSuffix)
+	if err != nil || m.Commit != commit {
+		return meta{}, false
+	}
+	if fi, err := os.Stat(s.snapshotDir(commit)); err != nil || !fi.IsDir() {
+		return meta{}, false
+	}
+	return m, true
+}
+
+// fetch fetches what rev names into a new bare repository at gitDir, with
+// depth commits of history (0 for all of it), and returns it with the
+// commit to check out.
+func (s *Source) fetch(ctx context.Context, rev Revision, gitDir string, depth int) (*git.Repository, *object.Commit, error) {
 	url, err := s.remoteURL()
 	if err != nil {
 		return nil, nil, err
@@ -113,9 +146,9 @@ func (s *Source) fetch(ctx context.Context, rev Revision, gitDir string) (*git.R
 	}
 	var h plumbing.Hash
 	if isFullSHA(strings.ToLower(rev.Ref)) {
-		h, err = s.fetchCommit(ctx, remote, rev.Commit)
+		h, err = s.fetchCommit(ctx, remote, rev.Commit, depth)
 	} else {
-		h, err = s.fetchRef(ctx, repo, remote, rev.Ref)
+		h, err = s.fetchRef(ctx, repo, remote, rev.Ref, depth)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -127,12 +160,13 @@ func (s *Source) fetch(ctx context.Context, rev Revision, gitDir string) (*git.R
 	return repo, commit, nil
 }
 
-// fetchRef fetches ref at depth 1, trying it as a branch, then as a tag (the
-// order Resolve uses), and returns the hash the ref holds.
-func (s *Source) fetchRef(ctx context.Context, repo *git.Repository, remote *git.Remote, ref string) (plumbing.Hash, error) {
+// fetchRef fetches ref with depth commits of history, trying it as a
+// branch, then as a tag (the order Resolve uses), and returns the hash the
+// ref holds.
+func (s *Source) fetchRef(ctx context.Context, repo *git.Repository, remote *git.Remote, ref string, depth int) (plumbing.Hash, error) {
 	for _, name := range candidates(ref) {
 		spec := config.RefSpec("+" + name.String() + ":" + name.String())
-		o := &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Depth: 1, Tags: git.NoTags}
+		o := &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Depth: depth, Tags: git.NoTags}
 		err := s.fetchOnce(ctx, remote, o)
 		if shallowUnsupported(err) {
 			o.Depth = 0
@@ -153,14 +187,14 @@ func (s *Source) fetchRef(ctx context.Context, repo *git.Repository, remote *git
 	return plumbing.ZeroHash, fmt.Errorf("fetch: ref %s not found in %s: %w", ref, s.URL, ErrRefNotFound)
 }
 
-// fetchCommit fetches one commit by sha: shallow when the server allows
-// wanting any reachable sha (GitHub, GitLab), otherwise every branch and tag
-// with full history (plain git-upload-pack, which is what local and file://
-// sources use).
-func (s *Source) fetchCommit(ctx context.Context, remote *git.Remote, sha string) (plumbing.Hash, error) {
+// fetchCommit fetches one commit by sha: with depth commits of history when
+// the server allows wanting any reachable sha (GitHub, GitLab), otherwise
+// every branch and tag with full history (plain git-upload-pack, which is
+// what local and file:// sources use).
+func (s *Source) fetchCommit(ctx context.Context, remote *git.Remote, sha string, depth int) (plumbing.Hash, error) {
 	h := plumbing.NewHash(sha)
 	spec := config.RefSpec(sha + ":refs/moor/want")
-	err := s.fetchOnce(ctx, remote, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Depth: 1, Tags: git.NoTags})
+	err := s.fetchOnce(ctx, remote, &git.FetchOptions{RefSpecs: []config.RefSpec{spec}, Depth: depth, Tags: git.NoTags})
 	if err == nil {
 		return h, nil
 	}
@@ -192,8 +226,8 @@ func (s *Source) fetchOnce(ctx context.Context, remote *git.Remote, o *git.Fetch
 }
 
 // shallowUnsupported reports whether the server refused a depth-limited
-// fetch. go-git's in-process server (plumbing/transport/server, what a host
-// without the git binary could install for "file") answers "unsupported
+// fetch. go-git's in-process server (plumbing/transport/server, installed
+// for "file" on a host without the git binary) answers "unsupported
 // capability: shallow", with no sentinel error to match; git-upload-pack,
 // GitHub and GitLab all serve shallow fetches.
 func shallowUnsupported(err error) bool {
@@ -222,6 +256,24 @@ func peel(repo *git.Repository, h plumbing.Hash) (*object.Commit, error) {
 	return nil, fmt.Errorf("tag %s: too many nested tags", h)
 }
 
+// rawCommit returns the commit object h as the repository stores it.
+func rawCommit(repo *git.Repository, h plumbing.Hash) ([]byte, error) {
+	obj, err := repo.Storer.EncodedObject(plumbing.CommitObject, h)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	return b, nil
+}
+
 // materialize writes the files of commit h into dir (no .git) and makes
 // them read-only.
 func materialize(repo *git.Repository, h plumbing.Hash, dir string) error {
@@ -247,8 +299,8 @@ func materialize(repo *git.Repository, h plumbing.Hash, dir string) error {
 }
 
 // place renames the checked-out tree into the snapshot's place and then
-// writes the metadata file that marks it complete.
-func (s *Source) place(tree string, snap *Snapshot) error {
+// writes the metadata file, with the commit object, that marks it complete.
+func (s *Source) place(tree string, snap *Snapshot, object []byte) error {
 	dst := snap.Dir
 	if _, err := os.Lstat(dst); err == nil {
 		// An earlier run crashed after the rename, before the metadata.
@@ -264,7 +316,7 @@ func (s *Source) place(tree string, snap *Snapshot) error {
 	if err := os.Chmod(dst, 0o555); err != nil {
 		return err
 	}
-	return writeMeta(dst+metaSuffix, snap)
+	return writeMeta(dst+metaSuffix, snap, object)
 }
 
 func subject(msg string) string {

@@ -14,8 +14,17 @@
 // a whole commit or does not exist; the metadata file snapshots/<commit>.json
 // is written last and marks the snapshot complete. A crash (or kill -9) at any
 // point leaves only a temp directory or an unmarked snapshot, which Checkout
-// redoes and Prune removes. Because a force-pushed branch is just "a new
-// commit" to a fresh clone, history rewrites need no special handling.
+// redoes and Prune removes. A force-pushed branch is just "a new commit" to a
+// fresh clone; IsAncestor tells the controller whether the new tip descends
+// from the applied one, so that a rewrite is recorded (and, for a verified
+// source, refused). The commit object itself is stored with the snapshot,
+// byte for byte, so its signature can be verified without the repository
+// (Snapshot.Commit).
+//
+// Credentials (HTTP basic auth, SSH keys with pinned known_hosts) are built
+// from file paths and environment variable names by Credentials.Method;
+// host-key failures match ErrHostKey. Watch follows the refs of a
+// repository on this host, so that a push triggers a run at once.
 //
 // Snapshots are immutable and named by commit, so containers created from an
 // older revision can keep their bind-mounted files until the controller stops
@@ -28,8 +37,9 @@
 //
 // Transport notes (go-git v5.19):
 //   - Local paths and file:// URLs use go-git's file transport, which runs the
-//     git-upload-pack binary; a host without the git binary cannot use local
-//     sources. Shallow fetches work through it.
+//     git-upload-pack binary; where it is missing (moor's scratch image), an
+//     in-process server takes its place, which refuses shallow fetches, so
+//     those fetch the whole history.
 //   - ls-remote reports annotated tags' peeled commits ("refs/tags/v1^{}")
 //     only with ListOptions.PeelingOption = AppendPeeled; Resolve asks for
 //     them. If a server does not advertise the peeled value, Checkout peels the

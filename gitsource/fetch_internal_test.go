@@ -14,7 +14,7 @@ import (
 // checked out and how many commits the fetch brought.
 func fetchDepth(t *testing.T, s *Source, rev Revision) (string, int, int) {
 	t.Helper()
-	repo, commit, err := s.fetch(t.Context(), rev, filepath.Join(t.TempDir(), "git"))
+	repo, commit, err := s.fetch(t.Context(), rev, filepath.Join(t.TempDir(), "git"), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

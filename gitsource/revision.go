@@ -5,6 +5,10 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // WorkingCopyRef is the Ref of the revision of an uncommitted working copy
@@ -90,4 +94,60 @@ func WorkingCopy(dir string) (*Snapshot, error) {
 		return nil, fmt.Errorf("working copy %s: not a directory", dir)
 	}
 	return &Snapshot{Revision: Revision{Ref: WorkingCopyRef}, Dir: dir}, nil
+}
+
+// Commit returns the snapshot's commit object, decoded from the copy that
+// Checkout stored byte for byte, for signature verification
+// (verify.Verifier.Commit). It reads the copy from disk on every call and
+// fails when the copy is missing or does not hash to the snapshot's commit:
+// a modified object must never be the one verified. A working copy has no
+// commit and always fails.
+//
+// The commit comes without the repository: its Tree, Parents and Files
+// return plumbing.ErrObjectNotFound.
+func (s *Snapshot) Commit() (*object.Commit, error) {
+	if s.Revision.Commit == "" {
+		return nil, fmt.Errorf("snapshot %s: a working copy has no commit to read", s.Dir)
+	}
+	m, err := readMeta(s.Dir + metaSuffix)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s of snapshot %s: %w", s.Revision.Commit, s.Dir, err)
+	}
+	c, err := decodeCommit(m.Object, s.Revision.Commit)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", s.Dir, err)
+	}
+	return c, nil
+}
+
+// decodeCommit decodes a raw commit object that must be the commit named
+// want.
+func decodeCommit(raw []byte, want string) (*object.Commit, error) {
+	obj, err := commitObject(raw, want)
+	if err != nil {
+		return nil, err
+	}
+	c, err := object.DecodeCommit(memory.NewStorage(), obj)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: decode stored object: %w", want, err)
+	}
+	return c, nil
+}
+
+// commitObject checks that raw is the commit object named want, which is
+// what makes a stored copy trustworthy: a commit's name is the hash of
+// exactly these bytes.
+func commitObject(raw []byte, want string) (*plumbing.MemoryObject, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("commit %s: no stored commit object", want)
+	}
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(plumbing.CommitObject)
+	if _, err := obj.Write(raw); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", want, err)
+	}
+	if got := obj.Hash().String(); got != want {
+		return nil, fmt.Errorf("commit %s: stored commit object hashes to %s: it was modified", want, got)
+	}
+	return obj, nil
 }

@@ -20,6 +20,11 @@ type meta struct {
 	Author      string    `json:"author"`
 	AuthorEmail string    `json:"author_email"`
 	Time        time.Time `json:"time"`
+	// Object is the raw commit object, byte for byte as Git stores it
+	// (without its "commit <size>" header), so that the commit's signature
+	// can be verified later without the repository. Snapshots made before
+	// moor kept it lack it.
+	Object []byte `json:"object,omitempty"`
 }
 
 func (m meta) snapshot(ref, dir string) *Snapshot {
@@ -45,9 +50,9 @@ func readMeta(path string) (meta, error) {
 	return m, nil
 }
 
-// writeMeta writes the metadata through a temp file and a rename, so a
-// reader sees either no file or a whole one.
-func writeMeta(path string, snap *Snapshot) error {
+// writeMeta writes the metadata and the raw commit object through a temp
+// file and a rename, so a reader sees either no file or a whole one.
+func writeMeta(path string, snap *Snapshot, object []byte) error {
 	b, err := json.MarshalIndent(meta{
 		Ref:         snap.Revision.Ref,
 		Commit:      snap.Revision.Commit,
@@ -55,6 +60,7 @@ func writeMeta(path string, snap *Snapshot) error {
 		Author:      snap.Author,
 		AuthorEmail: snap.AuthorEmail,
 		Time:        snap.Time,
+		Object:      object,
 	}, "", "  ")
 	if err != nil {
 		return err
@@ -168,7 +174,10 @@ func (s *Source) Prune(keep map[string]bool) error {
 	return nil
 }
 
+// complete reports whether the files of commit are whole. A snapshot made
+// before moor kept commit objects counts: containers may mount it, and
+// Checkout adds the object without touching its files.
 func (s *Source) complete(commit string) bool {
-	_, ok := s.existing("", commit)
+	_, ok := s.stored(commit)
 	return ok
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moor-dev/moor/compose"
 	"github.com/moor-dev/moor/controller"
+	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/reconcile"
 )
 
@@ -137,6 +138,12 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			go func() {
 				defer wg.Done()
 				ctl.Loop(ctx, sched, nil)
+			}()
+			// A repository on this host is watched: a push deploys at once.
+			go func() {
+				if err := ctl.WatchLocal(ctx); err != nil && !errors.Is(err, gitsource.ErrNotLocal) {
+					p.log.Warn("cannot watch the repository; polling only", zap.String("source", ctl.Source.Name), zap.Error(err))
+				}
 			}()
 		}
 		p.log.Info("moor running", zap.Int("sources", len(p.sources)), zap.String("state_dir", p.cfg.StateDir))

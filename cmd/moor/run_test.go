@@ -201,3 +201,42 @@ sources:
 			strings.Contains(b, "process_resident_memory_bytes")
 	})
 }
+
+// TestLocalRepositoryWatched: a repository on the host is watched, so a
+// commit deploys at once even with an hour-long interval.
+func TestLocalRepositoryWatched(t *testing.T) {
+	cli := testkit.Docker(t)
+	bin, err := buildMoor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", workerCompose(img, "1"))
+	repo.Commit("v1")
+	var logs syncBuffer
+	cmd := exec.Command(bin, "run", "--repo", repo.Dir, "--name", stack, "--state-dir", t.TempDir(),
+		"--interval", "1h", "--listen", "off")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		t.Logf("moor run log:\n%s", logs.String())
+	})
+	worker := stack + "-worker-1"
+	testkit.Eventually(t, 30*time.Second, "v1 deployed", func() bool { return containers(t, cli, stack)[worker] != "" })
+	first := containers(t, cli, stack)[worker]
+	repo.Write(stack+"/compose.yaml", workerCompose(img, "2"))
+	repo.Commit("v2")
+	testkit.Eventually(t, 30*time.Second, "v2 deployed without waiting for the hour", func() bool {
+		id := containers(t, cli, stack)[worker]
+		return id != "" && id != first
+	})
+}
