@@ -87,15 +87,16 @@ func serviceState(st *Status, sr *ServiceReport) (string, string) {
 	if why, ok := st.Broken[sr.Stack]; ok {
 		return "broken", why
 	}
+	ds, wanted := st.Services[sr.Stack+"/"+sr.Service]
+	if f, ok := st.Failures[sr.Stack+"/"+sr.Service]; ok && wanted && f.Hash == ds.Hash {
+		return "degraded", fmt.Sprintf("running %s, %s failed: %s (next attempt after %s, or on a new commit or moor apply)",
+			runningRevisions(sr), shortRev(f.Revision), f.Reason, f.RetryAt.UTC().Format(time.RFC3339))
+	}
 	if why, ok := st.Blocked[sr.Stack+"/"+sr.Service]; ok {
 		return "blocked", why
 	}
-	ds, ok := st.Services[sr.Stack+"/"+sr.Service]
-	if !ok {
+	if !wanted {
 		return "removed-from-git", ""
-	}
-	if f, ok := st.Failures[sr.Stack+"/"+sr.Service]; ok && f.Hash == ds.Hash {
-		return "degraded", fmt.Sprintf("running %s, %s failed: %s", runningRevisions(sr), shortRev(f.Revision), f.Reason)
 	}
 	up := 0
 	for _, c := range sr.Containers {

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,7 +22,13 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		c := http.Client{Timeout: 2 * time.Second}
 		resp, err := c.Get("http://127.0.0.1:" + port + "/health")
-		if err != nil || resp.StatusCode != http.StatusOK {
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		fmt.Printf("%s: %s", resp.Status, body) // the engine keeps it as the probe's output
+		if resp.StatusCode != http.StatusOK {
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -40,6 +47,12 @@ func main() {
 		fmt.Fprintf(w, "%s from %s (version %s)\n", greeting, host, version)
 	})
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		// FAIL_HEALTH makes a release that never becomes healthy, to see
+		// moor put the old one back.
+		if os.Getenv("FAIL_HEALTH") != "" {
+			http.Error(w, "failing on purpose (FAIL_HEALTH is set)", http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
