@@ -98,12 +98,19 @@ func serviceState(st *Status, sr *ServiceReport) (string, string) {
 	if !wanted {
 		return "removed-from-git", ""
 	}
+	expected := map[string]bool{}
+	for n := 1; n <= sr.Replicas; n++ {
+		expected[reconcile.ContainerName(sr.Stack, sr.Service, n)] = true
+	}
 	up := 0
 	for _, c := range sr.Containers {
 		if !c.InSync {
 			return "drifted", c.Name + " runs another config"
 		}
-		if c.State == reconcile.StateRunning || (c.State == reconcile.StateExited && c.ExitCode == 0) {
+		if !expected[c.Name] {
+			return "drifted", c.Name + " is not one of the service's replicas (renamed, or left over)"
+		}
+		if c.State == reconcile.StateRunning || (ds.OneShot && c.State == reconcile.StateExited && c.ExitCode == 0) {
 			up++
 		}
 	}

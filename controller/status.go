@@ -52,6 +52,8 @@ type DesiredService struct {
 	Replicas int    `json:"replicas"`
 	Image    string `json:"image"`
 	Hash     string `json:"hash"`
+	// OneShot: a job whose exit with code 0 is completion, not drift.
+	OneShot bool `json:"one_shot,omitempty"`
 }
 
 func statusPath(stateDir, source string) string {
@@ -143,7 +145,7 @@ func (c *Controller) writeStatus(out *Outcome, rec *ledger.Record, runErr error)
 	if out != nil && out.Desired != nil {
 		s.Services = map[string]DesiredService{}
 		forEachService(out.Desired, func(stack string, svc *reconcile.Service) {
-			s.Services[stack+"/"+svc.Name] = DesiredService{Replicas: svc.Replicas, Image: svc.Spec.Image, Hash: svc.Hash}
+			s.Services[stack+"/"+svc.Name] = DesiredService{Replicas: svc.Replicas, Image: svc.Spec.Image, Hash: svc.Hash, OneShot: svc.OneShot()}
 		})
 		s.Broken, s.Blocked = nil, nil
 		if out.Remaining != nil {

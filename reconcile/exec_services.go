@@ -50,6 +50,12 @@ func (r *applyRun) services(ctx context.Context, p *Plan) {
 
 func (r *applyRun) serviceGroup(ctx context.Context, g *serviceGroup, groups map[string]*serviceGroup, sem chan struct{}) error {
 	svc := r.desiredService(g.stack, g.service)
+	if svc != nil && !svc.startFirst() {
+		// A container of a service that publishes a host port holds it: a
+		// stray one (renamed by hand, a duplicate) must go before a new
+		// replica can start.
+		g.idx = removesFirst(r.results, g.idx)
+	}
 	blocked := r.waitDependencies(ctx, g, svc, groups)
 	if blocked == nil {
 		select {
@@ -89,6 +95,23 @@ func (r *applyRun) serviceGroup(ctx context.Context, g *serviceGroup, groups map
 		}
 	}
 	return firstErr
+}
+
+// removesFirst moves the remove ops among idx ahead of the others, keeping
+// each group's order.
+func removesFirst(results []OpResult, idx []int) []int {
+	out := make([]int, 0, len(idx))
+	for _, i := range idx {
+		if results[i].Op.Kind == OpRemove {
+			out = append(out, i)
+		}
+	}
+	for _, i := range idx {
+		if results[i].Op.Kind != OpRemove {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func (r *applyRun) desiredService(stack, service string) *Service {

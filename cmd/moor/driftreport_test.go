@@ -63,7 +63,8 @@ func TestDriftReport(t *testing.T) {
 	}
 	testkit.Eventually(t, 30*time.Second, "status reports the drift", func() bool {
 		_, status := m.run("status")
-		return strings.Contains(status, "not repaired (drift: report)") && strings.Contains(status, "start "+stack+"/worker/1")
+		return strings.Contains(status, "not repaired (drift: report)") && strings.Contains(status, "start "+stack+"/worker/1") &&
+			strings.Contains(status, "0 of 1 replicas up") // a stopped service is not in sync
 	})
 	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", listen)
 	if code, body, err := testkit.HTTPGet(metrics); err != nil || code != http.StatusOK || !strings.Contains(body, `moor_drift_operations{source="`+stack+`"} 1`) {

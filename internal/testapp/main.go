@@ -16,11 +16,37 @@
 //
 // Subcommands: "testapp health [url]" exits 0 when the health endpoint
 // answers 200, "testapp get URL" prints the body of URL.
+//
+// "testapp hammer [-pause D] [-timeout D] URL" is the client of the rollout
+// tests (package internal/hammer): it GETs URL in a loop until SIGTERM or
+// SIGINT, each request on a fresh connection (no keep-alive) with a
+// per-request timeout (default 2s) and a pause between requests (default
+// 5ms). A request whose dial fails (connection refused, no such host, no
+// connection within 3/4 of the timeout: nothing was sent) is retried once at
+// once with a fresh lookup, as a load balancer would, and counted in
+// dial_retries, not as failed; a second dial failure, any error after the
+// connection was made, or an answer other than 200 is a failed request.
+// Every 100 requests it prints a progress line to stderr ("hammer:
+// requests=N failed=F versions={"1":N1}"); when stopped it prints one JSON
+// line to stdout and exits 0:
+//
+//	{"requests":N,"failed":F,"dial_retries":R,"versions":{"1":N1,"2":N2},
+//	 "longest_outage_ms":MS,"slowest_ms":MS,"errors":["first failures"],
+//	 "slow":["first requests over 500ms"],"dial_errors":["first retried dials"],
+//	 "address_dial_failures":A,"address_dial_errors":["first ones"]}
+//
+// versions counts the 200 answers by the "version=V" of their body;
+// longest_outage_ms is the longest run of consecutive failures, from its
+// first failed request to the next successful one; address_dial_failures
+// counts connection attempts to single addresses that failed, even when
+// the dialer went on to the name's next address (see package hammer).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,6 +55,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/moor-dev/moor/internal/hammer"
 )
 
 // unhealthyFile makes the app unhealthy while it exists, so a test can flip
@@ -90,10 +118,44 @@ func subcommand(name string, args []string) int {
 			return 1
 		}
 		return 0
+	case "hammer":
+		return hammerCmd(args)
 	default:
-		fmt.Fprintf(os.Stderr, "testapp: unknown subcommand %q (want health or get)\n", name)
+		fmt.Fprintf(os.Stderr, "testapp: unknown subcommand %q (want health, get or hammer)\n", name)
 		return 2
 	}
+}
+
+// hammerCmd runs "testapp hammer": see the package comment.
+func hammerCmd(args []string) int {
+	// First thing, as in server mode: a SIGTERM before the handler exists
+	// would kill the process without its summary.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	fs := flag.NewFlagSet("hammer", flag.ContinueOnError)
+	pause := fs.Duration("pause", 5*time.Millisecond, "wait between two requests")
+	timeout := fs.Duration("timeout", 2*time.Second, "per-request timeout")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: testapp hammer [-pause D] [-timeout D] URL")
+		return 2
+	}
+	h := &hammer.Hammer{URL: fs.Arg(0), Pause: *pause, Timeout: *timeout}
+	h.Progress = func(requests, failed int) {
+		if requests%100 != 0 {
+			return
+		}
+		versions, _ := json.Marshal(h.Summary().Versions)
+		fmt.Fprintf(os.Stderr, "hammer: requests=%d failed=%d versions=%s\n", requests, failed, versions)
+	}
+	fmt.Fprintf(os.Stderr, "hammer: GET %s\n", h.URL)
+	sum := h.Run(ctx)
+	b, err := json.Marshal(sum)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hammer:", err)
+		return 1
+	}
+	fmt.Println(string(b))
+	return 0
 }
 
 func get(url string) (int, string, error) {
