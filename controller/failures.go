@@ -102,10 +102,16 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 			}
 		}
 	}
+	// A service still has work to do when the remaining plan has ops for it
+	// or blocks it: a held service is blocked, with no ops, and must stay
+	// held.
 	pending := map[string]bool{}
 	if remaining != nil {
 		for _, op := range remaining.Ops {
 			pending[op.Stack+"/"+op.Service] = true
+		}
+		for key := range remaining.Blocked {
+			pending[key] = true
 		}
 	}
 	forEachService(d, func(stack string, svc *reconcile.Service) {

@@ -1,0 +1,286 @@
+package controller_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/moor-dev/moor/controller"
+)
+
+// fakeClock is the loop's time. The loop asks it for one wait per turn
+// (After); the test ends the latest wait with fire, which moves the clock to
+// the wait's end. Nothing else moves it.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waits   int // After calls so far
+	ch      chan time.Time
+	end     time.Time
+	changed chan struct{} // closed at the next After
+}
+
+var _ controller.Clock = (*fakeClock)(nil)
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits++
+	c.ch, c.end = make(chan time.Time, 1), c.now.Add(d)
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
+	return c.ch
+}
+
+func (c *fakeClock) turns() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waits
+}
+
+// awaitTurn waits until the loop has begun its turn-th wait, or fails the
+// test after a timeout.
+func (c *fakeClock) awaitTurn(t *testing.T, turn int) {
+	t.Helper()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		c.mu.Lock()
+		if c.waits >= turn {
+			c.mu.Unlock()
+			return
+		}
+		if c.changed == nil {
+			c.changed = make(chan struct{})
+		}
+		changed := c.changed
+		c.mu.Unlock()
+		select {
+		case <-changed:
+		case <-timeout.C:
+			t.Fatalf("the loop did not begin its wait number %d", turn)
+		}
+	}
+}
+
+// fire ends the latest wait, moving the clock to its end, and returns how
+// long the wait was.
+func (c *fakeClock) fire(t *testing.T) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == nil {
+		t.Fatal("fire: the loop is not waiting")
+	}
+	d := c.end.Sub(c.now)
+	c.now = c.end
+	c.ch <- c.now
+	c.ch = nil
+	return d
+}
+
+// every is a schedule of a fixed interval, which the test can change.
+type every struct{ d atomic.Int64 }
+
+func (e *every) Next(t time.Time) time.Time { return t.Add(time.Duration(e.d.Load())) }
+func (e *every) set(d time.Duration)        { e.d.Store(int64(d)) }
+
+// loop is a controller's Loop running on a fake clock.
+type loop struct {
+	h     *harness
+	clock *fakeClock
+	sched *every
+}
+
+func startLoop(h *harness, interval time.Duration) *loop {
+	l := &loop{h: h, clock: &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}, sched: &every{}}
+	l.sched.set(interval)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ctl.Loop(ctx, l.sched, l.clock)
+	}()
+	h.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return l
+}
+
+// idle waits until the loop has begun its turn-th wait: every turn before
+// it, run or skip, is over. A loop that takes more turns fails the test.
+func (l *loop) idle(turn int) {
+	l.h.t.Helper()
+	l.clock.awaitTurn(l.h.t, turn)
+	if got := l.clock.turns(); got != turn {
+		l.h.t.Fatalf("the loop took %d turns, want %d", got, turn)
+	}
+}
+
+// tick ends the loop's wait and waits for the turn to be over. It reports
+// whether the turn ran the pipeline.
+func (l *loop) tick() bool {
+	l.h.t.Helper()
+	runs, turn := l.h.runs()[""], l.clock.turns()
+	l.clock.fire(l.h.t)
+	l.idle(turn + 1)
+	return l.h.runs()[""] > runs
+}
+
+// nextRun ticks until a turn runs the pipeline, and returns the clock's
+// time then and how many ticks were skipped before it.
+func (l *loop) nextRun() (at time.Time, skipped int) {
+	l.h.t.Helper()
+	for ; skipped < 1000; skipped++ {
+		if l.tick() {
+			return l.clock.Now(), skipped
+		}
+	}
+	l.h.t.Fatal("no run in 1000 ticks")
+	return time.Time{}, 0
+}
+
+func TestLoopRunsAtStartOnTriggerAndOnSchedule(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")})
+	l := startLoop(h, time.Minute)
+	start := l.clock.Now()
+
+	// Startup: one run, before any tick.
+	l.idle(2)
+	if got := h.runs(); got["success"] != 1 || got[""] != 1 {
+		t.Fatalf("runs after startup: %v, want one success", got)
+	}
+	h.container("web-app-1")
+
+	// A trigger runs at once: the clock has not moved.
+	h.ctl.Trigger()
+	l.idle(3)
+	if got := h.runs(); got["noop"] != 1 || got[""] != 2 || !l.clock.Now().Equal(start) {
+		t.Fatalf("runs after a trigger: %v at %s; want one more (a no-op) at %s", got, l.clock.Now(), start)
+	}
+
+	// Triggers while a run is in flight coalesce into one more run.
+	entered, release := h.rt.hold()
+	h.ctl.Trigger()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the triggered run did not start")
+	}
+	for range 5 {
+		h.ctl.Trigger()
+	}
+	release()
+	l.idle(5) // the held run's turn, then one for the pending trigger
+	if got := h.runs()[""]; got != 4 {
+		t.Fatalf("%d runs after 5 triggers during a run, want 4 (startup, trigger, held, one coalesced)", got)
+	}
+
+	// The schedule: a tick after the interval, jittered by at most a tenth.
+	if !l.tick() {
+		t.Fatal("a scheduled tick did not run")
+	}
+	if waited := l.clock.Now().Sub(start); waited < time.Minute || waited > time.Minute+6*time.Second {
+		t.Errorf("the scheduled run came after %s, want 1m to 1m6s", waited)
+	}
+	if got := h.runs(); got[""] != 5 || got["noop"] != 4 {
+		t.Errorf("runs: %v, want 5 (4 no-ops)", got)
+	}
+	if n := len(h.records()); n != 1 {
+		t.Errorf("%d ledger records, want the first apply's only", n)
+	}
+}
+
+func TestLoopBacksOffAfterFailure(t *testing.T) {
+	t.Parallel()
+	// app:missing cannot be pulled: every run fails.
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:missing")})
+	l := startLoop(h, time.Second)
+	l.idle(2)
+	if got := h.runs(); got[""] != 1 || got["success"] != 0 {
+		t.Fatalf("startup: %v, want one failed run", got)
+	}
+	failed := l.clock.Now()
+
+	// Ticks within the backoff (5s, +20% jitter) are skipped; ticks are 1s
+	// to 1.1s apart.
+	at, skipped := l.nextRun()
+	gap1 := at.Sub(failed)
+	if gap1 < 5*time.Second || gap1 > 7300*time.Millisecond || skipped < 4 {
+		t.Fatalf("first retry after %s (%d ticks skipped), want 5s to 7.3s", gap1, skipped)
+	}
+	// It failed again: the backoff doubles.
+	failed = at
+	at, _ = l.nextRun()
+	gap2 := at.Sub(failed)
+	if gap2 < 10*time.Second || gap2 > 16*time.Second {
+		t.Fatalf("second retry after %s, want 10s to 16s (the first was %s)", gap2, gap1)
+	}
+
+	// A trigger is not held back.
+	failed = at
+	turn := l.clock.turns()
+	h.ctl.Trigger()
+	l.idle(turn + 1)
+	if got := h.runs()[""]; got != 4 || !l.clock.Now().Equal(failed) {
+		t.Fatalf("%d runs at %s after a trigger in the backoff, want 4 at %s", got, l.clock.Now(), failed)
+	}
+
+	// A new commit ends the backoff at the next tick.
+	rev2 := h.commit("another missing image", map[string]string{"web/compose.yaml": stack("app=app:missing2")})
+	at, skipped = l.nextRun()
+	if skipped != 0 || at.Sub(failed) > 1100*time.Millisecond {
+		t.Fatalf("a new commit ran after %d skipped ticks, %s; want the first tick", skipped, at.Sub(failed))
+	}
+	if st := h.status(); st.Revision != rev2 || st.Result == controller.ResultSuccess {
+		t.Fatalf("status after the new commit: %s %s, want a failure of %s", st.Revision, st.Result, rev2)
+	}
+
+	// The backoff grows to its cap of 5m (+20% jitter) and stays there.
+	// Coarser ticks keep the test short.
+	l.sched.set(30 * time.Second)
+	var gaps []time.Duration
+	for range 9 {
+		failed = at
+		at, _ = l.nextRun()
+		gaps = append(gaps, at.Sub(failed))
+	}
+	for _, g := range gaps[len(gaps)-3:] {
+		if g < 5*time.Minute || g > 6*time.Minute+33*time.Second {
+			t.Fatalf("retries after %v: the last ones should be 5m to 6m33s apart", gaps)
+		}
+	}
+
+	// A success resets it: the next failure is retried after 5s again.
+	h.fake.Publish("app:missing2", "sha256:2")
+	turn = l.clock.turns()
+	h.ctl.Trigger()
+	l.idle(turn + 1)
+	if st := h.status(); st.Result != controller.ResultSuccess {
+		t.Fatalf("status after publishing the image: %s %s", st.Result, st.Error)
+	}
+	l.sched.set(time.Second)
+	h.commit("a third missing image", map[string]string{"web/compose.yaml": stack("app=app:missing3")})
+	if !l.tick() { // the 30s wait begun before the interval changed
+		t.Fatal("a new commit after a success did not run at the next tick")
+	}
+	if st := h.status(); st.Result == controller.ResultSuccess {
+		t.Fatal("app:missing3 was applied")
+	}
+	failed = l.clock.Now()
+	at, _ = l.nextRun()
+	if gap := at.Sub(failed); gap < 5*time.Second || gap > 7300*time.Millisecond {
+		t.Fatalf("after a success, the first retry came after %s, want 5s to 7.3s", gap)
+	}
+}
