@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
@@ -274,28 +277,85 @@ func rawCommit(repo *git.Repository, h plumbing.Hash) ([]byte, error) {
 	return b, nil
 }
 
-// materialize writes the files of commit h into dir (no .git) and makes
-// them read-only.
+// materialize writes the files of commit h into the new directory dir,
+// read-only. Every path goes through an os.Root, so no name in the tree (a
+// "..", a path through a symlink the tree itself makes) can write outside
+// dir; a name that tries is an error. Submodules are left out.
 func materialize(repo *git.Repository, h plumbing.Hash, dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
-	// Open, unlike Init with a worktree, writes no ".git" file into dir.
-	wrepo, err := git.Open(repo.Storer, osfs.New(dir, osfs.WithBoundOS()))
+	commit, err := repo.CommitObject(h)
 	if err != nil {
 		return err
 	}
-	wt, err := wrepo.Worktree()
+	tree, err := commit.Tree()
 	if err != nil {
 		return err
 	}
-	if err := wt.Checkout(&git.CheckoutOptions{Hash: h, Force: true}); err != nil {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	made := map[string]bool{".": true}
+	err = tree.Files().ForEach(func(f *object.File) error {
+		if err := checkName(f.Name); err != nil {
+			return err
+		}
+		if d := path.Dir(f.Name); !made[d] {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			made[d] = true
+		}
+		switch f.Mode {
+		case filemode.Symlink:
+			target, err := f.Contents()
+			if err != nil {
+				return err
+			}
+			return root.Symlink(target, f.Name)
+		case filemode.Regular, filemode.Deprecated, filemode.Executable:
+			perm := fs.FileMode(0o644)
+			if f.Mode == filemode.Executable {
+				perm = 0o755
+			}
+			return writeBlob(root, f, perm)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("check out files: %w", err)
 	}
-	if err := os.RemoveAll(filepath.Join(dir, git.GitDirName)); err != nil {
+	return makeReadOnly(dir)
+}
+
+// checkName refuses a tree path git itself would refuse to check out.
+func checkName(name string) error {
+	for _, part := range strings.Split(name, "/") {
+		if part == "" || part == "." || part == ".." || strings.EqualFold(part, ".git") {
+			return fmt.Errorf("path %q in the tree is not allowed", name)
+		}
+	}
+	return nil
+}
+
+func writeBlob(root *os.Root, f *object.File, perm fs.FileMode) error {
+	r, err := f.Reader()
+	if err != nil {
 		return err
 	}
-	return makeReadOnly(dir)
+	defer r.Close()
+	w, err := root.OpenFile(f.Name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }
 
 // place renames the checked-out tree into the snapshot's place and then
