@@ -85,6 +85,7 @@ func New(src config.Source, stateDir string, rt reconcile.Runtime, l *ledger.Led
 	c := &Controller{Source: src, StateDir: stateDir, Runtime: rt, Ledger: l, Log: log.With(zap.String("source", src.Name))}
 	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir()}
 	c.Executor.Log = c.Log
+	c.Executor.Monitor = reconcile.DefaultMonitor
 	return c
 }
 

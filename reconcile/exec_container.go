@@ -18,7 +18,7 @@ func (r *applyRun) containerOp(ctx context.Context, op Op, svc *Service) error {
 		if err := r.e.Runtime.StartContainer(ctx, op.Container.ID); err != nil {
 			return err
 		}
-		return r.e.waitReady(ctx, op.Container.ID, svc)
+		return r.e.waitReady(ctx, op.Container.ID, svc, false)
 	case OpRestore:
 		return r.restore(ctx, op, svc)
 	case OpCreate:
@@ -50,7 +50,7 @@ func (r *applyRun) create(ctx context.Context, op Op, svc *Service) error {
 		return err
 	}
 	r.step("create/started")
-	return r.e.waitReady(ctx, id, svc)
+	return r.e.waitReady(ctx, id, svc, false)
 }
 
 // restore undoes a replacement that a previous run left half done: the
@@ -69,7 +69,7 @@ func (r *applyRun) restore(ctx context.Context, op Op, svc *Service) error {
 	if err := r.e.Runtime.StartContainer(ctx, op.Container.ID); err != nil {
 		return err
 	}
-	return r.e.waitReady(ctx, op.Container.ID, svc)
+	return r.e.waitReady(ctx, op.Container.ID, svc, false)
 }
 
 // replace swaps the container of one replica for a new one. The new
@@ -100,7 +100,7 @@ func (r *applyRun) replace(ctx context.Context, op Op, svc *Service, keepOld boo
 			return r.abandon(ctx, id, old, name, fmt.Errorf("start new container: %w", err))
 		}
 		r.step("replace/started-candidate")
-		if err := r.e.waitReady(ctx, id, svc); err != nil {
+		if err := r.e.waitReady(ctx, id, svc, true); err != nil {
 			return r.abandon(ctx, id, old, name, err)
 		}
 		r.step("replace/candidate-ready")
@@ -128,7 +128,7 @@ func (r *applyRun) replace(ctx context.Context, op Op, svc *Service, keepOld boo
 			return r.abandon(ctx, id, old, name, fmt.Errorf("start new container: %w", err))
 		}
 		r.step("replace/started-new")
-		if err := r.e.waitReady(ctx, id, svc); err != nil {
+		if err := r.e.waitReady(ctx, id, svc, true); err != nil {
 			return r.abandon(ctx, id, old, name, err)
 		}
 	}
@@ -184,14 +184,19 @@ func publishesPorts(s ContainerSpec) bool {
 }
 
 // waitReady waits until a started container counts as up: healthy when it
-// has a healthcheck, otherwise still running (or, for a job, exited 0)
-// after Monitor.
-func (e *Executor) waitReady(ctx context.Context, id string, svc *Service) error {
+// has a healthcheck, otherwise running (or, for a job, exited 0) — for a
+// replacement, still running after the monitor period, since an old
+// container waits to take over if it does not. A created or restarted
+// replica has nothing to fall back to: waiting would only slow it.
+func (e *Executor) waitReady(ctx context.Context, id string, svc *Service, replacement bool) error {
 	hasHealth := svc != nil && svc.Spec.Healthcheck != nil && len(svc.Spec.Healthcheck.Test) > 0 && svc.Spec.Healthcheck.Test[0] != "NONE"
 	oneShot := svc != nil && svc.OneShot()
-	monitor := e.Monitor
-	if svc != nil && svc.Update.Monitor > 0 {
-		monitor = svc.Update.Monitor
+	var monitor time.Duration
+	if replacement {
+		monitor = e.Monitor
+		if svc != nil && svc.Update.Monitor > 0 {
+			monitor = svc.Update.Monitor
+		}
 	}
 	var runningSince time.Time
 	restarts := -1

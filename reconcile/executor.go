@@ -25,7 +25,9 @@ type Executor struct {
 	// how long a dependent waits for its dependency (default 2m).
 	ReadyTimeout time.Duration
 	// Monitor is how long a new container without a healthcheck must keep
-	// running to count as up (default 2s; 0 in tests of the fake).
+	// running, without a restart, to count as up; a service's
+	// update_config.monitor overrides it. Zero waits for nothing (tests of
+	// the fake); moor runs with DefaultMonitor.
 	Monitor time.Duration
 	// Poll is the interval between two inspects while waiting (default 250ms).
 	Poll time.Duration
@@ -58,6 +60,9 @@ func (r *Result) Failed() []OpResult {
 	}
 	return out
 }
+
+// DefaultMonitor is the monitor period moor runs with.
+const DefaultMonitor = 2 * time.Second
 
 // ErrSkipped is the error of an op that was not attempted.
 var ErrSkipped = errors.New("skipped")

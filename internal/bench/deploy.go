@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// deployServices is the size of the first-deploy and change-one stack;
+// changedService is the one whose environment changes.
+const (
+	deployServices = 20
+	changedService = 7
+)
+
+// changeResult is what changing one service cost a tool.
+type changeResult struct {
+	samples  []sample
+	replaced []int // containers recreated, per change
+}
+
+// deployAndChange measures, per tool, the first deploy of 20 independent
+// services from nothing (a fresh state dir each time for moor), and then a
+// change of one service's environment, comparing container IDs before and
+// after.
+func (b *bench) deployAndChange(ctx context.Context) error {
+	dep := comparison{label: fmt.Sprintf("first deploy, %d services in 1 stack", deployServices)}
+	chg := comparison{label: fmt.Sprintf("one service of %d changed (environment)", deployServices)}
+	for _, t := range []tool{b.moorTool(prefix + "deploy"), b.composeTool()} {
+		d, c, err := b.deployOf(ctx, t)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		if t.name == "moor" {
+			dep.moor, chg.moor, b.rep.replacedMoor = d, c.samples, c.replaced
+		} else {
+			dep.compose, chg.compose, b.rep.replacedCompose = d, c.samples, c.replaced
+		}
+	}
+	b.rep.deploy, b.rep.change = dep, chg
+	return nil
+}
+
+func (b *bench) deployOf(ctx context.Context, t tool) ([]sample, changeResult, error) {
+	var res changeResult
+	dir := prefix + "deploy"
+	project := t.project(dir)
+	r, err := b.newRepo(ctx, "deploy")
+	if err != nil {
+		return nil, res, err
+	}
+	rev := func(changed string) func(int) string {
+		return func(i int) string {
+			if i == changedService {
+				return changed
+			}
+			return "0"
+		}
+	}
+	if err := r.write(dir, plainServices(b.image, 0, deployServices, rev("0"))); err != nil {
+		return nil, res, err
+	}
+	if err := r.commit(ctx, "20 services"); err != nil {
+		return nil, res, err
+	}
+	var deploys []sample
+	var state string
+	for i := range b.opt.deploys {
+		b.logf("first deploy of %d services, %s, %d/%d", deployServices, t.name, i+1, b.opt.deploys)
+		if err := b.cleanup(ctx); err != nil {
+			return nil, res, err
+		}
+		if state, err = b.dir("state"); err != nil {
+			return nil, res, err
+		}
+		s, _, err := t.up(ctx, r.dir, state, []string{dir})
+		if err != nil {
+			return nil, res, err
+		}
+		if _, err := b.waitRunning(ctx, deployServices, time.Minute, project); err != nil {
+			return nil, res, err
+		}
+		deploys = append(deploys, s)
+	}
+	defer b.cleanup(context.WithoutCancel(ctx))
+	for c := 1; c <= b.opt.changes; c++ {
+		b.logf("one service of %d changed, %s, %d/%d", deployServices, t.name, c, b.opt.changes)
+		before, err := b.waitRunning(ctx, deployServices, time.Minute, project)
+		if err != nil {
+			return nil, res, err
+		}
+		if err := r.write(dir, plainServices(b.image, 0, deployServices, rev(strconv.Itoa(c)))); err != nil {
+			return nil, res, err
+		}
+		if err := r.commit(ctx, fmt.Sprintf("svc%d: REV=%d", changedService, c)); err != nil {
+			return nil, res, err
+		}
+		s, out, err := t.up(ctx, r.dir, state, []string{dir})
+		if err != nil {
+			return nil, res, err
+		}
+		after, err := b.waitRunning(ctx, deployServices, time.Minute, project)
+		if err != nil {
+			return nil, res, err
+		}
+		n := before.replaced(after)
+		key := fmt.Sprintf("%s/svc%d/1", project, changedService)
+		if before[key] == after[key] {
+			return nil, res, fmt.Errorf("svc%d was not recreated:\n%s", changedService, out)
+		}
+		if n != 1 {
+			b.logf("%s recreated %d containers for a change of one service:\n%s", t.name, n, out)
+		}
+		res.samples = append(res.samples, s)
+		res.replaced = append(res.replaced, n)
+	}
+	return deploys, res, nil
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// downtimeResult is what a tool's stop-first replacements cost clients.
+type downtimeResult struct {
+	downtime []time.Duration // longest window without a successful answer, per change
+	fails    []int           // failed requests, per change
+	wall     []time.Duration // the tool's own run
+	replaced []int
+}
+
+// downtime changes the environment of a service that publishes a host port
+// (moor replaces it stop-first; compose always stops, then creates and
+// starts) while a prober GETs the port in a tight loop.
+func (b *bench) downtime(ctx context.Context) error {
+	for _, t := range []tool{b.moorTool(prefix + "down"), b.composeTool()} {
+		res, err := b.downtimeOf(ctx, t)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		if t.name == "moor" {
+			b.rep.downMoor = res
+		} else {
+			b.rep.downCompose = res
+		}
+	}
+	return nil
+}
+
+func (b *bench) downtimeOf(ctx context.Context, t tool) (downtimeResult, error) {
+	var res downtimeResult
+	if err := b.cleanup(ctx); err != nil {
+		return res, err
+	}
+	defer b.cleanup(context.WithoutCancel(ctx))
+	dir := prefix + "down"
+	project := t.project(dir)
+	port, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	r, err := b.newRepo(ctx, "down")
+	if err != nil {
+		return res, err
+	}
+	if err := r.write(dir, webService(b.image, port, "0")); err != nil {
+		return res, err
+	}
+	if err := r.commit(ctx, "web v0"); err != nil {
+		return res, err
+	}
+	state, err := b.dir("state")
+	if err != nil {
+		return res, err
+	}
+	if _, _, err := t.up(ctx, r.dir, state, []string{dir}); err != nil {
+		return res, err
+	}
+	if _, err := waitServes(ctx, port, "0", time.Minute); err != nil {
+		return res, err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	for c := 1; c <= b.opt.stops; c++ {
+		b.logf("stop-first downtime, %s, %d/%d", t.name, c, b.opt.stops)
+		v := strconv.Itoa(c)
+		if err := r.write(dir, webService(b.image, port, v)); err != nil {
+			return res, err
+		}
+		if err := r.commit(ctx, "web v"+v); err != nil {
+			return res, err
+		}
+		before, err := b.waitRunning(ctx, 1, time.Minute, project)
+		if err != nil {
+			return res, err
+		}
+		p := startProber(ctx, url)
+		if err := p.ready(ctx); err != nil {
+			p.finish()
+			return res, err
+		}
+		s, _, err := t.up(ctx, r.dir, state, []string{dir})
+		if err == nil {
+			_, err = waitServes(ctx, port, v, time.Minute)
+		}
+		if err == nil {
+			// A few more answers close the last window.
+			err = sleep(ctx, 100*time.Millisecond)
+		}
+		down, fails := p.finish()
+		if err != nil {
+			return res, err
+		}
+		after, err := b.waitRunning(ctx, 1, time.Minute, project)
+		if err != nil {
+			return res, err
+		}
+		res.downtime = append(res.downtime, down)
+		res.fails = append(res.fails, fails)
+		res.wall = append(res.wall, s.wall)
+		res.replaced = append(res.replaced, before.replaced(after))
+	}
+	return res, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}

@@ -1,0 +1,163 @@
+// Command bench runs moor and docker-compose (v1, the Compose tool of this
+// machine) side by side on the local Docker Engine and prints a Markdown
+// report: a no-op run on a converged host, a first deploy, a change to one
+// service out of twenty, the controller at rest, stop-first downtime, and
+// push-to-deploy latency. BENCHMARKS.md records its output.
+//
+//	go run ./internal/bench > report.md     # or ./scripts/bench
+//
+// It builds moor and the test app image (internal/testapp in a FROM scratch
+// image; no registry is needed), and puts a counting proxy on a unix socket
+// in front of the engine's: both tools are pointed at it with DOCKER_HOST,
+// so every Engine API request either one makes is counted. The two tools
+// never share containers (moor's stacks and compose's projects have
+// different names) and never run at the same time.
+//
+// Everything it creates on the engine is named moorbench-* and carries
+// compose's project label; it is removed by label before each scenario, at
+// the end, on SIGINT/SIGTERM, and at the start of the next run (leftovers of
+// a killed one). The image moor-bench-app:<hash of the app binary> is kept
+// for the next run. Two runs must not overlap.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the command's flags.
+type options struct {
+	reps     int           // repetitions of a no-op run
+	deploys  int           // repetitions of a first deploy
+	changes  int           // changes of one service out of 20
+	stops    int           // stop-first changes
+	pushes   int           // commits per push-to-deploy trigger
+	idle     time.Duration // how long the controller at rest is watched
+	only     map[string]bool
+	compose  string // the Compose v1 binary
+	engine   string // the engine's unix socket
+	keepWork bool
+}
+
+// scenarios, in the order they run.
+var scenarios = []string{"noop", "deploy", "idle", "downtime", "push"}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	var only string
+	fs.IntVar(&o.reps, "reps", 5, "repetitions of each no-op run (the median is reported)")
+	fs.IntVar(&o.deploys, "deploys", 5, "repetitions of the first deploy of 20 services")
+	fs.IntVar(&o.changes, "changes", 5, "changes of one service out of 20, per tool")
+	fs.IntVar(&o.stops, "stops", 7, "stop-first changes of a service publishing a port, per tool")
+	fs.IntVar(&o.pushes, "pushes", 10, "commits per push-to-deploy trigger (poll, webhook, local watch)")
+	fs.DurationVar(&o.idle, "idle", 60*time.Second, "how long the controller at rest is watched")
+	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarios, ","))
+	fs.StringVar(&o.compose, "compose", "docker-compose", "the docker-compose (v1) binary")
+	fs.StringVar(&o.engine, "engine", "/var/run/docker.sock", "the Docker Engine's unix socket, behind the counting proxy")
+	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the work directory (repositories, state dirs, logs)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if only != "" {
+		o.only = map[string]bool{}
+		for _, s := range strings.Split(only, ",") {
+			if !slices.Contains(scenarios, s) {
+				fmt.Fprintf(stderr, "bench: unknown scenario %q (want %s)\n", s, strings.Join(scenarios, ","))
+				return 2
+			}
+			o.only[s] = true
+		}
+	}
+	if o.reps < 1 || o.deploys < 1 || o.changes < 1 || o.stops < 1 || o.pushes < 1 {
+		fmt.Fprintln(stderr, "bench: -reps, -deploys, -changes, -stops and -pushes must be at least 1")
+		return 2
+	}
+
+	b, err := setup(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		if b != nil {
+			b.close()
+		}
+		return 1
+	}
+	defer b.close()
+	started := time.Now()
+	b.rep.loadBefore = loadAverage()
+	for _, s := range scenarios {
+		if o.only != nil && !o.only[s] {
+			continue
+		}
+		if err := b.scenario(ctx, s); err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(stderr, "bench: interrupted; cleaning up")
+				return 1
+			}
+			fmt.Fprintf(stderr, "bench: %s: %v\n", s, err)
+			return 1
+		}
+	}
+	b.rep.took = time.Since(started)
+	b.rep.loadAfter = loadAverage()
+	b.close() // before the report: a reader that hangs up must not leave leftovers
+	b.rep.write(stdout)
+	return 0
+}
+
+func (b *bench) scenario(ctx context.Context, name string) error {
+	b.logf("scenario %s", name)
+	if err := b.cleanup(ctx); err != nil {
+		return err
+	}
+	defer b.cleanup(context.WithoutCancel(ctx))
+	switch name {
+	case "noop":
+		return b.noop(ctx)
+	case "deploy":
+		return b.deployAndChange(ctx)
+	case "idle":
+		return b.idle(ctx)
+	case "downtime":
+		return b.downtime(ctx)
+	case "push":
+		return b.push(ctx)
+	}
+	return fmt.Errorf("unknown scenario %q", name)
+}
+
+// loadAverage is the 1-minute load average: the engine and the machine are
+// shared, and the report says how busy they were.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
