@@ -17,7 +17,6 @@ import (
 func TestPrivateRepositories(t *testing.T) {
 	testkit.Docker(t)
 	img := testkit.TestImage(t)
-	repo := testkit.NewRepo(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -38,7 +37,9 @@ func TestPrivateRepositories(t *testing.T) {
 		t.Logf("moor apply (%s) -> %d\n%s", repoURL, code, b.String())
 		return code, b.String()
 	}
-	commit := func(stack string) {
+	// Each subtest has a repository of its own, holding only its stack.
+	commit := func(t *testing.T, stack string) {
+		repo := testkit.NewRepo(t)
 		repo.Write(stack+"/compose.yaml", workerCompose(img, "1"))
 		repo.Commit("deploy " + stack)
 		os.RemoveAll(bare)
@@ -48,7 +49,7 @@ func TestPrivateRepositories(t *testing.T) {
 	t.Run("ssh", func(t *testing.T) {
 		stack := testkit.StackName(t)
 		testkit.CleanupStack(t, stack)
-		commit(stack)
+		commit(t, stack)
 		sshd := testkit.SSHD(t)
 		key := sshd.ClientKeyFile
 		unpinned := write("known_hosts_empty", "")
@@ -66,7 +67,7 @@ func TestPrivateRepositories(t *testing.T) {
 	t.Run("https basic auth", func(t *testing.T) {
 		stack := testkit.StackName(t)
 		testkit.CleanupStack(t, stack)
-		commit(stack)
+		commit(t, stack)
 		server := testkit.GitHTTP(t, root, "deploy", "s3cret-token")
 		wrong := write("wrong", "not-the-token\n")
 		code, out := apply(stack, server.URL("deploy.git"), "      username: deploy\n      password_file: "+wrong+"\n")
