@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,10 +19,6 @@ import (
 // deployed, and the deploy converges the whole stack.
 func TestDriftReport(t *testing.T) {
 	cli := testkit.Docker(t)
-	bin, err := buildMoor()
-	if err != nil {
-		t.Fatal(err)
-	}
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)
 	testkit.CleanupStack(t, stack)
@@ -37,19 +32,7 @@ func TestDriftReport(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "moor.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
-	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "moor.yaml"))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		t.Logf("moor run log:\n%s", logs.String())
-	})
+	startMoor(t, "run", "--config", filepath.Join(dir, "moor.yaml"))
 	m := &moor{t: t, stateDir: state, source: stack}
 	worker := stack + "-worker-1"
 	running := func() bool {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,10 +15,6 @@ import (
 // comes back the next commit is deployed without anyone restarting moor.
 func TestGitServerOutage(t *testing.T) {
 	cli := testkit.Docker(t)
-	bin, err := buildMoor()
-	if err != nil {
-		t.Fatal(err)
-	}
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)
 	testkit.CleanupStack(t, stack)
@@ -32,20 +27,7 @@ func TestGitServerOutage(t *testing.T) {
 	server := testkit.GitHTTP(t, root, "", "")
 	state := t.TempDir()
 
-	var logs syncBuffer
-	cmd := exec.Command(bin, "run", "--repo", server.URL("deploy.git"), "--name", stack, "--state-dir", state,
-		"--interval", "1s", "--listen", "off", "--log-format", "json")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		t.Logf("moor run log:\n%s", logs.String())
-	})
+	startMoor(t, "run", "--repo", server.URL("deploy.git"), "--name", stack, "--state-dir", state, "--interval", "1s", "--listen", "off", "--log-format", "json")
 	m := &moor{t: t, stateDir: state, source: stack}
 	worker := stack + "-worker-1"
 	testkit.Eventually(t, 30*time.Second, "v1 deployed", func() bool { return containers(t, cli, stack)[worker] != "" })

@@ -45,6 +45,30 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+// startMoor runs the moor binary with args until the test ends, and logs
+// its output then.
+func startMoor(t *testing.T, args ...string) *syncBuffer {
+	t.Helper()
+	bin, err := buildMoor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		t.Logf("moor %s log:\n%s", args[0], logs.String())
+	})
+	return logs
+}
+
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -134,6 +158,12 @@ func TestWebhookTriggersDeploy(t *testing.T) {
 	repo := testkit.NewRepo(t)
 	repo.Write(stack+"/compose.yaml", lifecycleCompose(img, port, "1", "1"))
 	repo.Commit("v1")
+	// A remote repository: a local one would be watched, and deploy the
+	// commit without any webhook.
+	root := t.TempDir()
+	bare := filepath.Join(root, "deploy.git")
+	repo.Git("clone", "--quiet", "--bare", repo.Dir, bare)
+	server := testkit.GitHTTP(t, root, "", "")
 	dir := t.TempDir()
 	secret := "s3cret"
 	os.WriteFile(filepath.Join(dir, "secret"), []byte(secret+"\n"), 0o600)
@@ -145,7 +175,7 @@ sources:
     interval: 1h
     webhook:
       secret_file: %s
-`, filepath.Join(dir, "state"), hookPort, stack, repo.Dir, filepath.Join(dir, "secret"))
+`, filepath.Join(dir, "state"), hookPort, stack, server.URL("deploy.git"), filepath.Join(dir, "secret"))
 	os.WriteFile(filepath.Join(dir, "moor.yaml"), []byte(cfg), 0o600)
 
 	var logs syncBuffer
@@ -164,6 +194,7 @@ sources:
 
 	repo.Write(stack+"/compose.yaml", lifecycleCompose(img, port, "2", "1"))
 	repo.Commit("v2")
+	repo.Git("push", "--quiet", bare, "main")
 	hook := fmt.Sprintf("http://127.0.0.1:%d/hooks/generic/%s", hookPort, stack)
 	body := `{"ref": "refs/heads/main"}`
 	post := func(sig string) int {
@@ -206,30 +237,13 @@ sources:
 // commit deploys at once even with an hour-long interval.
 func TestLocalRepositoryWatched(t *testing.T) {
 	cli := testkit.Docker(t)
-	bin, err := buildMoor()
-	if err != nil {
-		t.Fatal(err)
-	}
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)
 	testkit.CleanupStack(t, stack)
 	repo := testkit.NewRepo(t)
 	repo.Write(stack+"/compose.yaml", workerCompose(img, "1"))
 	repo.Commit("v1")
-	var logs syncBuffer
-	cmd := exec.Command(bin, "run", "--repo", repo.Dir, "--name", stack, "--state-dir", t.TempDir(),
-		"--interval", "1h", "--listen", "off")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		t.Logf("moor run log:\n%s", logs.String())
-	})
+	startMoor(t, "run", "--repo", repo.Dir, "--name", stack, "--state-dir", t.TempDir(), "--interval", "1h", "--listen", "off")
 	worker := stack + "-worker-1"
 	testkit.Eventually(t, 30*time.Second, "v1 deployed", func() bool { return containers(t, cli, stack)[worker] != "" })
 	first := containers(t, cli, stack)[worker]
