@@ -118,19 +118,11 @@ var ErrRefused = errors.New("revision refused")
 // Plan resolves the source, loads the revision and plans it against the
 // engine. Nothing on the host is touched.
 func (c *Controller) Plan(ctx context.Context) (*Outcome, error) {
-	snap, err := c.snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := &Outcome{Snapshot: snap}
-	if out.Notes, err = c.trust(ctx, snap); err != nil {
-		return out, err
-	}
-	d, err := c.load(ctx, snap)
+	out, err := c.revision(ctx)
 	if err != nil {
 		return out, err
 	}
-	out.Desired = d
+	d := out.Desired
 	obs, err := c.Runtime.Observe(ctx)
 	if err != nil {
 		return out, err
@@ -219,21 +211,27 @@ func (c *Controller) Apply(ctx context.Context) (*Outcome, error) {
 	return out, err
 }
 
-func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
+// revision resolves the source, checks out its revision, trusts it and
+// loads its stacks. Nothing of a revision is read before it is trusted.
+func (c *Controller) revision(ctx context.Context) (*Outcome, error) {
 	snap, err := c.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := &Outcome{Snapshot: snap}
-	// Nothing of a revision is read before it is trusted.
 	if out.Notes, err = c.trust(ctx, snap); err != nil {
 		return out, err
 	}
-	d, err := c.load(ctx, snap)
+	out.Desired, err = c.load(ctx, snap)
+	return out, err
+}
+
+func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
+	out, err := c.revision(ctx)
 	if err != nil {
 		return out, err
 	}
-	out.Desired = d
+	d, snap := out.Desired, out.Snapshot
 	if c.WorkDir == "" {
 		c.holdFailed(d, time.Now())
 	}
