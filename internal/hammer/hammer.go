@@ -9,10 +9,13 @@
 // would. A request fails when, within Timeout, it gets no answer, an error
 // after the connection was made (reset, EOF, timeout) or a status other
 // than 200. A request whose dial fails (connection refused, no such host, no
-// connection within DialTimeout: nothing was sent) is retried once at once
-// with a fresh lookup, as a load balancer would, and counted in
-// DialRetries, not as failed; only a second dial failure makes it fail. A
-// request cut short because the hammer is stopping is not counted at all.
+// connection within DialTimeout: nothing was sent), or whose connection the
+// server closed before any answer (a connection still in the accept queue
+// of a listener that closed), is retried once at once with a fresh lookup,
+// as a load balancer would (nginx's default proxy_next_upstream error does
+// both for a GET), and counted in DialRetries or UnansweredRetries, not as
+// failed; only a second failure makes it fail. A request cut short because
+// the hammer is stopping is not counted at all.
 //
 // The summary also notes the slowest successful request and where the slow
 // ones dialled: a stall is no failure, but it is worth seeing.
@@ -31,6 +34,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -51,6 +55,9 @@ type Summary struct {
 	// DialRetries counts requests whose first dial failed and that were
 	// dialled again.
 	DialRetries int `json:"dial_retries"`
+	// UnansweredRetries counts requests whose first connection was closed
+	// by the server before any answer, and that were sent again.
+	UnansweredRetries int `json:"unanswered_retries"`
 	// Versions counts the 200 answers by the "version=V" of their body
 	// ("unknown" when the body has none).
 	Versions map[string]int `json:"versions"`
@@ -194,6 +201,7 @@ func (h *Hammer) Run(ctx context.Context) Summary {
 type result struct {
 	version string
 	dialErr error  // the first attempt's dial failure, when it was retried
+	closed  error  // the first attempt's connection closed unanswered, when it was retried
 	err     error  // the request failed
 	dialled []dial // every connection attempt, in order
 }
@@ -218,11 +226,17 @@ func (h *Hammer) once(ctx context.Context, client *http.Client) result {
 	var r result
 	r.version, r.err = get(ctx, client, h.URL, &r.dialled)
 	var de *dialError
-	if errors.As(r.err, &de) {
+	var ce *closedError
+	switch {
+	case errors.As(r.err, &de):
 		r.dialErr = r.err
-		if r.version, r.err = get(ctx, client, h.URL, &r.dialled); r.err != nil {
-			r.err = fmt.Errorf("retried once: %w", r.err)
-		}
+	case errors.As(r.err, &ce):
+		r.closed = r.err
+	default:
+		return r
+	}
+	if r.version, r.err = get(ctx, client, h.URL, &r.dialled); r.err != nil {
+		r.err = fmt.Errorf("retried once: %w", r.err)
 	}
 	return r
 }
@@ -239,6 +253,9 @@ func (h *Hammer) count(start, end time.Time, r result) {
 				s.AddressDialErrors = append(s.AddressDialErrors, fmt.Sprintf("%s: %v", at, d))
 			}
 		}
+	}
+	if r.closed != nil {
+		s.UnansweredRetries++
 	}
 	if r.dialErr != nil {
 		s.DialRetries++
@@ -311,6 +328,11 @@ func get(ctx context.Context, client *http.Client, url string, dialled *[]dial) 
 		return "", err
 	}
 	resp, err := client.Do(req)
+	var de *dialError
+	if err != nil && !errors.As(err, &de) && ctx.Err() == nil &&
+		(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
+		return "", &closedError{err: err}
+	}
 	if err != nil {
 		return "", err
 	}
@@ -324,6 +346,12 @@ func get(ctx context.Context, client *http.Client, url string, dialled *[]dial) 
 	}
 	return Version(string(body)), nil
 }
+
+// closedError is a connection the server closed before any answer.
+type closedError struct{ err error }
+
+func (e *closedError) Error() string { return "closed before an answer: " + e.err.Error() }
+func (e *closedError) Unwrap() error { return e.err }
 
 // Version returns V from the first "version=V" field of a test app's
 // answer, or "unknown".

@@ -209,3 +209,43 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestUnansweredRetry: a connection the server closes before any answer is
+// sent again once; closed twice, the request fails. An answer cut short
+// after it began is a failure at once.
+func TestUnansweredRetry(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			k := conns.Add(1)
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				c.Read(buf)
+				switch k {
+				case 1, 3, 4: // closed unanswered
+				case 5: // cut short after the status line
+					fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nversion=1")
+				default:
+					fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nversion=1\n")
+				}
+			}()
+		}
+	}()
+	h := &Hammer{URL: "http://" + ln.Addr().String() + "/", Pause: time.Millisecond}
+	s := runUntil(t, h, func(s Summary) bool { return s.Requests >= 5 })
+	// Requests: 1 (conns 1, 2: retried, ok), 2 (conns 3, 4: failed), 3 (conn
+	// 5: cut short, failed), then ok.
+	if s.UnansweredRetries != 2 || s.Failed != 2 || s.Versions["1"] != s.Requests-2 {
+		t.Errorf("summary %+v", s)
+	}
+}
