@@ -33,6 +33,7 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "deploy.restart_policy.delay", service: "deploy:\n      restart_policy:\n        delay: 5s", want: []string{`field "deploy.restart_policy.delay"`}},
 		{name: "restart disagrees", service: "restart: always\n    deploy:\n      restart_policy:\n        condition: none", want: []string{`restart "always" and deploy.restart_policy (no) disagree`}},
 		{name: "start-first with a host port", service: "ports: ['8080:80']\n    deploy:\n      update_config:\n        order: start-first", want: []string{"service api: deploy.update_config.order start-first cannot work with published host port 8080", "use stop-first"}},
+		{name: "start-first with a fixed address", service: "networks:\n      back:\n        ipv4_address: 172.30.0.10\n    deploy:\n      update_config:\n        order: start-first", extra: "networks:\n  back:\n    ipam:\n      config:\n        - subnet: 172.30.0.0/16\n", want: []string{"service api: deploy.update_config.order start-first cannot work with a fixed address on network web_back"}},
 		{name: "update order", service: "deploy:\n      update_config:\n        order: sideways", want: []string{"order"}},
 		{name: "failure_action", service: "deploy:\n      update_config:\n        failure_action: explode", want: []string{`service api: deploy.update_config.failure_action "explode": use rollback, pause or continue`}},
 		{name: "network mac_address", service: "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02", want: []string{`field "networks.default.mac_address"`}},

@@ -278,3 +278,31 @@ func TestPruneVolumesRemovesAfterContainers(t *testing.T) {
 		})
 	}
 }
+
+// TestFixedAddressDefaultsToStopFirst: a container with a fixed address is
+// replaced stop-first: its old container is stopped before the new one
+// starts, since two cannot hold one address.
+func TestFixedAddressDefaultsToStopFirst(t *testing.T) {
+	f := runtime.NewFake()
+	f.Publish("app:1", "sha256:1")
+	fixed := func(env string) *reconcile.Service {
+		s := svc("api", "app:1", 1, env)
+		s.Spec.Networks[0].IPv4Address = "172.30.0.10"
+		s.Hash = s.Spec.Hash()
+		return s
+	}
+	converge(t, f, want("main@sha1:1", fixed("A=1")), 2)
+	obs, _ := f.Observe(context.Background())
+	oldID := obs.Containers[0].ID
+	var steps []string
+	ex := executor(f)
+	ex.Step = func(step string) { steps = append(steps, step) }
+	applyOnce(t, ex, f, want("main@sha1:2", fixed("A=2")))
+	got := strings.Join(steps, " ")
+	if strings.Contains(got, "replace/started-candidate") || !strings.Contains(got, "replace/started-new") {
+		t.Errorf("steps %s, want a stop-first replacement", got)
+	}
+	if c, err := f.InspectContainer(context.Background(), "web-api-1"); err != nil || c.ID == oldID {
+		t.Errorf("not replaced: %+v %v", c, err)
+	}
+}

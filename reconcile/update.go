@@ -27,8 +27,8 @@ const (
 // on the first failure.
 type UpdateConfig struct {
 	// Order is OrderStartFirst, OrderStopFirst, or "" for the default:
-	// start-first unless the service publishes a host port (two
-	// containers cannot bind one port).
+	// start-first unless the service publishes a host port or has a fixed
+	// IP address (two containers cannot hold one).
 	Order string `json:",omitempty"`
 	// Parallelism is how many replicas are replaced at once; 0 means 1.
 	Parallelism int `json:",omitempty"`
@@ -77,7 +77,18 @@ func (s *Service) startFirst() bool {
 	case OrderStopFirst:
 		return false
 	}
-	return !publishesPorts(s.Spec)
+	return !publishesPorts(s.Spec) && !fixedAddress(s.Spec)
+}
+
+// fixedAddress reports whether the container asks for a fixed IP address,
+// which two containers cannot hold at once.
+func fixedAddress(spec ContainerSpec) bool {
+	for _, n := range spec.Networks {
+		if n.IPv4Address != "" || n.IPv6Address != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (u UpdateConfig) batch() int {
