@@ -85,23 +85,8 @@ func updateConfig(s *types.ServiceConfig, spec reconcile.ContainerSpec) (reconci
 		}
 		u.Parallelism = int(*uc.Parallelism)
 	}
-	if err := u.Validate(); err != nil {
+	if err := u.Check(spec); err != nil {
 		return u, fmt.Errorf("service %s: deploy.update_config.%w", s.Name, err)
-	}
-	if u.Order == reconcile.OrderStartFirst {
-		for _, p := range spec.Ports {
-			if p.Published != "" {
-				return u, fmt.Errorf("service %s: deploy.update_config.order start-first cannot work with published host port %s: the new container could not bind it while the old one runs (use stop-first, or let the engine pick the host port)", s.Name, p.Published)
-			}
-		}
-		for _, n := range spec.Networks {
-			if n.IPv4Address != "" || n.IPv6Address != "" {
-				return u, fmt.Errorf("service %s: deploy.update_config.order start-first cannot work with a fixed address on network %s: two containers cannot hold it (use stop-first)", s.Name, n.Name)
-			}
-		}
-		if spec.NetworkMode == "host" {
-			return u, fmt.Errorf("service %s: deploy.update_config.order start-first cannot work with network_mode host: the new container could not bind the old one's ports (use stop-first)", s.Name)
-		}
 	}
 	return u, nil
 }

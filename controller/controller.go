@@ -271,7 +271,7 @@ func (c *Controller) reportOnly(d *reconcile.Desired, p *reconcile.Plan) bool {
 	if c.Source.Drift != config.DriftReport || c.WorkDir != "" || c.RetryFailed || p.Empty() {
 		return false
 	}
-	c.loadFailures()
+	c.loadStatus()
 	return c.applied == d.Revision
 }
 

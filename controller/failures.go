@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,9 +37,9 @@ func failureBackoff(attempts int) time.Duration {
 	return min(d, failureBackoffMax)
 }
 
-// loadFailures reads what the last run recorded, once: the failures and
+// loadStatus reads what the last run recorded, once: the failures and
 // the revision the host last matched.
-func (c *Controller) loadFailures() {
+func (c *Controller) loadStatus() {
 	if c.failures != nil {
 		return
 	}
@@ -55,7 +56,7 @@ func (c *Controller) loadFailures() {
 // and whose retry is not due. Failures of other revisions or configs are
 // forgotten: a new commit gets a fresh try.
 func (c *Controller) holdFailed(d *reconcile.Desired, now time.Time) {
-	c.loadFailures()
+	c.loadStatus()
 	wanted := map[string]bool{}
 	forEachService(d, func(stack string, svc *reconcile.Service) {
 		key := stack + "/" + svc.Name
@@ -82,12 +83,12 @@ func (c *Controller) holdFailed(d *reconcile.Desired, now time.Time) {
 }
 
 // errHeld marks a service held back by a recent failure.
-var errHeld = fmt.Errorf("held back")
+var errHeld = errors.New("held back")
 
 // noteFailures remembers the services whose container ops failed in this
 // run, and forgets those that now match the revision.
 func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, remaining *reconcile.Plan, now time.Time) {
-	c.loadFailures()
+	c.loadStatus()
 	failed := map[string]string{}
 	if res != nil {
 		for _, r := range res.Ops {

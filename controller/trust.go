@@ -77,7 +77,7 @@ func (c *Controller) verifySignature(snap *gitsource.Snapshot) (string, error) {
 // the commit does not descend from the last applied revision, or "". The
 // answer for one pair is remembered: it costs a fetch.
 func (c *Controller) rewritten(ctx context.Context, commit string) (string, error) {
-	c.loadFailures()
+	c.loadStatus()
 	old, err := gitsource.ParseRevision(c.applied)
 	if c.applied == "" || err != nil || old.Commit == commit {
 		return "", nil

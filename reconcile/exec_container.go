@@ -171,18 +171,6 @@ func (r *applyRun) abandon(ctx context.Context, newID string, old *Container, na
 	return fmt.Errorf("%s; old container restored", msg)
 }
 
-func publishesPorts(s ContainerSpec) bool {
-	if s.NetworkMode == "host" {
-		return true
-	}
-	for _, p := range s.Ports {
-		if p.Published != "" {
-			return true
-		}
-	}
-	return false
-}
-
 // waitReady waits until a started container counts as up: healthy when it
 // has a healthcheck, otherwise running (or, for a job, exited 0) — for a
 // replacement, still running after the monitor period, since an old

@@ -44,8 +44,9 @@ type UpdateConfig struct {
 	MaxFailureRatio float64 `json:",omitempty"`
 }
 
-// Validate checks the values compose cannot check for moor.
-func (u UpdateConfig) Validate() error {
+// Check checks the values compose cannot check for moor, and that an
+// explicit start-first order can work for a container made from spec.
+func (u UpdateConfig) Check(spec ContainerSpec) error {
 	switch u.Order {
 	case "", OrderStartFirst, OrderStopFirst:
 	default:
@@ -65,6 +66,9 @@ func (u UpdateConfig) Validate() error {
 	if u.MaxFailureRatio < 0 || u.MaxFailureRatio > 1 {
 		return fmt.Errorf("max_failure_ratio %v is not between 0 and 1", u.MaxFailureRatio)
 	}
+	if why := startFirstConflict(spec); u.Order == OrderStartFirst && why != "" {
+		return fmt.Errorf("order start-first cannot work with %s", why)
+	}
 	return nil
 }
 
@@ -77,18 +81,27 @@ func (s *Service) startFirst() bool {
 	case OrderStopFirst:
 		return false
 	}
-	return !publishesPorts(s.Spec) && !fixedAddress(s.Spec)
+	return startFirstConflict(s.Spec) == ""
 }
 
-// fixedAddress reports whether the container asks for a fixed IP address,
-// which two containers cannot hold at once.
-func fixedAddress(spec ContainerSpec) bool {
-	for _, n := range spec.Networks {
-		if n.IPv4Address != "" || n.IPv6Address != "" {
-			return true
+// startFirstConflict says why two containers made from spec cannot run at
+// once, or "": a published host port, a fixed address or the host's
+// network can be held by one container only.
+func startFirstConflict(spec ContainerSpec) string {
+	for _, p := range spec.Ports {
+		if p.Published != "" {
+			return fmt.Sprintf("published host port %s: the new container could not bind it while the old one runs (use stop-first, or let the engine pick the host port)", p.Published)
 		}
 	}
-	return false
+	for _, n := range spec.Networks {
+		if n.IPv4Address != "" || n.IPv6Address != "" {
+			return fmt.Sprintf("a fixed address on network %s: two containers cannot hold it (use stop-first)", n.Name)
+		}
+	}
+	if spec.NetworkMode == "host" {
+		return "network_mode host: the new container could not bind the old one's ports (use stop-first)"
+	}
+	return ""
 }
 
 func (u UpdateConfig) batch() int {

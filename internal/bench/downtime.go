@@ -41,18 +41,8 @@ func (b *bench) downtimeOf(ctx context.Context, t tool) (downtimeResult, error) 
 	defer b.cleanup(context.WithoutCancel(ctx))
 	dir := prefix + "down"
 	project := t.project(dir)
-	port, err := freePort()
+	r, port, err := b.webRepo(ctx, "down", dir)
 	if err != nil {
-		return res, err
-	}
-	r, err := b.newRepo(ctx, "down")
-	if err != nil {
-		return res, err
-	}
-	if err := r.write(dir, webService(b.image, port, "0")); err != nil {
-		return res, err
-	}
-	if err := r.commit(ctx, "web v0"); err != nil {
 		return res, err
 	}
 	state, err := b.dir("state")
@@ -115,4 +105,24 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// webRepo makes a deploy repository named name whose stack dir is one web
+// service (webService, version 0) published on a free port.
+func (b *bench) webRepo(ctx context.Context, name, dir string) (*repo, int, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := b.newRepo(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := r.write(dir, webService(b.image, port, "0")); err != nil {
+		return nil, 0, err
+	}
+	if err := r.commit(ctx, "web v0"); err != nil {
+		return nil, 0, err
+	}
+	return r, port, nil
 }

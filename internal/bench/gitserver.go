@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/cgi"
-	"os"
-	"os/exec"
 	"path/filepath"
+
+	"github.com/moor-dev/moor/internal/githttp"
 )
 
 // gitServer serves the bare repositories under a directory over git's
@@ -24,7 +22,7 @@ type gitServer struct {
 }
 
 func startGitServer(root string) (*gitServer, error) {
-	git, err := exec.LookPath("git")
+	backend, err := githttp.Backend(root, io.Discard)
 	if err != nil {
 		return nil, err
 	}
@@ -33,20 +31,7 @@ func startGitServer(root string) (*gitServer, error) {
 		return nil, fmt.Errorf("git server: %w", err)
 	}
 	s := &gitServer{root: root, url: "http://" + l.Addr().String()}
-	s.srv = &http.Server{Handler: &cgi.Handler{
-		Path: git,
-		Args: []string{"http-backend"},
-		Root: "/",
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"GIT_CONFIG_NOSYSTEM=1",
-			"GIT_CONFIG_GLOBAL=" + os.DevNull,
-		},
-		InheritEnv: []string{"PATH"},
-		Logger:     log.New(io.Discard, "", 0),
-		Stderr:     io.Discard,
-	}}
+	s.srv = &http.Server{Handler: backend}
 	go s.srv.Serve(l)
 	return s, nil
 }

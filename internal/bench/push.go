@@ -75,18 +75,8 @@ func (b *bench) pushOf(ctx context.Context, srv *gitServer, t trigger) (pushResu
 	defer b.cleanup(context.WithoutCancel(ctx))
 	dir := prefix + "push"
 	source := prefix + "push"
-	port, err := freePort()
+	r, port, err := b.webRepo(ctx, "push", dir)
 	if err != nil {
-		return res, err
-	}
-	r, err := b.newRepo(ctx, "push")
-	if err != nil {
-		return res, err
-	}
-	if err := r.write(dir, webService(b.image, port, "0")); err != nil {
-		return res, err
-	}
-	if err := r.commit(ctx, "web v0"); err != nil {
 		return res, err
 	}
 	url, bare := r.dir, ""

@@ -7,12 +7,11 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/http/cgi"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/moor-dev/moor/internal/githttp"
 )
 
 // GitHTTPServer is git's smart HTTP protocol (git http-backend behind Go's
@@ -37,30 +36,12 @@ type GitHTTPServer struct {
 // git binary the test is skipped, or fails under CI.
 func GitHTTP(t testing.TB, root, user, pass string) *GitHTTPServer {
 	t.Helper()
-	git, err := exec.LookPath("git")
+	backend, err := githttp.Backend(root, testLogWriter{t: t, prefix: "git http-backend: "})
 	if err != nil {
 		skipOrFail(t, err)
 	}
 	s := &GitHTTPServer{t: t}
 	s.idle = sync.NewCond(&s.mu)
-	backend := &cgi.Handler{
-		Path: git,
-		Args: []string{"http-backend"},
-		Root: "/",
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"GIT_CONFIG_NOSYSTEM=1",
-			"GIT_CONFIG_GLOBAL=" + os.DevNull,
-			// Repositories made by a test may belong to another user
-			// than the one git runs as here; "dubious ownership" would
-			// then refuse them.
-			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=safe.directory", "GIT_CONFIG_VALUE_0=*",
-		},
-		InheritEnv: []string{"PATH"},
-		Logger:     log.New(io.Discard, "", 0), // copy errors of clients that hang up
-		Stderr:     testLogWriter{t: t, prefix: "git http-backend: "},
-	}
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if user != "" {
 			u, p, ok := r.BasicAuth()
