@@ -41,8 +41,9 @@ type Fake struct {
 	registry   map[string]string         // pullable reference (familiar) -> ID
 	unhealthy  map[string]bool           // image references (familiar)
 	crash      map[string]bool           // image references (familiar)
-	faults     []*fault
+	faults     []*injected
 	calls      map[string]int
+	changes    []string // the journal: every change asked for, in order
 }
 
 var _ reconcile.Runtime = (*Fake)(nil)
@@ -182,9 +183,10 @@ func (f *Fake) summary(c *fakeContainer) container.Summary {
 
 // Pull fetches ref from the fake registry (see Publish) into the local
 // images. A reference the registry does not have fails with ErrNotFound.
-func (f *Fake) Pull(ctx context.Context, ref string) error {
+func (f *Fake) Pull(ctx context.Context, ref string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "Pull", ref)
 	fam := familiarRef(ref)
 	if err := f.begin("Pull", ref, fam); err != nil {
 		return fmt.Errorf("pull %s: %w", ref, err)
@@ -198,9 +200,10 @@ func (f *Fake) Pull(ctx context.Context, ref string) error {
 }
 
 // CreateNetwork creates a network unless one of the name exists.
-func (f *Fake) CreateNetwork(ctx context.Context, spec reconcile.NetworkSpec, labels map[string]string) error {
+func (f *Fake) CreateNetwork(ctx context.Context, spec reconcile.NetworkSpec, labels map[string]string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "CreateNetwork", spec.Name)
 	if err := f.begin("CreateNetwork", spec.Name); err != nil {
 		return fmt.Errorf("create network %s: %w", spec.Name, err)
 	}
@@ -216,9 +219,10 @@ func (f *Fake) CreateNetwork(ctx context.Context, spec reconcile.NetworkSpec, la
 
 // RemoveNetwork removes a network; an absent one is success, one a running
 // container uses is an error (the engine's "active endpoints").
-func (f *Fake) RemoveNetwork(ctx context.Context, name string) error {
+func (f *Fake) RemoveNetwork(ctx context.Context, name string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "RemoveNetwork", name)
 	if err := f.begin("RemoveNetwork", name); err != nil {
 		return fmt.Errorf("remove network %s: %w", name, err)
 	}
@@ -239,9 +243,10 @@ func (c *fakeContainer) onNetwork(name string) bool {
 }
 
 // CreateVolume creates a named volume unless it exists.
-func (f *Fake) CreateVolume(ctx context.Context, spec reconcile.VolumeSpec, labels map[string]string) error {
+func (f *Fake) CreateVolume(ctx context.Context, spec reconcile.VolumeSpec, labels map[string]string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "CreateVolume", spec.Name)
 	if err := f.begin("CreateVolume", spec.Name); err != nil {
 		return fmt.Errorf("create volume %s: %w", spec.Name, err)
 	}
@@ -256,9 +261,10 @@ func (f *Fake) CreateVolume(ctx context.Context, spec reconcile.VolumeSpec, labe
 }
 
 // RemoveVolume removes a volume unless a container uses it.
-func (f *Fake) RemoveVolume(ctx context.Context, name string) error {
+func (f *Fake) RemoveVolume(ctx context.Context, name string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "RemoveVolume", name)
 	if err := f.begin("RemoveVolume", name); err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
@@ -277,9 +283,10 @@ func (f *Fake) RemoveVolume(ctx context.Context, name string) error {
 }
 
 // Expose marks a candidate as attached under its aliases.
-func (f *Fake) Expose(ctx context.Context, id string, spec reconcile.ContainerSpec, service string) error {
+func (f *Fake) Expose(ctx context.Context, id string, spec reconcile.ContainerSpec, service string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "Expose", f.label(id))
 	if err := f.begin("Expose", f.subjects(id)...); err != nil {
 		return fmt.Errorf("expose container %s: %w", id, err)
 	}
@@ -294,9 +301,10 @@ func (f *Fake) Expose(ctx context.Context, id string, spec reconcile.ContainerSp
 // CreateContainer creates a container in state "created". The image must be
 // local and the networks must exist; a named volume that does not exist is
 // created without labels, as the engine does.
-func (f *Fake) CreateContainer(ctx context.Context, name string, spec reconcile.ContainerSpec, labels map[string]string) (string, error) {
+func (f *Fake) CreateContainer(ctx context.Context, name string, spec reconcile.ContainerSpec, labels map[string]string) (_ string, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "CreateContainer", name)
 	if err := f.begin("CreateContainer", name); err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
@@ -329,9 +337,10 @@ func (f *Fake) CreateContainer(ctx context.Context, name string, spec reconcile.
 }
 
 // StartContainer starts a container; a running one is success.
-func (f *Fake) StartContainer(ctx context.Context, id string) error {
+func (f *Fake) StartContainer(ctx context.Context, id string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "StartContainer", f.label(id))
 	if err := f.begin("StartContainer", f.subjects(id)...); err != nil {
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
@@ -377,9 +386,10 @@ func hasHealthcheck(s reconcile.ContainerSpec) bool {
 
 // StopContainer stops a container with exit code 0; a stopped one is
 // success.
-func (f *Fake) StopContainer(ctx context.Context, id string, grace *time.Duration) error {
+func (f *Fake) StopContainer(ctx context.Context, id string, grace *time.Duration) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "StopContainer", f.label(id))
 	if err := f.begin("StopContainer", f.subjects(id)...); err != nil {
 		return fmt.Errorf("stop container %s: %w", id, err)
 	}
@@ -400,9 +410,10 @@ func (c *fakeContainer) stop(code int) {
 }
 
 // RemoveContainer removes a container; an absent one is success.
-func (f *Fake) RemoveContainer(ctx context.Context, id string) error {
+func (f *Fake) RemoveContainer(ctx context.Context, id string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "RemoveContainer", f.label(id))
 	if err := f.begin("RemoveContainer", f.subjects(id)...); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
@@ -414,9 +425,10 @@ func (f *Fake) RemoveContainer(ctx context.Context, id string) error {
 
 // RenameContainer renames a container. Its own name is success; another
 // container's is ErrConflict.
-func (f *Fake) RenameContainer(ctx context.Context, id, name string) error {
+func (f *Fake) RenameContainer(ctx context.Context, id, name string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.journal(&err, "RenameContainer", f.label(id)+" -> "+name)
 	if err := f.begin("RenameContainer", f.subjects(id)...); err != nil {
 		return fmt.Errorf("rename container %s to %s: %w", id, name, err)
 	}

@@ -20,8 +20,8 @@ var methods = []string{
 	"RenameContainer", "InspectContainer", "Logs",
 }
 
-// fault makes calls of method on name fail with err.
-type fault struct {
+// injected makes calls of method on name fail with err.
+type injected struct {
 	method, name string
 	err          error
 	once         bool
@@ -50,7 +50,7 @@ func (f *Fake) addFault(method, name string, err error, once bool) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.faults = append(f.faults, &fault{method: method, name: name, err: err, once: once})
+	f.faults = append(f.faults, &injected{method: method, name: name, err: err, once: once})
 }
 
 // fault returns the error of the first fault on method matching one of
@@ -75,11 +75,41 @@ func (f *Fake) Calls() map[string]int {
 	return maps.Clone(f.calls)
 }
 
-// ResetCalls sets every call count back to zero.
+// Journal returns every change asked of the fake since it was made or
+// since ResetCalls, in order, one line each: the method, the container's
+// name at the time (or the network, volume or image), and whether the call
+// failed: "StopContainer web-api-1", "RenameContainer web-api-1 ->
+// web-api-1-retired", "StartContainer web-api-3-candidate: failed".
+func (f *Fake) Journal() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.changes)
+}
+
+// journal appends one call to the journal. The caller holds f.mu.
+func (f *Fake) journal(err *error, method, subject string) {
+	line := method + " " + subject
+	if *err != nil {
+		line += ": failed"
+	}
+	f.changes = append(f.changes, line)
+}
+
+// label names a container by its current name, or as given when there is
+// none. The caller holds f.mu.
+func (f *Fake) label(idOrName string) string {
+	if c := f.find(idOrName); c != nil {
+		return c.name
+	}
+	return idOrName
+}
+
+// ResetCalls sets every call count back to zero and empties the journal.
 func (f *Fake) ResetCalls() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	clear(f.calls)
+	f.changes = nil
 }
 
 // AddImage makes ref a local image with ID id, as if built or pulled; a
