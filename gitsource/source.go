@@ -14,20 +14,25 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/moor-dev/moor/fault"
 )
 
 // Classes of failure, for errors.Is. Every error of this package names the
-// URL (and the ref where there is one) and wraps the cause.
+// URL (and the ref where there is one) and wraps the cause. Each carries
+// its fault class.
 var (
 	// ErrUnreachable: the repository could not be listed or fetched (network,
-	// DNS, timeout, missing local path, no such repository). Transient.
-	ErrUnreachable = errors.New("repository unreachable")
+	// DNS, timeout, missing local path, no such repository). Transient:
+	// fault.SourceUnreachable.
+	ErrUnreachable = fault.Mark(fault.ErrSourceUnreachable, errors.New("repository unreachable"))
 	// ErrRefNotFound: the repository answered but has no such branch, tag
-	// or commit. Stalled until the repository or the configuration changes.
-	ErrRefNotFound = errors.New("ref not found")
+	// or commit. Stalled until the repository or the configuration
+	// changes: fault.Refused.
+	ErrRefNotFound = fault.Mark(fault.ErrRefused, errors.New("ref not found"))
 	// ErrAuth: the server rejected the credentials (or asked for some).
-	// Stalled until the configuration changes.
-	ErrAuth = errors.New("authentication failed")
+	// Stalled until the configuration changes: fault.Refused.
+	ErrAuth = fault.Mark(fault.ErrRefused, errors.New("authentication failed"))
 )
 
 // DefaultRef is the ref of a Source whose Ref is empty.

@@ -9,8 +9,8 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
-	"github.com/moby/moby/client/pkg/versions"
 
+	"github.com/moor-dev/moor/fault"
 	"github.com/moor-dev/moor/reconcile"
 )
 
@@ -41,7 +41,7 @@ func NewDocker(ctx context.Context) (*Docker, error) {
 	d.calls.Add(1)
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("docker engine at %s: %w", cli.DaemonHost(), err)
+		return nil, fmt.Errorf("docker engine at %s: %w", cli.DaemonHost(), fault.Mark(fault.ErrEngineUnavailable, err))
 	}
 	return d, nil
 }
@@ -56,11 +56,6 @@ func (d *Docker) Calls() int64 { return d.calls.Load() }
 // call counts one Engine API call.
 func (d *Docker) call() { d.calls.Add(1) }
 
-// apiAtLeast reports whether the negotiated API version is v or newer.
-func (d *Docker) apiAtLeast(v string) bool {
-	return versions.GreaterThanOrEqualTo(d.cli.ClientVersion(), v)
-}
-
 // classified is an engine error that also matches one of reconcile's error
 // kinds with errors.Is, keeping the engine's message.
 type classified struct {
@@ -72,13 +67,16 @@ func (e classified) Error() string   { return e.err.Error() }
 func (e classified) Unwrap() []error { return []error{e.kind, e.err} }
 
 // classify maps the engine's not-found and conflict errors onto
-// reconcile.ErrNotFound and reconcile.ErrConflict.
+// reconcile.ErrNotFound and reconcile.ErrConflict, and an engine that does
+// not answer onto fault.ErrEngineUnavailable.
 func classify(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, reconcile.ErrNotFound), errors.Is(err, reconcile.ErrConflict):
+	case errors.Is(err, reconcile.ErrNotFound), errors.Is(err, reconcile.ErrConflict), errors.Is(err, fault.ErrEngineUnavailable):
 		return err
+	case client.IsErrConnectionFailed(err):
+		return fault.Mark(fault.ErrEngineUnavailable, err)
 	case cerrdefs.IsNotFound(err):
 		return classified{reconcile.ErrNotFound, err}
 	case cerrdefs.IsConflict(err):

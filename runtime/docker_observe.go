@@ -19,7 +19,7 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	d.call()
 	cs, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: owned})
 	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
+		return nil, fmt.Errorf("list containers: %w", classify(err))
 	}
 	for _, s := range cs.Items {
 		obs.Containers = append(obs.Containers, fromSummary(s))
@@ -28,7 +28,7 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	d.call()
 	ns, err := d.cli.NetworkList(ctx, client.NetworkListOptions{Filters: owned})
 	if err != nil {
-		return nil, fmt.Errorf("list networks: %w", err)
+		return nil, fmt.Errorf("list networks: %w", classify(err))
 	}
 	for _, n := range ns.Items {
 		obs.Networks = append(obs.Networks, reconcile.Network{
@@ -40,7 +40,7 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	d.call()
 	vs, err := d.cli.VolumeList(ctx, client.VolumeListOptions{Filters: owned})
 	if err != nil {
-		return nil, fmt.Errorf("list volumes: %w", err)
+		return nil, fmt.Errorf("list volumes: %w", classify(err))
 	}
 	for _, v := range vs.Items {
 		obs.Volumes = append(obs.Volumes, reconcile.Volume{
@@ -52,7 +52,7 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	d.call()
 	is, err := d.cli.ImageList(ctx, client.ImageListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("list images: %w", err)
+		return nil, fmt.Errorf("list images: %w", classify(err))
 	}
 	for _, img := range is.Items {
 		for _, ref := range append(img.RepoTags, img.RepoDigests...) {
