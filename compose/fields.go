@@ -3,7 +3,9 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -94,7 +96,7 @@ func checkService(s *types.ServiceConfig) error {
 	if hc := s.HealthCheck; hc != nil {
 		errs = append(errs, rejectFields(s.Name, "healthcheck.", reflect.ValueOf(*hc), healthcheckFields))
 	}
-	for _, key := range sortedKeys(s.Networks) {
+	for _, key := range slices.Sorted(maps.Keys(s.Networks)) {
 		if n := s.Networks[key]; n != nil {
 			errs = append(errs, rejectFields(s.Name, "networks."+key+".", reflect.ValueOf(*n), attachmentFields))
 		}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -82,7 +84,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		Volumes:  map[string]*reconcile.VolumeSpec{},
 	}
 	var errs []error
-	for _, key := range sortedKeys(p.Networks) {
+	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
 		n, err := networkSpec(key, p.Networks[key])
 		if err != nil {
 			errs = append(errs, err)
@@ -90,7 +92,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Networks[key] = n
 	}
-	for _, key := range sortedKeys(p.Volumes) {
+	for _, key := range slices.Sorted(maps.Keys(p.Volumes)) {
 		v, err := volumeSpec(key, p.Volumes[key])
 		if err != nil {
 			errs = append(errs, err)
@@ -99,7 +101,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		st.Volumes[key] = v
 	}
 	m := mapper{sd: sd, project: p}
-	for _, name := range sortedKeys(p.Services) {
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		svc := p.Services[name]
 		s, err := m.service(&svc)
 		if err != nil {

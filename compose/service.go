@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -50,7 +51,7 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 		Spec:       spec,
 		Hash:       spec.Hash(),
 	}
-	for _, dep := range sortedKeys(s.DependsOn) {
+	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
 		if svc.DependsOn == nil {
 			svc.DependsOn = map[string]reconcile.Dependency{}
 		}
@@ -175,7 +176,7 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 // as compose does.
 func environment(env types.MappingWithEquals) []string {
 	var out []string
-	for _, k := range sortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		if v := env[k]; v != nil {
 			out = append(out, k+"="+*v)
 		}
@@ -187,7 +188,7 @@ func environment(env types.MappingWithEquals) []string {
 // they are moor's ownership record (reconcile/labels.go).
 func checkUserLabels(labels map[string]string) error {
 	var errs []error
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		for _, reserved := range []string{"moor.", "com.docker.compose."} {
 			if strings.HasPrefix(k, reserved) {
 				errs = append(errs, fmt.Errorf("label %q: the %s namespace is reserved for moor", k, strings.TrimSuffix(reserved, ".")))
@@ -264,7 +265,7 @@ func healthcheck(hc *types.HealthCheckConfig) *reconcile.Healthcheck {
 
 func ulimits(u map[string]*types.UlimitsConfig) []reconcile.Ulimit {
 	var out []reconcile.Ulimit
-	for _, name := range sortedKeys(u) {
+	for _, name := range slices.Sorted(maps.Keys(u)) {
 		l := u[name]
 		if l == nil {
 			continue

@@ -3,6 +3,7 @@ package compose
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,7 +104,7 @@ func (m mapper) networks(s *types.ServiceConfig) (string, []reconcile.NetworkAtt
 		return "", nil, fmt.Errorf("network_mode %q: use host, none, bridge or container:NAME", mode)
 	}
 	var out []reconcile.NetworkAttachment
-	for _, key := range sortedKeys(s.Networks) {
+	for _, key := range slices.Sorted(maps.Keys(s.Networks)) {
 		n, ok := m.project.Networks[key]
 		if !ok {
 			return "", nil, fmt.Errorf("network %q is not declared", key)
@@ -124,15 +125,6 @@ func (m mapper) networks(s *types.ServiceConfig) (string, []reconcile.NetworkAtt
 	}
 	slices.SortFunc(out, func(a, b reconcile.NetworkAttachment) int { return cmp.Compare(a.Name, b.Name) })
 	return "", out, nil
-}
-
-func sortedKeys[V any, M ~map[string]V](m M) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // cloneSlice copies s, keeping nil apart from empty: an explicit

@@ -61,11 +61,13 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -326,7 +328,7 @@ func (s *Source) validate(v *validator, at string) {
 	case s.Timeout < 0:
 		v.add(at+".timeout", fmt.Sprintf("%v is not positive", s.Timeout))
 	}
-	for _, k := range sortedKeys(s.Variables) {
+	for _, k := range slices.Sorted(maps.Keys(s.Variables)) {
 		if !variableRE.MatchString(k) {
 			v.add(at+".variables", fmt.Sprintf("%q is not a valid variable name", k))
 		}

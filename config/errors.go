@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -76,15 +75,6 @@ func (v *validator) add(field, msg string) {
 }
 
 func (v *validator) err() error { return errors.Join(v.errs...) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // suggest returns the known key closest to key if it is a likely typo.
 func suggest(key string, known []string) string {

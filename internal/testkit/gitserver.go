@@ -73,9 +73,6 @@ func (s *GitHTTPServer) URL(repoPath string) string {
 	return "http://" + s.addr + "/" + strings.TrimPrefix(repoPath, "/")
 }
 
-// Addr returns "127.0.0.1:PORT"; it stays the same across Stop and Start.
-func (s *GitHTTPServer) Addr() string { return s.addr }
-
 // Stop closes the listener and every connection and waits for the requests
 // in flight to end. Connecting fails until Start. Stopping a stopped server
 // does nothing.
