@@ -3,22 +3,28 @@
 // It is the only package that knows every adapter: gitsource for the
 // repository, compose for the files, a reconcile.Runtime for the engine,
 // ledger for the record.
+//
+// `moor plan` and `moor apply` take one path (Controller.pass) from the ref
+// to the plan; only apply goes on to carry the plan out.
 package controller
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/moor-dev/moor/compose"
 	"github.com/moor-dev/moor/config"
+	"github.com/moor-dev/moor/fault"
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/reconcile"
@@ -40,10 +46,10 @@ type Controller struct {
 	// WorkDir, when set, plans this local directory instead of the
 	// repository (moor plan --dir).
 	WorkDir string
-	// RetryFailed retries services whose rollout to this revision failed
-	// recently, instead of holding them until their backoff ends, and
-	// repairs drift even under drift: report (moor apply).
-	RetryFailed bool
+	// Explicit marks an operator's run (moor plan, moor apply): services
+	// held back by a recent failure are retried, and drift that the source
+	// only reports is repaired.
+	Explicit bool
 
 	git *gitsource.Source
 	triggerState
@@ -54,16 +60,11 @@ type Controller struct {
 		rev     string
 		desired *reconcile.Desired
 	}
-	// failures are the services whose rollout failed, by "stack/service";
-	// nil until read from the status.
-	failures map[string]Failure
-	// applied is the revision the host last fully matched.
-	applied string
+	// dec are the decisions kept between runs; nil until read.
+	dec *decisions
 	// lastRecord is the last run written to the ledger, so that a run that
 	// only finds the same failure again is not written twice.
 	lastRecord struct{ revision, err string }
-	// lastDrift is the drift last logged, so that it is logged once.
-	lastDrift string
 	// verifier holds the trusted keys, loaded at the first verification.
 	verifier *verify.Verifier
 	// ancestry remembers IsAncestor's verdicts, by "OLD..NEW".
@@ -74,6 +75,11 @@ type Controller struct {
 		commit, applied string
 		notes           []string
 	}
+
+	// mu guards report, which readers on other goroutines (the HTTP
+	// server) take while runs go on.
+	mu     sync.Mutex
+	report *SourceReport
 }
 
 // New builds a controller for src, with its snapshots under
@@ -85,7 +91,6 @@ func New(src config.Source, stateDir string, rt reconcile.Runtime, l *ledger.Led
 	c := &Controller{Source: src, StateDir: stateDir, Runtime: rt, Ledger: l, Log: log.With(zap.String("source", src.Name))}
 	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir()}
 	c.Executor.Log = c.Log
-	c.Executor.Monitor = reconcile.DefaultMonitor
 	return c
 }
 
@@ -95,120 +100,74 @@ func (c *Controller) sourceDir() string { return filepath.Join(c.StateDir, "sour
 type Outcome struct {
 	Snapshot *gitsource.Snapshot
 	Desired  *reconcile.Desired
-	Plan     *reconcile.Plan
+	// Constraints are what the controller's records and its pulls added to
+	// the plan.
+	Constraints reconcile.Constraints
+	Plan        *reconcile.Plan
 	// Result is nil for a plan that was not applied.
 	Result *reconcile.Result
+	// Observed is the engine as last seen: after the apply, if any.
+	Observed *reconcile.Observed
 	// Remaining is the plan made from the engine after the apply: empty
 	// when the host matches the revision.
 	Remaining *reconcile.Plan
-	// Drift, under drift: report, is the plan that would repair a host
-	// that no longer matches the revision it was converged to. It is
-	// reported, not applied.
-	Drift  *reconcile.Plan
-	Pulled []string // images pulled before planning (pull_policy: always)
+	Pulled    []string // images pulled before planning (pull_policy: always)
+	// FailedPulls are the pulls before planning that failed, by image.
+	FailedPulls map[string]error
 	// Notes are facts about the revision for the ledger: who signed it,
 	// whether history was rewritten.
 	Notes []string
 }
 
 // ErrRefused marks a revision that is refused as a whole: nothing on the
-// host changes (invariant 3).
-var ErrRefused = errors.New("revision refused")
+// host changes (invariant 3). Its class is fault.Refused.
+var ErrRefused = fault.Mark(fault.ErrRefused, errors.New("revision refused"))
 
 // Plan resolves the source, loads the revision and plans it against the
-// engine. Nothing on the host is touched.
+// engine, as Apply would. Nothing on the host is touched.
 func (c *Controller) Plan(ctx context.Context) (*Outcome, error) {
-	out, err := c.revision(ctx)
-	if err != nil {
-		return out, err
-	}
-	d := out.Desired
-	obs, err := c.Runtime.Observe(ctx)
-	if err != nil {
-		return out, err
-	}
-	blockNeverPulled(d, obs)
-	out.Plan = reconcile.MakePlan(d, obs)
-	return out, nil
+	return c.pass(ctx, false)
 }
 
-func (c *Controller) snapshot(ctx context.Context) (*gitsource.Snapshot, error) {
-	if c.WorkDir != "" {
-		return gitsource.WorkingCopy(c.WorkDir)
-	}
-	// Secrets are read on every sync, so a rotated token or key counts at
-	// the next one.
-	auth, err := gitsource.Credentials(c.Source.Auth).Method(c.Source.Repo, c.Log)
-	if err != nil {
-		return nil, err
-	}
-	c.git.Auth = auth
-	rev, err := c.git.Resolve(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.git.Checkout(ctx, rev)
-}
-
-// load reads the stacks of a snapshot. A path missing from the revision, or a
-// revision with no stacks at all (unless allowed), refuses the revision.
-func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*reconcile.Desired, error) {
-	root := filepath.Join(snap.Dir, filepath.FromSlash(c.Source.Path))
-	rev := snap.Revision.String()
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%w: path %q does not exist in %s", ErrRefused, c.Source.Path, rev)
-	}
-	if c.WorkDir == "" && c.loaded.rev == rev && c.loaded.desired != nil {
-		d := c.loaded.desired
-		forEachService(d, func(_ string, svc *reconcile.Service) { svc.Err = nil })
-		return d, nil
-	}
-	d, err := compose.Load(ctx, root, compose.Options{Variables: c.Source.Variables, Profiles: c.Source.Profiles})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrRefused, rev, err)
-	}
-	d.Source, d.Revision = c.Source.Name, rev
-	d.PruneVolumes = c.Source.PruneVolumes
-	if len(d.Stacks) == 0 && len(d.Broken) == 0 && !c.Source.AllowEmpty {
-		where := c.Source.Path
-		if where == "" {
-			where = "the repository root"
-		}
-		return nil, fmt.Errorf("%w: %s has no stacks under %s; refusing to remove everything (set allow_empty to allow an empty host)", ErrRefused, rev, where)
-	}
-	if c.WorkDir == "" {
-		c.loaded.rev, c.loaded.desired = rev, d
-	}
-	return d, nil
-}
-
-// blockNeverPulled marks services whose image is absent and must not be
-// pulled: they cannot converge.
-func blockNeverPulled(d *reconcile.Desired, obs *reconcile.Observed) {
-	forEachService(d, func(stack string, svc *reconcile.Service) {
-		if _, ok := obs.Images[svc.Spec.Image]; !ok && svc.PullPolicy == reconcile.PullNever && svc.Err == nil {
-			svc.Err = fmt.Errorf("image %s is not present and pull_policy is never", svc.Spec.Image)
-		}
-	})
-}
-
-func forEachService(d *reconcile.Desired, fn func(stack string, svc *reconcile.Service)) {
-	for _, sn := range sortedKeys(d.Stacks) {
-		st := d.Stacks[sn]
-		for _, name := range st.ServiceNames() {
-			fn(sn, st.Services[name])
-		}
-	}
-}
-
-// Apply runs the whole pipeline once and records it in the ledger. It
-// returns the outcome and an error when the host does not match the
-// revision afterwards.
+// Apply runs the whole pipeline once and records it in the ledger and the
+// status. It returns the outcome and an error when the host does not match
+// the revision afterwards; fault.Of tells what kind of failure it is.
 func (c *Controller) Apply(ctx context.Context) (*Outcome, error) {
 	started := time.Now()
 	out, err := c.apply(ctx)
 	c.record(started, out, err)
 	return out, err
+}
+
+// pass is the pipeline up to the plan, the same for plan and apply:
+// resolve, trust, load, the constraints of the controller's records,
+// (for apply) the pulls of pull_policy always, observe, plan.
+func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
+	out, err := c.revision(ctx)
+	if err != nil {
+		return out, err
+	}
+	d := out.Desired
+	out.Constraints = c.constraints(d, time.Now())
+	if apply {
+		out.Pulled, out.FailedPulls = c.pullAlways(ctx, d)
+	}
+	if len(out.FailedPulls) > 0 {
+		out.Constraints.FailedPulls = map[string]string{}
+		for img, err := range out.FailedPulls {
+			out.Constraints.FailedPulls[img] = err.Error()
+		}
+	}
+	if out.Observed, err = c.Runtime.Observe(ctx); err != nil {
+		return out, err
+	}
+	out.Plan = reconcile.MakePlan(d, out.Observed, out.Constraints)
+	if !apply {
+		if imgs := pullsFirst(d); len(imgs) > 0 {
+			out.Plan.Notes = append(out.Plan.Notes, fmt.Sprintf("pull_policy always: apply pulls %v first; a newer image replaces the containers that run it", imgs))
+		}
+	}
+	return out, nil
 }
 
 // revision resolves the source, checks out its revision, trusts it and
@@ -226,109 +185,158 @@ func (c *Controller) revision(ctx context.Context) (*Outcome, error) {
 	return out, err
 }
 
-func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
-	out, err := c.revision(ctx)
-	if err != nil {
-		return out, err
+func (c *Controller) snapshot(ctx context.Context) (*gitsource.Snapshot, error) {
+	if c.WorkDir != "" {
+		return gitsource.WorkingCopy(c.WorkDir)
 	}
-	d, snap := out.Desired, out.Snapshot
+	// Secrets are read on every sync, so a rotated token or key counts at
+	// the next one.
+	auth, err := gitsource.Credentials(c.Source.Auth).Method(c.Source.Repo, c.Log)
+	if err != nil {
+		return nil, fault.Mark(fault.ErrRefused, err)
+	}
+	c.git.Auth = auth
+	rev, err := c.git.Resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.git.Checkout(ctx, rev)
+}
+
+// load reads the stacks of a snapshot. A path missing from the revision, or a
+// revision with no stacks at all (unless allowed), refuses the revision.
+// The loaded desired state is never modified afterwards: it is cached for
+// the next run of the same revision and recorded for `moor status`.
+func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*reconcile.Desired, error) {
+	root := filepath.Join(snap.Dir, filepath.FromSlash(c.Source.Path))
+	rev := snap.Revision.String()
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%w: path %q does not exist in %s", ErrRefused, c.Source.Path, rev)
+	}
+	if c.WorkDir == "" && c.loaded.rev == rev && c.loaded.desired != nil {
+		return c.loaded.desired, nil
+	}
+	d, err := compose.Load(ctx, root, compose.Options{Variables: c.Source.Variables, Profiles: c.Source.Profiles})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err // cut short: says nothing of the revision
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, rev, err)
+	}
+	d.Source, d.Revision = c.Source.Name, rev
+	d.PruneVolumes = c.Source.PruneVolumes
+	if len(d.Stacks) == 0 && len(d.Broken) == 0 && !c.Source.AllowEmpty {
+		where := c.Source.Path
+		if where == "" {
+			where = "the repository root"
+		}
+		return nil, fmt.Errorf("%w: %s has no stacks under %s; refusing to remove everything (set allow_empty to allow an empty host)", ErrRefused, rev, where)
+	}
 	if c.WorkDir == "" {
-		c.holdFailed(d, time.Now())
+		c.loaded.rev, c.loaded.desired = rev, d
+		if err := writeDesired(c.StateDir, d, c.Source.Drift == config.DriftReport); err != nil {
+			c.Log.Warn("record desired state for moor status", zap.Error(err))
+		}
 	}
-	out.Pulled = c.pullAlways(ctx, d)
-	obs, err := c.Runtime.Observe(ctx)
+	return d, nil
+}
+
+func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
+	out, err := c.pass(ctx, true)
 	if err != nil {
 		return out, err
 	}
-	blockNeverPulled(d, obs)
-	out.Plan = reconcile.MakePlan(d, obs)
-	if c.reportOnly(d, out.Plan) {
-		out.Drift, out.Remaining = out.Plan, out.Plan
-		return out, nil
-	}
-	ex := c.Executor
-	ex.Runtime, ex.Log = c.Runtime, c.Log.With(zap.String("revision", d.Revision))
-	after := obs
+	d := out.Desired
 	if !out.Plan.Empty() {
-		out.Result = ex.Apply(ctx, d, out.Plan)
+		ex := c.Executor
+		ex.Runtime, ex.Log = c.Runtime, c.Log.With(zap.String("revision", d.Revision))
+		end := c.beginRollout(out)
+		out.Result = ex.Apply(ctx, out.Plan)
+		end()
 		// Success is what the engine shows, not what the calls returned.
-		if after, err = c.Runtime.Observe(ctx); err != nil {
+		if out.Observed, err = c.Runtime.Observe(ctx); err != nil {
 			return out, err
 		}
 	}
-	out.Remaining = reconcile.MakePlan(d, after)
+	out.Remaining = reconcile.MakePlan(d, out.Observed, out.Constraints)
 	if c.WorkDir == "" {
 		c.noteFailures(d, out.Result, out.Remaining, time.Now())
+		c.pruneSnapshots(out.Observed, out.Snapshot)
 	}
-	c.pruneSnapshots(after, snap)
 	return out, outcomeError(out)
 }
 
-// reportOnly says whether the plan is drift to report rather than repair:
-// under drift: report, a host that was converged to this very revision and
-// no longer matches it is left as it is. A new revision is applied in full.
-func (c *Controller) reportOnly(d *reconcile.Desired, p *reconcile.Plan) bool {
-	if c.Source.Drift != config.DriftReport || c.WorkDir != "" || c.RetryFailed || p.Empty() {
-		return false
-	}
-	c.loadStatus()
-	return c.applied == d.Revision
+// pullsFirst lists the images of services with pull_policy always, which
+// an apply pulls before planning.
+func pullsFirst(d *reconcile.Desired) []string {
+	var imgs []string
+	d.EachService(func(_ string, svc *reconcile.Service) {
+		if svc.PullPolicy == reconcile.PullAlways {
+			imgs = appendUnique(imgs, svc.Spec.Image)
+		}
+	})
+	return imgs
 }
 
 // pullAlways pulls the images of services with pull_policy always, before
-// anything is planned; a service whose pull fails is blocked.
-func (c *Controller) pullAlways(ctx context.Context, d *reconcile.Desired) []string {
-	failed := map[string]error{}
-	var pulled []string
-	forEachService(d, func(stack string, svc *reconcile.Service) {
-		if svc.PullPolicy != reconcile.PullAlways || svc.Err != nil {
-			return
-		}
-		img := svc.Spec.Image
-		err, done := failed[img]
-		if !done {
-			err = c.Runtime.Pull(ctx, img)
-			failed[img] = err
-			if err == nil {
-				pulled = append(pulled, img)
+// anything is planned. A failed pull blocks the services of its image.
+func (c *Controller) pullAlways(ctx context.Context, d *reconcile.Desired) (pulled []string, failed map[string]error) {
+	for _, img := range pullsFirst(d) {
+		if err := c.Runtime.Pull(ctx, img); err != nil {
+			if failed == nil {
+				failed = map[string]error{}
 			}
+			failed[img] = err
+			continue
 		}
-		if err != nil {
-			svc.Err = err
-		}
-	})
-	return pulled
+		pulled = append(pulled, img)
+	}
+	return pulled, failed
 }
 
-// outcomeError summarizes why the host does not match the revision, or nil.
+// outcomeError says why the host does not match the revision, or nil. Each
+// problem keeps its error chain, and its class: a container op that failed
+// is held back (it is retried on its own schedule), a broken stack or an
+// image that must not be pulled is refused, what else failed is transient
+// unless its error says more (an engine that is down).
 func outcomeError(out *Outcome) error {
-	var problems []string
+	var problems []error
 	if out.Result != nil {
 		for _, r := range out.Result.Failed() {
-			problems = append(problems, fmt.Sprintf("%s: %v", r.Op, r.Err))
+			err := fmt.Errorf("%s: %w", r.Op, r.Err)
+			switch {
+			case r.Skipped:
+				err = fault.Mark(fault.ErrHeld, err) // a consequence, classed by its cause
+			case r.Op.Kind.ContainerOp() && r.Op.Kind != reconcile.OpRemove:
+				err = fault.Mark(fault.ErrHeld, err)
+			}
+			problems = append(problems, err)
 		}
 	}
-	for _, name := range sortedKeys(out.Remaining.Broken) {
-		problems = append(problems, fmt.Sprintf("stack %s: %s", name, out.Remaining.Broken[name]))
+	rem := out.Remaining
+	for _, name := range slices.Sorted(maps.Keys(rem.Broken)) {
+		problems = append(problems, fault.Mark(fault.ErrRefused, out.Desired.Broken[name]))
 	}
-	for _, name := range sortedKeys(out.Remaining.Blocked) {
-		problems = append(problems, fmt.Sprintf("service %s: %s", name, out.Remaining.Blocked[name]))
+	for _, key := range slices.Sorted(maps.Keys(rem.Blocked)) {
+		svc := out.Desired.Service(key)
+		if perr, ok := out.FailedPulls[svc.Spec.Image]; ok {
+			problems = append(problems, fmt.Errorf("service %s: %w", key, perr))
+		} else {
+			problems = append(problems, fault.Mark(fault.ErrRefused, fmt.Errorf("service %s: %s", key, rem.Blocked[key])))
+		}
 	}
-	if len(problems) == 0 && !out.Remaining.Empty() {
-		problems = append(problems, "not converged: "+strings.TrimSpace(strings.ReplaceAll(out.Remaining.String(), "\n", "; ")))
+	for _, key := range slices.Sorted(maps.Keys(rem.Held)) {
+		problems = append(problems, fault.Mark(fault.ErrHeld, fmt.Errorf("service %s: held back: %s", key, rem.Held[key])))
 	}
-	if len(problems) == 0 {
-		return nil
+	if len(problems) == 0 && !rem.Empty() {
+		problems = append(problems, fmt.Errorf("not converged: %s", oneLine(rem.String())))
 	}
-	return errors.New(strings.Join(problems, "\n"))
+	return fault.Join(problems...)
 }
 
 // pruneSnapshots keeps the current snapshot and those whose files running
 // containers may still bind-mount.
 func (c *Controller) pruneSnapshots(obs *reconcile.Observed, current *gitsource.Snapshot) {
-	if c.WorkDir != "" {
-		return
-	}
 	keep := map[string]bool{current.Revision.Commit: true}
 	for _, ct := range obs.Containers {
 		if ct.Source != c.Source.Name {
@@ -343,11 +351,14 @@ func (c *Controller) pruneSnapshots(obs *reconcile.Observed, current *gitsource.
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// oneLine joins the lines of s with "; ".
+func oneLine(s string) string {
+	return strings.Join(strings.Split(strings.TrimSpace(s), "\n"), "; ")
+}
+
+func appendUnique(s []string, v string) []string {
+	if slices.Contains(s, v) {
+		return s
 	}
-	sort.Strings(keys)
-	return keys
+	return append(s, v)
 }

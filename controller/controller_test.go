@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,13 +10,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/moor-dev/moor/compose"
 	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/controller"
+	"github.com/moor-dev/moor/fault"
+	"github.com/moor-dev/moor/internal/fakeclock"
 	"github.com/moor-dev/moor/internal/testkit"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/reconcile"
@@ -72,9 +75,8 @@ func newHarness(t *testing.T, files map[string]string, opts ...func(*config.Sour
 // restarted moor would.
 func (h *harness) newController() *controller.Controller {
 	ctl := controller.New(h.src, h.state, h.rt, h.ledger, zap.NewNop())
-	ctl.Executor.Poll = time.Millisecond
-	ctl.Executor.ReadyTimeout = 2 * time.Second
-	ctl.Executor.Monitor = 0
+	// Monitor periods and polls pass at once on the executor's clock.
+	ctl.Executor.Clock = fakeclock.NewAuto()
 	h.reg = prometheus.NewRegistry()
 	ctl.Metrics = controller.NewMetrics(h.reg)
 	return ctl
@@ -121,6 +123,21 @@ func (h *harness) status() *controller.Status {
 		h.t.Fatalf("read status: %v", err)
 	}
 	return st
+}
+
+// desiredHash is the config hash the current revision wants for a
+// service ("stack/service"), from the plan of the revision.
+func (h *harness) desiredHash(key string) string {
+	h.t.Helper()
+	out, err := h.ctl.Plan(h.t.Context())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	svc := out.Desired.Service(key)
+	if svc == nil {
+		h.t.Fatalf("the revision has no service %s", key)
+	}
+	return svc.Hash
 }
 
 func (h *harness) records() []ledger.Record {
@@ -275,5 +292,32 @@ func (g *gatedRuntime) hold() (entered <-chan struct{}, release func()) {
 		defer g.mu.Unlock()
 		close(gate)
 		g.gate = nil
+	}
+}
+
+// TestErrorsKeepTheirKind: what went wrong survives every wrapping up to
+// the run's error, with its class: a compose field moor does not support,
+// and an engine that does not answer.
+func TestErrorsKeepTheirKind(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{
+		"web/compose.yaml": stack("app=app:1"),
+		"bad/compose.yaml": stack("app=app:1") + "    container_name: fixed\n",
+	})
+	_, err := h.apply()
+	if !errors.Is(err, compose.ErrUnsupported) || fault.Of(err) != fault.Refused {
+		t.Errorf("a broken stack: %v (class %s), want compose.ErrUnsupported, refused", err, fault.Of(err))
+	}
+	if c := h.container("web-app-1"); !c.Running() {
+		t.Errorf("the stack that loads did not run: %+v", c)
+	}
+	down := fault.Mark(fault.ErrEngineUnavailable, errors.New("connection refused"))
+	h.fake.FailAlways("Observe", "*", down)
+	_, err = h.apply()
+	if !errors.Is(err, down) || fault.Of(err) != fault.EngineUnavailable {
+		t.Errorf("engine down: %v (class %s), want the engine's error, engine-unavailable", err, fault.Of(err))
+	}
+	if st := h.status(); st.ErrorClass != string(fault.EngineUnavailable) {
+		t.Errorf("status class %q", st.ErrorClass)
 	}
 }

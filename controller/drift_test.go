@@ -26,8 +26,8 @@ func driftOnce(t *testing.T, h *harness) {
 	if c := h.container("web-app-1"); c.State != reconcile.StateExited {
 		t.Errorf("web-app-1 is %s after a drift run, want it left exited", c.State)
 	}
-	if out.Drift == nil || out.Result != nil {
-		t.Errorf("outcome: drift %v, result %v; want the drift reported and nothing applied", out.Drift, out.Result)
+	if len(out.Plan.Drift) == 0 || out.Result != nil {
+		t.Errorf("outcome: drift %v, result %v; want the drift reported and nothing applied", out.Plan.Drift, out.Result)
 	}
 	st := h.status()
 	if st.Result != controller.ResultDrift {
@@ -55,11 +55,11 @@ func TestDriftReportLeavesHost(t *testing.T) {
 	driftOnce(t, h) // and again: still not repaired, still not recorded
 
 	// moor apply repairs it.
-	h.ctl.RetryFailed = true
+	h.ctl.Explicit = true
 	out := h.mustApply()
-	h.ctl.RetryFailed = false
+	h.ctl.Explicit = false
 	if out.Result == nil || h.container("web-app-1").State != reconcile.StateRunning {
-		t.Fatalf("RetryFailed did not repair the drift: result %v, engine:\n%s", out.Result, h.fake)
+		t.Fatalf("an explicit apply did not repair the drift: result %v, engine:\n%s", out.Result, h.fake)
 	}
 	if st := h.status(); st.Result != controller.ResultSuccess || len(st.Drift) != 0 {
 		t.Errorf("after the repair: result %q, drift %q; want success and no drift", st.Result, st.Drift)
@@ -98,7 +98,7 @@ func TestDriftRepairByDefault(t *testing.T) {
 	h.mustApply()
 	h.fake.StopByHand("web-app-1")
 	out := h.mustApply()
-	if out.Drift != nil || h.container("web-app-1").State != reconcile.StateRunning {
-		t.Fatalf("drift: repair left web-app-1 %s (drift %v)", h.container("web-app-1").State, out.Drift)
+	if len(out.Plan.Drift) > 0 || h.container("web-app-1").State != reconcile.StateRunning {
+		t.Fatalf("drift: repair left web-app-1 %s (drift %v)", h.container("web-app-1").State, out.Plan.Drift)
 	}
 }

@@ -1,10 +1,12 @@
 package controller
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/reconcile"
 )
 
@@ -37,58 +39,50 @@ func failureBackoff(attempts int) time.Duration {
 	return min(d, failureBackoffMax)
 }
 
-// loadStatus reads what the last run recorded, once: the failures and
-// the revision the host last matched.
-func (c *Controller) loadStatus() {
-	if c.failures != nil {
-		return
-	}
-	c.failures = map[string]Failure{}
-	if st, err := ReadStatus(c.StateDir, c.Source.Name); err == nil {
-		for k, f := range st.Failures {
-			c.failures[k] = f
+// decisions returns the source's decisions, read from the state dir once.
+// Decisions that cannot be read are started afresh: a held failure is
+// then tried once more, which is safe.
+func (c *Controller) decisions() *decisions {
+	if c.dec == nil {
+		d, err := readDecisions(c.StateDir, c.Source.Name)
+		if err != nil {
+			c.Log.Warn("decisions unreadable; starting afresh", zap.Error(err))
 		}
-		c.applied = st.Applied
+		c.dec = d
 	}
+	return c.dec
 }
 
-// holdFailed blocks the services whose rollout to this same revision failed
-// and whose retry is not due. Failures of other revisions or configs are
-// forgotten: a new commit gets a fresh try.
-func (c *Controller) holdFailed(d *reconcile.Desired, now time.Time) {
-	c.loadStatus()
-	wanted := map[string]bool{}
-	forEachService(d, func(stack string, svc *reconcile.Service) {
-		key := stack + "/" + svc.Name
-		wanted[key] = true
-		f, ok := c.failures[key]
-		if !ok {
-			return
-		}
-		if f.Revision != d.Revision || f.Hash != svc.Hash {
-			delete(c.failures, key)
-			return
-		}
-		if c.RetryFailed || !now.Before(f.RetryAt) || svc.Err != nil {
-			return
-		}
-		svc.Err = fmt.Errorf("%w: %s failed %s (attempt %d): %s; next attempt after %s, or at once on a new commit or `moor apply`",
-			errHeld, shortRev(f.Revision), f.At.UTC().Format(time.RFC3339), f.Attempts, f.Reason, f.RetryAt.UTC().Format(time.RFC3339))
-	})
-	for key := range c.failures {
-		if !wanted[key] {
-			delete(c.failures, key)
+// constraints are what the controller's records add to a plan of d: the
+// services held back by a recent failure of this very revision and
+// config, and whether drift is only to be reported. Failures of other
+// revisions or configs are forgotten: a new commit gets a fresh try.
+func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.Constraints {
+	cons := reconcile.Constraints{Explicit: c.Explicit}
+	if c.WorkDir != "" {
+		return cons
+	}
+	dec := c.decisions()
+	for key, f := range dec.Failures {
+		if svc := d.Service(key); svc == nil || f.Revision != d.Revision || f.Hash != svc.Hash {
+			delete(dec.Failures, key)
 		}
 	}
+	cons.Held = activeHolds(dec.Failures, d, now)
+	cons.ReportDrift = c.Source.Drift == config.DriftReport && dec.Applied == d.Revision
+	return cons
 }
 
-// errHeld marks a service held back by a recent failure.
-var errHeld = errors.New("held back")
+// heldReason is how a held service is explained in plans, status and logs.
+func heldReason(f Failure) string {
+	return fmt.Sprintf("%s failed: %s (attempt %d at %s; next attempt after %s, or at once on a new commit or `moor apply`)",
+		shortRev(f.Revision), f.Reason, f.Attempts, f.At.UTC().Format(time.RFC3339), f.RetryAt.UTC().Format(time.RFC3339))
+}
 
 // noteFailures remembers the services whose container ops failed in this
 // run, and forgets those that now match the revision.
 func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, remaining *reconcile.Plan, now time.Time) {
-	c.loadStatus()
+	dec := c.decisions()
 	failed := map[string]string{}
 	if res != nil {
 		for _, r := range res.Ops {
@@ -97,39 +91,39 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 			default:
 				continue
 			}
-			key := r.Op.Stack + "/" + r.Op.Service
+			key := reconcile.ServiceKey(r.Op.Stack, r.Op.Service)
 			if r.Err != nil && !r.Skipped && failed[key] == "" {
 				failed[key] = fmt.Sprintf("%s: %v", r.Op.Resource, r.Err)
 			}
 		}
 	}
-	// A service still has work to do when the remaining plan has ops for it
-	// or blocks it: a held service is blocked, with no ops, and must stay
-	// held.
+	// A service still has work to do when the remaining plan has ops for
+	// it or holds it back.
 	pending := map[string]bool{}
-	if remaining != nil {
-		for _, op := range remaining.Ops {
-			pending[op.Stack+"/"+op.Service] = true
-		}
-		for key := range remaining.Blocked {
-			pending[key] = true
-		}
+	for key := range remaining.ServiceOps() {
+		pending[key] = true
 	}
-	forEachService(d, func(stack string, svc *reconcile.Service) {
-		key := stack + "/" + svc.Name
+	for key := range remaining.Held {
+		pending[key] = true
+	}
+	if dec.Failures == nil {
+		dec.Failures = map[string]Failure{}
+	}
+	d.EachService(func(stack string, svc *reconcile.Service) {
+		key := reconcile.ServiceKey(stack, svc.Name)
 		reason, ok := failed[key]
 		if !ok {
 			if !pending[key] {
-				delete(c.failures, key)
+				delete(dec.Failures, key)
 			}
 			return
 		}
-		f := c.failures[key]
+		f := dec.Failures[key]
 		if f.Revision != d.Revision || f.Hash != svc.Hash {
 			f = Failure{Revision: d.Revision, Hash: svc.Hash}
 		}
 		f.Attempts++
 		f.Reason, f.At, f.RetryAt = reason, now, now.Add(failureBackoff(f.Attempts))
-		c.failures[key] = f
+		dec.Failures[key] = f
 	})
 }

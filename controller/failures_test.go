@@ -56,8 +56,8 @@ func TestFailedRolloutIsHeld(t *testing.T) {
 	if !ok {
 		t.Fatalf("status has no failure for web/app: %+v", st.Failures)
 	}
-	if f.Revision != bad || f.Attempts != 1 || f.Hash != st.Services["web/app"].Hash {
-		t.Errorf("failure = %+v, want revision %s, attempt 1, hash of the desired service %s", f, bad, st.Services["web/app"].Hash)
+	if want := h.desiredHash("web/app"); f.Revision != bad || f.Attempts != 1 || f.Hash != want {
+		t.Errorf("failure = %+v, want revision %s, attempt 1, hash of the desired service %s", f, bad, want)
 	}
 	if got := f.RetryAt.Sub(f.At); got != time.Minute {
 		t.Errorf("first retry after %s, want 1m", got)
@@ -87,19 +87,19 @@ func TestFailedRolloutIsHeld(t *testing.T) {
 	// the new one failed.
 	assertDegraded(t, h, h.rev, bad)
 
-	// moor apply (RetryFailed) tries it at once, and the failure counts a
+	// moor apply (Explicit) tries it at once, and the failure counts a
 	// second attempt with a doubled backoff.
-	h.ctl.RetryFailed = true
+	h.ctl.Explicit = true
 	if tried, err := attempted(h); !tried || err == nil {
-		t.Fatalf("RetryFailed: tried %v, err %v; want a failing attempt", tried, err)
+		t.Fatalf("explicit: tried %v, err %v; want a failing attempt", tried, err)
 	}
-	h.ctl.RetryFailed = false
+	h.ctl.Explicit = false
 	f = h.status().Failures["web/app"]
 	if f.Attempts != 2 || f.RetryAt.Sub(f.At) != 2*time.Minute {
 		t.Errorf("after the second attempt: %+v, want attempt 2 retried after 2m", f)
 	}
 	if tried, _ := attempted(h); tried {
-		t.Fatal("held again after RetryFailed, yet attempted")
+		t.Fatal("held again after an explicit apply, yet attempted")
 	}
 }
 
@@ -122,7 +122,7 @@ func TestHeldFailureSurvivesRestart(t *testing.T) {
 	}
 	f.RetryAt = time.Now().Add(-time.Second)
 	st.Failures["web/app"] = f
-	writeStatus(t, h, st)
+	writeDecisions(t, h, st)
 	h.ctl = h.newController()
 	if tried, err := attempted(h); !tried || err == nil {
 		t.Fatalf("after the backoff: tried %v, err %v; want a failing attempt", tried, err)
@@ -170,8 +170,10 @@ func assertDegraded(t *testing.T, h *harness, old, new string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := h.status()
-	reports := controller.Report([]*controller.Status{st}, obs)
+	reports, err := controller.ReadReports(h.state, obs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(reports) != 1 || len(reports[0].Services) != 1 {
 		t.Fatalf("report: %+v", reports)
 	}
@@ -193,15 +195,15 @@ func assertDegraded(t *testing.T, h *harness, old, new string) {
 	}
 }
 
-// writeStatus replaces the source's status file, as a test's way to move a
-// failure's backoff.
-func writeStatus(t *testing.T, h *harness, st *controller.Status) {
+// writeDecisions replaces the failures the controller keeps between runs
+// with those of st, as a test's way to move a failure's backoff.
+func writeDecisions(t *testing.T, h *harness, st *controller.Status) {
 	t.Helper()
-	b, err := json.Marshal(st)
+	b, err := json.Marshal(map[string]any{"version": 1, "applied": st.Applied, "failures": st.Failures})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(h.state, "sources", source, "status.json"), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(h.state, "sources", source, "decisions.json"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,51 +3,57 @@ package controller
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
+
+	"github.com/moor-dev/moor/config"
+	"github.com/moor-dev/moor/fault"
+	"github.com/moor-dev/moor/reconcile"
 )
 
 // Clock is the time the loop runs on; tests drive a fake one.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
+type Clock = reconcile.Clock
 
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
-// Backoff bounds after a failed run.
+// Backoff bounds after a failed run, by class: an engine that does not
+// answer is usually back within seconds (a restart); a repository, a
+// registry or the disk may take longer.
 const (
-	backoffMin = 5 * time.Second
-	backoffMax = 5 * time.Minute
+	backoffMin       = 5 * time.Second
+	backoffMax       = 5 * time.Minute
+	engineBackoffMax = time.Minute
 )
 
 // Loop converges the source on every trigger until ctx is done: at start,
 // on its schedule (jittered by up to a tenth of the interval so that many
 // hosts polling one server spread out), and on Trigger. Triggers coalesce
-// into one pending run; two runs never overlap. After a failure the next
-// run waits for a growing backoff, unless the source moved to a new
-// revision, which is tried at the next tick.
+// into one pending run; two runs never overlap.
 //
-// An apply in flight when ctx ends finishes (within the source's timeout):
-// a stop never cuts a replacement in half on purpose, and one cut by a kill
-// is repaired by the next run.
+// What follows a failed run depends on its class (fault.Of):
+//   - refused as a whole (a revision that does not load, an unsigned
+//     commit): the same revision is not tried again; each tick costs one
+//     ref listing until the source moves;
+//   - held back or partly refused (a failed rollout, a broken stack): the
+//     schedule goes on as usual, since holds keep their own backoff;
+//   - anything else (engine, repository, registry): a growing, jittered
+//     backoff, which a new revision ends.
+//
+// A trigger always runs. An apply in flight when ctx ends finishes (within
+// the source's timeout): a stop never cuts a replacement in half on
+// purpose, and one cut by a kill is repaired by the next run.
+//
+// The loop is where a run's failure is handled, so it is where it is
+// logged: once per distinct failure.
 func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock) {
 	if clock == nil {
-		clock = realClock{}
+		clock = reconcile.RealClock{}
 	}
 	c.initTrigger()
 	c.Trigger() // startup
-	var (
-		backoff   time.Duration
-		retryAt   time.Time
-		failedRev string
-	)
+	var st loopState
 	for {
 		now := clock.Now()
 		next := sched.Next(now)
@@ -61,23 +67,99 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 			triggered = true
 		case <-clock.After(wait):
 		}
-		if !triggered && backoff > 0 && clock.Now().Before(retryAt) && !c.moved(ctx, failedRev) {
-			c.Log.Debug("backing off", zap.Time("until", retryAt), zap.String("revision", failedRev))
+		if !triggered && st.waiting(clock.Now()) && !c.moved(ctx, st.rev) {
+			c.Log.Debug("not retried yet", zap.Time("until", st.retryAt), zap.String("revision", st.rev), zap.Bool("stalled", st.stalled))
 			continue
 		}
 		out, err := c.applyDetached(ctx)
-		if err == nil {
-			backoff, failedRev = 0, ""
-			continue
+		st.next(out, err, clock.Now())
+		c.logRun(out, err, &st)
+	}
+}
+
+// loopState is what the loop remembers of the last failed run.
+type loopState struct {
+	backoff time.Duration
+	retryAt time.Time
+	// stalled: the revision rev was refused as a whole; it waits for
+	// another one.
+	stalled bool
+	rev     string
+	// logged is the last failure logged, so that it is logged once.
+	logged string
+}
+
+// waiting reports whether a tick at now must not run the pipeline.
+func (s *loopState) waiting(now time.Time) bool {
+	return s.stalled || s.backoff > 0 && now.Before(s.retryAt)
+}
+
+// next updates the state with the outcome of a run.
+func (s *loopState) next(out *Outcome, err error, now time.Time) {
+	s.rev = ""
+	if out != nil && out.Snapshot != nil {
+		s.rev = out.Snapshot.Revision.String()
+	}
+	class := fault.Of(err)
+	wholeRun := out == nil || out.Plan == nil
+	switch {
+	case err == nil, class == fault.Held, class == fault.Refused && !wholeRun:
+		s.backoff, s.stalled = 0, false
+	case class == fault.Refused && s.rev != "":
+		s.backoff, s.stalled = 0, true
+	default:
+		limit := backoffMax
+		if class == fault.EngineUnavailable {
+			limit = engineBackoffMax
 		}
-		backoff = min(max(2*backoff, backoffMin), backoffMax)
-		backoff += time.Duration(rand.Int64N(int64(backoff) / 5))
-		retryAt = clock.Now().Add(backoff)
-		failedRev = ""
-		if out != nil && out.Snapshot != nil {
-			failedRev = out.Snapshot.Revision.String()
+		s.stalled = false
+		s.backoff = min(max(2*s.backoff, backoffMin), limit)
+		s.backoff += time.Duration(rand.Int64N(int64(s.backoff) / 5))
+		s.retryAt = now.Add(s.backoff)
+	}
+}
+
+// logRun logs the outcome of one run: changes at info, nothing for a
+// no-op, a failure or reported drift once until it changes.
+func (c *Controller) logRun(out *Outcome, err error, st *loopState) {
+	log := c.Log
+	if st.rev != "" {
+		log = log.With(zap.String("revision", st.rev))
+	}
+	switch {
+	case err != nil:
+		class := fault.Of(err)
+		key := string(class) + err.Error()
+		if key == st.logged {
+			log.Debug("run failed again", zap.String("class", string(class)))
+			return
 		}
-		c.Log.Warn("run failed; backing off", zap.Duration("backoff", backoff), zap.Error(err))
+		st.logged = key
+		fields := []zap.Field{zap.String("class", string(class)), zap.Error(err)}
+		switch {
+		case st.stalled:
+			fields = append(fields, zap.String("next", "a new revision"))
+		case st.backoff > 0:
+			fields = append(fields, zap.Duration("backoff", st.backoff))
+		}
+		log.Warn("run failed", fields...)
+	case out != nil && out.Plan != nil && len(out.Plan.Drift) > 0:
+		var repair []string
+		for _, op := range out.Plan.Drift {
+			repair = append(repair, op.String())
+		}
+		drift := strings.Join(repair, "\n")
+		if drift == st.logged {
+			return
+		}
+		st.logged = drift
+		log.Warn("drift: the host no longer matches the revision; not repaired (drift: report)", zap.Strings("repair", repair))
+	case out != nil && out.Result != nil:
+		st.logged = ""
+		log.Info("applied", zap.Int("ops", len(out.Result.Ops)))
+	default:
+		st.logged = ""
+		log.Debug("converged")
 	}
 }
 
@@ -85,7 +167,7 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 func (c *Controller) applyDetached(ctx context.Context) (*Outcome, error) {
 	timeout := c.Source.Timeout
 	if timeout <= 0 {
-		timeout = 10 * time.Minute
+		timeout = config.DefaultTimeout
 	}
 	runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
@@ -93,7 +175,7 @@ func (c *Controller) applyDetached(ctx context.Context) (*Outcome, error) {
 }
 
 // moved reports whether the source now resolves to another revision than
-// rev: a new commit ends a backoff. It costs one ref listing.
+// rev: a new commit ends a backoff or a stall. It costs one ref listing.
 func (c *Controller) moved(ctx context.Context, rev string) bool {
 	if c.WorkDir != "" || rev == "" {
 		return false

@@ -2,12 +2,17 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/moor-dev/moor/controller"
+	"github.com/moor-dev/moor/fault"
 )
 
 // fakeClock is the loop's time. The loop asks it for one wait per turn
@@ -282,5 +287,95 @@ func TestLoopBacksOffAfterFailure(t *testing.T) {
 	at, _ = l.nextRun()
 	if gap := at.Sub(failed); gap < 5*time.Second || gap > 7300*time.Millisecond {
 		t.Fatalf("after a success, the first retry came after %s, want 5s to 7.3s", gap)
+	}
+}
+
+// TestLoopStallsOnARefusedRevision: a revision refused as a whole is not
+// tried again, however long it stays (each tick costs a ref listing), and
+// its refusal is logged once; a new commit runs at the next tick.
+func TestLoopStallsOnARefusedRevision(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")})
+	core, logs := observer.New(zap.InfoLevel)
+	h.ctl.Log = zap.New(core)
+	l := startLoop(h, time.Minute)
+	l.idle(2)
+	h.commit("remove everything", map[string]string{"web/compose.yaml": ""})
+	if !l.tick() {
+		t.Fatal("the new revision did not run at the next tick")
+	}
+	if st := h.status(); st.Result != controller.ResultRefused || st.ErrorClass != string(fault.Refused) {
+		t.Fatalf("status: %s (%s), want refused (refused)", st.Result, st.ErrorClass)
+	}
+	for range 30 { // half an hour: no backoff lets it through
+		if l.tick() {
+			t.Fatal("a refused revision was run again")
+		}
+	}
+	if n := logs.FilterMessage("run failed").Len(); n != 1 {
+		t.Errorf("the refusal was logged %d times, want once", n)
+	}
+	h.commit("restore", map[string]string{"web/compose.yaml": stack("app=app:2")})
+	if !l.tick() {
+		t.Fatal("a new commit after a refused one did not run at the next tick")
+	}
+	if st := h.status(); st.Result != controller.ResultSuccess {
+		t.Fatalf("status after the fix: %s %s", st.Result, st.Error)
+	}
+}
+
+// TestLoopKeepsItsScheduleWhileHeld: a failed rollout is held on its own
+// schedule, so the loop does not back off: the next tick runs (and finds
+// the service held).
+func TestLoopKeepsItsScheduleWhileHeld(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": healthchecked("app:1")})
+	h.fake.Publish("app:bad", "sha256:bad")
+	h.fake.UnhealthyImage("app:bad")
+	l := startLoop(h, time.Second)
+	l.idle(2)
+	h.commit("unhealthy", map[string]string{"web/compose.yaml": healthchecked("app:bad")})
+	if !l.tick() {
+		t.Fatal("the new revision did not run")
+	}
+	if st := h.status(); st.ErrorClass != string(fault.Held) || len(st.Failures) != 1 {
+		t.Fatalf("after the failed rollout: class %q, failures %v; want held", st.ErrorClass, st.Failures)
+	}
+	creates := h.calls("CreateContainer")
+	for range 3 {
+		if !l.tick() {
+			t.Fatal("a tick after a held failure did not run")
+		}
+	}
+	if h.calls("CreateContainer") != creates {
+		t.Error("a held service was tried again before its backoff ended")
+	}
+	if st := h.status(); len(st.Held) != 1 || st.ErrorClass != string(fault.Held) {
+		t.Errorf("status: held %v, class %q; want web/app held", st.Held, st.ErrorClass)
+	}
+}
+
+// TestLoopBacksOffLessForTheEngine: an engine that does not answer is
+// retried with a backoff capped at a minute, not five.
+func TestLoopBacksOffLessForTheEngine(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")})
+	h.fake.FailAlways("Observe", "*", fault.Mark(fault.ErrEngineUnavailable, errors.New("dial unix docker.sock: connection refused")))
+	l := startLoop(h, 10*time.Second)
+	l.idle(2)
+	if st := h.status(); st.ErrorClass != string(fault.EngineUnavailable) {
+		t.Fatalf("class %q, want engine-unavailable", st.ErrorClass)
+	}
+	var gaps []time.Duration
+	at := l.clock.Now()
+	for range 8 {
+		next, _ := l.nextRun()
+		gaps = append(gaps, next.Sub(at))
+		at = next
+	}
+	for _, g := range gaps[len(gaps)-3:] {
+		if g < time.Minute || g > 80*time.Second {
+			t.Fatalf("retries after %v: the last ones should be 1m to 1m20s apart", gaps)
+		}
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/moor-dev/moor/fault"
 )
 
 // Metrics are what moor exports on /metrics, by source. One Metrics serves
 // every controller of a process; a nil *Metrics records nothing.
 type Metrics struct {
 	runs        *prometheus.CounterVec
+	runErrors   *prometheus.CounterVec
 	runSeconds  *prometheus.HistogramVec
 	lastSuccess *prometheus.GaugeVec
 	driftOps    *prometheus.GaugeVec
@@ -23,6 +26,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "moor_runs_total", Help: "Runs of a source's pipeline, by result (success, noop, partial, failed, refused, drift).",
 		}, []string{"source", "result"}),
+		runErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moor_run_errors_total", Help: "Runs of a source's pipeline that failed, by class (engine-unavailable, source-unreachable, transient, refused, held).",
+		}, []string{"source", "class"}),
 		runSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "moor_run_duration_seconds", Help: "Duration of one run of a source's pipeline.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
@@ -40,28 +46,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "moor_source_unreachable", Help: "1 while the source's repository does not answer.",
 		}, []string{"source"}),
 	}
-	reg.MustRegister(m.runs, m.runSeconds, m.lastSuccess, m.driftOps, m.degraded, m.unreachable)
+	reg.MustRegister(m.runs, m.runErrors, m.runSeconds, m.lastSuccess, m.driftOps, m.degraded, m.unreachable)
 	return m
 }
 
-// observe records one run.
-func (m *Metrics) observe(source string, st *Status, took time.Duration) {
+// observe records one run, whose error was of class (or "").
+func (m *Metrics) observe(source string, st *Status, class fault.Class, took time.Duration) {
 	if m == nil {
 		return
 	}
 	m.runs.WithLabelValues(source, st.Result).Inc()
+	if class != "" {
+		m.runErrors.WithLabelValues(source, string(class)).Inc()
+	}
 	m.runSeconds.WithLabelValues(source).Observe(took.Seconds())
 	if !st.AppliedAt.IsZero() {
 		m.lastSuccess.WithLabelValues(source).Set(float64(st.AppliedAt.Unix()))
 	}
 	m.driftOps.WithLabelValues(source).Set(float64(len(st.Drift)))
-	degraded := 0
-	for key, f := range st.Failures {
-		if ds, ok := st.Services[key]; ok && ds.Hash == f.Hash {
-			degraded++
-		}
-	}
-	m.degraded.WithLabelValues(source).Set(float64(degraded))
+	m.degraded.WithLabelValues(source).Set(float64(len(st.Held)))
 	unreachable := 0.0
 	if !st.UnreachableSince.IsZero() {
 		unreachable = 1

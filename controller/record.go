@@ -1,13 +1,18 @@
 package controller
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/moor-dev/moor/config"
+	"github.com/moor-dev/moor/fault"
+	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/ledger"
+	"github.com/moor-dev/moor/reconcile"
 )
 
 // Results recorded in the ledger and the status.
@@ -20,8 +25,10 @@ const (
 	ResultDrift   = "drift"   // the host drifted from the revision; reported, not repaired
 )
 
-// record appends the apply to the ledger and writes the source's status.
-// A failure to record is logged: it must not hide the apply's own result.
+// record appends the run to the ledger, updates the decisions, writes the
+// source's status and report, and counts the run in the metrics. It does
+// not log the run's error: whoever handles it does (the loop, the CLI). A
+// failure to record is logged, for it must not hide the run's own result.
 func (c *Controller) record(started time.Time, out *Outcome, err error) {
 	rec := &ledger.Record{Source: c.Source.Name, Started: started, Finished: time.Now()}
 	if out != nil && out.Snapshot != nil {
@@ -46,6 +53,7 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 		for _, img := range out.Pulled {
 			rec.Notes = append(rec.Notes, "pulled "+img+" (pull_policy always)")
 		}
+		rec.Notes = append(rec.Notes, out.Plan.Notes...)
 	}
 	if out != nil && out.Result != nil {
 		for _, r := range out.Result.Ops {
@@ -53,52 +61,131 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 			switch {
 			case r.Skipped:
 				or.Result, or.Error = "skipped", r.Err.Error()
+			case r.RolledBack:
+				or.Result, or.Error = "rolled-back", r.Err.Error()
 			case r.Err != nil:
 				or.Result, or.Error = "failed", r.Err.Error()
 			}
 			rec.Ops = append(rec.Ops, or)
 		}
 	}
-	log := c.Log.With(zap.String("revision", rec.Revision), zap.String("result", rec.Result), zap.Duration("took", rec.Duration()))
-	if rec.Result == ResultSuccess || rec.Result == ResultNoop {
-		c.applied = rec.Revision
-	}
-	if rec.Result == ResultNoop {
-		log.Debug("converged")
-	} else if rec.Result == ResultDrift {
-		if drift := out.Drift.String(); drift != c.lastDrift {
-			log.Warn("drift: the host no longer matches the revision; not repaired (drift: report)", zap.Strings("repair", strings.Split(strings.TrimSpace(drift), "\n")))
-			c.lastDrift = drift
-		}
-	} else if err != nil {
-		log.Error("apply", zap.Error(err))
-	} else {
-		log.Info("apply", zap.Int("ops", len(rec.Ops)))
+	if c.WorkDir != "" {
+		return
 	}
 	// A no-op poll is not an apply: the ledger stays a record of changes
 	// and failures, and does not grow every interval. Nor does a run that
-	// did nothing and found the same failure as the last one recorded.
+	// did nothing and found the same failure as the last one recorded, nor
+	// drift under drift: report (status, log and metric say it).
 	repeat := len(rec.Ops) == 0 && rec.Revision == c.lastRecord.revision && rec.Error == c.lastRecord.err
 	c.lastRecord.revision, c.lastRecord.err = rec.Revision, rec.Error
-	if rec.Result != ResultDrift {
-		c.lastDrift = ""
-	}
-	// Drift under drift: report is status, log and metric, not an apply.
 	if rec.Result != ResultNoop && rec.Result != ResultDrift && !repeat && c.Ledger != nil {
 		if lerr := c.Ledger.Append(rec); lerr != nil {
 			c.Log.Error("ledger append", zap.Error(lerr))
 		}
 	}
-	if serr := c.writeStatus(out, rec, err); serr != nil {
+	dec := c.decide(rec, err)
+	st := c.status(out, rec, err, dec)
+	c.Metrics.observe(c.Source.Name, st, fault.Of(err), rec.Duration())
+	if serr := c.writeStatus(st); serr != nil {
 		c.Log.Error("write status", zap.Error(serr))
 	}
+	c.updateReport(out, st)
+}
+
+// decide updates the decisions kept between runs with the run's result,
+// and writes them when they changed.
+func (c *Controller) decide(rec *ledger.Record, runErr error) *decisions {
+	dec := c.decisions()
+	before, _ := json.Marshal(dec)
+	switch rec.Result {
+	case ResultSuccess, ResultNoop:
+		dec.Applied, dec.FailingSince = rec.Revision, time.Time{}
+		if rec.Result == ResultSuccess || dec.AppliedAt.IsZero() {
+			dec.AppliedAt = rec.Finished
+		}
+	case ResultDrift:
+		dec.FailingSince = time.Time{}
+	default:
+		if dec.FailingSince.IsZero() {
+			dec.FailingSince = rec.Finished
+		}
+	}
+	switch {
+	case !errors.Is(runErr, gitsource.ErrUnreachable):
+		dec.UnreachableSince = time.Time{}
+	case dec.UnreachableSince.IsZero():
+		dec.UnreachableSince = rec.Started
+	}
+	if after, _ := json.Marshal(dec); !bytes.Equal(before, after) {
+		if err := writeDecisions(c.StateDir, c.Source.Name, dec); err != nil {
+			c.Log.Error("write decisions", zap.Error(err))
+		}
+	}
+	return dec
+}
+
+// status is what the run leaves for `moor status`.
+func (c *Controller) status(out *Outcome, rec *ledger.Record, runErr error, dec *decisions) *Status {
+	s := &Status{
+		Source: c.Source.Name, Repo: c.Source.Repo, Ref: c.Source.Ref, Path: c.Source.Path,
+		Revision: rec.Revision, Subject: rec.Subject, LastRun: rec.Finished, Result: rec.Result,
+		Error: rec.Error, ErrorClass: string(fault.Of(runErr)),
+		Applied: dec.Applied, AppliedAt: dec.AppliedAt, FailingSince: dec.FailingSince,
+		UnreachableSince: dec.UnreachableSince, Failures: dec.Failures,
+	}
+	if prev := c.Report(); rec.Revision == "" && prev != nil {
+		s.Revision, s.Subject = prev.Revision, prev.Subject
+	}
+	p := finalPlan(out)
+	if p != nil {
+		s.Broken, s.Blocked, s.Held = p.Broken, p.Blocked, p.Held
+		for _, op := range p.Drift {
+			s.Drift = append(s.Drift, op.String())
+		}
+	}
+	return s
+}
+
+// finalPlan is the plan that says where the run left the host: the one
+// made after the apply, or the only one.
+func finalPlan(out *Outcome) *reconcile.Plan {
+	switch {
+	case out == nil:
+		return nil
+	case out.Remaining != nil:
+		return out.Remaining
+	}
+	return out.Plan
+}
+
+func (c *Controller) writeStatus(s *Status) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(statusPath(c.StateDir, c.Source.Name), b, false)
+}
+
+// updateReport computes the report /status serves until the next run,
+// from the engine as the run last saw it.
+func (c *Controller) updateReport(out *Outcome, st *Status) {
+	r := &SourceReport{Status: st}
+	if out != nil && out.Observed != nil {
+		v := view{desired: c.loaded.desired, dec: c.decisions(), driftReport: c.driftReport()}
+		r.Services = v.services(c.Source.Name, out.Observed, time.Now())
+	} else if prev := c.Report(); prev != nil {
+		r.Services = prev.Services // the engine was not seen: what it last showed
+	}
+	c.mu.Lock()
+	c.report = r
+	c.mu.Unlock()
 }
 
 func resultOf(out *Outcome, err error) string {
 	switch {
-	case out != nil && out.Drift != nil:
+	case out != nil && out.Plan != nil && len(out.Plan.Drift) > 0 && out.Result == nil:
 		return ResultDrift
-	case errors.Is(err, ErrRefused):
+	case errors.Is(err, ErrRefused) && (out == nil || out.Plan == nil):
 		return ResultRefused
 	case out == nil || out.Plan == nil || out.Remaining == nil:
 		if err == nil {
@@ -124,11 +211,4 @@ func resultOf(out *Outcome, err error) string {
 	return ResultFailed
 }
 
-func appendUnique(s []string, v string) []string {
-	for _, x := range s {
-		if x == v {
-			return s
-		}
-	}
-	return append(s, v)
-}
+func (c *Controller) driftReport() bool { return c.Source.Drift == config.DriftReport }

@@ -1,10 +1,12 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -12,19 +14,36 @@ import (
 )
 
 // SourceReport is `moor status` for one source: what it last resolved and
-// applied, and every service it wants or runs, with the engine's view.
+// applied, and every service it wants or runs, in the state the planner
+// finds it in.
 type SourceReport struct {
 	*Status
+	// Rolling is the apply under way, if any.
+	Rolling  *Rolling        `json:"rolling,omitempty"`
 	Services []ServiceReport `json:"service_states"`
 }
+
+// Service states.
+const (
+	StateInSync     = "in-sync"          // nothing to do
+	StateRollingOut = "rolling-out"      // an apply is changing it now
+	StateDegraded   = "degraded"         // its rollout failed; the old version runs, held back
+	StateBlocked    = "blocked"          // its image cannot be had
+	StateBroken     = "broken"           // its stack did not load
+	StateMissing    = "missing"          // replicas to create
+	StateDrifted    = "drifted"          // containers to replace, start or remove
+	StateRemoved    = "removed-from-git" // containers of a service git no longer has
+	StateUnknown    = "unknown"          // no desired state recorded yet
+)
 
 // ServiceReport is one service: what the revision wants and what runs.
 type ServiceReport struct {
 	Stack      string            `json:"stack"`
 	Service    string            `json:"service"`
 	Replicas   int               `json:"replicas"` // desired; 0 when git no longer has it
-	State      string            `json:"state"`    // in-sync, drifted, missing, broken, blocked, removed-from-git
+	State      string            `json:"state"`
 	Reason     string            `json:"reason,omitempty"`
+	Up         int               `json:"up"` // replicas running, or jobs completed
 	Containers []ContainerReport `json:"containers"`
 }
 
@@ -40,84 +59,166 @@ type ContainerReport struct {
 	InSync   bool   `json:"in_sync"`
 }
 
-// Report joins the recorded status of every source with one engine snapshot.
-func Report(statuses []*Status, obs *reconcile.Observed) []SourceReport {
-	var out []SourceReport
-	for _, st := range statuses {
-		out = append(out, SourceReport{Status: st, Services: serviceReports(st, obs)})
-	}
-	return out
+// view is what a report of one source is made from: its desired state, its
+// decisions, whether its drift is only reported, and an apply under way.
+type view struct {
+	desired     *reconcile.Desired
+	dec         *decisions
+	driftReport bool
+	rolling     *Rolling
 }
 
-func serviceReports(st *Status, obs *reconcile.Observed) []ServiceReport {
+// services assesses every service of the source against obs as the
+// controller's own run would: with the same planner and constraints, and
+// the state of each service is what the plan would do about it.
+func (v view) services(source string, obs *reconcile.Observed, now time.Time) []ServiceReport {
 	byKey := map[string]*ServiceReport{}
 	get := func(stack, service string) *ServiceReport {
-		k := stack + "/" + service
+		k := reconcile.ServiceKey(stack, service)
 		if byKey[k] == nil {
 			byKey[k] = &ServiceReport{Stack: stack, Service: service}
 		}
 		return byKey[k]
 	}
-	for key, ds := range st.Services {
-		stack, service, _ := strings.Cut(key, "/")
-		get(stack, service).Replicas = ds.Replicas
+	d := v.desired
+	var p *reconcile.Plan
+	if d != nil {
+		d.EachService(func(stack string, svc *reconcile.Service) { get(stack, svc.Name).Replicas = svc.Replicas })
+		cons := reconcile.Constraints{Held: activeHolds(v.dec.Failures, d, now),
+			ReportDrift: v.driftReport && v.dec.Applied == d.Revision}
+		p = reconcile.MakePlan(d, obs, cons)
 	}
 	for _, c := range obs.Containers {
-		if c.Source != st.Source || c.Stack == "" {
+		if c.Source != source || c.Stack == "" {
 			continue
 		}
 		sr := get(c.Stack, c.Service)
-		ds, wanted := st.Services[c.Stack+"/"+c.Service]
+		var svc *reconcile.Service
+		if d != nil {
+			svc = d.Service(reconcile.ServiceKey(c.Stack, c.Service))
+		}
 		sr.Containers = append(sr.Containers, ContainerReport{
-			Name: c.Name, ID: shortID(c.ID), State: c.State, Health: c.Health, ExitCode: c.ExitCode,
-			Revision: c.Revision, Image: c.Image, InSync: wanted && ds.Hash == c.ConfigHash,
+			Name: c.Name, ID: reconcile.ShortID(c.ID), State: c.State, Health: c.Health, ExitCode: c.ExitCode,
+			Revision: c.Revision, Image: c.Image, InSync: svc != nil && svc.Hash == c.ConfigHash,
 		})
+		if c.Running() || svc != nil && svc.OneShot() && c.State == reconcile.StateExited && c.ExitCode == 0 {
+			sr.Up++
+		}
+	}
+	var ops map[string][]reconcile.Op
+	if p != nil {
+		ops = p.ServiceOps()
 	}
 	var out []ServiceReport
-	for _, k := range sortedKeys(byKey) {
+	for _, k := range slices.Sorted(maps.Keys(byKey)) {
 		sr := byKey[k]
-		sr.State, sr.Reason = serviceState(st, sr)
-		sort.Slice(sr.Containers, func(i, j int) bool { return sr.Containers[i].Name < sr.Containers[j].Name })
+		slices.SortFunc(sr.Containers, func(a, b ContainerReport) int { return strings.Compare(a.Name, b.Name) })
+		sr.State, sr.Reason = v.state(sr, p, ops[k])
 		out = append(out, *sr)
 	}
 	return out
 }
 
-func serviceState(st *Status, sr *ServiceReport) (string, string) {
-	if why, ok := st.Broken[sr.Stack]; ok {
-		return "broken", why
+// state is what the plan p would do about one service.
+func (v view) state(sr *ServiceReport, p *reconcile.Plan, ops []reconcile.Op) (string, string) {
+	key := reconcile.ServiceKey(sr.Stack, sr.Service)
+	switch {
+	case p == nil:
+		return StateUnknown, "no desired state recorded yet"
+	case p.Broken[sr.Stack] != "":
+		return StateBroken, p.Broken[sr.Stack]
+	case v.rolling != nil && slices.Contains(v.rolling.Services, key):
+		return StateRollingOut, fmt.Sprintf("to %s since %s", shortRev(v.rolling.Revision), v.rolling.Started.UTC().Format(time.RFC3339))
+	case p.Held[key] != "":
+		return StateDegraded, fmt.Sprintf("running %s, %s", runningRevisions(sr), p.Held[key])
+	case p.Blocked[key] != "":
+		return StateBlocked, p.Blocked[key]
+	case v.desired.Service(key) == nil:
+		return StateRemoved, ""
+	case len(ops) == 0:
+		return StateInSync, ""
 	}
-	ds, wanted := st.Services[sr.Stack+"/"+sr.Service]
-	if f, ok := st.Failures[sr.Stack+"/"+sr.Service]; ok && wanted && f.Hash == ds.Hash {
-		return "degraded", fmt.Sprintf("running %s, %s failed: %s (next attempt after %s, or on a new commit or moor apply)",
-			runningRevisions(sr), shortRev(f.Revision), f.Reason, f.RetryAt.UTC().Format(time.RFC3339))
-	}
-	if why, ok := st.Blocked[sr.Stack+"/"+sr.Service]; ok {
-		return "blocked", why
-	}
-	if !wanted {
-		return "removed-from-git", ""
-	}
-	expected := map[string]bool{}
-	for n := 1; n <= sr.Replicas; n++ {
-		expected[reconcile.ContainerName(sr.Stack, sr.Service, n)] = true
-	}
-	up := 0
-	for _, c := range sr.Containers {
-		if !c.InSync {
-			return "drifted", c.Name + " runs another config"
+	state := StateDrifted
+	var what []string
+	for _, op := range ops {
+		if op.Kind == reconcile.OpCreate {
+			state = StateMissing
 		}
-		if !expected[c.Name] {
-			return "drifted", c.Name + " is not one of the service's replicas (renamed, or left over)"
-		}
-		if c.State == reconcile.StateRunning || (ds.OneShot && c.State == reconcile.StateExited && c.ExitCode == 0) {
-			up++
+		what = append(what, fmt.Sprintf("%s %s (%s)", op.Kind, op.Resource, op.Cause))
+	}
+	reason := strings.Join(what, "; ")
+	if len(p.Drift) > 0 {
+		reason += "; not repaired (drift: report)"
+	}
+	if state == StateMissing {
+		reason = fmt.Sprintf("%d of %d replicas up; %s", sr.Up, sr.Replicas, reason)
+	}
+	return state, reason
+}
+
+// activeHolds are the failures of d's revision and configs whose retry is
+// not due at now, with why.
+func activeHolds(failures map[string]Failure, d *reconcile.Desired, now time.Time) map[string]string {
+	held := map[string]string{}
+	for key, f := range failures {
+		svc := d.Service(key)
+		if svc != nil && f.Revision == d.Revision && f.Hash == svc.Hash && now.Before(f.RetryAt) {
+			held[key] = heldReason(f)
 		}
 	}
-	if up < sr.Replicas {
-		return "missing", fmt.Sprintf("%d of %d replicas up", up, sr.Replicas)
+	return held
+}
+
+// ReadReports reports every source that ran under stateDir, against one
+// engine snapshot, as its controller would see it: from the status, desired
+// state and decisions its last run recorded, and an apply under way.
+func ReadReports(stateDir string, obs *reconcile.Observed, now time.Time) ([]SourceReport, error) {
+	names, err := sourceNames(stateDir)
+	if err != nil {
+		return nil, err
 	}
-	return "in-sync", ""
+	var out []SourceReport
+	for _, name := range names {
+		st, err := ReadStatus(stateDir, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		v := view{rolling: readRolling(stateDir, name)}
+		if v.dec, err = readDecisions(stateDir, name); err != nil {
+			return nil, err
+		}
+		if v.desired, v.driftReport, err = readDesired(stateDir, name); err != nil {
+			return nil, err
+		}
+		out = append(out, SourceReport{Status: st, Rolling: v.rolling, Services: v.services(name, obs, now)})
+	}
+	return out, nil
+}
+
+// Report is the source's report as of its last run (or the apply under
+// way): what `moor run` serves on /status, without asking the engine.
+// Nil before the first run.
+func (c *Controller) Report() *SourceReport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.report
+}
+
+// rollingOut is r with the apply rl under way.
+func (r *SourceReport) rollingOut(rl *Rolling) *SourceReport {
+	next := *r
+	next.Rolling = rl
+	next.Services = slices.Clone(r.Services)
+	for i, s := range next.Services {
+		if slices.Contains(rl.Services, reconcile.ServiceKey(s.Stack, s.Service)) {
+			next.Services[i].State = StateRollingOut
+			next.Services[i].Reason = "to " + shortRev(rl.Revision)
+		}
+	}
+	return &next
 }
 
 // WriteReport prints reports as `moor status` shows them.
@@ -140,6 +241,9 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 		}
 		fmt.Fprintf(w, "  applied  %s\n", applied)
 		fmt.Fprintf(w, "  last run %s, %s\n", r.Result, ago(now, r.LastRun))
+		if r.Rolling != nil {
+			fmt.Fprintf(w, "  rolling out %s, started %s\n", r.Rolling.Revision, ago(now, r.Rolling.Started))
+		}
 		if !r.UnreachableSince.IsZero() {
 			good := r.Applied
 			if good == "" {
@@ -148,7 +252,7 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 			fmt.Fprintf(w, "  source unreachable since %s (last good revision %s); nothing on the host was touched\n", r.UnreachableSince.UTC().Format(time.RFC3339), good)
 		}
 		if r.Error != "" {
-			fmt.Fprintf(w, "  error    %s\n", strings.ReplaceAll(r.Error, "\n", "\n           "))
+			fmt.Fprintf(w, "  error    (%s) %s\n", r.ErrorClass, strings.ReplaceAll(r.Error, "\n", "\n           "))
 		}
 		if len(r.Drift) > 0 {
 			fmt.Fprintf(w, "  drift    not repaired (drift: report); moor apply would:\n")
@@ -160,7 +264,7 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 			fmt.Fprintf(w, "  failing since %s\n", r.FailingSince.Format(time.RFC3339))
 		}
 		for _, s := range r.Services {
-			fmt.Fprintf(w, "  %-30s %-16s %d/%d", s.Stack+"/"+s.Service, s.State, upCount(s), s.Replicas)
+			fmt.Fprintf(w, "  %-30s %-16s %d/%d", s.Stack+"/"+s.Service, s.State, s.Up, s.Replicas)
 			if s.Reason != "" {
 				fmt.Fprintf(w, "  %s", s.Reason)
 			}
@@ -194,28 +298,11 @@ func runningRevisions(sr *ServiceReport) string {
 	return strings.Join(revs, " and ")
 }
 
-func upCount(s ServiceReport) int {
-	n := 0
-	for _, c := range s.Containers {
-		if c.State == reconcile.StateRunning {
-			n++
-		}
-	}
-	return n
-}
-
 func ago(now, t time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
 	return now.Sub(t).Round(time.Second).String() + " ago"
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // shortRev turns "main@sha1:<40 hex>" into "main@abcdef1".

@@ -23,18 +23,19 @@ func (c *Controller) trust(ctx context.Context, snap *gitsource.Snapshot) (_ []s
 	var notes []string
 	policy := c.Source.Verify
 	commit := snap.Revision.Commit
-	if c.trusted.commit == commit && c.trusted.applied == c.applied {
+	applied := c.decisions().Applied
+	if c.trusted.commit == commit && c.trusted.applied == applied {
 		return c.trusted.notes, nil // an unchanged revision costs no second check
 	}
 	defer func() {
 		if err == nil {
-			c.trusted.commit, c.trusted.applied, c.trusted.notes = commit, c.applied, notes
+			c.trusted.commit, c.trusted.applied, c.trusted.notes = commit, applied, notes
 		}
 	}()
 	if policy.Mode == config.VerifyHead {
 		signer, err := c.verifySignature(snap)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrRefused, err)
+			return nil, fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		notes = append(notes, "signed by "+signer)
 	}
@@ -77,9 +78,9 @@ func (c *Controller) verifySignature(snap *gitsource.Snapshot) (string, error) {
 // the commit does not descend from the last applied revision, or "". The
 // answer for one pair is remembered: it costs a fetch.
 func (c *Controller) rewritten(ctx context.Context, commit string) (string, error) {
-	c.loadStatus()
-	old, err := gitsource.ParseRevision(c.applied)
-	if c.applied == "" || err != nil || old.Commit == commit {
+	applied := c.decisions().Applied
+	old, err := gitsource.ParseRevision(applied)
+	if applied == "" || err != nil || old.Commit == commit {
 		return "", nil
 	}
 	key := old.Commit + ".." + commit

@@ -32,14 +32,14 @@ func BenchmarkNoopPlan(b *testing.B) {
 	}
 	ctx := context.Background()
 	obs, _ := f.Observe(ctx)
-	executor(f).Apply(ctx, d, reconcile.MakePlan(d, obs))
+	executor(f).Apply(ctx, reconcile.MakePlan(d, obs, reconcile.Constraints{}))
 	b.ResetTimer()
 	for b.Loop() {
 		obs, err := f.Observe(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if p := reconcile.MakePlan(d, obs); !p.Empty() {
+		if p := reconcile.MakePlan(d, obs, reconcile.Constraints{}); !p.Empty() {
 			b.Fatalf("not converged:\n%s", p)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moor-dev/moor/internal/fakeclock"
 	"github.com/moor-dev/moor/reconcile"
 	"github.com/moor-dev/moor/runtime"
 )
@@ -30,8 +31,10 @@ func want(rev string, svcs ...*reconcile.Service) *reconcile.Desired {
 	return &reconcile.Desired{Source: "prod", Revision: rev, Stacks: map[string]*reconcile.Stack{"web": st}}
 }
 
+// executor runs on a clock that never waits for real: monitor periods,
+// delays and polls pass at once.
 func executor(rt reconcile.Runtime) *reconcile.Executor {
-	return &reconcile.Executor{Runtime: rt, Poll: time.Millisecond, ReadyTimeout: 2 * time.Second}
+	return &reconcile.Executor{Runtime: rt, Clock: fakeclock.NewAuto(), Poll: 250 * time.Millisecond, ReadyTimeout: 2 * time.Minute}
 }
 
 // converge plans and applies until the plan is empty, at most n times, and
@@ -44,14 +47,14 @@ func converge(t *testing.T, rt reconcile.Runtime, d *reconcile.Desired, n int) i
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := reconcile.MakePlan(d, obs)
+		p := reconcile.MakePlan(d, obs, reconcile.Constraints{})
 		if p.Empty() {
 			return i
 		}
-		executor(rt).Apply(ctx, d, p)
+		executor(rt).Apply(ctx, p)
 	}
 	obs, _ := rt.Observe(ctx)
-	t.Fatalf("not converged after %d applies; plan:\n%s\nstate:\n%s", n, reconcile.MakePlan(d, obs), rt)
+	t.Fatalf("not converged after %d applies; plan:\n%s\nstate:\n%s", n, reconcile.MakePlan(d, obs, reconcile.Constraints{}), rt)
 	return n
 }
 
@@ -112,7 +115,7 @@ func TestFailedPullKeepsOldContainer(t *testing.T) {
 	before := f.String()
 	d := want("main@sha1:2", svc("api", "app:missing", 1))
 	obs, _ := f.Observe(context.Background())
-	res := executor(f).Apply(context.Background(), d, reconcile.MakePlan(d, obs))
+	res := executor(f).Apply(context.Background(), reconcile.MakePlan(d, obs, reconcile.Constraints{}))
 	if len(res.Failed()) != 2 {
 		t.Fatalf("want the pull to fail and the replace to be skipped, got %+v", res.Failed())
 	}
@@ -143,7 +146,7 @@ func TestUnhealthyReplacementRestoresOld(t *testing.T) {
 			obs, _ := f.Observe(context.Background())
 			oldID := obs.Containers[0].ID
 			d := want("main@sha1:2", bad)
-			res := executor(f).Apply(context.Background(), d, reconcile.MakePlan(d, obs))
+			res := executor(f).Apply(context.Background(), reconcile.MakePlan(d, obs, reconcile.Constraints{}))
 			if len(res.Failed()) != 1 || !strings.Contains(res.Failed()[0].Err.Error(), "old container restored") {
 				t.Fatalf("want one failed replace with the old container restored, got %+v", res.Ops)
 			}
@@ -166,7 +169,7 @@ func TestEngineFaultsNeverLeaveZeroRunning(t *testing.T) {
 			f.FailOnce(method, "*", errors.New("engine hiccup"))
 			d := want("main@sha1:2", svc("api", "app:1", 1, "A=2"))
 			obs, _ := f.Observe(context.Background())
-			executor(f).Apply(context.Background(), d, reconcile.MakePlan(d, obs))
+			executor(f).Apply(context.Background(), reconcile.MakePlan(d, obs, reconcile.Constraints{}))
 			obs, _ = f.Observe(context.Background())
 			running := 0
 			for _, c := range obs.Containers {

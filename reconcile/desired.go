@@ -2,7 +2,9 @@ package reconcile
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -26,17 +28,33 @@ type Desired struct {
 // StackNames returns the names of every stack the revision mentions, loaded
 // or broken, sorted.
 func (d *Desired) StackNames() []string {
-	names := make([]string, 0, len(d.Stacks)+len(d.Broken))
-	for n := range d.Stacks {
-		names = append(names, n)
-	}
+	names := slices.Collect(maps.Keys(d.Stacks))
 	for n := range d.Broken {
 		if _, ok := d.Stacks[n]; !ok {
 			names = append(names, n)
 		}
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names
+}
+
+// Service returns the service named by "STACK/SERVICE", or nil.
+func (d *Desired) Service(key string) *Service {
+	stack, service, _ := strings.Cut(key, "/")
+	if st, ok := d.Stacks[stack]; ok {
+		return st.Services[service]
+	}
+	return nil
+}
+
+// EachService calls fn for every service of every loaded stack, in order.
+func (d *Desired) EachService(fn func(stack string, svc *Service)) {
+	for _, sn := range slices.Sorted(maps.Keys(d.Stacks)) {
+		st := d.Stacks[sn]
+		for _, name := range st.ServiceNames() {
+			fn(sn, st.Services[name])
+		}
+	}
 }
 
 // Stack is one compose project: a directory of the repository.
@@ -49,7 +67,7 @@ type Stack struct {
 }
 
 // ServiceNames returns the stack's service names, sorted.
-func (s *Stack) ServiceNames() []string { return sortedKeys(s.Services) }
+func (s *Stack) ServiceNames() []string { return slices.Sorted(maps.Keys(s.Services)) }
 
 // Service is one compose service.
 type Service struct {
@@ -65,10 +83,6 @@ type Service struct {
 	Spec ContainerSpec
 	// Hash is Spec.Hash(), computed once when the service is loaded.
 	Hash string
-	// Err, when set, says why this service cannot be converged this time
-	// (for example its image failed to pull). Its containers are left as they
-	// are.
-	Err error
 }
 
 // OneShot reports whether the service is a job that runs to completion: its
@@ -281,13 +295,4 @@ type Resources struct {
 // ContainerName is compose's name for replica n of a service: STACK-SERVICE-N.
 func ContainerName(stack, service string, n int) string {
 	return fmt.Sprintf("%s-%s-%d", stack, service, n)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

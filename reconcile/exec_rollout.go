@@ -8,41 +8,40 @@ import (
 	"time"
 )
 
-// rollout replaces the replicas of one service (the replace ops at idx) as
-// its UpdateConfig says: Parallelism replicas at a time, Delay between
-// batches. A replica whose new container does not come up always gets its
-// old container back (replace does that); once more replicas failed than
-// MaxFailureRatio allows, FailureAction decides what becomes of the rest.
-//
-// Under FailureRollback with more than one replica, every replaced replica's
-// old container is kept (stopped, named -retired) until the whole rollout
-// succeeds, so that rolling back is a rename and a start, not a re-creation.
-func (r *applyRun) rollout(ctx context.Context, svc *Service, idx []int) error {
-	u := svc.Update
-	action := u.failureAction()
-	keep := action == FailureRollback && len(idx) > 1
+// rollout carries out the replace ops of one service at idx, as their
+// Rollout says: batch after batch, Delay between two, the replicas of a
+// batch at once. A replica whose new container does not come up has its
+// steps undone (runOp does that). Once more than MaxFailures replicas
+// failed, FailureAction says what becomes of the rest: rollback undoes
+// every replica the rollout replaced, pause stops, continue goes on. When
+// the rollout ends without rolling back, the deferred steps of the
+// replaced replicas (the removal of their old containers) run.
+func (r *applyRun) rollout(ctx context.Context, idx []int) error {
+	ro := *r.results[idx[0]].Op.Rollout
 	var (
-		replaced []int // ops whose replica now runs the new container
+		replaced []*opRun
 		failed   int
 		firstErr error
 	)
-	for b := 0; b < len(idx); b += u.batch() {
-		if b > 0 && u.Delay > 0 {
-			if err := sleep(ctx, u.Delay); err != nil {
-				r.skip(idx[b:], fmt.Errorf("rollout of %s interrupted: %w", svc.Name, err))
+	for b := 0; b < len(idx); {
+		batch := r.batch(idx[b:])
+		if b > 0 && ro.Delay > 0 {
+			if err := r.sleep(ctx, ro.Delay); err != nil {
+				r.skip(idx[b:], fmt.Errorf("rollout of %s interrupted: %w", r.results[idx[0]].Op.Service, err))
 				return err
 			}
 		}
-		batch := idx[b:min(b+u.batch(), len(idx))]
+		runs := make([]*opRun, len(batch))
 		errs := make([]error, len(batch))
 		starts := make([]time.Time, len(batch))
 		var wg sync.WaitGroup
 		for j, i := range batch {
+			runs[j] = &opRun{op: r.results[i].Op}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				starts[j] = time.Now()
-				errs[j] = r.replace(ctx, r.results[i].Op, svc, keep)
+				starts[j] = r.e.Clock.Now()
+				errs[j] = r.runOp(ctx, runs[j].op, runs[j])
 			}()
 		}
 		wg.Wait()
@@ -50,74 +49,97 @@ func (r *applyRun) rollout(ctx context.Context, svc *Service, idx []int) error {
 			r.record(i, starts[j], errs[j])
 			if errs[j] != nil {
 				failed++
-				if firstErr == nil {
-					firstErr = errs[j]
-				}
+				firstErr = cmpErr(firstErr, errs[j])
 			} else {
-				replaced = append(replaced, i)
+				replaced = append(replaced, runs[j])
 			}
 		}
-		if failed == 0 || float64(failed)/float64(len(idx)) <= u.MaxFailureRatio || action == FailureContinue {
+		b += len(batch)
+		if failed <= ro.MaxFailures || ro.FailureAction == FailureContinue {
 			continue
 		}
-		why := fmt.Errorf("%d of %d replicas of %s failed (failure_action %s): %v", failed, len(idx), svc.Name, action, firstErr)
-		r.skip(idx[b+len(batch):], fmt.Errorf("rollout stopped: %w", why))
-		if action == FailureRollback {
-			r.rollback(ctx, svc, replaced, why)
+		why := fmt.Errorf("%d of %d replicas of %s failed (failure_action %s): %w", failed, ro.Replicas, r.results[idx[0]].Op.Service, ro.FailureAction, firstErr)
+		r.skip(idx[b:], fmt.Errorf("rollout stopped: %w", why))
+		if ro.FailureAction == FailureRollback {
+			r.rollback(ctx, replaced, why)
 			return why
 		}
 		break // pause: the replaced replicas keep the new version
 	}
-	if keep {
-		for _, i := range replaced {
-			op := r.results[i].Op
-			if err := r.e.Runtime.RemoveContainer(ctx, op.Container.ID); err != nil && !errors.Is(err, ErrNotFound) {
-				r.results[i].Err = fmt.Errorf("remove old container: %w", err)
-				if firstErr == nil {
-					firstErr = r.results[i].Err
-				}
-				continue
-			}
-			r.step("replace/removed-old")
+	for _, run := range replaced {
+		if err := r.runDeferred(ctx, run); err != nil {
+			r.fail(run.op, err)
+			firstErr = cmpErr(firstErr, err)
 		}
 	}
 	return firstErr
 }
 
-// rollback gives the replicas at idx, which this rollout replaced, their
-// old containers back, and marks their ops as rolled back.
-func (r *applyRun) rollback(ctx context.Context, svc *Service, idx []int, why error) {
-	// Undo with a context of its own: a cancelled apply must still put the
-	// old containers back.
+// batch returns the ops at the head of idx that share the first one's batch.
+func (r *applyRun) batch(idx []int) []int {
+	n := r.results[idx[0]].Op.Rollout.Batch
+	end := 1
+	for end < len(idx) && r.results[idx[end]].Op.Rollout.Batch == n {
+		end++
+	}
+	return idx[:end]
+}
+
+// rollback undoes the replicas this rollout replaced, last first, and marks
+// their ops as rolled back.
+func (r *applyRun) rollback(ctx context.Context, runs []*opRun, why error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.e.ReadyTimeout+time.Minute)
 	defer cancel()
-	for k := len(idx) - 1; k >= 0; k-- {
-		i := idx[k]
-		err := r.restore(ctx, r.results[i].Op, svc)
-		if err != nil {
-			r.results[i].Err = fmt.Errorf("rolling back after %v: restoring the old container failed: %w", why, err)
-		} else {
-			r.results[i].Err = fmt.Errorf("rolled back, old container restored: %w", why)
+	for k := len(runs) - 1; k >= 0; k-- {
+		run := runs[k]
+		_, errs := r.undoSteps(ctx, run)
+		err := fmt.Errorf("rolled back, old container restored: %w", why)
+		if len(errs) > 0 {
+			err = fmt.Errorf("rolling back after %w: restoring the old container failed: %w", why, errors.Join(errs...))
 		}
-		r.e.Log.Warn("rolled back replica: " + r.results[i].Op.Resource)
+		r.fail(run.op, err)
+		r.mu.Lock()
+		for i := range r.results {
+			if r.results[i].Op.Resource == run.op.Resource && r.results[i].Op.Kind == OpReplace {
+				r.results[i].RolledBack = true
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+// fail replaces the result of op, which already ran, with err.
+func (r *applyRun) fail(op Op, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.results {
+		if r.results[i].Op.Resource == op.Resource && r.results[i].Op.Kind == op.Kind {
+			r.results[i].Err = err
+		}
 	}
 }
 
 // skip records the ops at idx as not attempted.
 func (r *applyRun) skip(idx []int, why error) {
 	for _, i := range idx {
-		r.record(i, time.Now(), fmt.Errorf("%w: %v", ErrSkipped, why))
+		r.record(i, r.e.Clock.Now(), fmt.Errorf("%w: %w", ErrSkipped, why))
 	}
 }
 
-// sleep waits for d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
+// sleep waits for d on the executor's clock, or until ctx is done.
+func (r *applyRun) sleep(ctx context.Context, d time.Duration) error {
 	select {
-	case <-t.C:
+	case <-r.e.Clock.After(d):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// cmpErr keeps the first error.
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
 }

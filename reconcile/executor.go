@@ -3,46 +3,47 @@ package reconcile
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 )
 
-// Executor carries a plan out. It makes no decisions of its own beyond the
-// order the plan and depends_on impose: pulls first (invariant 4), then
-// networks and volumes, then every service's container ops (independent
-// services in parallel, dependents after their dependencies), then network
-// removals.
+// Executor carries a plan out. It makes no decisions: it dispatches each
+// op's steps in the order the plan gives, in the plan's phases (pulls first,
+// invariant 4; then networks and volumes; then every service's container
+// ops, independent services in parallel and dependents after their
+// dependencies; then network and volume removals), skips an op whose Needs
+// failed, undoes the steps of an op that fails, and follows each rollout's
+// batches and failure policy.
 type Executor struct {
 	Runtime Runtime
 	Log     *zap.Logger
-	// Parallel bounds how many services converge at once (default 4).
+	// Clock is what waits wait on; nil is the wall clock.
+	Clock Clock
+	// Parallel bounds how many ops of one phase, or services, run at once
+	// (default 4).
 	Parallel int
-	// ReadyTimeout bounds how long a new container may take to become
-	// healthy (or, without a healthcheck, to keep running for Monitor), and
-	// how long a dependent waits for its dependency (default 2m).
+	// ReadyTimeout bounds how long a started container may take to count
+	// as up, and how long a dependent waits for its dependency (default 2m).
 	ReadyTimeout time.Duration
-	// Monitor is how long a new container without a healthcheck must keep
-	// running, without a restart, to count as up; a service's
-	// update_config.monitor overrides it. Zero waits for nothing (tests of
-	// the fake); moor runs with DefaultMonitor.
-	Monitor time.Duration
 	// Poll is the interval between two inspects while waiting (default 250ms).
 	Poll time.Duration
-	// Step, when set, is called at every step boundary of a container op
-	// with the step's name ("replace/stopped-old", ...). Tests use it to
-	// kill moor at each step.
-	Step func(step string)
+	// Step, when set, is called after every step an op completes, with the
+	// op and the step's index. Tests use it to act at each step boundary.
+	Step func(op Op, step int)
 }
 
 // OpResult is what became of one op.
 type OpResult struct {
-	Op       Op
-	Err      error
-	Skipped  bool // not attempted because something it needs failed
-	Duration time.Duration
+	Op  Op
+	Err error
+	// Skipped: not attempted, because something it needs failed.
+	Skipped bool
+	// RolledBack: the op succeeded, then its rollout failed and put the
+	// old container back.
+	RolledBack bool
+	Duration   time.Duration
 }
 
 // Result is what an apply did, op by op, in plan order.
@@ -50,7 +51,7 @@ type Result struct {
 	Ops []OpResult
 }
 
-// Failed returns the results that failed or were skipped.
+// Failed returns the results that failed, were skipped or rolled back.
 func (r *Result) Failed() []OpResult {
 	var out []OpResult
 	for _, o := range r.Ops {
@@ -61,7 +62,8 @@ func (r *Result) Failed() []OpResult {
 	return out
 }
 
-// DefaultMonitor is the monitor period moor runs with.
+// DefaultMonitor is the monitor period of a replacement without a
+// healthcheck whose service sets none (deploy.update_config.monitor).
 const DefaultMonitor = 2 * time.Second
 
 // ErrSkipped is the error of an op that was not attempted.
@@ -80,151 +82,89 @@ func (e *Executor) defaults() {
 	if e.Log == nil {
 		e.Log = zap.NewNop()
 	}
+	if e.Clock == nil {
+		e.Clock = RealClock{}
+	}
 }
 
-// Apply carries out p, which MakePlan made from d. It returns one result per
-// op; the caller observes the engine again to learn the truth.
-func (e *Executor) Apply(ctx context.Context, d *Desired, p *Plan) *Result {
-	e.defaults()
-	run := &applyRun{e: e, d: d, results: make([]OpResult, len(p.Ops)), failedImages: map[string]error{}, failedStacks: map[string]error{}}
+// Apply carries out p. It returns one result per op; the caller observes
+// the engine again to learn the truth.
+func (e *Executor) Apply(ctx context.Context, p *Plan) *Result {
+	ex := *e
+	ex.defaults()
+	run := &applyRun{e: &ex, results: make([]OpResult, len(p.Ops)), byResource: map[string][]int{}}
 	for i, op := range p.Ops {
 		run.results[i].Op = op
+		run.byResource[op.Resource] = append(run.byResource[op.Resource], i)
 	}
-	idx := func(kinds ...OpKind) []int {
+	inPhase := func(ph int) []int {
 		var out []int
 		for i, op := range p.Ops {
-			for _, k := range kinds {
-				if op.Kind == k {
-					out = append(out, i)
-				}
+			if phase(op.Kind) == ph {
+				out = append(out, i)
 			}
 		}
 		return out
 	}
-	run.parallel(ctx, idx(OpPull), run.pull)
-	run.parallel(ctx, idx(OpCreateNetwork, OpCreateVolume), run.stackResource)
-	run.services(ctx, p)
-	run.parallel(ctx, idx(OpRemoveNetwork), run.removeNetwork)
-	run.parallel(ctx, idx(OpRemoveVolume), run.removeVolume)
+	run.parallel(ctx, inPhase(0))
+	run.services(ctx, inPhase(1))
+	run.parallel(ctx, inPhase(2))
+	run.parallel(ctx, inPhase(3))
 	return &Result{Ops: run.results}
 }
 
 type applyRun struct {
-	e       *Executor
-	d       *Desired
+	e          *Executor
+	byResource map[string][]int // op indices by Resource, for Needs
+
+	mu      sync.Mutex // guards results once ops run concurrently
 	results []OpResult
-
-	mu           sync.Mutex
-	failedImages map[string]error
-	failedStacks map[string]error
 }
 
+// record stores the outcome of op i.
 func (r *applyRun) record(i int, start time.Time, err error) {
-	r.results[i].Duration = time.Since(start)
-	r.results[i].Err = err
-	if errors.Is(err, ErrSkipped) {
-		r.results[i].Skipped = true
-	}
-	op := r.results[i].Op
-	if err != nil {
-		r.e.Log.Warn("op failed", zap.String("op", op.String()), zap.String("stack", op.Stack), zap.Error(err))
-	} else {
-		r.e.Log.Info("op done", zap.String("op", op.String()), zap.String("stack", op.Stack), zap.Duration("took", r.results[i].Duration))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := &r.results[i]
+	res.Duration = r.e.Clock.Now().Sub(start)
+	res.Err = err
+	res.Skipped = errors.Is(err, ErrSkipped)
+	if err == nil {
+		r.e.Log.Info("op done", zap.String("op", res.Op.String()), zap.String("stack", res.Op.Stack), zap.Duration("took", res.Duration))
 	}
 }
 
-// parallel runs fn for the ops at idx, at most Parallel at once.
-func (r *applyRun) parallel(ctx context.Context, idx []int, fn func(context.Context, Op) error) {
+// unmet returns why op i must not run: an op it needs failed, or nil.
+func (r *applyRun) unmet(i int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, need := range r.results[i].Op.Needs {
+		for _, j := range r.byResource[need] {
+			if err := r.results[j].Err; err != nil {
+				return skipped("%s failed", r.results[j].Op.Resource)
+			}
+		}
+	}
+	return nil
+}
+
+// parallel runs the ops at idx, at most Parallel at once.
+func (r *applyRun) parallel(ctx context.Context, idx []int) {
 	sem := make(chan struct{}, r.e.Parallel)
 	var wg sync.WaitGroup
 	for _, i := range idx {
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(i int) {
+		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			start := time.Now()
-			r.record(i, start, fn(ctx, r.results[i].Op))
-		}(i)
+			start := r.e.Clock.Now()
+			err := r.unmet(i)
+			if err == nil {
+				err = r.runOp(ctx, r.results[i].Op, nil)
+			}
+			r.record(i, start, err)
+		}()
 	}
 	wg.Wait()
-}
-
-func (r *applyRun) pull(ctx context.Context, op Op) error {
-	err := r.e.Runtime.Pull(ctx, op.Image)
-	if err != nil {
-		r.mu.Lock()
-		r.failedImages[op.Image] = err
-		r.mu.Unlock()
-	}
-	return err
-}
-
-func (r *applyRun) stackResource(ctx context.Context, op Op) error {
-	var err error
-	switch op.Kind {
-	case OpCreateNetwork:
-		err = r.e.Runtime.CreateNetwork(ctx, *op.Network, r.resourceLabels(op.Stack, LabelComposeNetwork, op.Network.Key))
-	case OpCreateVolume:
-		err = r.e.Runtime.CreateVolume(ctx, *op.Volume, r.resourceLabels(op.Stack, LabelComposeVolume, op.Volume.Key))
-	}
-	if err != nil {
-		r.mu.Lock()
-		r.failedStacks[op.Stack] = fmt.Errorf("%s: %w", op.Resource, err)
-		r.mu.Unlock()
-	}
-	return err
-}
-
-func (r *applyRun) removeNetwork(ctx context.Context, op Op) error {
-	r.mu.Lock()
-	err := r.failedStacks[op.Stack]
-	r.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrSkipped, err)
-	}
-	return r.e.Runtime.RemoveNetwork(ctx, op.Network.Name)
-}
-
-// removeVolume removes a pruned volume once its stack's containers are
-// gone; a container of the stack that could not be removed keeps it.
-func (r *applyRun) removeVolume(ctx context.Context, op Op) error {
-	for _, res := range r.results {
-		if res.Op.Kind == OpRemove && res.Op.Stack == op.Stack && res.Err != nil {
-			return fmt.Errorf("%w: a container of stack %s was not removed", ErrSkipped, op.Stack)
-		}
-	}
-	return r.e.Runtime.RemoveVolume(ctx, op.Volume.Name)
-}
-
-func (r *applyRun) resourceLabels(stack, composeKey, key string) map[string]string {
-	return map[string]string{
-		LabelStack:          stack,
-		LabelSource:         r.d.Source,
-		LabelComposeProject: stack,
-		composeKey:          key,
-	}
-}
-
-// ContainerLabels are the labels of replica n of svc: moor's ownership and
-// state labels plus compose's, so `docker compose -p STACK ps` sees it.
-func ContainerLabels(d *Desired, stack string, svc *Service, n int) map[string]string {
-	return map[string]string{
-		LabelStack:                  stack,
-		LabelService:                svc.Name,
-		LabelRevision:               d.Revision,
-		LabelConfigHash:             svc.Hash,
-		LabelConfigFields:           svc.Spec.FieldDigests(),
-		LabelSource:                 d.Source,
-		LabelComposeProject:         stack,
-		LabelComposeService:         svc.Name,
-		LabelComposeContainerNumber: fmt.Sprint(n),
-		LabelComposeOneoff:          "False",
-	}
-}
-
-func (r *applyRun) step(name string) {
-	if r.e.Step != nil {
-		r.e.Step(name)
-	}
 }

@@ -2,14 +2,17 @@ package reconcile
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
 // OpKind is what an operation does.
 type OpKind int
 
-// Operation kinds, in the order the executor's phases run them.
+// Operation kinds. The executor runs them in phases, in this order: pulls,
+// then networks and volumes, then every service's container ops, then
+// network and volume removals.
 const (
 	OpCreateNetwork OpKind = iota + 1
 	OpCreateVolume
@@ -43,12 +46,20 @@ func (k OpKind) String() string {
 	return fmt.Sprintf("op(%d)", int(k))
 }
 
-// Op is one operation of a plan: what to do to which resource, and why.
+// ContainerOp reports whether ops of kind k act on one container of a
+// service: they run in the service's group, after its dependencies.
+func (k OpKind) ContainerOp() bool {
+	return k == OpRestore || k == OpCreate || k == OpReplace || k == OpStart || k == OpRemove
+}
+
+// Op is one operation of a plan: what to do to which resource, why, and the
+// engine calls (Steps) that do it.
 type Op struct {
 	Kind OpKind
 	// Resource identifies what the op touches: "STACK/SERVICE/N" for a
-	// container, "STACK/network/KEY" or "STACK/volume/KEY", or the image
-	// reference for a pull.
+	// container, "STACK/SERVICE/NAME" for a container that is not a
+	// canonical replica, "STACK/network/KEY" or "STACK/volume/KEY", or the
+	// image reference for a pull.
 	Resource string
 	// Cause says why, in words a person reads in `moor plan`.
 	Cause string
@@ -60,21 +71,43 @@ type Op struct {
 	// Container is the observed container the op acts on (start, replace,
 	// remove, restore); nil for create.
 	Container *Container
-	// Network, Volume: what to create (create-network, create-volume), or
-	// for remove-network, the observed name in Network.Name.
-	Network *NetworkSpec
-	Volume  *VolumeSpec
 	// Image is the reference to pull (pull), or the image of the service.
 	Image string
+
+	// Rollout is how a replacement is rolled out: its order, batch and
+	// failure policy. Set on OpReplace only.
+	Rollout *Rollout
+	// Needs are the Resources of ops of this plan that must have succeeded
+	// before this one runs (its image's pull, its stack's networks); when
+	// one failed, this op is skipped.
+	Needs []string
+	// Waits are the depends_on conditions of the op's service on services
+	// that change in this plan.
+	Waits []Wait
+	// Steps carry the op out, in order; each may say how to undo itself.
+	Steps []Step
+
+	// seq is where a remove runs among its service's ops (seqFirst or
+	// seqLast).
+	seq int
 }
 
-// String renders the op as `moor plan` prints it: "replace web/api/1 (config changed: environment)".
+// String renders the op as `moor plan` prints it:
+// "replace web/api/1 (config changed: environment) [start-first, batch 1/2, rollback on failure]".
 func (o Op) String() string {
-	return fmt.Sprintf("%s %s (%s)", o.Kind, o.Resource, o.Cause)
+	s := fmt.Sprintf("%s %s (%s)", o.Kind, o.Resource, o.Cause)
+	if o.Rollout != nil {
+		s += " " + o.Rollout.String()
+	}
+	return s
 }
+
+// ServiceKey is "STACK/SERVICE": how plans, holds and status name a service.
+func ServiceKey(stack, service string) string { return stack + "/" + service }
 
 // Plan is the ordered list of operations that takes the host from the
-// observed state to the desired one.
+// observed state to the desired one, with everything the executor needs to
+// carry them out: it reads nothing else.
 type Plan struct {
 	Source   string
 	Revision string
@@ -82,29 +115,95 @@ type Plan struct {
 	// Broken are stacks the revision holds but that did not load; they are
 	// left as they run.
 	Broken map[string]string
-	// Blocked are services that cannot converge this time (Service.Err),
-	// by "STACK/SERVICE"; their containers are left as they run.
+	// Blocked are services that cannot converge this time (their image is
+	// missing and cannot be pulled), by "STACK/SERVICE"; their containers
+	// are left as they run.
 	Blocked map[string]string
+	// Held are services whose rollout to this revision failed recently and
+	// whose retry is not due (Constraints.Held), by "STACK/SERVICE"; their
+	// containers are left as they run.
+	Held map[string]string
+	// Drift is what would repair a host that no longer matches the revision
+	// it was converged to, under Constraints.ReportDrift: reported, not
+	// applied.
+	Drift []Op
+	// Notes say what an explicit apply does that a controller run would
+	// not (retrying a held service, repairing reported drift).
+	Notes []string
 }
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool { return len(p.Ops) == 0 }
 
-// String renders the plan, one op per line, followed by the broken stacks
-// and blocked services. It is what `moor plan` prints and what tests assert.
+// Converged reports whether the host matches the revision: nothing to do,
+// nothing held back, reported or left broken.
+func (p *Plan) Converged() bool {
+	return p.Empty() && len(p.Drift) == 0 && len(p.Broken) == 0 && len(p.Blocked) == 0 && len(p.Held) == 0
+}
+
+// String renders the plan, one op per line, followed by the broken stacks,
+// blocked and held services, reported drift and notes. It is what `moor
+// plan` prints and what tests assert.
 func (p *Plan) String() string {
 	var b strings.Builder
 	for _, op := range p.Ops {
 		b.WriteString(op.String())
 		b.WriteByte('\n')
 	}
-	for _, name := range sortedKeys(p.Broken) {
-		fmt.Fprintf(&b, "broken %s (%s)\n", name, p.Broken[name])
-	}
-	for _, name := range sortedKeys(p.Blocked) {
-		fmt.Fprintf(&b, "blocked %s (%s)\n", name, p.Blocked[name])
-	}
+	p.writeTrailer(&b)
 	return b.String()
+}
+
+// Detail is String with every op's steps, numbered, each with its undo:
+// how the executor will carry the plan out (`moor plan --steps`).
+func (p *Plan) Detail() string {
+	var b strings.Builder
+	for _, op := range p.Ops {
+		b.WriteString(op.String())
+		b.WriteByte('\n')
+		writeOpDetail(&b, op)
+	}
+	p.writeTrailer(&b)
+	return b.String()
+}
+
+func writeOpDetail(b *strings.Builder, op Op) {
+	if len(op.Needs) > 0 {
+		fmt.Fprintf(b, "    after %s\n", strings.Join(op.Needs, ", "))
+	}
+	for _, w := range op.Waits {
+		fmt.Fprintf(b, "    after %s\n", w)
+	}
+	for i, s := range op.Steps {
+		line := fmt.Sprintf("    %d %s", i+1, s)
+		if len(s.Undo) > 0 {
+			undo := make([]string, len(s.Undo))
+			for j, u := range s.Undo {
+				undo[j] = u.String()
+			}
+			line = fmt.Sprintf("%-56s undo: %s", line, strings.Join(undo, ", "))
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+}
+
+func (p *Plan) writeTrailer(b *strings.Builder) {
+	for _, name := range slices.Sorted(maps.Keys(p.Broken)) {
+		fmt.Fprintf(b, "broken %s (%s)\n", name, p.Broken[name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.Blocked)) {
+		fmt.Fprintf(b, "blocked %s (%s)\n", name, p.Blocked[name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.Held)) {
+		fmt.Fprintf(b, "held %s (%s)\n", name, p.Held[name])
+	}
+	for _, op := range p.Drift {
+		fmt.Fprintf(b, "drift %s\n", op)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(b, "note: %s\n", n)
+	}
 }
 
 // Stacks returns the names of the stacks the plan touches, sorted.
@@ -113,26 +212,20 @@ func (p *Plan) Stacks() []string {
 	for _, op := range p.Ops {
 		seen[op.Stack] = true
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }
 
-// sortOps orders ops by phase (kind), then stack, service, replica and
-// resource, so a plan never depends on map or daemon order.
-func sortOps(ops []Op) {
-	sort.SliceStable(ops, func(i, j int) bool {
-		a, b := ops[i], ops[j]
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
+// ServiceOps returns the container ops and reported drift of each
+// service, by "STACK/SERVICE".
+func (p *Plan) ServiceOps() map[string][]Op {
+	out := map[string][]Op{}
+	for _, ops := range [][]Op{p.Ops, p.Drift} {
+		for _, op := range ops {
+			if op.Kind.ContainerOp() {
+				key := ServiceKey(op.Stack, op.Service)
+				out[key] = append(out[key], op)
+			}
 		}
-		if a.Stack != b.Stack {
-			return a.Stack < b.Stack
-		}
-		if a.Service != b.Service {
-			return a.Service < b.Service
-		}
-		if a.Number != b.Number {
-			return a.Number < b.Number
-		}
-		return a.Resource < b.Resource
-	})
+	}
+	return out
 }

@@ -1,45 +1,122 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 )
 
-// MakePlan compares what a revision wants with what the engine shows and
-// returns the operations that converge the host. It is pure: no I/O, no
-// clock, sorted iteration, so equal inputs give equal plans.
+// MakePlan compares what a revision wants with what the engine shows and,
+// under the constraints, returns the operations that converge the host,
+// each expanded into the steps that carry it out. It is pure: no I/O, no
+// clock, sorted iteration, d and o never modified, so equal inputs give
+// equal plans.
 //
 // Only resources whose LabelSource is d.Source are considered: other sources'
 // stacks and unlabelled containers are never touched (invariant 1). Broken
-// stacks and blocked services keep what runs. Named volumes are never
-// removed (invariant 2), unless the source prunes them and their whole
-// stack is gone from git.
-func MakePlan(d *Desired, o *Observed) *Plan {
-	p := &Plan{Source: d.Source, Revision: d.Revision, Broken: map[string]string{}, Blocked: map[string]string{}}
+// stacks, and blocked and held services, keep what runs. Named volumes are
+// never removed (invariant 2), unless the source prunes them and their
+// whole stack is gone from git.
+func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
+	p := &Plan{Source: d.Source, Revision: d.Revision,
+		Broken: map[string]string{}, Blocked: map[string]string{}, Held: map[string]string{}}
 	for name, err := range d.Broken {
 		p.Broken[name] = err.Error()
 	}
+	b := &builder{d: d, c: c, plan: p, images: o.Images, pulls: map[string]*Op{}}
 	owned := ownedBy(o, d.Source)
-	pulls := map[string]*Op{} // by image: the first service that wants it
-
-	for _, name := range sortedKeys(d.Stacks) {
-		st := d.Stacks[name]
-		p.Ops = append(p.Ops, planStack(st, owned.stack(name), o.Images, pulls, p.Blocked)...)
+	for _, name := range slices.Sorted(maps.Keys(d.Stacks)) {
+		b.stack(d.Stacks[name], owned.stack(name))
 	}
-	for _, name := range sortedKeys(owned.stacks) {
+	for _, name := range slices.Sorted(maps.Keys(owned.stacks)) {
 		_, wanted := d.Stacks[name]
 		_, broken := d.Broken[name]
 		if !wanted && !broken {
-			p.Ops = append(p.Ops, removeStack(name, owned.stacks[name], d.Source, d.PruneVolumes)...)
+			b.removeStack(name, owned.stacks[name])
 		}
 	}
-	for _, img := range sortedKeys(pulls) {
-		p.Ops = append(p.Ops, *pulls[img])
+	for _, img := range slices.Sorted(maps.Keys(b.pulls)) {
+		b.ops = append(b.ops, *b.pulls[img])
 	}
-	sortOps(p.Ops)
+	slices.SortStableFunc(b.ops, compareOps)
+	p.Ops = b.ops
+	linkNeeds(p.Ops)
+	b.linkWaits()
+	if c.ReportDrift && len(p.Ops) > 0 {
+		if c.Explicit {
+			p.Notes = append(p.Notes, "the host drifted from the revision it was converged to; this apply repairs it (a controller run only reports it: drift: report)")
+		} else {
+			p.Drift, p.Ops = p.Ops, nil
+		}
+	}
 	return p
+}
+
+// builder accumulates one plan.
+type builder struct {
+	d      *Desired
+	c      Constraints
+	plan   *Plan
+	images map[string]string
+	pulls  map[string]*Op // by image: the first service that wants it
+	ops    []Op
+}
+
+// Ops of one service run in this order: removes of what stands in the way
+// first, then restores, creates, replacements and starts, then (for a
+// service replaced start-first) the removal of replicas scaled away, which
+// keep serving until the rest is done.
+const (
+	seqFirst = iota
+	seqMain
+	seqLast
+)
+
+// phase is where an op kind runs in the executor.
+func phase(k OpKind) int {
+	switch {
+	case k == OpCreateNetwork || k == OpCreateVolume || k == OpPull:
+		return 0
+	case k.ContainerOp():
+		return 1
+	case k == OpRemoveNetwork:
+		return 2
+	}
+	return 3
+}
+
+func compareOps(a, b Op) int {
+	if a.Kind == OpPull && b.Kind == OpPull {
+		return cmp.Compare(a.Resource, b.Resource)
+	}
+	return cmp.Or(
+		cmp.Compare(phase(a.Kind), phase(b.Kind)),
+		cmp.Compare(phaseKind(a), phaseKind(b)),
+		cmp.Compare(a.Stack, b.Stack),
+		cmp.Compare(a.Service, b.Service),
+		cmp.Compare(seqOf(a), seqOf(b)),
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Number, b.Number),
+		cmp.Compare(a.Resource, b.Resource),
+	)
+}
+
+// phaseKind orders the ops of phase 0 by kind (networks, volumes, pulls);
+// container ops are ordered by service first.
+func phaseKind(o Op) OpKind {
+	if o.Kind.ContainerOp() {
+		return 0
+	}
+	return o.Kind
+}
+
+func seqOf(o Op) int {
+	if o.Kind != OpRemove {
+		return seqMain
+	}
+	return o.seq
 }
 
 // observedStack is what the engine holds of one stack.
@@ -58,8 +135,7 @@ func (s ownedState) stack(name string) *observedStack {
 	return &observedStack{}
 }
 
-// ownedBy groups the observed resources of one source by stack. Volumes are
-// left out: moor never removes them.
+// ownedBy groups the observed resources of one source by stack.
 func ownedBy(o *Observed, source string) ownedState {
 	s := ownedState{stacks: map[string]*observedStack{}}
 	get := func(name string) *observedStack {
@@ -91,34 +167,32 @@ func ownedBy(o *Observed, source string) ownedState {
 	return s
 }
 
-func planStack(st *Stack, obs *observedStack, images map[string]string, pulls map[string]*Op, blocked map[string]string) []Op {
-	var ops []Op
+func (b *builder) stack(st *Stack, obs *observedStack) {
 	haveNet := map[string]bool{}
 	for _, n := range obs.networks {
 		haveNet[n.Name] = true
 	}
 	wantNet := map[string]bool{}
-	for _, key := range sortedKeys(st.Networks) {
+	for _, key := range slices.Sorted(maps.Keys(st.Networks)) {
 		n := st.Networks[key]
 		wantNet[n.Name] = true
 		if !n.External && !haveNet[n.Name] {
-			ops = append(ops, Op{Kind: OpCreateNetwork, Resource: st.Name + "/network/" + key, Stack: st.Name, Network: n, Cause: "missing"})
+			b.ops = append(b.ops, b.createNetworkOp(st.Name, key, n))
 		}
 	}
 	for _, n := range obs.networks {
 		if !wantNet[n.Name] {
-			ops = append(ops, Op{Kind: OpRemoveNetwork, Resource: st.Name + "/network/" + n.Name, Stack: st.Name,
-				Network: &NetworkSpec{Name: n.Name}, Cause: "network removed from git"})
+			b.ops = append(b.ops, removeNetworkOp(st.Name, n.Name, "network removed from git"))
 		}
 	}
 	haveVol := map[string]bool{}
 	for _, v := range obs.volumes {
 		haveVol[v.Name] = true
 	}
-	for _, key := range sortedKeys(st.Volumes) {
+	for _, key := range slices.Sorted(maps.Keys(st.Volumes)) {
 		v := st.Volumes[key]
 		if !v.External && !haveVol[v.Name] && volumeUsed(st, v.Name) {
-			ops = append(ops, Op{Kind: OpCreateVolume, Resource: st.Name + "/volume/" + key, Stack: st.Name, Volume: v, Cause: "missing"})
+			b.ops = append(b.ops, b.createVolumeOp(st.Name, key, v))
 		}
 	}
 
@@ -128,28 +202,46 @@ func planStack(st *Stack, obs *observedStack, images map[string]string, pulls ma
 	}
 	for _, name := range st.ServiceNames() {
 		svc := st.Services[name]
-		id := st.Name + "/" + name
-		if svc.Err != nil {
-			blocked[id] = svc.Err.Error()
+		key := ServiceKey(st.Name, name)
+		if why, held := b.c.Held[key]; held {
+			if !b.c.Explicit {
+				b.plan.Held[key] = why
+				continue
+			}
+			b.plan.Notes = append(b.plan.Notes, fmt.Sprintf("%s is retried now; a controller run holds it: %s", key, why))
+		}
+		imageID, present := b.images[svc.Spec.Image]
+		if why := b.blocked(svc, present); why != "" {
+			b.plan.Blocked[key] = why
 			continue
 		}
-		imageID, present := images[svc.Spec.Image]
 		if !present && svc.PullPolicy != PullNever {
-			if _, ok := pulls[svc.Spec.Image]; !ok {
-				pulls[svc.Spec.Image] = &Op{Kind: OpPull, Resource: svc.Spec.Image, Image: svc.Spec.Image,
-					Stack: st.Name, Service: name, Cause: "not present, wanted by " + id}
+			if _, ok := b.pulls[svc.Spec.Image]; !ok {
+				op := pullOp(svc.Spec.Image, "not present, wanted by "+key)
+				op.Stack, op.Service = st.Name, name
+				b.pulls[svc.Spec.Image] = &op
 			}
 		}
-		ops = append(ops, planService(st.Name, svc, byService[name], imageID)...)
+		b.service(st.Name, svc, byService[name], imageID)
 	}
-	for _, name := range sortedKeys(byService) {
+	for _, name := range slices.Sorted(maps.Keys(byService)) {
 		if _, ok := st.Services[name]; !ok {
 			for _, c := range byService[name] {
-				ops = append(ops, removeOp(st.Name, c, "service removed from git"))
+				b.ops = append(b.ops, removeOp(st.Name, c, "service removed from git", seqFirst))
 			}
 		}
 	}
-	return ops
+}
+
+// blocked says why svc cannot converge this time, or "".
+func (b *builder) blocked(svc *Service, imagePresent bool) string {
+	if why, failed := b.c.FailedPulls[svc.Spec.Image]; failed {
+		return why
+	}
+	if !imagePresent && svc.PullPolicy == PullNever {
+		return fmt.Sprintf("image %s is not present and pull_policy is never", svc.Spec.Image)
+	}
+	return ""
 }
 
 func volumeUsed(st *Stack, name string) bool {
@@ -163,75 +255,88 @@ func volumeUsed(st *Stack, name string) bool {
 	return false
 }
 
-// planService converges the replicas of one service. imageID is the local
-// ID of the service's image, "" when it is not present.
-func planService(stack string, svc *Service, have []Container, imageID string) []Op {
-	var ops []Op
+// service converges the replicas of one service. imageID is the local ID
+// of the service's image, "" when it is not present.
+func (b *builder) service(stack string, svc *Service, have []Container, imageID string) {
+	// A container that holds a published port or a fixed address must be
+	// gone before a new replica can start; one that does not keeps serving
+	// until the rest is done.
+	lateSeq := seqLast
+	if !svc.startFirst() {
+		lateSeq = seqFirst
+	}
 	canonical := map[int][]Container{}
 	retired := map[int]Container{}
 	for _, c := range have {
 		switch {
 		case strings.HasSuffix(c.Name, CandidateSuffix):
-			ops = append(ops, removeOp(stack, c, "leftover of an interrupted replacement"))
+			b.ops = append(b.ops, removeOp(stack, c, "leftover of an interrupted replacement", seqFirst))
 		case c.Retired || strings.HasSuffix(c.Name, RetiredSuffix):
 			if _, dup := retired[c.Number]; dup || c.Number < 1 {
-				ops = append(ops, removeOp(stack, c, "duplicate retired container"))
+				b.ops = append(b.ops, removeOp(stack, c, "duplicate retired container", seqFirst))
 				continue
 			}
 			retired[c.Number] = c
 		case c.Number < 1 || c.Name != ContainerName(stack, svc.Name, c.Number):
-			ops = append(ops, removeOp(stack, c, fmt.Sprintf("unexpected name %s", c.Name)))
+			b.ops = append(b.ops, removeOp(stack, c, fmt.Sprintf("unexpected name %s", c.Name), lateSeq))
 		default:
 			canonical[c.Number] = append(canonical[c.Number], c)
 		}
 	}
+	var replace []replacement
 	for n := 1; n <= svc.Replicas; n++ {
-		ops = append(ops, planReplica(stack, svc, n, canonical[n], retired, imageID)...)
+		if r := b.replica(stack, svc, n, canonical[n], retired, imageID); r != nil {
+			replace = append(replace, *r)
+		}
 	}
-	for _, n := range sortedInts(canonical) {
+	b.rollout(stack, svc, replace)
+	for _, n := range slices.Sorted(maps.Keys(canonical)) {
 		if n > svc.Replicas {
 			for _, c := range canonical[n] {
-				ops = append(ops, removeOp(stack, c, fmt.Sprintf("scaled to %d", svc.Replicas)))
+				b.ops = append(b.ops, removeOp(stack, c, fmt.Sprintf("scaled to %d", svc.Replicas), lateSeq))
 			}
 		}
 	}
-	for _, n := range sortedInts(retired) {
+	for _, n := range slices.Sorted(maps.Keys(retired)) {
 		if n > svc.Replicas {
-			ops = append(ops, removeOp(stack, retired[n], fmt.Sprintf("scaled to %d", svc.Replicas)))
+			b.ops = append(b.ops, removeOp(stack, retired[n], fmt.Sprintf("scaled to %d", svc.Replicas), seqFirst))
 		}
 	}
-	return ops
 }
 
-func planReplica(stack string, svc *Service, n int, cs []Container, retired map[int]Container, imageID string) []Op {
-	var ops []Op
-	res := fmt.Sprintf("%s/%s/%d", stack, svc.Name, n)
-	op := func(kind OpKind, c *Container, cause string) Op {
-		return Op{Kind: kind, Resource: res, Cause: cause, Stack: stack, Service: svc.Name, Number: n, Container: c, Image: svc.Spec.Image}
-	}
+// replacement is a replica whose container must be replaced.
+type replacement struct {
+	n     int
+	old   Container
+	cause string
+}
+
+// replica plans replica n of svc, given its canonical containers cs and the
+// retired containers of the service. A replica to replace is returned, for
+// the service's rollout.
+func (b *builder) replica(stack string, svc *Service, n int, cs []Container, retired map[int]Container, imageID string) *replacement {
 	var cur *Container
 	// The engine refuses two containers of one name, but ids differ in
 	// recreated containers found mid-removal: keep the first, remove others.
 	for i := range cs {
 		if i == 0 {
-			c := cs[i]
-			cur = &c
+			cur = &cs[0]
 			continue
 		}
-		c := cs[i]
-		ops = append(ops, removeOp(stack, c, "duplicate replica"))
+		b.ops = append(b.ops, removeOp(stack, cs[i], "duplicate replica", seqFirst))
 	}
 	if r, ok := retired[n]; ok {
 		switch {
 		case cur != nil && cur.Running():
-			ops = append(ops, removeOp(stack, r, "replacement finished"))
+			b.ops = append(b.ops, removeOp(stack, r, "replacement finished", seqFirst))
 		default:
 			cause := "interrupted replacement: new container missing"
 			if cur != nil {
 				cause = "interrupted replacement: new container " + cur.State
+				// It holds the name the old one takes back.
+				b.ops = append(b.ops, removeOp(stack, *cur, cause+", its old one is restored", seqFirst))
 			}
-			r := r
-			ops = append(ops, op(OpRestore, &r, cause))
+			b.ops = append(b.ops, b.restoreOp(stack, svc, n, r, cause))
 			restored := r
 			restored.Name = ContainerName(stack, svc.Name, n)
 			restored.Retired = false
@@ -240,67 +345,150 @@ func planReplica(stack string, svc *Service, n int, cs []Container, retired map[
 		}
 	}
 	if cur == nil {
-		return append(ops, op(OpCreate, nil, "missing"))
+		b.ops = append(b.ops, b.createOp(stack, svc, n))
+		return nil
 	}
 	if cur.ConfigHash != svc.Hash {
 		cause := "config changed"
 		if fields := ChangedFields(cur.Labels[LabelConfigFields], svc.Spec.FieldDigests()); len(fields) > 0 {
 			cause += ": " + strings.Join(fields, ", ")
 		}
-		return append(ops, op(OpReplace, cur, cause))
+		return &replacement{n: n, old: *cur, cause: cause}
 	}
 	if imageID != "" && cur.ImageID != "" && cur.ImageID != imageID {
-		return append(ops, op(OpReplace, cur, fmt.Sprintf("image %s updated: %s -> %s", svc.Spec.Image, shortID(cur.ImageID), shortID(imageID))))
+		return &replacement{n: n, old: *cur, cause: fmt.Sprintf("image %s updated: %s -> %s", svc.Spec.Image, ShortID(cur.ImageID), ShortID(imageID))}
 	}
 	if cur.Running() || cur.State == StatePaused {
-		return ops
+		return nil
 	}
 	if cur.State == StateExited && cur.ExitCode == 0 && svc.OneShot() {
-		return ops // a finished job is complete, not drift
+		return nil // a finished job is complete, not drift
 	}
 	cause := cur.State
 	if cur.State == StateExited {
 		cause = fmt.Sprintf("exited with code %d", cur.ExitCode)
 	}
-	return append(ops, op(OpStart, cur, cause))
+	b.ops = append(b.ops, startOp(stack, svc, n, *cur, cause))
+	return nil
 }
 
-func removeOp(stack string, c Container, cause string) Op {
-	res := fmt.Sprintf("%s/%s/%d", stack, c.Service, c.Number)
-	if c.Retired || strings.HasSuffix(c.Name, RetiredSuffix) || strings.HasSuffix(c.Name, CandidateSuffix) || c.Number < 1 {
-		res = stack + "/" + c.Service + "/" + c.Name
+// rollout turns the replacements of one service into replace ops, in
+// batches, following its update config.
+func (b *builder) rollout(stack string, svc *Service, rs []replacement) {
+	if len(rs) == 0 {
+		return
 	}
-	return Op{Kind: OpRemove, Resource: res, Cause: cause, Stack: stack, Service: c.Service, Number: c.Number, Container: &c}
+	u := svc.Update
+	ro := Rollout{
+		Order:         OrderStopFirst,
+		Batches:       (len(rs) + u.batch() - 1) / u.batch(),
+		Delay:         u.Delay,
+		FailureAction: u.failureAction(),
+		MaxFailures:   int(u.MaxFailureRatio*float64(len(rs)) + 1e-9),
+		Replicas:      len(rs),
+	}
+	if svc.startFirst() {
+		ro.Order = OrderStartFirst
+	}
+	// Under rollback, every replaced replica keeps its old container until
+	// the whole service succeeded.
+	keepOld := ro.FailureAction == FailureRollback && len(rs) > 1
+	for i, r := range rs {
+		ro.Batch = i/u.batch() + 1
+		b.ops = append(b.ops, b.replaceOp(stack, svc, r, ro, keepOld))
+	}
 }
 
-func removeStack(name string, obs *observedStack, source string, pruneVolumes bool) []Op {
-	var ops []Op
-	if pruneVolumes {
+func (b *builder) removeStack(name string, obs *observedStack) {
+	if b.d.PruneVolumes {
 		for _, v := range obs.volumes {
-			if v.Source == source {
-				ops = append(ops, Op{Kind: OpRemoveVolume, Resource: name + "/volume/" + v.Name, Stack: name,
-					Volume: &VolumeSpec{Name: v.Name}, Cause: "stack removed from git, volumes pruned"})
+			if v.Source == b.d.Source {
+				b.ops = append(b.ops, removeVolumeOp(name, v.Name, "stack removed from git, volumes pruned"))
 			}
 		}
 	}
 	for _, c := range obs.containers {
-		ops = append(ops, removeOp(name, c, "stack removed from git"))
+		b.ops = append(b.ops, removeOp(name, c, "stack removed from git", seqFirst))
 	}
 	for _, n := range obs.networks {
-		ops = append(ops, Op{Kind: OpRemoveNetwork, Resource: name + "/network/" + n.Name, Stack: name,
-			Network: &NetworkSpec{Name: n.Name}, Cause: "stack removed from git"})
+		b.ops = append(b.ops, removeNetworkOp(name, n.Name, "stack removed from git"))
 	}
-	return ops
 }
 
-func shortID(id string) string {
+// linkNeeds makes every op wait for the ops of the plan it depends on:
+// a container's creation for its image's pull and its stack's networks and
+// volumes; a network's or volume's removal for the removal of its stack's
+// containers.
+func linkNeeds(ops []Op) {
+	pulls := map[string]string{}       // image -> resource
+	resources := map[string][]string{} // stack -> create-network/volume resources
+	removes := map[string][]string{}   // stack -> container remove resources
+	for _, op := range ops {
+		switch op.Kind {
+		case OpPull:
+			pulls[op.Image] = op.Resource
+		case OpCreateNetwork, OpCreateVolume:
+			resources[op.Stack] = append(resources[op.Stack], op.Resource)
+		case OpRemove:
+			removes[op.Stack] = appendNew(removes[op.Stack], op.Resource)
+		}
+	}
+	for i := range ops {
+		op := &ops[i]
+		switch op.Kind {
+		case OpCreate, OpReplace:
+			if r, ok := pulls[op.Image]; ok {
+				op.Needs = append(op.Needs, r)
+			}
+			op.Needs = append(op.Needs, resources[op.Stack]...)
+		case OpRemoveNetwork, OpRemoveVolume:
+			op.Needs = append(op.Needs, removes[op.Stack]...)
+		}
+	}
+}
+
+// linkWaits gives the container ops of every service the depends_on
+// conditions on services that change in this plan; an unchanged dependency
+// runs as it ran.
+func (b *builder) linkWaits() {
+	changing := map[string]bool{}
+	for _, op := range b.plan.Ops {
+		if op.Kind.ContainerOp() {
+			changing[ServiceKey(op.Stack, op.Service)] = true
+		}
+	}
+	for i := range b.plan.Ops {
+		op := &b.plan.Ops[i]
+		if !op.Kind.ContainerOp() || op.Kind == OpRemove {
+			continue
+		}
+		svc := b.d.Stacks[op.Stack].Services[op.Service]
+		for _, name := range slices.Sorted(maps.Keys(svc.DependsOn)) {
+			dep, depSvc := svc.DependsOn[name], b.d.Stacks[op.Stack].Services[name]
+			if !changing[ServiceKey(op.Stack, name)] || depSvc == nil {
+				continue
+			}
+			w := Wait{Service: name, Condition: dep.Condition, Required: dep.Required}
+			for n := 1; n <= depSvc.Replicas; n++ {
+				w.Containers = append(w.Containers, ContainerName(op.Stack, name, n))
+			}
+			op.Waits = append(op.Waits, w)
+		}
+	}
+}
+
+func appendNew(s []string, v string) []string {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+// ShortID is the first 12 hex digits of an engine ID, as docker prints it.
+func ShortID(id string) string {
 	id = strings.TrimPrefix(id, "sha256:")
 	if len(id) > 12 {
 		return id[:12]
 	}
 	return id
-}
-
-func sortedInts[V any](m map[int]V) []int {
-	return slices.Sorted(maps.Keys(m))
 }

@@ -77,6 +77,7 @@ func TestPlanGolden(t *testing.T) {
 		name string
 		d    *Desired
 		o    *Observed
+		c    Constraints
 		want string
 	}{
 		{
@@ -99,7 +100,7 @@ create web/db/1 (missing)`,
 			name: "env changed: only that service",
 			d:    desired(stack("web", apiEnv, db)),
 			o:    observed(running("web", api, 1, rev1), running("web", db, 1, rev1)),
-			want: `replace web/api/1 (config changed: environment)`,
+			want: `replace web/api/1 (config changed: environment) [start-first, batch 1/1, rollback on failure]`,
 		},
 		{
 			name: "image reference changed",
@@ -109,7 +110,7 @@ create web/db/1 (missing)`,
 				o.Images["app:2"] = "sha256:b"
 				return o
 			}(),
-			want: `replace web/api/1 (config changed: image)`,
+			want: `replace web/api/1 (config changed: image) [start-first, batch 1/1, rollback on failure]`,
 		},
 		{
 			name: "same tag, new image id after a pull",
@@ -119,7 +120,7 @@ create web/db/1 (missing)`,
 				o.Images["app:1"] = "sha256:newer"
 				return o
 			}(),
-			want: `replace web/api/1 (image app:1 updated: app:1 -> newer)`,
+			want: `replace web/api/1 (image app:1 updated: app:1 -> newer) [start-first, batch 1/1, rollback on failure]`,
 		},
 		{
 			name: "stopped by hand is started",
@@ -172,13 +173,61 @@ remove-network blog/network/blog_default (stack removed from git)`,
 		},
 		{
 			name: "blocked service is left as it runs",
+			d:    desired(stack("web", service("api", "app:9", "A=1"))),
+			o:    observed(running("web", api, 1, rev1)),
+			c:    Constraints{FailedPulls: map[string]string{"app:9": "pull app:9: manifest unknown"}},
+			want: `blocked web/api (pull app:9: manifest unknown)`,
+		},
+		{
+			name: "an image that must not be pulled and is not there blocks its service",
 			d: func() *Desired {
 				s := service("api", "app:9", "A=1")
-				s.Err = errors.New("pull app:9: manifest unknown")
+				s.PullPolicy = PullNever
+				s.Hash = s.Spec.Hash()
 				return desired(stack("web", s))
 			}(),
 			o:    observed(running("web", api, 1, rev1)),
-			want: `blocked web/api (pull app:9: manifest unknown)`,
+			want: `blocked web/api (image app:9 is not present and pull_policy is never)`,
+		},
+		{
+			name: "held service is left as it runs",
+			d:    desired(stack("web", apiEnv, db)),
+			o:    observed(running("web", api, 1, rev1), running("web", db, 1, rev1)),
+			c:    Constraints{Held: map[string]string{"web/api": "main@2222222 failed: unhealthy"}},
+			want: `held web/api (main@2222222 failed: unhealthy)`,
+		},
+		{
+			name: "an explicit apply retries a held service and says so",
+			d:    desired(stack("web", apiEnv, db)),
+			o:    observed(running("web", api, 1, rev1), running("web", db, 1, rev1)),
+			c:    Constraints{Held: map[string]string{"web/api": "main@2222222 failed: unhealthy"}, Explicit: true},
+			want: `
+replace web/api/1 (config changed: environment) [start-first, batch 1/1, rollback on failure]
+note: web/api is retried now; a controller run holds it: main@2222222 failed: unhealthy`,
+		},
+		{
+			name: "reported drift is not applied",
+			d:    desired(stack("web", api)),
+			o: func() *Observed {
+				c := running("web", api, 1, rev2)
+				c.State, c.ExitCode = StateExited, 137
+				return observed(c)
+			}(),
+			c:    Constraints{ReportDrift: true},
+			want: `drift start web/api/1 (exited with code 137)`,
+		},
+		{
+			name: "an explicit apply repairs reported drift",
+			d:    desired(stack("web", api)),
+			o: func() *Observed {
+				c := running("web", api, 1, rev2)
+				c.State, c.ExitCode = StateExited, 137
+				return observed(c)
+			}(),
+			c: Constraints{ReportDrift: true, Explicit: true},
+			want: `
+start web/api/1 (exited with code 137)
+note: the host drifted from the revision it was converged to; this apply repairs it (a controller run only reports it: drift: report)`,
 		},
 		{
 			name: "scale up and down",
@@ -230,7 +279,7 @@ remove web/api/web-api-2-candidate (leftover of an interrupted replacement)`,
 			}(),
 			want: `
 restore web/api/1 (interrupted replacement: new container missing)
-replace web/api/1 (config changed: environment)`,
+replace web/api/1 (config changed: environment) [start-first, batch 1/1, rollback on failure]`,
 		},
 		{
 			name: "a container of an unknown name in a service is removed",
@@ -240,12 +289,12 @@ replace web/api/1 (config changed: environment)`,
 				odd.Name, odd.ID = "web_api_1", "id-odd"
 				return observed(running("web", api, 1, rev1), odd)
 			}(),
-			want: `remove web/api/1 (unexpected name web_api_1)`,
+			want: `remove web/api/web_api_1 (unexpected name web_api_1)`,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := MakePlan(tt.d, tt.o).String()
+			got := MakePlan(tt.d, tt.o, tt.c).String()
 			want := strings.TrimPrefix(tt.want, "\n")
 			if want != "" {
 				want += "\n"
@@ -261,7 +310,7 @@ func TestPlanIgnoresUnlabelled(t *testing.T) {
 	api := service("api", "app:1")
 	o := observed(running("web", api, 1, rev1))
 	o.Containers = append(o.Containers, Container{ID: "x", Name: "web-api-2", State: StateRunning})
-	if p := MakePlan(desired(stack("web", api)), o); !p.Empty() {
+	if p := MakePlan(desired(stack("web", api)), o, Constraints{}); !p.Empty() {
 		t.Fatalf("unlabelled container planned for:\n%s", p)
 	}
 }
@@ -271,9 +320,9 @@ func TestPlanDeterministic(t *testing.T) {
 	for _, n := range []string{"e", "d", "c", "b", "a"} {
 		svcs = append(svcs, service(n, "img:"+n))
 	}
-	first := MakePlan(desired(stack("x", svcs...), stack("y", svcs...)), &Observed{}).String()
+	first := MakePlan(desired(stack("x", svcs...), stack("y", svcs...)), &Observed{}, Constraints{}).String()
 	for i := 0; i < 20; i++ {
-		if got := MakePlan(desired(stack("x", svcs...), stack("y", svcs...)), &Observed{}).String(); got != first {
+		if got := MakePlan(desired(stack("x", svcs...), stack("y", svcs...)), &Observed{}, Constraints{}).String(); got != first {
 			t.Fatalf("plan %d differs:\n%s\nvs\n%s", i, got, first)
 		}
 	}
@@ -292,7 +341,7 @@ func TestPlanPruneVolumes(t *testing.T) {
 		d := desired(stack("web", service("api", "app:1")))
 		d.PruneVolumes = prune
 		var got []string
-		for _, op := range MakePlan(d, obs).Ops {
+		for _, op := range MakePlan(d, obs, Constraints{}).Ops {
 			if op.Stack == "blog" {
 				got = append(got, op.String())
 			}

@@ -37,7 +37,7 @@ func applyOnce(t *testing.T, ex *reconcile.Executor, f *runtime.Fake, d *reconci
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ex.Apply(context.Background(), d, reconcile.MakePlan(d, obs))
+	return ex.Apply(context.Background(), reconcile.MakePlan(d, obs, reconcile.Constraints{}))
 }
 
 // replicaStates says, per replica number, "new" or "old" (by config hash)
@@ -106,10 +106,8 @@ func TestRolloutFailureActions(t *testing.T) {
 				// The new container is started under the canonical name:
 				// make replica 3's exit as soon as it runs.
 				why = "exited with code 3"
-				newHash := d.Stacks["web"].Services["api"].Hash
-				ex.Step = func(step string) {
-					c, err := f.InspectContainer(context.Background(), "web-api-3")
-					if step == "replace/started-new" && err == nil && c.ConfigHash == newHash && c.Running() {
+				ex.Step = func(op reconcile.Op, i int) {
+					if op.Number == 3 && stepOf(op, i) == "start new" {
 						f.Exit("web-api-3", 3)
 					}
 				}
@@ -154,17 +152,18 @@ func TestRolloutParallelism(t *testing.T) {
 			)
 			all := sync.NewCond(&mu)
 			ex := executor(f)
-			ex.Step = func(step string) {
+			clock := ex.Clock
+			ex.Step = func(op reconcile.Op, i int) {
 				mu.Lock()
 				defer mu.Unlock()
-				switch step {
-				case "replace/created-candidate":
+				switch stepOf(op, i) {
+				case "create new":
 					inFlight++
 					maxSeen = max(maxSeen, inFlight)
 					if inFlight == 1 {
 						arrived = 0
 						if !batchEnd.IsZero() {
-							gaps = append(gaps, time.Since(batchEnd))
+							gaps = append(gaps, clock.Now().Sub(batchEnd))
 						}
 					}
 					arrived++
@@ -179,10 +178,10 @@ func TestRolloutParallelism(t *testing.T) {
 					for arrived < par && time.Since(start) < 5*time.Second {
 						all.Wait()
 					}
-				case "replace/promoted":
+				case "rename new":
 					inFlight--
 					if inFlight == 0 {
-						batchEnd = time.Now()
+						batchEnd = clock.Now()
 					}
 				}
 			}
@@ -215,7 +214,11 @@ func TestRolloutOrder(t *testing.T) {
 			var oldState []string
 			exposedAt := map[string]bool{}
 			ex := executor(f)
-			ex.Step = func(step string) {
+			ex.Step = func(op reconcile.Op, i int) {
+				if op.Number != 1 {
+					return
+				}
+				step := stepOf(op, i)
 				for _, name := range []string{"web-api-1" + reconcile.CandidateSuffix, "web-api-1"} {
 					if c, err := f.InspectContainer(context.Background(), name); err == nil && c.ID != ids[1] {
 						if _, seen := exposedAt[step]; !seen {
@@ -223,7 +226,7 @@ func TestRolloutOrder(t *testing.T) {
 						}
 					}
 				}
-				if step == "replace/started-candidate" || step == "replace/started-new" {
+				if step == "start new" {
 					c, err := f.InspectContainer(context.Background(), ids[1])
 					if err == nil && len(oldState) == 0 {
 						oldState = append(oldState, step+":"+c.State)
@@ -233,19 +236,19 @@ func TestRolloutOrder(t *testing.T) {
 			if res := applyOnce(t, ex, f, d); len(res.Failed()) > 0 {
 				t.Fatalf("rollout failed: %+v", res.Failed())
 			}
-			want := "replace/started-candidate:running"
+			want := "start new:running"
 			if order == reconcile.OrderStopFirst {
-				want = "replace/started-new:exited"
+				want = "start new:exited"
 			}
 			if len(oldState) != 1 || oldState[0] != want {
 				t.Errorf("old container when the new one started: %v, want %s", oldState, want)
 			}
 			// The new container is reachable by name only once it is
 			// ready (start-first), and before the old one stops.
-			if order == reconcile.OrderStartFirst && exposedAt["replace/candidate-ready"] {
+			if order == reconcile.OrderStartFirst && exposedAt["wait new"] {
 				t.Errorf("the candidate got traffic before it was ready: %v", exposedAt)
 			}
-			if !exposedAt["replace/stopped-old"] {
+			if !exposedAt["stop old"] {
 				t.Errorf("the new container was not reachable by name when the old one stopped: %v", exposedAt)
 			}
 		})
@@ -296,13 +299,23 @@ func TestFixedAddressDefaultsToStopFirst(t *testing.T) {
 	oldID := obs.Containers[0].ID
 	var steps []string
 	ex := executor(f)
-	ex.Step = func(step string) { steps = append(steps, step) }
+	ex.Step = func(op reconcile.Op, i int) { steps = append(steps, stepOf(op, i)) }
 	applyOnce(t, ex, f, want("main@sha1:2", fixed("A=2")))
-	got := strings.Join(steps, " ")
-	if strings.Contains(got, "replace/started-candidate") || !strings.Contains(got, "replace/started-new") {
-		t.Errorf("steps %s, want a stop-first replacement", got)
+	got := strings.Join(steps, ", ")
+	if want := "create new, expose new, stop old, rename old, rename new, start new, wait new, remove old"; got != want {
+		t.Errorf("steps %s, want a stop-first replacement: %s", got, want)
 	}
 	if c, err := f.InspectContainer(context.Background(), "web-api-1"); err != nil || c.ID == oldID {
 		t.Errorf("not replaced: %+v %v", c, err)
 	}
+}
+
+// stepOf names step i of op by its kind and whether it acts on the op's
+// new container or an observed one: "start new", "stop old".
+func stepOf(op reconcile.Op, i int) string {
+	s := op.Steps[i]
+	if s.Container == "" {
+		return s.Kind.String() + " new"
+	}
+	return s.Kind.String() + " old"
 }

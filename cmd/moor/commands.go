@@ -13,16 +13,20 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/moor-dev/moor/compose"
+	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/reconcile"
+	"github.com/moor-dev/moor/server"
 )
 
 func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	var c common
 	c.register(fs)
-	exitCode := fs.Bool("exit-code", false, "exit 2 when the plan has changes, 0 when it has none, 1 on error")
+	exitCode := fs.Bool("exit-code", false, "exit 2 when the plan has changes or reports drift, 0 when it has none, 1 on error")
 	dir := fs.String("dir", "", "plan this local directory (a working copy not committed yet) instead of the repository")
+	steps := fs.Bool("steps", false, "show how each op is carried out: its steps, what each waits for, and how each is undone")
+	asJSON := fs.Bool("json", false, "print the plan as JSON, every op with its steps")
 	return func(ctx context.Context, e *env, args []string) int {
 		if len(args) > 0 {
 			return e.errorf("plan takes no arguments, got %q", args)
@@ -36,21 +40,34 @@ func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		}
 		defer p.close()
 		changes, broken := false, false
+		var plans []planJSON
 		for _, ctl := range p.sources {
 			if *dir != "" {
 				ctl.WorkDir = *dir
 			}
+			// What moor apply would do, which also retries a held service
+			// and repairs reported drift; the plan notes both.
+			ctl.Explicit = true
 			out, err := ctl.Plan(ctx)
 			if err != nil {
 				return e.errorf("source %s: %v", ctl.Source.Name, err)
 			}
-			printHeader(e.stdout, ctl, out)
-			printPlan(e.stdout, out.Plan)
-			if !out.Plan.Empty() {
+			if *asJSON {
+				plans = append(plans, toPlanJSON(out))
+			} else {
+				printHeader(e.stdout, ctl, out)
+				printPlan(e.stdout, out.Plan, *steps)
+			}
+			if !out.Plan.Empty() || len(out.Plan.Drift) > 0 {
 				changes = true
 			}
 			if len(out.Plan.Broken) > 0 || len(out.Plan.Blocked) > 0 {
 				broken = true
+			}
+		}
+		if *asJSON {
+			if code := writeJSON(e, map[string]any{"plans": plans}); code != exitOK {
+				return code
 			}
 		}
 		if broken {
@@ -77,7 +94,7 @@ func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		defer p.close()
 		code := exitOK
 		for _, ctl := range p.sources {
-			ctl.RetryFailed = true // an explicit apply retries a failed rollout now
+			ctl.Explicit = true // retries a failed rollout now, repairs reported drift
 			out, err := ctl.Apply(ctx)
 			if out != nil && out.Snapshot != nil {
 				printHeader(e.stdout, ctl, out)
@@ -115,13 +132,13 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		defer p.close()
 		addr := p.cfg.Listen
 		if c.configFile == "" {
-			addr = "127.0.0.1:9100"
+			addr = config.DefaultListen
 		}
 		if *listen != "" {
 			addr = *listen
 		}
 		if addr != "" && addr != "off" {
-			srv, err := serveHTTP(addr, p)
+			srv, err := server.Start(server.Config{Addr: addr, Sources: p.sources, Metrics: p.metrics})
 			if err != nil {
 				return e.errorf("listen on %s: %v", addr, err)
 			}
@@ -198,36 +215,40 @@ func printHeader(w io.Writer, ctl *controller.Controller, out *controller.Outcom
 	fmt.Fprintln(w)
 }
 
-func printPlan(w io.Writer, p *reconcile.Plan) {
-	if p.Empty() && len(p.Broken) == 0 && len(p.Blocked) == 0 {
+func printPlan(w io.Writer, p *reconcile.Plan, steps bool) {
+	if p.Converged() && len(p.Notes) == 0 {
 		fmt.Fprintln(w, "no changes")
 		return
 	}
-	fmt.Fprint(w, p.String())
+	if steps {
+		fmt.Fprint(w, p.Detail())
+	} else {
+		fmt.Fprint(w, p.String())
+	}
 	fmt.Fprintf(w, "%d change(s)\n", len(p.Ops))
 }
 
 func printResult(w io.Writer, out *controller.Outcome) {
 	if out.Result == nil {
-		printPlan(w, out.Plan)
+		printPlan(w, out.Plan, false)
 		return
 	}
 	for _, r := range out.Result.Ops {
 		status := "ok    "
-		if r.Skipped {
+		switch {
+		case r.Skipped:
 			status = "skip  "
-		} else if r.Err != nil {
+		case r.RolledBack:
+			status = "undone"
+		case r.Err != nil:
 			status = "FAILED"
 		}
 		fmt.Fprintf(w, "%s %s %s\n", status, r.Op, r.Duration.Round(time.Millisecond))
-		if r.Err != nil && !errors.Is(r.Err, reconcile.ErrSkipped) {
+		if r.Err != nil && !r.Skipped {
 			fmt.Fprintf(w, "       %v\n", r.Err)
 		}
 	}
-	for _, name := range sortedKeys(out.Plan.Broken) {
-		fmt.Fprintf(w, "broken %s (%s)\n", name, out.Plan.Broken[name])
-	}
-	for _, name := range sortedKeys(out.Plan.Blocked) {
-		fmt.Fprintf(w, "blocked %s (%s)\n", name, out.Plan.Blocked[name])
-	}
+	p := *out.Plan
+	p.Ops = nil
+	fmt.Fprint(w, p.String())
 }

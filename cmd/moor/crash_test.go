@@ -1,12 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -38,14 +43,15 @@ func crashCompose(img string, port, version int, extra bool) string {
 	return s + "volumes:\n  data: {}\n"
 }
 
-// TestKillAtEveryStep kills moor with SIGKILL at every step boundary of a
-// create and of both kinds of replacement (stop-first for web, which
-// publishes a port; start-first for worker), then runs it again: the host
+// TestKillAtEveryStep kills moor with SIGKILL after every step of every
+// kind of op a plan holds — a create, a remove, and both kinds of
+// replacement (stop-first for web, which publishes a port; start-first for
+// worker) — as `moor plan --json` lists them, then runs it again: the host
 // converges with exactly one container per replica, no leftovers, the
 // volume's data intact and an unrelated container untouched (invariant 6).
 func TestKillAtEveryStep(t *testing.T) {
 	cli := testkit.Docker(t)
-	bin, err := buildMoor()
+	bin, err := buildMoorCrash()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,35 +69,49 @@ func TestKillAtEveryStep(t *testing.T) {
 	m.mustApply()
 	putFile(t, url, "/data/kept", "precious")
 
-	steps := []string{
-		"create/created", "create/started",
-		"replace/created-candidate", "replace/started-candidate", "replace/candidate-ready", "replace/exposed-candidate",
-		"replace/stopped-old", "replace/retired-old", "replace/promoted", "replace/started-new",
-		"replace/removed-old",
-	}
-	for i, step := range steps {
-		version := i + 1
-		extra := strings.HasPrefix(step, "create/")
-		if extra {
-			// Start from a host without the extra service, so it is created.
-			repo.Write(stack+"/compose.yaml", crashCompose(img, port, version, false))
-			repo.Commit(fmt.Sprintf("v%d without extra", version))
-			m.mustApply()
-		}
+	// Every revision changes web and worker, and adds or removes extra in
+	// turn: each plan holds two replacements and a create or a remove.
+	// The steps to kill at are those of both kinds of plan.
+	extra := false
+	var pending []string
+	seen := map[string]bool{}
+	for version := 1; version < 100; version++ {
+		extra = !extra
 		repo.Write(stack+"/compose.yaml", crashCompose(img, port, version, extra))
-		repo.Commit(fmt.Sprintf("v%d, killed at %s", version, step))
+		repo.Commit(fmt.Sprintf("v%d", version))
+		steps := planSteps(t, m)
+		for _, id := range steps {
+			if !seen[id] {
+				seen[id] = true
+				pending = append(pending, id)
+			}
+		}
+		at := ""
+		for i, id := range pending {
+			if slices.Contains(steps, id) {
+				at, pending = id, slices.Delete(pending, i, i+1)
+				break
+			}
+		}
+		if at == "" {
+			if len(pending) == 0 {
+				break // every step of both kinds of plan was killed at
+			}
+			m.mustApply() // the steps left are the other kind of plan's
+			continue
+		}
 
 		cmd := exec.Command(bin, "apply", "--repo", repo.Dir, "--name", stack, "--state-dir", m.stateDir, "--log-level", "error")
-		cmd.Env = append(os.Environ(), "MOOR_TEST_CRASH_AT="+step)
+		cmd.Env = append(os.Environ(), "MOOR_TEST_CRASH_AT="+at)
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("%s: moor was not killed at the step (err %v):\n%s", step, err, out)
+			t.Fatalf("%s: moor was not killed at the step (err %v):\n%s", at, err, out)
 		}
 
 		m.mustApply()
 		if code, out := m.run("plan", "--exit-code"); code != 0 {
-			t.Fatalf("%s: not converged after the repair run:\n%s", step, out)
+			t.Fatalf("%s: not converged after the repair run:\n%s", at, out)
 		}
 		want := []string{stack + "-web-1", stack + "-worker-1"}
 		if extra {
@@ -104,14 +124,64 @@ func TestKillAtEveryStep(t *testing.T) {
 		}
 		sort.Strings(got)
 		if strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Fatalf("%s: containers %v, want %v", step, got, want)
+			t.Fatalf("%s: containers %v, want %v", at, got, want)
 		}
 		if body := get(t, url+"/"); !strings.Contains(body, fmt.Sprintf("version=%d", version)) {
-			t.Fatalf("%s: web answers %q", step, body)
+			t.Fatalf("%s: web answers %q", at, body)
 		}
 		if body := get(t, url+"/file?path=/data/kept"); body != "precious" {
-			t.Fatalf("%s: volume data %q", step, body)
+			t.Fatalf("%s: volume data %q", at, body)
 		}
 		testkit.AssertAlive(t, bystander)
 	}
+	t.Logf("killed at %d steps: %v", len(seen), slices.Sorted(maps.Keys(seen)))
+	for _, kind := range []string{"create", "remove", "replace " + stack + "/web/1", "replace " + stack + "/worker/1"} {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(seen)), func(id string) bool { return strings.HasPrefix(id, kind) }) {
+			t.Errorf("no step of %s was killed at", kind)
+		}
+	}
 }
+
+// planSteps returns the IDs of every step of the source's plan, in order,
+// as `moor plan --json` gives them.
+func planSteps(t *testing.T, m *moor) []string {
+	t.Helper()
+	code, out := m.run("plan", "--json")
+	if code != 0 {
+		t.Fatalf("plan --json exited %d:\n%s", code, out)
+	}
+	var doc struct {
+		Plans []struct {
+			Ops []struct {
+				Steps []struct{ ID string } `json:"steps"`
+			} `json:"ops"`
+		} `json:"plans"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("plan --json: %v\n%s", err, out)
+	}
+	var ids []string
+	for _, p := range doc.Plans {
+		for _, op := range p.Ops {
+			for _, s := range op.Steps {
+				ids = append(ids, s.ID)
+			}
+		}
+	}
+	return ids
+}
+
+// buildMoorCrash builds moor with its crash hook (the tag moorcrash), once
+// per test process.
+var buildMoorCrash = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "moor-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "moor")
+	out, err := exec.Command("go", "build", "-tags", "moorcrash", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build -tags moorcrash: %v\n%s", err, out)
+	}
+	return bin, nil
+})

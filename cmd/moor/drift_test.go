@@ -40,7 +40,7 @@ func TestDriftRepaired(t *testing.T) {
 		"start " + stack + "/a/1 (exited with code",
 		"create " + stack + "/b/1 (missing)",
 		"create " + stack + "/c/1 (missing)",
-		"remove " + stack + "/c/1 (unexpected name " + stack + "-renamed)",
+		"remove " + stack + "/c/" + stack + "-renamed (unexpected name " + stack + "-renamed)",
 	} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("plan lacks %q", want)

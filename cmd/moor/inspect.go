@@ -1,25 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/runtime"
-	"github.com/moor-dev/moor/webhook"
 )
 
 func statusCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
@@ -41,11 +35,9 @@ func statusCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	}
 }
 
+// statusReports reports every source under the state dir against the
+// engine as it is now, as each source's controller would plan it.
 func statusReports(ctx context.Context, stateDir string) ([]controller.SourceReport, error) {
-	statuses, err := controller.ReadAllStatus(stateDir)
-	if err != nil {
-		return nil, err
-	}
 	d, err := runtime.NewDocker(ctx)
 	if err != nil {
 		return nil, err
@@ -55,7 +47,7 @@ func statusReports(ctx context.Context, stateDir string) ([]controller.SourceRep
 	if err != nil {
 		return nil, err
 	}
-	return controller.Report(statuses, obs), nil
+	return controller.ReadReports(stateDir, obs, time.Now())
 }
 
 func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
@@ -72,19 +64,14 @@ func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		if err != nil {
 			return e.errorf("%v", err)
 		}
-		var keep []ledger.Record
-		for _, r := range recs {
-			if *source != "" && r.Source != *source {
-				continue
-			}
-			if *stack != "" && !r.Touches(*stack) {
-				continue
-			}
-			keep = append(keep, r)
+		keep := recs
+		if *source != "" {
+			keep = ledger.BySource(keep, *source)
 		}
-		if *last > 0 && len(keep) > *last {
-			keep = keep[len(keep)-*last:]
+		if *stack != "" {
+			keep = ledger.ByStack(keep, *stack)
 		}
+		keep = ledger.Last(keep, *last)
 		if *asJSON {
 			if keep == nil {
 				keep = []ledger.Record{}
@@ -111,7 +98,7 @@ func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 				}
 				fmt.Fprintln(e.stdout)
 			}
-			for _, name := range sortedKeys(r.Broken) {
+			for _, name := range slices.Sorted(maps.Keys(r.Broken)) {
 				if *stack == "" || name == *stack {
 					fmt.Fprintf(e.stdout, "    broken  %s: %s\n", name, r.Broken[name])
 				}
@@ -131,73 +118,4 @@ func writeJSON(e *env, v any) int {
 		return e.errorf("%v", err)
 	}
 	return exitOK
-}
-
-// serveHTTP serves /healthz, /status, /metrics and the webhooks on addr
-// until closed.
-func serveHTTP(addr string, p *parts) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		statuses, err := controller.ReadAllStatus(p.cfg.StateDir)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		obs, err := p.docker.Observe(r.Context())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"sources": controller.Report(statuses, obs)})
-	})
-	hooks, err := webhooks(p)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	mux.Handle("/hooks/", hooks)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(p.metrics, promhttp.HandlerOpts{}))
-	srv := &http.Server{Addr: ln.Addr().String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return srv, nil
-}
-
-// webhooks builds the handler of POST /hooks/{provider}/{source} for every
-// source that has a webhook secret. A hook only triggers a poll: it never
-// carries desired state.
-func webhooks(p *parts) (*webhook.Handler, error) {
-	var targets []webhook.Target
-	for _, ctl := range p.sources {
-		file := ctl.Source.WebhookSecretFile
-		if file == "" {
-			continue
-		}
-		secret, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("source %s: webhook secret: %w", ctl.Source.Name, err)
-		}
-		secret = bytes.TrimSpace(secret)
-		if len(secret) == 0 {
-			return nil, fmt.Errorf("source %s: webhook secret file %s is empty", ctl.Source.Name, file)
-		}
-		targets = append(targets, webhook.Target{Source: ctl.Source.Name, Branch: ctl.Source.Ref, Secret: secret, Trigger: ctl.Trigger})
-	}
-	return webhook.New(targets), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,17 +39,17 @@ func defaultStateDir() string {
 	if d := os.Getenv("MOOR_STATE_DIR"); d != "" {
 		return d
 	}
-	return "/var/lib/moor"
+	return config.DefaultStateDir
 }
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.configFile, "config", "", "configuration file (sources, state dir, listen address); excludes --repo")
 	fs.StringVar(&c.sourceName, "source", "", "with --config: the source to act on (default: all)")
 	fs.StringVar(&c.stateDir, "state-dir", defaultStateDir(), "where snapshots, status and the ledger live ($MOOR_STATE_DIR)")
-	fs.StringVar(&c.logFormat, "log-format", "console", "log format: console or json")
-	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", config.DefaultLogFormat, "log format: console or json")
+	fs.StringVar(&c.logLevel, "log-level", config.DefaultLogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.src.Repo, "repo", "", "the deploy repository: a path, file://, https://, ssh:// or user@host:path URL")
-	fs.StringVar(&c.src.Ref, "ref", "main", "branch, tag or commit to deploy")
+	fs.StringVar(&c.src.Ref, "ref", config.DefaultRef, "branch, tag or commit to deploy")
 	fs.StringVar(&c.src.Path, "path", "", "directory of the stacks inside the repository (default: its root)")
 	fs.StringVar(&c.src.Name, "name", "default", "name of the source given by --repo")
 	fs.BoolVar(&c.src.AllowEmpty, "allow-empty", false, "allow a revision with no stacks (it removes every stack of the source)")
@@ -93,7 +92,7 @@ func (c *common) sources(withSchedule bool) (*config.Config, error) {
 		s.Interval, s.Schedule = c.interval, c.schedule
 	}
 	if s.Interval == 0 && s.Schedule == "" {
-		s.Interval = 30 * time.Second
+		s.Interval = config.DefaultInterval
 	}
 	if !strings.Contains(s.Repo, "://") && !strings.Contains(s.Repo, "@") {
 		if abs, err := filepath.Abs(s.Repo); err == nil {
@@ -206,7 +205,7 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 	for _, s := range cfg.Sources {
 		ctl := controller.New(s, cfg.StateDir, p.docker, p.ledger, p.log)
 		ctl.Metrics = metrics
-		ctl.Executor.Step = crashAt(os.Getenv("MOOR_TEST_CRASH_AT"))
+		ctl.Executor.Step = stepHook
 		p.sources = append(p.sources, ctl)
 	}
 	return p, nil
@@ -236,16 +235,7 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// crashAt returns an executor step hook that kills the process with SIGKILL
-// when it reaches the named step: the crash-safety tests set
-// MOOR_TEST_CRASH_AT to stop moor at every step boundary. Empty: no hook.
-func crashAt(step string) func(string) {
-	if step == "" {
-		return nil
-	}
-	return func(name string) {
-		if name == step {
-			syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		}
-	}
-}
+// stepHook is called after every step the executor completes. Production
+// builds leave it nil; the crash-safety tests build moor with the tag
+// moorcrash, whose crashhook.go sets it.
+var stepHook func(op reconcile.Op, step int)

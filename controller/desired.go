@@ -1,0 +1,79 @@
+package controller
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/moor-dev/moor/reconcile"
+)
+
+// desiredFile is the desired state of the last revision a source loaded,
+// kept in STATE/sources/NAME/desired.json so that `moor status` can plan
+// against the engine as the controller would, without the repository or
+// the source's settings.
+type desiredFile struct {
+	Version      int                         `json:"version"`
+	Source       string                      `json:"source"`
+	Revision     string                      `json:"revision"`
+	Stacks       map[string]*reconcile.Stack `json:"stacks"`
+	Broken       map[string]string           `json:"broken,omitempty"`
+	PruneVolumes bool                        `json:"prune_volumes,omitempty"`
+	// DriftReport is the source's drift: report, which decides what the
+	// controller does with drift.
+	DriftReport bool `json:"drift_report,omitempty"`
+}
+
+// desiredVersion is the format of desired.json; a file of another version
+// is not read.
+const desiredVersion = 1
+
+func desiredPath(stateDir, source string) string {
+	return filepath.Join(stateDir, "sources", source, "desired.json")
+}
+
+func writeDesired(stateDir string, d *reconcile.Desired, driftReport bool) error {
+	f := desiredFile{Version: desiredVersion, Source: d.Source, Revision: d.Revision, Stacks: d.Stacks,
+		PruneVolumes: d.PruneVolumes, DriftReport: driftReport}
+	if len(d.Broken) > 0 {
+		f.Broken = map[string]string{}
+		for name, err := range d.Broken {
+			f.Broken[name] = err.Error()
+		}
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(desiredPath(stateDir, d.Source), b, false)
+}
+
+// readDesired reads the desired state a source recorded, and whether its
+// drift is only reported; nil when it recorded none.
+func readDesired(stateDir, source string) (*reconcile.Desired, bool, error) {
+	b, err := os.ReadFile(desiredPath(stateDir, source))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var f desiredFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", desiredPath(stateDir, source), err)
+	}
+	if f.Version != desiredVersion {
+		return nil, false, fmt.Errorf("%s has version %d, this moor reads version %d", desiredPath(stateDir, source), f.Version, desiredVersion)
+	}
+	d := &reconcile.Desired{Source: f.Source, Revision: f.Revision, Stacks: f.Stacks, Broken: map[string]error{}, PruneVolumes: f.PruneVolumes}
+	if d.Stacks == nil {
+		d.Stacks = map[string]*reconcile.Stack{}
+	}
+	for name, why := range f.Broken {
+		d.Broken[name] = errors.New(why)
+	}
+	return d, f.DriftReport, nil
+}

@@ -1,0 +1,24 @@
+package reconcile
+
+// Constraints are what, besides desired and observed state, decides a
+// plan: facts the controller knows from its own records and from what it
+// did before planning. They are explicit inputs so that the plan stays a
+// pure function and desired state is never edited to carry them.
+type Constraints struct {
+	// Held are services whose rollout to this revision failed recently and
+	// whose retry is not due, by "STACK/SERVICE", with why. A controller
+	// run leaves them as they run.
+	Held map[string]string
+	// FailedPulls are images whose pull before planning (pull_policy
+	// always) failed, by reference, with why. The services that use them
+	// are blocked.
+	FailedPulls map[string]string
+	// ReportDrift: the host was converged to this very revision and the
+	// source reports drift rather than repairing it (drift: report). What
+	// differs goes to Plan.Drift instead of Plan.Ops.
+	ReportDrift bool
+	// Explicit is an operator's apply (`moor apply`, `moor plan`): held
+	// services are retried and reported drift is repaired now, and the
+	// plan notes it.
+	Explicit bool
+}

@@ -1,0 +1,39 @@
+// Package reconcile is moor's domain: what a revision wants (Desired), what
+// the engine shows (Observed), and the plan that takes one to the other.
+//
+// # Stages
+//
+// MakePlan is pure: a function of desired, observed and Constraints (what
+// the controller's records add: held services, failed pulls, reported
+// drift, an operator's explicit run), with sorted iteration, no I/O and no
+// clock. Each Op of the Plan names its resource and its cause and carries
+// every decision about how it is carried out: its Steps in order, the Undo
+// of each step, the Rollout of a replacement (order, batch, delay, failure
+// action), the ops it Needs and the depends_on conditions it Waits for.
+// Plan.String is what `moor plan` prints and what tests compare; Plan.Detail
+// adds the steps.
+//
+// The Executor dispatches a plan through a Runtime: the steps of each op in
+// order, the undos of the steps done when one fails, each rollout's batches
+// and failure policy. It decides nothing and reads nothing but the plan; it
+// waits on a Clock that tests replace.
+//
+// # Config hash
+//
+// A container's config hash (LabelConfigHash) is ContainerSpec.Hash: sha256
+// over the canonical JSON of moor's own normalized spec, which holds what
+// needs a new container to take effect and nothing that does not (replica
+// count, depends_on, pull policy, update config, moor's labels). A bind of a
+// repository file hashes by content. TestHashGolden pins it, so that a
+// library upgrade cannot recreate every container. The image is compared
+// apart: the local image ID of the reference against the container's.
+//
+// # Ownership and pruning
+//
+// The planner considers only resources whose LabelSource is the source's:
+// unlabelled containers and other sources' stacks are never touched. Roles
+// during a replacement are carried by names (RetiredSuffix,
+// CandidateSuffix), since labels cannot change; the planner finishes or
+// undoes what an interrupted run left. Named volumes are never removed,
+// unless the source prunes them and their whole stack is gone from git.
+package reconcile

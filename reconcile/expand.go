@@ -1,0 +1,187 @@
+package reconcile
+
+import "fmt"
+
+// This file expands each op into the steps that carry it out. Every choice
+// of how (order, waits, what is kept for a rollback, how each step is
+// undone) is made here, by the planner, so that `moor plan --steps` shows
+// it and the executor only dispatches.
+
+func pullOp(image, cause string) Op {
+	return Op{Kind: OpPull, Resource: image, Image: image, Cause: cause,
+		Steps: []Step{{Kind: StepPull, Image: image}}}
+}
+
+func (b *builder) createNetworkOp(stack, key string, n *NetworkSpec) Op {
+	labels := b.resourceLabels(stack, LabelComposeNetwork, key)
+	return Op{Kind: OpCreateNetwork, Resource: stack + "/network/" + key, Stack: stack, Cause: "missing",
+		Steps: []Step{{Kind: StepCreateNetwork, Network: n, Labels: labels}}}
+}
+
+func (b *builder) createVolumeOp(stack, key string, v *VolumeSpec) Op {
+	labels := b.resourceLabels(stack, LabelComposeVolume, key)
+	return Op{Kind: OpCreateVolume, Resource: stack + "/volume/" + key, Stack: stack, Cause: "missing",
+		Steps: []Step{{Kind: StepCreateVolume, Volume: v, Labels: labels}}}
+}
+
+func removeNetworkOp(stack, name, cause string) Op {
+	return Op{Kind: OpRemoveNetwork, Resource: stack + "/network/" + name, Stack: stack, Cause: cause,
+		Steps: []Step{{Kind: StepRemoveNetwork, Network: &NetworkSpec{Name: name}}}}
+}
+
+func removeVolumeOp(stack, name, cause string) Op {
+	return Op{Kind: OpRemoveVolume, Resource: stack + "/volume/" + name, Stack: stack, Cause: cause,
+		Steps: []Step{{Kind: StepRemoveVolume, Volume: &VolumeSpec{Name: name}}}}
+}
+
+func (b *builder) resourceLabels(stack, composeKey, key string) map[string]string {
+	return map[string]string{
+		LabelStack:          stack,
+		LabelSource:         b.d.Source,
+		LabelComposeProject: stack,
+		composeKey:          key,
+	}
+}
+
+// ContainerLabels are the labels of replica n of svc: moor's ownership and
+// state labels plus compose's, so `docker compose -p STACK ps` sees it.
+func ContainerLabels(d *Desired, stack string, svc *Service, n int) map[string]string {
+	return map[string]string{
+		LabelStack:                  stack,
+		LabelService:                svc.Name,
+		LabelRevision:               d.Revision,
+		LabelConfigHash:             svc.Hash,
+		LabelConfigFields:           svc.Spec.FieldDigests(),
+		LabelSource:                 d.Source,
+		LabelComposeProject:         stack,
+		LabelComposeService:         svc.Name,
+		LabelComposeContainerNumber: fmt.Sprint(n),
+		LabelComposeOneoff:          "False",
+	}
+}
+
+func containerOp(kind OpKind, stack string, svc *Service, n int, cause string) Op {
+	return Op{Kind: kind, Resource: fmt.Sprintf("%s/%s/%d", stack, svc.Name, n), Cause: cause,
+		Stack: stack, Service: svc.Name, Number: n, Image: svc.Spec.Image}
+}
+
+// ready is when a container of svc counts as up. A replacement must also
+// keep running for the monitor period, since an old container waits to
+// take over if it does not; a created, started or restored replica has
+// nothing to fall back to, and waiting would only slow it.
+func ready(svc *Service, replacement bool) *Ready {
+	r := &Ready{Health: svc.Spec.hasHealthcheck(), Job: svc.OneShot()}
+	if replacement && !r.Health {
+		r.Monitor = svc.Update.Monitor
+		if r.Monitor <= 0 {
+			r.Monitor = DefaultMonitor
+		}
+	}
+	return r
+}
+
+func (s ContainerSpec) hasHealthcheck() bool {
+	h := s.Healthcheck
+	return h != nil && len(h.Test) > 0 && h.Test[0] != "NONE"
+}
+
+// createOp creates, starts and waits for a missing replica.
+func (b *builder) createOp(stack string, svc *Service, n int) Op {
+	op := containerOp(OpCreate, stack, svc, n, "missing")
+	name := ContainerName(stack, svc.Name, n)
+	spec := svc.Spec
+	op.Steps = []Step{
+		{Kind: StepCreate, Name: name, Spec: &spec, Labels: ContainerLabels(b.d, stack, svc, n)},
+		{Kind: StepStart, Name: name},
+		{Kind: StepReady, Name: name, Ready: ready(svc, false)},
+	}
+	return op
+}
+
+// startOp starts a stopped replica and waits for it.
+func startOp(stack string, svc *Service, n int, c Container, cause string) Op {
+	op := containerOp(OpStart, stack, svc, n, cause)
+	op.Container = &c
+	op.Steps = []Step{
+		{Kind: StepStart, Container: c.ID, Name: c.Name},
+		{Kind: StepReady, Container: c.ID, Name: c.Name, Ready: ready(svc, false)},
+	}
+	return op
+}
+
+// restoreOp undoes a replacement a previous run left half done: the
+// retired container takes its name back and runs again.
+func (b *builder) restoreOp(stack string, svc *Service, n int, old Container, cause string) Op {
+	op := containerOp(OpRestore, stack, svc, n, cause)
+	op.Container = &old
+	name := ContainerName(stack, svc.Name, n)
+	op.Steps = []Step{
+		{Kind: StepRename, Container: old.ID, Name: old.Name, To: name},
+		{Kind: StepStart, Container: old.ID, Name: name},
+		{Kind: StepReady, Container: old.ID, Name: name, Ready: ready(svc, false)},
+	}
+	return op
+}
+
+// removeOp stops and removes one observed container. seq places it among
+// its service's ops.
+func removeOp(stack string, c Container, cause string, seq int) Op {
+	res := fmt.Sprintf("%s/%s/%d", stack, c.Service, c.Number)
+	if c.Retired || c.Number < 1 || c.Name != ContainerName(stack, c.Service, c.Number) {
+		res = stack + "/" + c.Service + "/" + c.Name
+	}
+	return Op{Kind: OpRemove, Resource: res, Cause: cause, Stack: stack, Service: c.Service, Number: c.Number,
+		Container: &c, seq: seq, Steps: []Step{
+			{Kind: StepStop, Container: c.ID, Name: c.Name},
+			{Kind: StepRemove, Container: c.ID, Name: c.Name},
+		}}
+}
+
+// replaceOp swaps the container of one replica for a new one (invariant
+// 5). The new container is created, as a candidate that gets no traffic,
+// before the old one is stopped; the old one is kept, stopped and renamed
+// STACK-SERVICE-N-retired, until the new one is up, and every step done
+// is undone if it is not. Start-first starts and waits for the candidate
+// while the old one still serves; stop-first (a published host port, a
+// fixed address: two containers cannot hold one) stops the old one first.
+// Either way the candidate is exposed under the service's name only when
+// it is ready or about to start in the old one's place. With keepOld, the
+// old container's removal waits for the whole rollout.
+func (b *builder) replaceOp(stack string, svc *Service, r replacement, ro Rollout, keepOld bool) Op {
+	op := containerOp(OpReplace, stack, svc, r.n, r.cause)
+	old := r.old
+	op.Container, op.Rollout = &old, &ro
+	name := ContainerName(stack, svc.Name, r.n)
+	candidate, retired := name+CandidateSuffix, name+RetiredSuffix
+	spec := svc.Spec
+
+	removeNew := func(name string) Step { return Step{Kind: StepRemove, Name: name} }
+	create := Step{Kind: StepCreate, Name: candidate, Spec: &spec, Labels: ContainerLabels(b.d, stack, svc, r.n),
+		Undo: []Step{removeNew(candidate)}}
+	expose := Step{Kind: StepExpose, Name: candidate, Spec: &spec, Service: svc.Name}
+	stop := Step{Kind: StepStop, Container: old.ID, Name: name, Grace: spec.StopGracePeriod,
+		Undo: []Step{{Kind: StepStart, Container: old.ID, Name: name}}}
+	retire := Step{Kind: StepRename, Container: old.ID, Name: name, To: retired,
+		Undo: []Step{{Kind: StepRename, Container: old.ID, Name: retired, To: name}}}
+	promote := Step{Kind: StepRename, Name: candidate, To: name, Undo: []Step{removeNew(name)}}
+	removeOld := Step{Kind: StepRemove, Container: old.ID, Name: retired, Deferred: keepOld}
+
+	if ro.Order == OrderStartFirst {
+		op.Steps = []Step{
+			create,
+			{Kind: StepStart, Name: candidate},
+			{Kind: StepReady, Name: candidate, Ready: ready(svc, true)},
+			// Only now is the new container reachable by the service's
+			// name: a candidate that does not come up never gets a request.
+			expose, stop, retire, promote, removeOld,
+		}
+		return op
+	}
+	op.Steps = []Step{
+		create, expose, stop, retire, promote,
+		{Kind: StepStart, Name: name},
+		{Kind: StepReady, Name: name, Ready: ready(svc, true)},
+		removeOld,
+	}
+	return op
+}
