@@ -143,10 +143,12 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 	default:
 		err = fmt.Errorf("unknown step kind %d", s.Kind)
 	}
-	if err != nil {
+	if err != nil && s.Kind.onContainer() {
+		// The engine names a container by ID; the step names it as the
+		// plan does.
 		return fmt.Errorf("%s: %w", s, err)
 	}
-	return nil
+	return err
 }
 
 // subject names a step's container in a readiness error.

@@ -94,3 +94,33 @@ func writeFile(t *testing.T, name, content string) string {
 	repo.Write(name, content)
 	return repo.Dir + "/" + name
 }
+
+// TestFailureReportedOnce: a failed apply prints each failed op with its
+// error once, and the run's error once on stderr; nothing logs it besides.
+func TestFailureReportedOnce(t *testing.T) {
+	testkit.Docker(t)
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", "services:\n  app:\n    image: "+img+"\n  gone:\n    image: 127.0.0.1:1/moor-missing:v9\n")
+	repo.Commit("an image that cannot be pulled")
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"apply", "--repo", repo.Dir, "--name", stack, "--state-dir", t.TempDir(), "--log-level", "info"}, &stdout, &stderr)
+	if code == 0 {
+		t.Fatalf("apply succeeded:\n%s%s", &stdout, &stderr)
+	}
+	const why = "connect: connection refused"
+	if n := strings.Count(stdout.String(), why); n != 1 {
+		t.Errorf("stdout says why the pull failed %d times, want once, under the op:\n%s", n, &stdout)
+	}
+	if n := strings.Count(stderr.String(), why); n != 1 {
+		t.Errorf("stderr says why the pull failed %d times, want once (the run's error):\n%s", n, &stderr)
+	}
+	if strings.Contains(stderr.String(), "WARN") || strings.Contains(stderr.String(), "ERROR") {
+		t.Errorf("the failure was logged besides:\n%s", &stderr)
+	}
+	if strings.Contains(stdout.String()+stderr.String(), "pull 127.0.0.1:1/moor-missing:v9: pull") {
+		t.Errorf("the error stutters:\n%s%s", &stdout, &stderr)
+	}
+}
