@@ -54,6 +54,11 @@ type Controller struct {
 	git *gitsource.Source
 	triggerState
 
+	// identity is this moor instance's (LoadIdentity), or why it could not
+	// be had: without it nothing can tell what is the instance's own.
+	identity    Identity
+	identityErr error
+
 	// loaded caches the last revision's stacks: an unchanged revision is
 	// not loaded again (compose loading is most of a no-op run's cost).
 	loaded struct {
@@ -91,6 +96,7 @@ func New(src config.Source, stateDir string, rt reconcile.Runtime, l *ledger.Led
 	c := &Controller{Source: src, StateDir: stateDir, Runtime: rt, Ledger: l, Log: log.With(zap.String("source", src.Name))}
 	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir()}
 	c.Executor.Log = c.Log
+	c.identity, c.identityErr = LoadIdentity(stateDir)
 	return c
 }
 
@@ -143,6 +149,9 @@ func (c *Controller) Apply(ctx context.Context) (*Outcome, error) {
 // resolve, trust, load, the constraints of the controller's records,
 // (for apply) the pulls of pull_policy always, observe, plan.
 func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
+	if c.identityErr != nil {
+		return nil, fault.Mark(fault.ErrRefused, c.identityErr)
+	}
 	out, err := c.revision(ctx)
 	if err != nil {
 		return out, err
@@ -223,7 +232,7 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, rev, err)
 	}
-	d.Source, d.Revision = c.Source.Name, rev
+	d.Source, d.Revision, d.Owner = c.Source.Name, rev, c.identity.ID
 	d.PruneVolumes = c.Source.PruneVolumes
 	if len(d.Stacks) == 0 && len(d.Broken) == 0 && !c.Source.AllowEmpty {
 		where := c.Source.Path
@@ -316,6 +325,9 @@ func outcomeError(out *Outcome) error {
 	rem := out.Remaining
 	for _, name := range slices.Sorted(maps.Keys(rem.Broken)) {
 		problems = append(problems, fault.Mark(fault.ErrRefused, out.Desired.Broken[name]))
+	}
+	for _, name := range slices.Sorted(maps.Keys(rem.Conflicts)) {
+		problems = append(problems, fault.Mark(fault.ErrRefused, fmt.Errorf("stack %s: conflict: %s", name, rem.Conflicts[name])))
 	}
 	for _, key := range slices.Sorted(maps.Keys(rem.Blocked)) {
 		svc := out.Desired.Service(key)

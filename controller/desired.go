@@ -18,6 +18,7 @@ import (
 type desiredFile struct {
 	Version      int                         `json:"version"`
 	Source       string                      `json:"source"`
+	Owner        string                      `json:"owner,omitempty"`
 	Revision     string                      `json:"revision"`
 	Stacks       map[string]*reconcile.Stack `json:"stacks"`
 	Broken       map[string]string           `json:"broken,omitempty"`
@@ -36,7 +37,7 @@ func desiredPath(stateDir, source string) string {
 }
 
 func writeDesired(stateDir string, d *reconcile.Desired, driftReport bool) error {
-	f := desiredFile{Version: desiredVersion, Source: d.Source, Revision: d.Revision, Stacks: d.Stacks,
+	f := desiredFile{Version: desiredVersion, Source: d.Source, Owner: d.Owner, Revision: d.Revision, Stacks: d.Stacks,
 		PruneVolumes: d.PruneVolumes, DriftReport: driftReport}
 	if len(d.Broken) > 0 {
 		f.Broken = map[string]string{}
@@ -68,7 +69,7 @@ func readDesired(stateDir, source string) (*reconcile.Desired, bool, error) {
 	if f.Version != desiredVersion {
 		return nil, false, fmt.Errorf("%s has version %d, this moor reads version %d", desiredPath(stateDir, source), f.Version, desiredVersion)
 	}
-	d := &reconcile.Desired{Source: f.Source, Revision: f.Revision, Stacks: f.Stacks, Broken: map[string]error{}, PruneVolumes: f.PruneVolumes}
+	d := &reconcile.Desired{Source: f.Source, Owner: f.Owner, Revision: f.Revision, Stacks: f.Stacks, Broken: map[string]error{}, PruneVolumes: f.PruneVolumes}
 	if d.Stacks == nil {
 		d.Stacks = map[string]*reconcile.Stack{}
 	}

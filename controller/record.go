@@ -138,7 +138,7 @@ func (c *Controller) status(out *Outcome, rec *ledger.Record, runErr error, dec 
 	}
 	p := finalPlan(out)
 	if p != nil {
-		s.Broken, s.Blocked, s.Held = p.Broken, p.Blocked, p.Held
+		s.Broken, s.Blocked, s.Held, s.Conflicts = p.Broken, p.Blocked, p.Held, p.Conflicts
 		for _, op := range p.Drift {
 			s.Drift = append(s.Drift, op.String())
 		}
@@ -171,7 +171,7 @@ func (c *Controller) writeStatus(s *Status) error {
 func (c *Controller) updateReport(out *Outcome, st *Status) {
 	r := &SourceReport{Status: st}
 	if out != nil && out.Observed != nil {
-		v := view{desired: c.loaded.desired, dec: c.decisions(), driftReport: c.driftReport()}
+		v := view{desired: c.loaded.desired, dec: c.decisions(), driftReport: c.driftReport(), adoptUnowned: c.identity.AdoptUnowned}
 		r.Services = v.services(c.Source.Name, out.Observed, time.Now())
 	} else if prev := c.Report(); prev != nil {
 		r.Services = prev.Services // the engine was not seen: what it last showed

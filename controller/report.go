@@ -30,6 +30,7 @@ const (
 	StateDegraded   = "degraded"         // its rollout failed; the old version runs, held back
 	StateBlocked    = "blocked"          // its image cannot be had
 	StateBroken     = "broken"           // its stack did not load
+	StateConflict   = "conflict"         // its stack holds containers of another moor instance or source
 	StateMissing    = "missing"          // replicas to create
 	StateDrifted    = "drifted"          // containers to replace, start or remove
 	StateRemoved    = "removed-from-git" // containers of a service git no longer has
@@ -62,10 +63,11 @@ type ContainerReport struct {
 // view is what a report of one source is made from: its desired state, its
 // decisions, whether its drift is only reported, and an apply under way.
 type view struct {
-	desired     *reconcile.Desired
-	dec         *decisions
-	driftReport bool
-	rolling     *Rolling
+	desired      *reconcile.Desired
+	dec          *decisions
+	driftReport  bool
+	adoptUnowned bool
+	rolling      *Rolling
 }
 
 // services assesses every service of the source against obs as the
@@ -85,11 +87,11 @@ func (v view) services(source string, obs *reconcile.Observed, now time.Time) []
 	if d != nil {
 		d.EachService(func(stack string, svc *reconcile.Service) { get(stack, svc.Name).Replicas = svc.Replicas })
 		cons := reconcile.Constraints{Held: activeHolds(v.dec.Failures, d, now),
-			ReportDrift: v.driftReport && v.dec.Applied == d.Revision}
+			ReportDrift: v.driftReport && v.dec.Applied == d.Revision, AdoptUnowned: v.adoptUnowned}
 		p = reconcile.MakePlan(d, obs, cons)
 	}
 	for _, c := range obs.Containers {
-		if c.Source != source || c.Stack == "" {
+		if c.Source != source || c.Stack == "" || d != nil && c.Owner != "" && c.Owner != d.Owner {
 			continue
 		}
 		sr := get(c.Stack, c.Service)
@@ -127,6 +129,8 @@ func (v view) state(sr *ServiceReport, p *reconcile.Plan, ops []reconcile.Op) (s
 		return StateUnknown, "no desired state recorded yet"
 	case p.Broken[sr.Stack] != "":
 		return StateBroken, p.Broken[sr.Stack]
+	case p.Conflicts[sr.Stack] != "":
+		return StateConflict, p.Conflicts[sr.Stack]
 	case v.rolling != nil && slices.Contains(v.rolling.Services, key):
 		return StateRollingOut, fmt.Sprintf("to %s since %s", shortRev(v.rolling.Revision), v.rolling.Started.UTC().Format(time.RFC3339))
 	case p.Held[key] != "":
@@ -186,7 +190,7 @@ func ReadReports(stateDir string, obs *reconcile.Observed, now time.Time) ([]Sou
 		if err != nil {
 			return nil, err
 		}
-		v := view{rolling: readRolling(stateDir, name)}
+		v := view{rolling: readRolling(stateDir, name), adoptUnowned: readIdentity(stateDir).AdoptUnowned}
 		if v.dec, err = readDecisions(stateDir, name); err != nil {
 			return nil, err
 		}

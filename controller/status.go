@@ -40,6 +40,8 @@ type Status struct {
 	Broken  map[string]string `json:"broken,omitempty"`  // stack -> why
 	Blocked map[string]string `json:"blocked,omitempty"` // stack/service -> why
 	Held    map[string]string `json:"held,omitempty"`    // stack/service -> why
+	// Conflicts are stacks holding another owner's containers, by name.
+	Conflicts map[string]string `json:"conflicts,omitempty"`
 	// Failures are the services whose rollout failed, by "stack/service".
 	Failures map[string]Failure `json:"failures,omitempty"`
 	// Drift lists what would repair the host, under drift: report.

@@ -17,6 +17,11 @@ type Constraints struct {
 	// source reports drift rather than repairing it (drift: report). What
 	// differs goes to Plan.Drift instead of Plan.Ops.
 	ReportDrift bool
+	// AdoptUnowned: containers, networks and volumes of the source that
+	// carry no LabelOwner were made by this instance before owners were
+	// recorded, and are its own (unless their image carries moor's labels).
+	// A new instance does not adopt them.
+	AdoptUnowned bool
 	// Explicit is an operator's apply (`moor apply`, `moor plan`): held
 	// services are retried and reported drift is repaired now, and the
 	// plan notes it.

@@ -12,6 +12,10 @@ import (
 type Desired struct {
 	// Source is the name of the source the revision came from.
 	Source string
+	// Owner is the identity of the moor instance that applies it
+	// (LabelOwner): what it creates carries it, and it touches nothing
+	// that carries another.
+	Owner string
 	// Revision is the revision, written "main@sha1:<40 hex>".
 	Revision string
 	// Stacks are the stacks that loaded and validated, by name.

@@ -35,18 +35,22 @@ func removeVolumeOp(stack, name, cause string) Op {
 }
 
 func (b *builder) resourceLabels(stack, composeKey, key string) map[string]string {
-	return map[string]string{
+	labels := map[string]string{
 		LabelStack:          stack,
 		LabelSource:         b.d.Source,
 		LabelComposeProject: stack,
 		composeKey:          key,
 	}
+	if b.d.Owner != "" {
+		labels[LabelOwner] = b.d.Owner
+	}
+	return labels
 }
 
 // ContainerLabels are the labels of replica n of svc: moor's ownership and
 // state labels plus compose's, so `docker compose -p STACK ps` sees it.
 func ContainerLabels(d *Desired, stack string, svc *Service, n int) map[string]string {
-	return map[string]string{
+	labels := map[string]string{
 		LabelStack:                  stack,
 		LabelService:                svc.Name,
 		LabelRevision:               d.Revision,
@@ -58,6 +62,10 @@ func ContainerLabels(d *Desired, stack string, svc *Service, n int) map[string]s
 		LabelComposeContainerNumber: fmt.Sprint(n),
 		LabelComposeOneoff:          "False",
 	}
+	if d.Owner != "" {
+		labels[LabelOwner] = d.Owner
+	}
+	return labels
 }
 
 func containerOp(kind OpKind, stack string, svc *Service, n int, cause string) Op {

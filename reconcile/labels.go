@@ -21,6 +21,12 @@ const (
 	// LabelSource names the source (repository + ref + path) that owns the
 	// resource.
 	LabelSource = "moor.source"
+	// LabelOwner is the identity of the moor instance that created or
+	// adopted the resource: a random ID kept in its state dir. An instance
+	// touches only what carries its own, so two instances on one engine, or
+	// an image that carries moor's labels, cannot make it remove anything
+	// else.
+	LabelOwner = "moor.owner"
 	// Compose's own labels, so that `docker compose -p STACK ps|logs|exec`
 	// see moor's containers.
 	LabelComposeProject         = "com.docker.compose.project"

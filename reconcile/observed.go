@@ -34,14 +34,20 @@ const (
 
 // Container is one container carrying moor.stack, with its labels parsed.
 type Container struct {
-	ID         string
-	Name       string // without the leading "/"
-	Stack      string
-	Service    string
-	Number     int // compose container-number; 0 if missing or unparsable
-	Source     string
+	ID      string
+	Name    string // without the leading "/"
+	Stack   string
+	Service string
+	Number  int // compose container-number; 0 if missing or unparsable
+	Source  string
+	// Owner is LabelOwner: the moor instance that made it, "" for a
+	// container made before instances were recorded.
+	Owner      string
 	Revision   string
 	ConfigHash string
+	// ImageLabeled: the container's image itself carries LabelStack, so its
+	// moor labels may come from the image rather than from moor.
+	ImageLabeled bool
 	// Retired is true when Name ends in RetiredSuffix: an old container kept
 	// during a replacement.
 	Retired bool
@@ -72,6 +78,7 @@ type Network struct {
 	Name   string
 	Stack  string
 	Source string
+	Owner  string
 	Labels map[string]string
 }
 
@@ -80,5 +87,6 @@ type Volume struct {
 	Name   string
 	Stack  string
 	Source string
+	Owner  string
 	Labels map[string]string
 }

@@ -123,6 +123,10 @@ type Plan struct {
 	// whose retry is not due (Constraints.Held), by "STACK/SERVICE"; their
 	// containers are left as they run.
 	Held map[string]string
+	// Conflicts are stacks the revision wants whose containers belong to
+	// another moor instance or source, by name, with whose: they are left
+	// alone.
+	Conflicts map[string]string
 	// Drift is what would repair a host that no longer matches the revision
 	// it was converged to, under Constraints.ReportDrift: reported, not
 	// applied.
@@ -138,7 +142,7 @@ func (p *Plan) Empty() bool { return len(p.Ops) == 0 }
 // Converged reports whether the host matches the revision: nothing to do,
 // nothing held back, reported or left broken.
 func (p *Plan) Converged() bool {
-	return p.Empty() && len(p.Drift) == 0 && len(p.Broken) == 0 && len(p.Blocked) == 0 && len(p.Held) == 0
+	return p.Empty() && len(p.Drift) == 0 && len(p.Broken) == 0 && len(p.Blocked) == 0 && len(p.Held) == 0 && len(p.Conflicts) == 0
 }
 
 // String renders the plan, one op per line, followed by the broken stacks,
@@ -191,6 +195,9 @@ func writeOpDetail(b *strings.Builder, op Op) {
 func (p *Plan) writeTrailer(b *strings.Builder) {
 	for _, name := range slices.Sorted(maps.Keys(p.Broken)) {
 		fmt.Fprintf(b, "broken %s (%s)\n", name, p.Broken[name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.Conflicts)) {
+		fmt.Fprintf(b, "conflict %s (%s)\n", name, p.Conflicts[name])
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.Blocked)) {
 		fmt.Fprintf(b, "blocked %s (%s)\n", name, p.Blocked[name])

@@ -21,13 +21,17 @@ import (
 // whole stack is gone from git.
 func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 	p := &Plan{Source: d.Source, Revision: d.Revision,
-		Broken: map[string]string{}, Blocked: map[string]string{}, Held: map[string]string{}}
+		Broken: map[string]string{}, Blocked: map[string]string{}, Held: map[string]string{}, Conflicts: map[string]string{}}
 	for name, err := range d.Broken {
 		p.Broken[name] = err.Error()
 	}
 	b := &builder{d: d, c: c, plan: p, images: o.Images, pulls: map[string]*Op{}}
-	owned := ownedBy(o, d.Source)
+	owned := ownedBy(o, d, c)
 	for _, name := range slices.Sorted(maps.Keys(d.Stacks)) {
+		if why, ok := owned.conflicts[name]; ok {
+			p.Conflicts[name] = why
+			continue
+		}
 		b.stack(d.Stacks[name], owned.stack(name))
 	}
 	for _, name := range slices.Sorted(maps.Keys(owned.stacks)) {
@@ -126,7 +130,12 @@ type observedStack struct {
 	volumes    []Volume
 }
 
-type ownedState struct{ stacks map[string]*observedStack }
+type ownedState struct {
+	stacks map[string]*observedStack
+	// conflicts are the stacks holding containers this instance and source
+	// do not own, by name, with whose they are.
+	conflicts map[string]string
+}
 
 func (s ownedState) stack(name string) *observedStack {
 	if st, ok := s.stacks[name]; ok {
@@ -135,23 +144,47 @@ func (s ownedState) stack(name string) *observedStack {
 	return &observedStack{}
 }
 
-// ownedBy groups the observed resources of one source by stack.
-func ownedBy(o *Observed, source string) ownedState {
-	s := ownedState{stacks: map[string]*observedStack{}}
+// owns reports whether a resource with these labels is this instance's, for
+// this source: it carries the instance's owner label, or none at all (it
+// was made before owners were recorded) when the instance adopts those and
+// its image does not carry moor's labels. A planner without an owner
+// (d.Owner "") owns the unowned resources of its source.
+func owns(d *Desired, c Constraints, source, owner string, imageLabeled bool) bool {
+	switch {
+	case source != d.Source:
+		return false
+	case owner != "":
+		return owner == d.Owner
+	}
+	return !imageLabeled && (c.AdoptUnowned || d.Owner == "")
+}
+
+// ownedBy groups the observed resources this instance owns for d's source
+// by stack. Containers of a stack d wants that it does not own make the
+// stack a conflict: it is left alone and reported.
+func ownedBy(o *Observed, d *Desired, c Constraints) ownedState {
+	s := ownedState{stacks: map[string]*observedStack{}, conflicts: map[string]string{}}
 	get := func(name string) *observedStack {
 		if s.stacks[name] == nil {
 			s.stacks[name] = &observedStack{}
 		}
 		return s.stacks[name]
 	}
-	for _, c := range o.Containers {
-		if c.Stack != "" && c.Source == source {
-			st := get(c.Stack)
-			st.containers = append(st.containers, c)
+	for _, ct := range o.Containers {
+		if ct.Stack == "" {
+			continue
+		}
+		if owns(d, c, ct.Source, ct.Owner, ct.ImageLabeled) {
+			st := get(ct.Stack)
+			st.containers = append(st.containers, ct)
+			continue
+		}
+		if _, wanted := d.Stacks[ct.Stack]; wanted && s.conflicts[ct.Stack] == "" {
+			s.conflicts[ct.Stack] = foreign(ct, d)
 		}
 	}
 	for _, n := range o.Networks {
-		if n.Stack != "" && n.Source == source {
+		if n.Stack != "" && owns(d, c, n.Source, n.Owner, false) {
 			st := get(n.Stack)
 			st.networks = append(st.networks, n)
 		}
@@ -165,6 +198,19 @@ func ownedBy(o *Observed, source string) ownedState {
 		}
 	}
 	return s
+}
+
+// foreign says whose a container moor must not touch is.
+func foreign(ct Container, d *Desired) string {
+	switch {
+	case ct.Source != d.Source:
+		return fmt.Sprintf("container %s belongs to source %q; a stack name can be used by one source only", ct.Name, ct.Source)
+	case ct.Owner != "":
+		return fmt.Sprintf("container %s belongs to another moor instance (owner %s); it is never touched: stop that instance, or give this one its identity", ct.Name, ct.Owner)
+	case ct.ImageLabeled:
+		return fmt.Sprintf("container %s carries moor's labels from its image, not from moor; it is never touched", ct.Name)
+	}
+	return fmt.Sprintf("container %s was made by a moor that did not record owners, and this instance is new: it is never touched", ct.Name)
 }
 
 func (b *builder) stack(st *Stack, obs *observedStack) {
@@ -402,7 +448,7 @@ func (b *builder) rollout(stack string, svc *Service, rs []replacement) {
 func (b *builder) removeStack(name string, obs *observedStack) {
 	if b.d.PruneVolumes {
 		for _, v := range obs.volumes {
-			if v.Source == b.d.Source {
+			if owns(b.d, b.c, v.Source, v.Owner, false) {
 				b.ops = append(b.ops, removeVolumeOp(name, v.Name, "stack removed from git, volumes pruned"))
 			}
 		}

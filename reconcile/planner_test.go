@@ -358,3 +358,81 @@ func TestPlanPruneVolumes(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanOwnership: an instance plans only for what carries its owner
+// label. Another instance's containers make a stack it wants a conflict
+// and are never planned for, nor are its stacks removed; a container whose
+// moor labels come from its image is nobody's; containers without an owner
+// (made before owners were recorded) are adopted only when the instance
+// says so.
+func TestPlanOwnership(t *testing.T) {
+	api, db := service("api", "app:1"), service("db", "db:1")
+	mine := func(c Container) Container { c.Owner = "me"; return c }
+	theirs := func(c Container) Container { c.Owner = "them"; return c }
+	d := func() *Desired {
+		d := desired(stack("web", api))
+		d.Owner = "me"
+		return d
+	}
+	tests := []struct {
+		name string
+		o    *Observed
+		c    Constraints
+		want string
+	}{
+		{
+			name: "another instance's stack beside mine: left alone",
+			o: func() *Observed {
+				o := observed(mine(running("web", api, 1, rev1)), theirs(running("blog", db, 1, rev1)))
+				for i := range o.Networks {
+					o.Networks[i].Owner = map[string]string{"web": "me", "blog": "them"}[o.Networks[i].Stack]
+				}
+				return o
+			}(),
+			want: ``,
+		},
+		{
+			name: "another instance's containers in a stack I want: a conflict",
+			o:    observed(theirs(running("web", api, 1, rev1))),
+			want: `conflict web (container web-api-1 belongs to another moor instance (owner them); it is never touched: stop that instance, or give this one its identity)`,
+		},
+		{
+			name: "moor's labels from an image: nobody's",
+			o: func() *Observed {
+				c := running("web", api, 1, rev1)
+				c.ImageLabeled = true
+				return observed(c)
+			}(),
+			c:    Constraints{AdoptUnowned: true},
+			want: `conflict web (container web-api-1 carries moor's labels from its image, not from moor; it is never touched)`,
+		},
+		{
+			name: "unowned, adopted by the instance that made them",
+			o:    observed(running("web", api, 1, rev1), running("blog", db, 1, rev1)),
+			c:    Constraints{AdoptUnowned: true},
+			want: `
+remove blog/db/1 (stack removed from git)
+remove-network blog/network/blog_default (stack removed from git)`,
+		},
+		{
+			name: "unowned, not adopted by a new instance",
+			o:    observed(running("blog", db, 1, rev1)),
+			want: `
+create-network web/network/default (missing)
+pull app:1 (not present, wanted by web/api)
+create web/api/1 (missing)`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := MakePlan(d(), tt.o, tt.c).String()
+			want := strings.TrimPrefix(tt.want, "\n")
+			if want != "" {
+				want += "\n"
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("plan mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

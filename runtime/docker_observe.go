@@ -12,6 +12,8 @@ import (
 
 // Observe lists moor's containers, networks and volumes (those carrying
 // reconcile.LabelStack) and every local image: four list calls, no inspect.
+// A container whose image itself carries LabelStack is marked ImageLabeled:
+// its moor labels may be the image's, not moor's.
 func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	owned := make(client.Filters).Add("label", reconcile.LabelStack)
 	obs := &reconcile.Observed{Images: map[string]string{}}
@@ -33,7 +35,7 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	for _, n := range ns.Items {
 		obs.Networks = append(obs.Networks, reconcile.Network{
 			ID: n.ID, Name: n.Name, Labels: n.Labels,
-			Stack: n.Labels[reconcile.LabelStack], Source: n.Labels[reconcile.LabelSource],
+			Stack: n.Labels[reconcile.LabelStack], Source: n.Labels[reconcile.LabelSource], Owner: n.Labels[reconcile.LabelOwner],
 		})
 	}
 
@@ -45,7 +47,7 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	for _, v := range vs.Items {
 		obs.Volumes = append(obs.Volumes, reconcile.Volume{
 			Name: v.Name, Labels: v.Labels,
-			Stack: v.Labels[reconcile.LabelStack], Source: v.Labels[reconcile.LabelSource],
+			Stack: v.Labels[reconcile.LabelStack], Source: v.Labels[reconcile.LabelSource], Owner: v.Labels[reconcile.LabelOwner],
 		})
 	}
 
@@ -54,13 +56,20 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list images: %w", classify(err))
 	}
+	labeled := map[string]bool{}
 	for _, img := range is.Items {
+		if _, ok := img.Labels[reconcile.LabelStack]; ok {
+			labeled[img.ID] = true
+		}
 		for _, ref := range append(img.RepoTags, img.RepoDigests...) {
 			if ref == "<none>:<none>" || ref == "<none>@<none>" {
 				continue
 			}
 			obs.Images[familiarRef(ref)] = img.ID
 		}
+	}
+	for i := range obs.Containers {
+		obs.Containers[i].ImageLabeled = labeled[obs.Containers[i].ImageID]
 	}
 	sortObserved(obs)
 	return obs, nil

@@ -34,13 +34,14 @@ import (
 type Fake struct {
 	mu         sync.Mutex
 	seq        int
-	containers map[string]*fakeContainer // by ID
-	networks   map[string]*fakeResource  // by name
-	volumes    map[string]*fakeResource  // by name
-	images     map[string]string         // local reference (familiar) -> ID
-	registry   map[string]string         // pullable reference (familiar) -> ID
-	unhealthy  map[string]bool           // image references (familiar)
-	crash      map[string]bool           // image references (familiar)
+	containers map[string]*fakeContainer    // by ID
+	networks   map[string]*fakeResource     // by name
+	volumes    map[string]*fakeResource     // by name
+	images     map[string]string            // local reference (familiar) -> ID
+	imgLabels  map[string]map[string]string // image ID -> the image's own labels
+	registry   map[string]string            // pullable reference (familiar) -> ID
+	unhealthy  map[string]bool              // image references (familiar)
+	crash      map[string]bool              // image references (familiar)
 	faults     []*injected
 	calls      map[string]int
 	changes    []string // the journal: every change asked for, in order
@@ -78,6 +79,7 @@ func NewFake() *Fake {
 		networks:   map[string]*fakeResource{},
 		volumes:    map[string]*fakeResource{},
 		images:     map[string]string{},
+		imgLabels:  map[string]map[string]string{},
 		registry:   map[string]string{},
 		unhealthy:  map[string]bool{},
 		crash:      map[string]bool{},
@@ -139,14 +141,16 @@ func (f *Fake) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	obs := &reconcile.Observed{Images: maps.Clone(f.images)}
 	for _, c := range f.containers {
 		if _, ok := c.labels[reconcile.LabelStack]; ok {
-			obs.Containers = append(obs.Containers, fromSummary(f.summary(c)))
+			oc := fromSummary(f.summary(c))
+			_, oc.ImageLabeled = f.imgLabels[c.imageID][reconcile.LabelStack]
+			obs.Containers = append(obs.Containers, oc)
 		}
 	}
 	for name, n := range f.networks {
 		if _, ok := n.labels[reconcile.LabelStack]; ok {
 			obs.Networks = append(obs.Networks, reconcile.Network{
 				ID: n.id, Name: name, Labels: maps.Clone(n.labels),
-				Stack: n.labels[reconcile.LabelStack], Source: n.labels[reconcile.LabelSource],
+				Stack: n.labels[reconcile.LabelStack], Source: n.labels[reconcile.LabelSource], Owner: n.labels[reconcile.LabelOwner],
 			})
 		}
 	}
@@ -154,7 +158,7 @@ func (f *Fake) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		if _, ok := v.labels[reconcile.LabelStack]; ok {
 			obs.Volumes = append(obs.Volumes, reconcile.Volume{
 				Name: name, Labels: maps.Clone(v.labels),
-				Stack: v.labels[reconcile.LabelStack], Source: v.labels[reconcile.LabelSource],
+				Stack: v.labels[reconcile.LabelStack], Source: v.labels[reconcile.LabelSource], Owner: v.labels[reconcile.LabelOwner],
 			})
 		}
 	}
@@ -328,7 +332,7 @@ func (f *Fake) CreateContainer(ctx context.Context, name string, spec reconcile.
 		}
 	}
 	c := &fakeContainer{
-		id: f.nextID("container"), name: name, spec: spec, labels: merge(spec.Labels, labels),
+		id: f.nextID("container"), name: name, spec: spec, labels: merge(merge(f.imgLabels[imageID], spec.Labels), labels),
 		imageID: imageID, state: reconcile.StateCreated, created: fakeEpoch.Add(time.Duration(f.seq) * time.Second),
 		exposed: !strings.HasSuffix(name, reconcile.CandidateSuffix),
 	}

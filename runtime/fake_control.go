@@ -135,6 +135,38 @@ func (f *Fake) Unpublish(ref string) {
 	delete(f.registry, familiarRef(ref))
 }
 
+// LabelImage gives the local image ref the labels of a LABEL line: a
+// container made from it carries them too, as the engine's do.
+func (f *Fake) LabelImage(ref string, labels map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.imgLabels[f.images[familiarRef(ref)]] = maps.Clone(labels)
+}
+
+// RunByHand starts a container of the local image ref as `docker run
+// --name name` would: with no labels but the image's.
+func (f *Fake) RunByHand(name, ref string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.find(name) != nil {
+		panic(fmt.Sprintf("runtime.Fake: container name %q is taken", name))
+	}
+	imageID, ok := f.images[familiarRef(ref)]
+	if !ok {
+		panic(fmt.Sprintf("runtime.Fake: no local image %q", ref))
+	}
+	c := &fakeContainer{
+		id: f.nextID("container"), name: name, spec: reconcile.ContainerSpec{Image: ref},
+		labels: maps.Clone(f.imgLabels[imageID]), imageID: imageID, state: reconcile.StateRunning,
+		created: fakeEpoch.Add(time.Duration(f.seq) * time.Second),
+	}
+	if c.labels == nil {
+		c.labels = map[string]string{}
+	}
+	f.containers[c.id] = c
+	return c.id
+}
+
 // UnhealthyImage makes the healthcheck of containers of ref fail: their
 // health goes from "starting" to "unhealthy".
 func (f *Fake) UnhealthyImage(ref string) {

@@ -64,6 +64,7 @@ func parseContainer(id, name, image, imageID, state string, labels map[string]st
 		Service:    labels[reconcile.LabelService],
 		Number:     n,
 		Source:     labels[reconcile.LabelSource],
+		Owner:      labels[reconcile.LabelOwner],
 		Revision:   labels[reconcile.LabelRevision],
 		ConfigHash: labels[reconcile.LabelConfigHash],
 		Retired:    strings.HasSuffix(name, reconcile.RetiredSuffix),

@@ -98,6 +98,27 @@ func Unrelated(t testing.TB, owner string) string {
 	return created.ID
 }
 
+// RunByHand starts a long-running container named name from image as
+// `docker run --name` would: no labels but the image's and LabelOwner=owner
+// (for cleanup). It is removed at cleanup; its ID is returned.
+func RunByHand(t testing.TB, owner, name, image string) string {
+	t.Helper()
+	cli := Docker(t)
+	ctx := t.Context()
+	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:   name,
+		Config: &container.Config{Image: image, Labels: map[string]string{LabelOwner: owner}},
+	})
+	if err != nil {
+		t.Fatalf("create container %s: %v", name, err)
+	}
+	t.Cleanup(func() { removeContainer(t, created.ID) })
+	if _, err := cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatalf("start container %s: %v", name, err)
+	}
+	return created.ID
+}
+
 // AssertAlive fails the test unless container id still exists, is running and
 // has not been restarted: moor left it alone.
 func AssertAlive(t testing.TB, id string) {

@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -75,6 +77,34 @@ func VariantImage(t testing.TB, name string) string {
 	})
 	if err != nil {
 		t.Fatalf("variant image %s: %v", name, err)
+	}
+	return ref
+}
+
+// LabelledImage returns TestImage with the given labels added by LABEL
+// lines, tagged "moor-testapp-variant:<name>-<hash12>": what an image
+// that carries someone else's labels looks like. Like TestImage it is
+// cached; name must differ for different labels.
+func LabelledImage(t testing.TB, name string, labels map[string]string) string {
+	t.Helper()
+	if !variantNameRE.MatchString(name) {
+		t.Fatalf("image name %q: want %s", name, variantNameRE)
+	}
+	cli := Docker(t)
+	base := TestImage(t)
+	ref := fmt.Sprintf("%s:%s-%s", variantImageRepo, name, testImage.hash)
+	dockerfile := "FROM " + base + "\n"
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		dockerfile += fmt.Sprintf("LABEL %q=%q\n", k, labels[k])
+	}
+	err := withBuildLock(func() error {
+		if imageExists(cli, ref) {
+			return nil
+		}
+		return buildImage(cli, ref, map[string][]byte{"Dockerfile": []byte(dockerfile)}, nil)
+	})
+	if err != nil {
+		t.Fatalf("labelled image %s: %v", name, err)
 	}
 	return ref
 }
