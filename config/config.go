@@ -29,6 +29,7 @@
 //	    drift: repair          # repair|report: report leaves drift between commits as it is
 //	    prune:
 //	      volumes: false       # true: a stack removed from git loses its named volumes
+//	    stacks_dir: ""         # where the stacks' directories live: STATE/stacks/NAME, or e.g. /opt/stacks
 //	    verify: {}             # none: commits are not checked for signatures
 //
 // Signed commits: the commit to be applied must be signed by one of these
@@ -66,6 +67,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -118,6 +120,10 @@ type Source struct {
 	// PruneVolumes (prune.volumes) removes the named volumes of a stack
 	// removed from git; by default they stay.
 	PruneVolumes bool
+	// StacksDir is where the source's stack directories live (absolute):
+	// the stack in the repository's PATH/app lives in STACKS_DIR/app.
+	// Empty: STATE/stacks/NAME.
+	StacksDir string
 	// Verify is the signature policy; Mode "" verifies nothing.
 	Verify Verify
 	// Auth is how moor authenticates to Repo; zero for none.
@@ -302,6 +308,13 @@ func (s *Source) validate(v *validator, at string) {
 		s.Interval = DefaultInterval
 	case s.Interval < MinInterval:
 		v.add(at+".interval", fmt.Sprintf("%v is shorter than the minimum of %v", s.Interval, MinInterval))
+	}
+	if s.StacksDir != "" {
+		if !filepath.IsAbs(s.StacksDir) {
+			v.add(at+".stacks_dir", fmt.Sprintf("%q must be an absolute path", s.StacksDir))
+		} else {
+			s.StacksDir = filepath.Clean(s.StacksDir)
+		}
 	}
 	switch s.Drift {
 	case "":

@@ -93,6 +93,7 @@ func sourceFields(s *Source) []field {
 				{"volumes", func(d *decoder, n *yaml.Node, at string) { s.PruneVolumes = d.bool(n, at) }},
 			})
 		}},
+		{"stacks_dir", func(d *decoder, n *yaml.Node, at string) { s.StacksDir = d.str(n, at) }},
 		{"verify", func(d *decoder, n *yaml.Node, at string) {
 			d.mapping(n, at, []field{
 				{"mode", func(d *decoder, n *yaml.Node, at string) { s.Verify.Mode = d.str(n, at) }},

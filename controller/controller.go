@@ -28,6 +28,7 @@ import (
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/reconcile"
+	"github.com/moor-dev/moor/stackdir"
 	"github.com/moor-dev/moor/verify"
 )
 
@@ -52,6 +53,9 @@ type Controller struct {
 	Explicit bool
 
 	git *gitsource.Source
+	// files are the source's stack directories; nil for a plan of a
+	// working copy.
+	files *stackdir.Dirs
 	triggerState
 
 	// identity is this moor instance's (LoadIdentity), or why it could not
@@ -95,12 +99,38 @@ func New(src config.Source, stateDir string, rt reconcile.Runtime, l *ledger.Led
 	}
 	c := &Controller{Source: src, StateDir: stateDir, Runtime: rt, Ledger: l, Log: log.With(zap.String("source", src.Name))}
 	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir()}
+	c.files = &stackdir.Dirs{Root: c.StacksRoot(), Manifests: filepath.Join(c.sourceDir(), "files"),
+		Snapshot: func(rev string) (string, error) {
+			dir, err := c.git.StoredDir(rev)
+			return filepath.Join(dir, filepath.FromSlash(c.Source.Path)), err
+		}}
 	c.Executor.Log = c.Log
 	c.identity, c.identityErr = LoadIdentity(stateDir)
 	return c
 }
 
 func (c *Controller) sourceDir() string { return filepath.Join(c.StateDir, "sources", c.Source.Name) }
+
+// StacksRoot is where the source's stack directories live: the source's
+// stacks_dir, or STATE/stacks/NAME.
+func (c *Controller) StacksRoot() string {
+	if c.Source.StacksDir != "" {
+		return c.Source.StacksDir
+	}
+	return filepath.Join(c.StateDir, "stacks", c.Source.Name)
+}
+
+// observe is one snapshot of the engine and of the stack directories.
+func (c *Controller) observe(ctx context.Context) (*reconcile.Observed, error) {
+	obs, err := c.Runtime.Observe(ctx)
+	if err != nil || c.WorkDir != "" {
+		return obs, err
+	}
+	if obs.Files, err = c.files.ObserveFiles(ctx); err != nil {
+		return nil, fault.Mark(fault.ErrTransient, err)
+	}
+	return obs, nil
+}
 
 // Outcome is what one pass of the pipeline found and did.
 type Outcome struct {
@@ -167,7 +197,7 @@ func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
 			out.Constraints.FailedPulls[img] = err.Error()
 		}
 	}
-	if out.Observed, err = c.Runtime.Observe(ctx); err != nil {
+	if out.Observed, err = c.observe(ctx); err != nil {
 		return out, err
 	}
 	out.Plan = reconcile.MakePlan(d, out.Observed, out.Constraints)
@@ -258,12 +288,12 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 	d := out.Desired
 	if !out.Plan.Empty() {
 		ex := c.Executor
-		ex.Runtime, ex.Log = c.Runtime, c.Log.With(zap.String("revision", d.Revision))
+		ex.Runtime, ex.Files, ex.Log = c.Runtime, c.files, c.Log.With(zap.String("revision", d.Revision))
 		end := c.beginRollout(out)
 		out.Result = ex.Apply(ctx, out.Plan)
 		end()
 		// Success is what the engine shows, not what the calls returned.
-		if out.Observed, err = c.Runtime.Observe(ctx); err != nil {
+		if out.Observed, err = c.observe(ctx); err != nil {
 			return out, err
 		}
 	}
@@ -346,10 +376,16 @@ func outcomeError(out *Outcome) error {
 	return fault.Join(problems...)
 }
 
-// pruneSnapshots keeps the current snapshot and those whose files running
-// containers may still bind-mount.
+// pruneSnapshots keeps the current snapshot, those of revisions containers
+// run and those whose files stack directories hold (a failed rollout puts
+// them back).
 func (c *Controller) pruneSnapshots(obs *reconcile.Observed, current *gitsource.Snapshot) {
 	keep := map[string]bool{current.Revision.Commit: true}
+	for _, f := range obs.Files {
+		if rev, err := gitsource.ParseRevision(f.Revision); err == nil {
+			keep[rev.Commit] = true
+		}
+	}
 	for _, ct := range obs.Containers {
 		if ct.Source != c.Source.Name {
 			continue

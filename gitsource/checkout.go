@@ -101,6 +101,20 @@ func (s *Source) snapshotDir(commit string) string {
 	return filepath.Join(s.Dir, snapshotsDir, commit)
 }
 
+// StoredDir returns the directory of the whole snapshot of rev
+// ("main@sha1:<hex>"), if one is stored: the files of an earlier revision,
+// for what still runs them.
+func (s *Source) StoredDir(rev string) (string, error) {
+	r, err := ParseRevision(rev)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := s.stored(r.Commit); !ok {
+		return "", fmt.Errorf("no snapshot of %s is stored", rev)
+	}
+	return s.snapshotDir(r.Commit), nil
+}
+
 // existing returns the complete snapshot of commit, if there is one:
 // whole files and the commit object they were checked out from. Without
 // the object the signature could not be verified, so a snapshot made

@@ -68,6 +68,26 @@ type Stack struct {
 	Services map[string]*Service
 	Networks map[string]*NetworkSpec // by compose key ("default", "backend")
 	Volumes  map[string]*VolumeSpec  // by compose key ("data")
+	// Files are the tracked files the stack's directory must hold for this
+	// revision; nil when the stack has no directory of its own (a plan of
+	// a working copy).
+	Files *StackFiles `json:",omitempty"`
+}
+
+// StackFiles are the tracked files of a stack's directory as of one
+// revision.
+type StackFiles struct {
+	Revision string
+	// Digest is over the files' paths, modes and content and the
+	// directories: equal digests hold the same files.
+	Digest string
+	// Files are the tracked files: the stack's directory and the files
+	// outside it that its binds use, relative to the source's root,
+	// slash-separated, sorted.
+	Files []string `json:",omitempty"`
+	// Dirs are directories binds need that git does not track (./data):
+	// made when missing, never emptied.
+	Dirs []string `json:",omitempty"`
 }
 
 // ServiceNames returns the stack's service names, sorted.

@@ -136,6 +136,11 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 		}
 	case StepRename:
 		err = rt.RenameContainer(ctx, id, s.To)
+	case StepSyncFiles:
+		if r.e.Files == nil {
+			return fmt.Errorf("%s: no stack directories", s)
+		}
+		err = r.e.Files.SyncFiles(ctx, s.Stack, *s.Files)
 	case StepRemove:
 		if err = rt.RemoveContainer(ctx, id); err == nil && s.Container == "" {
 			run.newID = "" // gone: a second undo has nothing to remove

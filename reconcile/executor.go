@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -18,7 +19,10 @@ import (
 // batches and failure policy.
 type Executor struct {
 	Runtime Runtime
-	Log     *zap.Logger
+	// Files holds the stacks' directories (sync-files ops); nil when the
+	// plan has none.
+	Files Files
+	Log   *zap.Logger
 	// Clock is what waits wait on; nil is the wall clock.
 	Clock Clock
 	// Parallel bounds how many ops of one phase, or services, run at once
@@ -97,19 +101,18 @@ func (e *Executor) Apply(ctx context.Context, p *Plan) *Result {
 		run.results[i].Op = op
 		run.byResource[op.Resource] = append(run.byResource[op.Resource], i)
 	}
-	inPhase := func(ph int) []int {
-		var out []int
-		for i, op := range p.Ops {
-			if phase(op.Kind) == ph {
-				out = append(out, i)
-			}
-		}
-		return out
+	byPhase := make([][]int, phases)
+	for i, op := range p.Ops {
+		byPhase[phase(op.Kind)] = append(byPhase[phase(op.Kind)], i)
 	}
-	run.parallel(ctx, inPhase(0))
-	run.services(ctx, inPhase(1))
-	run.parallel(ctx, inPhase(2))
-	run.parallel(ctx, inPhase(3))
+	for ph, idx := range byPhase {
+		if ph == phaseContainers {
+			run.services(ctx, idx)
+			run.compensate(ctx)
+			continue
+		}
+		run.parallel(ctx, idx)
+	}
 	return &Result{Ops: run.results}
 }
 
@@ -146,6 +149,41 @@ func (r *applyRun) unmet(i int) error {
 		}
 	}
 	return nil
+}
+
+// compensate undoes each op whose UndoIfAllFail ops all failed: a stack's
+// files go back to what its old containers run.
+func (r *applyRun) compensate(ctx context.Context) {
+	for i := range r.results {
+		res := &r.results[i]
+		if res.Err != nil || len(res.Op.UndoIfAllFail) == 0 || !r.allFailed(res.Op.UndoIfAllFail) {
+			continue
+		}
+		run := &opRun{op: res.Op}
+		for j := range res.Op.Steps {
+			run.done = append(run.done, j)
+		}
+		if _, errs := r.undoSteps(ctx, run); len(errs) > 0 {
+			res.Err = fmt.Errorf("no new container of stack %s came up, and putting its files back failed: %w", res.Op.Stack, errors.Join(errs...))
+			continue
+		}
+		res.Err = fmt.Errorf("undone: no new container of stack %s came up, so its files are back as they were", res.Op.Stack)
+		res.RolledBack = true
+	}
+}
+
+// allFailed reports whether every op of the given resources failed.
+func (r *applyRun) allFailed(resources []string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, res := range resources {
+		for _, j := range r.byResource[res] {
+			if r.results[j].Err == nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parallel runs the ops at idx, at most Parallel at once.

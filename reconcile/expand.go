@@ -34,6 +34,22 @@ func removeVolumeOp(stack, name, cause string) Op {
 		Steps: []Step{{Kind: StepRemoveVolume, Volume: &VolumeSpec{Name: name}}}}
 }
 
+// syncFilesOp writes a revision's tracked files into a stack's directory;
+// its undo writes back those of the revision there before (have), when
+// there was one.
+func syncFilesOp(stack string, want, have StackFiles, had bool) Op {
+	cause := "tracked files changed"
+	if !had {
+		cause = "missing"
+	}
+	step := Step{Kind: StepSyncFiles, Stack: stack, Files: &want}
+	if had && have.Revision != "" {
+		prev := have
+		step.Undo = []Step{{Kind: StepSyncFiles, Stack: stack, Files: &prev}}
+	}
+	return Op{Kind: OpSyncFiles, Resource: stack + "/files", Stack: stack, Cause: cause, Steps: []Step{step}}
+}
+
 func (b *builder) resourceLabels(stack, composeKey, key string) map[string]string {
 	labels := map[string]string{
 		LabelStack:          stack,

@@ -17,7 +17,8 @@ const (
 	OpCreateNetwork OpKind = iota + 1
 	OpCreateVolume
 	OpPull
-	OpRestore // rename a retired container back and start it
+	OpSyncFiles // write a revision's tracked files into a stack's directory
+	OpRestore   // rename a retired container back and start it
 	OpCreate
 	OpReplace
 	OpStart
@@ -30,6 +31,7 @@ var opNames = map[OpKind]string{
 	OpCreateNetwork: "create-network",
 	OpCreateVolume:  "create-volume",
 	OpPull:          "pull",
+	OpSyncFiles:     "sync-files",
 	OpRestore:       "restore",
 	OpCreate:        "create",
 	OpReplace:       "replace",
@@ -84,6 +86,10 @@ type Op struct {
 	// Waits are the depends_on conditions of the op's service on services
 	// that change in this plan.
 	Waits []Wait
+	// UndoIfAllFail are the Resources of ops whose failure, every one of
+	// them, undoes this op once they are done: a stack's files go back to
+	// the revision its old containers run when none of its new ones came up.
+	UndoIfAllFail []string
 	// Steps carry the op out, in order; each may say how to undo itself.
 	Steps []Step
 

@@ -25,7 +25,7 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 	for name, err := range d.Broken {
 		p.Broken[name] = err.Error()
 	}
-	b := &builder{d: d, c: c, plan: p, images: o.Images, pulls: map[string]*Op{}}
+	b := &builder{d: d, c: c, plan: p, images: o.Images, files: o.Files, pulls: map[string]*Op{}}
 	owned := ownedBy(o, d, c)
 	for _, name := range slices.Sorted(maps.Keys(d.Stacks)) {
 		if why, ok := owned.conflicts[name]; ok {
@@ -64,6 +64,7 @@ type builder struct {
 	c      Constraints
 	plan   *Plan
 	images map[string]string
+	files  map[string]StackFiles
 	pulls  map[string]*Op // by image: the first service that wants it
 	ops    []Op
 }
@@ -78,17 +79,30 @@ const (
 	seqLast
 )
 
+// Executor phases: networks, volumes and pulls; stack files; container ops
+// (by service); network removals; volume removals.
+const (
+	phaseResources = iota
+	phaseFiles
+	phaseContainers
+	phaseRemoveNetworks
+	phaseRemoveVolumes
+	phases
+)
+
 // phase is where an op kind runs in the executor.
 func phase(k OpKind) int {
 	switch {
 	case k == OpCreateNetwork || k == OpCreateVolume || k == OpPull:
-		return 0
+		return phaseResources
+	case k == OpSyncFiles:
+		return phaseFiles
 	case k.ContainerOp():
-		return 1
+		return phaseContainers
 	case k == OpRemoveNetwork:
-		return 2
+		return phaseRemoveNetworks
 	}
-	return 3
+	return phaseRemoveVolumes
 }
 
 func compareOps(a, b Op) int {
@@ -239,6 +253,13 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 		v := st.Volumes[key]
 		if !v.External && !haveVol[v.Name] && volumeUsed(st, v.Name) {
 			b.ops = append(b.ops, b.createVolumeOp(st.Name, key, v))
+		}
+	}
+
+	if st.Files != nil {
+		have, ok := b.files[st.Name]
+		if !ok || have.Digest != st.Files.Digest {
+			b.ops = append(b.ops, syncFilesOp(st.Name, *st.Files, have, ok))
 		}
 	}
 
@@ -467,16 +488,19 @@ func (b *builder) removeStack(name string, obs *observedStack) {
 // containers.
 func linkNeeds(ops []Op) {
 	pulls := map[string]string{}       // image -> resource
-	resources := map[string][]string{} // stack -> create-network/volume resources
+	resources := map[string][]string{} // stack -> create-network/volume/sync-files resources
 	removes := map[string][]string{}   // stack -> container remove resources
+	news := map[string][]string{}      // stack -> create/replace resources
 	for _, op := range ops {
 		switch op.Kind {
 		case OpPull:
 			pulls[op.Image] = op.Resource
-		case OpCreateNetwork, OpCreateVolume:
+		case OpCreateNetwork, OpCreateVolume, OpSyncFiles:
 			resources[op.Stack] = append(resources[op.Stack], op.Resource)
 		case OpRemove:
 			removes[op.Stack] = appendNew(removes[op.Stack], op.Resource)
+		case OpCreate, OpReplace:
+			news[op.Stack] = append(news[op.Stack], op.Resource)
 		}
 	}
 	for i := range ops {
@@ -489,6 +513,12 @@ func linkNeeds(ops []Op) {
 			op.Needs = append(op.Needs, resources[op.Stack]...)
 		case OpRemoveNetwork, OpRemoveVolume:
 			op.Needs = append(op.Needs, removes[op.Stack]...)
+		case OpSyncFiles:
+			// The stack's old containers run the files being replaced: if
+			// none of its new ones comes up, the old files come back.
+			if len(op.Steps[0].Undo) > 0 {
+				op.UndoIfAllFail = news[op.Stack]
+			}
 		}
 	}
 }

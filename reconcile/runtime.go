@@ -62,6 +62,21 @@ type Runtime interface {
 	Logs(ctx context.Context, id string, n int) (string, error)
 }
 
+// Files is what moor needs of the host's file system: each stack's
+// persistent directory (the stack's compose working directory), where
+// the tracked files of a revision are written beside whatever the stack's
+// containers write. Implementation: stackdir.Dirs; tests use a map.
+type Files interface {
+	// ObserveFiles returns what each stack directory of the source holds,
+	// by stack: the revision and digest of the tracked files last written.
+	ObserveFiles(ctx context.Context) (map[string]StackFiles, error)
+	// SyncFiles makes the stack's directory hold want: its files written
+	// from want.Revision (unchanged ones left alone), its directories made,
+	// files written before that want no longer has removed. It never
+	// touches a file it did not write. It is idempotent.
+	SyncFiles(ctx context.Context, stack string, want StackFiles) error
+}
+
 // Errors a Runtime returns (wrapped) so callers can tell them apart.
 var (
 	ErrNotFound = errors.New("not found")

@@ -23,13 +23,14 @@ const (
 	StepStop                              // stop the container within Grace
 	StepRename                            // rename the container from Name to To
 	StepRemove                            // force-remove the container
+	StepSyncFiles                         // make Stack's directory hold Files
 )
 
 var stepNames = map[StepKind]string{
 	StepPull: "pull", StepCreateNetwork: "create-network", StepCreateVolume: "create-volume",
 	StepRemoveNetwork: "remove-network", StepRemoveVolume: "remove-volume",
 	StepCreate: "create", StepStart: "start", StepReady: "wait", StepExpose: "expose",
-	StepStop: "stop", StepRename: "rename", StepRemove: "remove",
+	StepStop: "stop", StepRename: "rename", StepRemove: "remove", StepSyncFiles: "sync-files",
 }
 
 func (k StepKind) String() string {
@@ -71,6 +72,9 @@ type Step struct {
 	Image   string
 	Network *NetworkSpec
 	Volume  *VolumeSpec
+	// Stack and Files: the stack directory StepSyncFiles makes hold Files.
+	Stack string
+	Files *StackFiles
 	// Deferred steps run once the op's whole rollout succeeded, not with
 	// the others: the old container of a replaced replica stays (stopped,
 	// retired) until then, so that rolling back is a rename and a start.
@@ -93,6 +97,8 @@ func (s Step) String() string {
 		out = s.Kind.String() + " " + s.Volume.Name
 	case StepReady:
 		out = fmt.Sprintf("wait %s ready (%s)", s.Name, s.Ready)
+	case StepSyncFiles:
+		out = fmt.Sprintf("sync-files %s to %s (%d files)", s.Stack, shortRevision(s.Files.Revision), len(s.Files.Files))
 	case StepRename:
 		out = fmt.Sprintf("rename %s -> %s", s.Name, s.To)
 	case StepStop:
@@ -191,4 +197,13 @@ func (r Rollout) String() string {
 // StepID names step i of op within a plan: "replace web/api/1 #5".
 func StepID(op Op, i int) string {
 	return fmt.Sprintf("%s %s #%d", op.Kind, op.Resource, i+1)
+}
+
+// shortRevision turns "main@sha1:<40 hex>" into "main@abcdef1".
+func shortRevision(rev string) string {
+	ref, sha, ok := strings.Cut(rev, "@sha1:")
+	if !ok || len(sha) < 7 {
+		return rev
+	}
+	return ref + "@" + sha[:7]
 }
