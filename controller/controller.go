@@ -155,6 +155,21 @@ type Outcome struct {
 	Notes []string
 }
 
+// Warnings are the warnings of the ops that ran without failing: data the
+// apply made anew although it should have been there.
+func (out *Outcome) Warnings() []string {
+	if out == nil || out.Result == nil {
+		return nil
+	}
+	var ws []string
+	for _, r := range out.Result.Ops {
+		if r.Op.Warning != "" && r.Err == nil {
+			ws = append(ws, r.Op.Warning)
+		}
+	}
+	return ws
+}
+
 // ErrRefused marks a revision that is refused as a whole: nothing on the
 // host changes (invariant 3). Its class is fault.Refused.
 var ErrRefused = fault.Mark(fault.ErrRefused, errors.New("revision refused"))
@@ -300,6 +315,7 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 	out.Remaining = reconcile.MakePlan(d, out.Observed, out.Constraints)
 	if c.WorkDir == "" {
 		c.noteFailures(d, out.Result, out.Remaining, time.Now())
+		c.noteRan(d, out.Result, out.Remaining, time.Now())
 		c.pruneSnapshots(out.Observed, out.Snapshot)
 	}
 	return out, outcomeError(out)

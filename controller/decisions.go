@@ -27,7 +27,22 @@ type decisions struct {
 	UnreachableSince time.Time `json:"unreachable_since,omitzero"`
 	// Failures are the services whose rollout failed, by "stack/service".
 	Failures map[string]Failure `json:"failures,omitempty"`
+	// Ran are the stacks converged here before, with when first: what they
+	// lack later (a volume, a data directory) is data that should be there.
+	Ran map[string]time.Time `json:"ran,omitempty"`
+	// Warnings are the last things the operator must hear of (data made
+	// anew), newest first, at most maxWarnings.
+	Warnings []Warning `json:"warnings,omitempty"`
 }
+
+// Warning is one thing an apply did that the operator must hear of.
+type Warning struct {
+	At       time.Time `json:"at"`
+	Revision string    `json:"revision"`
+	Message  string    `json:"message"`
+}
+
+const maxWarnings = 10
 
 // decisionsVersion is the format of decisions.json. A file of another
 // version is not guessed at: the controller starts afresh and says so.

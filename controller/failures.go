@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -69,6 +70,10 @@ func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.
 		}
 	}
 	cons.Held = activeHolds(dec.Failures, d, now)
+	cons.RanBefore = map[string]bool{}
+	for stack := range dec.Ran {
+		cons.RanBefore[stack] = true
+	}
 	cons.ReportDrift = c.Source.Drift == config.DriftReport && dec.Applied == d.Revision
 	return cons
 }
@@ -126,4 +131,37 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 		f.Reason, f.At, f.RetryAt = reason, now, now.Add(failureBackoff(f.Attempts))
 		dec.Failures[key] = f
 	})
+}
+
+// noteRan remembers the stacks of d the host now matches, and the warnings
+// of the ops that ran.
+func (c *Controller) noteRan(d *reconcile.Desired, res *reconcile.Result, remaining *reconcile.Plan, now time.Time) {
+	dec := c.decisions()
+	pending := map[string]bool{}
+	for _, op := range remaining.Ops {
+		pending[op.Stack] = true
+	}
+	for key := range remaining.Held {
+		stack, _, _ := strings.Cut(key, "/")
+		pending[stack] = true
+	}
+	for name := range d.Stacks {
+		if _, ok := dec.Ran[name]; !ok && !pending[name] && remaining.Conflicts[name] == "" {
+			if dec.Ran == nil {
+				dec.Ran = map[string]time.Time{}
+			}
+			dec.Ran[name] = now
+		}
+	}
+	if res == nil {
+		return
+	}
+	for _, r := range res.Ops {
+		if r.Op.Warning != "" && r.Err == nil {
+			dec.Warnings = append([]Warning{{At: now, Revision: d.Revision, Message: r.Op.Warning}}, dec.Warnings...)
+		}
+	}
+	if len(dec.Warnings) > maxWarnings {
+		dec.Warnings = dec.Warnings[:maxWarnings]
+	}
 }

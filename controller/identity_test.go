@@ -78,3 +78,28 @@ func TestIdentityIsKeptAndShared(t *testing.T) {
 		t.Fatalf("a corrupt identity: %v", err)
 	}
 }
+
+// TestDataMadeAnewIsReported: a volume of a stack that ran here before,
+// found missing (a new disk, a volume removed by hand), is created empty,
+// and the apply, the status and the log say so; a first deploy does not.
+func TestDataMadeAnewIsReported(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1") +
+		"    volumes: [\"data:/data\"]\nvolumes:\n  data: {}\n"})
+	out := h.mustApply()
+	if ws := out.Warnings(); len(ws) != 0 {
+		t.Fatalf("a first deploy warned: %v", ws)
+	}
+	h.fake.RemoveByHand("web-app-1")
+	if err := h.fake.RemoveVolume(t.Context(), "web_data"); err != nil {
+		t.Fatal(err)
+	}
+	out = h.mustApply()
+	ws := out.Warnings()
+	if len(ws) != 1 || !strings.Contains(ws[0], "volume web_data is missing: created empty") {
+		t.Fatalf("warnings %v", ws)
+	}
+	if st := h.status(); len(st.Warnings) != 1 || st.Warnings[0].Message != ws[0] {
+		t.Errorf("status warnings %+v", st.Warnings)
+	}
+}

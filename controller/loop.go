@@ -126,6 +126,9 @@ func (c *Controller) logRun(out *Outcome, err error, st *loopState) {
 	if st.rev != "" {
 		log = log.With(zap.String("revision", st.rev))
 	}
+	for _, w := range out.Warnings() {
+		log.Warn(w)
+	}
 	switch {
 	case err != nil:
 		class := fault.Of(err)

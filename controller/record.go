@@ -131,7 +131,7 @@ func (c *Controller) status(out *Outcome, rec *ledger.Record, runErr error, dec 
 		Revision: rec.Revision, Subject: rec.Subject, LastRun: rec.Finished, Result: rec.Result,
 		Error: rec.Error, ErrorClass: string(fault.Of(runErr)),
 		Applied: dec.Applied, AppliedAt: dec.AppliedAt, FailingSince: dec.FailingSince,
-		UnreachableSince: dec.UnreachableSince, Failures: dec.Failures,
+		UnreachableSince: dec.UnreachableSince, Failures: dec.Failures, Warnings: dec.Warnings,
 	}
 	if prev := c.Report(); rec.Revision == "" && prev != nil {
 		s.Revision, s.Subject = prev.Revision, prev.Subject

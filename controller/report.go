@@ -267,6 +267,9 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 		if !r.FailingSince.IsZero() {
 			fmt.Fprintf(w, "  failing since %s\n", r.FailingSince.Format(time.RFC3339))
 		}
+		for _, wn := range r.Warnings {
+			fmt.Fprintf(w, "  warning  %s (%s, %s)\n", wn.Message, shortRev(wn.Revision), ago(now, wn.At))
+		}
 		for _, s := range r.Services {
 			fmt.Fprintf(w, "  %-30s %-16s %d/%d", s.Stack+"/"+s.Service, s.State, s.Up, s.Replicas)
 			if s.Reason != "" {

@@ -46,6 +46,9 @@ type Status struct {
 	Failures map[string]Failure `json:"failures,omitempty"`
 	// Drift lists what would repair the host, under drift: report.
 	Drift []string `json:"drift,omitempty"`
+	// Warnings are the last things an apply did that the operator must
+	// hear of (data made anew), newest first.
+	Warnings []Warning `json:"warnings,omitempty"`
 }
 
 func statusPath(stateDir, source string) string {

@@ -22,6 +22,10 @@ type Constraints struct {
 	// recorded, and are its own (unless their image carries moor's labels).
 	// A new instance does not adopt them.
 	AdoptUnowned bool
+	// RanBefore are the stacks this instance converged on this host before,
+	// by name: a volume or a stack directory they lack is data that should
+	// be there, and the plan warns when it makes them anew.
+	RanBefore map[string]bool
 	// Explicit is an operator's apply (`moor apply`, `moor plan`): held
 	// services are retried and reported drift is repaired now, and the
 	// plan notes it.

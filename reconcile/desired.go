@@ -88,6 +88,9 @@ type StackFiles struct {
 	// Dirs are directories binds need that git does not track (./data):
 	// made when missing, never emptied.
 	Dirs []string `json:",omitempty"`
+	// Missing, as observed, are the files and directories written or made
+	// before that are gone from the host.
+	Missing []string `json:",omitempty"`
 }
 
 // ServiceNames returns the stack's service names, sorted.

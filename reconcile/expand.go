@@ -1,6 +1,9 @@
 package reconcile
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // This file expands each op into the steps that carry it out. Every choice
 // of how (order, waits, what is kept for a rollback, how each step is
@@ -39,8 +42,11 @@ func removeVolumeOp(stack, name, cause string) Op {
 // there was one.
 func syncFilesOp(stack string, want, have StackFiles, had bool) Op {
 	cause := "tracked files changed"
-	if !had {
+	switch {
+	case !had:
 		cause = "missing"
+	case len(have.Missing) > 0:
+		cause = "missing on the host: " + strings.Join(have.Missing, ", ")
 	}
 	step := Step{Kind: StepSyncFiles, Stack: stack, Files: &want}
 	if had && have.Revision != "" {

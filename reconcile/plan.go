@@ -86,6 +86,9 @@ type Op struct {
 	// Waits are the depends_on conditions of the op's service on services
 	// that change in this plan.
 	Waits []Wait
+	// Warning, when set, is something the operator must hear of when the
+	// op runs: data that should be there and is not.
+	Warning string
 	// UndoIfAllFail are the Resources of ops whose failure, every one of
 	// them, undoes this op once they are done: a stack's files go back to
 	// the revision its old containers run when none of its new ones came up.

@@ -252,14 +252,22 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 	for _, key := range slices.Sorted(maps.Keys(st.Volumes)) {
 		v := st.Volumes[key]
 		if !v.External && !haveVol[v.Name] && volumeUsed(st, v.Name) {
-			b.ops = append(b.ops, b.createVolumeOp(st.Name, key, v))
+			op := b.createVolumeOp(st.Name, key, v)
+			if b.c.RanBefore[st.Name] {
+				op.Warning = fmt.Sprintf("stack %s ran on this host before, yet its volume %s is missing: created empty", st.Name, v.Name)
+			}
+			b.ops = append(b.ops, op)
 		}
 	}
 
 	if st.Files != nil {
 		have, ok := b.files[st.Name]
-		if !ok || have.Digest != st.Files.Digest {
-			b.ops = append(b.ops, syncFilesOp(st.Name, *st.Files, have, ok))
+		if !ok || have.Digest != st.Files.Digest || len(have.Missing) > 0 {
+			op := syncFilesOp(st.Name, *st.Files, have, ok)
+			if b.c.RanBefore[st.Name] && (!ok || len(have.Missing) > 0) {
+				op.Warning = fmt.Sprintf("stack %s ran on this host before, yet its directory lacks %s: made anew", st.Name, missingWhat(have, ok))
+			}
+			b.ops = append(b.ops, op)
 		}
 	}
 
@@ -298,6 +306,14 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 			}
 		}
 	}
+}
+
+// missingWhat names what a stack directory lacks, for a warning.
+func missingWhat(have StackFiles, had bool) string {
+	if !had {
+		return "every file moor writes there"
+	}
+	return strings.Join(have.Missing, ", ")
 }
 
 // blocked says why svc cannot converge this time, or "".

@@ -88,8 +88,16 @@ func (d *Dirs) ObserveFiles(ctx context.Context) (map[string]reconcile.StackFile
 		if err != nil {
 			return nil, err
 		}
-		out[stack] = reconcile.StackFiles{Revision: m.Revision, Digest: m.Digest,
+		sf := reconcile.StackFiles{Revision: m.Revision, Digest: m.Digest,
 			Files: slices.Sorted(maps.Keys(m.Files)), Dirs: m.Dirs}
+		for _, rel := range append(slices.Clone(m.Dirs), sf.Files...) {
+			if p, err := d.path(rel); err == nil {
+				if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+					sf.Missing = append(sf.Missing, rel)
+				}
+			}
+		}
+		out[stack] = sf
 	}
 	return out, nil
 }

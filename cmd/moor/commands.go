@@ -251,4 +251,7 @@ func printResult(w io.Writer, out *controller.Outcome) {
 	p := *out.Plan
 	p.Ops = nil
 	fmt.Fprint(w, p.String())
+	for _, warning := range out.Warnings() {
+		fmt.Fprintf(w, "warning: %s\n", warning)
+	}
 }
