@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -60,10 +61,13 @@ func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		if len(args) > 0 {
 			return e.errorf("history takes no arguments, got %q", args)
 		}
-		recs, err := ledger.Read(filepath.Join(*stateDir, "ledger.jsonl"))
+		path := filepath.Join(*stateDir, "ledger.jsonl")
+		recs, corrupt, err := ledger.Read(path)
 		if err != nil {
 			return e.errorf("%v", err)
 		}
+		// Said last, on stderr: the records (or the JSON) stay what they are.
+		defer reportCorrupt(e.stderr, path, corrupt)
 		keep := recs
 		if *source != "" {
 			keep = ledger.BySource(keep, *source)
@@ -108,6 +112,19 @@ func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			}
 		}
 		return exitOK
+	}
+}
+
+// reportCorrupt says which lines of the ledger are not records: a few of
+// them, and how many more.
+func reportCorrupt(w io.Writer, path string, corrupt []ledger.Corrupt) {
+	const shown = 10
+	for i, c := range corrupt {
+		if i == shown {
+			fmt.Fprintf(w, "moor: %s: %d more lines are not records\n", path, len(corrupt)-shown)
+			break
+		}
+		fmt.Fprintf(w, "moor: %s: %s; the line is left in the file\n", path, c)
 	}
 }
 

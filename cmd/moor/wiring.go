@@ -194,6 +194,7 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 			p.close()
 			return nil, err
 		}
+		logCorrupt(p.log, p.ledger)
 	}
 	if p.docker, err = runtime.NewDocker(ctx); err != nil {
 		p.close()
@@ -209,6 +210,21 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 		p.sources = append(p.sources, ctl)
 	}
 	return p, nil
+}
+
+// logCorrupt says once, when the ledger is opened, which of its lines are
+// not records: they are skipped, and left in the file for the operator.
+func logCorrupt(log *zap.Logger, l *ledger.Ledger) {
+	corrupt := l.Corrupt()
+	if len(corrupt) == 0 {
+		return
+	}
+	var lines []string
+	for _, c := range corrupt[:min(len(corrupt), 10)] {
+		lines = append(lines, c.String())
+	}
+	log.Warn("ledger lines that are not records are skipped and left in the file",
+		zap.String("ledger", l.Path()), zap.Int("count", len(corrupt)), zap.Strings("lines", lines))
 }
 
 var _ reconcile.Runtime = (*runtime.Docker)(nil)
