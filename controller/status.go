@@ -51,15 +51,19 @@ func statusPath(stateDir, source string) string {
 }
 
 // ReadStatus reads the status of one source; a source that never ran has
-// none (fs.ErrNotExist).
+// none (fs.ErrNotExist). The error names the file.
 func ReadStatus(stateDir, source string) (*Status, error) {
-	b, err := os.ReadFile(statusPath(stateDir, source))
+	path := statusPath(stateDir, source)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var s Status
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("read status of %s: %w", source, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if s.Source == "" {
+		s.Source = source
 	}
 	return &s, nil
 }

@@ -105,3 +105,43 @@ func TestCorruptLedger(t *testing.T) {
 		t.Errorf("the damaged lines were not kept as they were:\n%s", after)
 	}
 }
+
+// TestStatusWithDamagedSource: the status file of one source is damaged;
+// moor status names the problem in that source's place and shows the
+// other source as usual.
+func TestStatusWithDamagedSource(t *testing.T) {
+	testkit.Docker(t)
+	img := testkit.TestImage(t)
+	var ms []*moor
+	for _, suffix := range []string{"a", "b"} {
+		stack := testkit.StackName(t) + suffix
+		testkit.CleanupStack(t, stack)
+		repo := testkit.NewRepo(t)
+		repo.Write(stack+"/compose.yaml", oneService(img, "1"))
+		repo.Commit("deploy " + suffix)
+		m := newMoor(t, repo.Dir, stack)
+		if len(ms) > 0 {
+			m.stateDir = ms[0].stateDir
+		}
+		m.mustApply()
+		ms = append(ms, m)
+	}
+	damaged, whole := ms[0], ms[1]
+	path := filepath.Join(damaged.stateDir, "sources", damaged.source, "status.json")
+	if err := os.WriteFile(path, []byte(`{"source": "`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out := whole.run("status")
+	if code != 0 {
+		t.Fatalf("status with a damaged source: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		"source " + whole.source + "  " + whole.repo, whole.source + "/app", "in-sync",
+		"source " + damaged.source + "\n  problem  " + path + ": unexpected end of JSON input",
+		damaged.source + "/app",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+}
