@@ -46,7 +46,7 @@ func (s *Source) ancestry(ctx context.Context, old, new string) (bool, int, erro
 	if old == new {
 		return true, -1, nil
 	}
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return false, -1, fmt.Errorf("is %s an ancestor of %s in %s: %w", old, new, s.URL, err)
 	}
 	tmp, err := os.MkdirTemp(s.Dir, tmpPrefix)

@@ -21,9 +21,11 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// Layout of Source.Dir:
+// Layout of Source.Dir, which Checkout creates 0700 like snapshots/:
 //
-//	snapshots/<commit>/       the files of the commit, read-only
+//	snapshots/<commit>/       the files of the commit, read-only (0444 files, 0555
+//	                          directories, so that a container of any user reads
+//	                          what it bind-mounts; the 0700 above keeps others out)
 //	snapshots/<commit>.json   metadata and the raw commit object; written last,
 //	                          marks the snapshot complete
 //	.tmp-*/                   a fetch in progress (or a crashed one): git/ and tree/
@@ -47,7 +49,7 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 	if snap, ok := s.existing(rev.Ref, rev.Commit); ok {
 		return snap, nil
 	}
-	if err := os.MkdirAll(filepath.Join(s.Dir, snapshotsDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(s.Dir, snapshotsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("checkout %s of %s: %w", rev, s.URL, err)
 	}
 	tmp, err := os.MkdirTemp(s.Dir, tmpPrefix)

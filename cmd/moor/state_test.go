@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,5 +144,111 @@ func TestStatusWithDamagedSource(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestStateDirMadePrivate: a state dir created beforehand open to every
+// user is made private by the first apply, which says so once; everything
+// moor writes under it is private or read-only, the snapshot's .env
+// included.
+func TestStateDirMadePrivate(t *testing.T) {
+	testkit.Docker(t)
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", oneService(img, "${VERSION}"))
+	repo.Write(stack+"/.env", "VERSION=secret-1\n")
+	repo.Commit("a secret in .env")
+	state := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	apply := func() string {
+		t.Helper()
+		code, stdout, stderr := runBinary(t, "apply", "--repo", repo.Dir, "--name", stack, "--state-dir", state)
+		if code != 0 {
+			t.Fatalf("apply: exit %d\n%s%s", code, stdout, stderr)
+		}
+		return stderr
+	}
+	if log := apply(); strings.Count(log, "made it private") != 1 || !strings.Contains(log, `"was": "0755"`) {
+		t.Errorf("the log does not say once that the state dir was made private, and what it was:\n%s", log)
+	}
+	snapshots := filepath.Join(state, "sources", stack, "snapshots")
+	env := 0
+	err := filepath.WalkDir(state, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(state, path)
+		perm := fi.Mode().Perm()
+		if filepath.Dir(path) == snapshots || strings.HasPrefix(path, snapshots+"/") && path != snapshots {
+			// The snapshot itself: read-only, readable by the containers
+			// that bind-mount it; the 0700 above keeps other users out.
+			if perm&0o222 != 0 {
+				t.Errorf("%s: mode %v, want read-only", rel, fi.Mode())
+			}
+			if d.Name() == ".env" {
+				env++
+			}
+			return nil
+		}
+		if perm&0o077 != 0 {
+			t.Errorf("%s: mode %v, want private", rel, fi.Mode())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env != 1 {
+		t.Errorf("%d snapshot .env files, want 1", env)
+	}
+	repo.Write(stack+"/.env", "VERSION=secret-2\n")
+	repo.Commit("another secret")
+	if log := apply(); strings.Contains(log, "made it private") {
+		t.Errorf("the second apply says again that the state dir was made private:\n%s", log)
+	}
+}
+
+// TestStateDirOfAnotherUser: a state dir open to every user that belongs
+// to another user is not changed, nor used: apply says why and what to do.
+func TestStateDirOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a directory to another user")
+	}
+	testkit.Docker(t)
+	stack := testkit.StackName(t)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", oneService("nginx:1", "1"))
+	repo.Commit("one")
+	state := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	m := newMoor(t, repo.Dir, stack)
+	m.stateDir = state
+	code, out := m.run("apply")
+	if code == 0 {
+		t.Fatalf("apply with another user's open state dir: exit 0\n%s", out)
+	}
+	for _, want := range []string{state, "open to other users", "uid 65534", "chmod 700"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the error lacks %q:\n%s", want, out)
+		}
+	}
+	if entries, err := os.ReadDir(state); err != nil || len(entries) > 0 {
+		t.Errorf("moor wrote into the state dir it refused: %v %v", entries, err)
 	}
 }

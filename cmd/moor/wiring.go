@@ -183,6 +183,15 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 		return nil, err
 	}
 	routeLogrus(p.log)
+	was, err := controller.PrepareStateDir(cfg.StateDir)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	if was != 0 {
+		p.log.Warn("the state dir was open to other users: made it private (0700)",
+			zap.String("state_dir", cfg.StateDir), zap.String("was", fmt.Sprintf("%#o", was)))
+	}
 	if lock {
 		if p.lock, err = controller.AcquireLock(cfg.StateDir); err != nil {
 			p.close()
