@@ -13,6 +13,7 @@ import (
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/reconcile"
+	"github.com/moor-dev/moor/repourl"
 )
 
 // Results recorded in the ledger and the status.
@@ -127,7 +128,7 @@ func (c *Controller) decide(rec *ledger.Record, runErr error) *decisions {
 // status is what the run leaves for `moor status`.
 func (c *Controller) status(out *Outcome, rec *ledger.Record, runErr error, dec *decisions) *Status {
 	s := &Status{
-		Source: c.Source.Name, Repo: c.Source.Repo, Ref: c.Source.Ref, Path: c.Source.Path,
+		Source: c.Source.Name, Repo: repourl.Redact(c.Source.Repo), Ref: c.Source.Ref, Path: c.Source.Path,
 		Revision: rec.Revision, Subject: rec.Subject, LastRun: rec.Finished, Result: rec.Result,
 		Error: rec.Error, ErrorClass: string(fault.Of(runErr)),
 		Applied: dec.Applied, AppliedAt: dec.AppliedAt, FailingSince: dec.FailingSince,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moor-dev/moor/reconcile"
+	"github.com/moor-dev/moor/repourl"
 )
 
 // SourceReport is `moor status` for one source: what it last resolved and
@@ -203,6 +204,9 @@ func readReport(stateDir, name string, obs *reconcile.Observed, now time.Time) *
 		st = &Status{Source: name}
 		r.Problems = append(r.Problems, fmt.Sprintf("%v; what its last run found is unknown", err))
 	}
+	// As an older moor may have written them, before it refused URLs with
+	// credentials.
+	st.Repo, st.Error = repourl.Redact(st.Repo), repourl.RedactText(st.Error)
 	r.Status = st
 	v := view{rolling: readRolling(stateDir, name)}
 	if v.dec, err = readDecisions(stateDir, name); err != nil {

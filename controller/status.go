@@ -16,7 +16,7 @@ import (
 // it back (its own memory between runs is in decisions.json).
 type Status struct {
 	Source string `json:"source"`
-	Repo   string `json:"repo"`
+	Repo   string `json:"repo"` // redacted (repourl.Redact)
 	Ref    string `json:"ref"`
 	Path   string `json:"path,omitempty"`
 

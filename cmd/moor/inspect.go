@@ -14,6 +14,7 @@ import (
 
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/ledger"
+	"github.com/moor-dev/moor/repourl"
 	"github.com/moor-dev/moor/runtime"
 )
 
@@ -108,7 +109,8 @@ func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 				}
 			}
 			if r.Error != "" && len(r.Ops) == 0 && len(r.Broken) == 0 {
-				fmt.Fprintf(e.stdout, "    error   %s\n", strings.ReplaceAll(r.Error, "\n", "\n            "))
+				// An older moor may have recorded a URL with credentials.
+				fmt.Fprintf(e.stdout, "    error   %s\n", strings.ReplaceAll(repourl.RedactText(r.Error), "\n", "\n            "))
 			}
 		}
 		return exitOK
