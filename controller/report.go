@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
 	"github.com/moor-dev/moor/repourl"
 )
@@ -243,33 +244,36 @@ func (r *SourceReport) rollingOut(rl *Rolling) *SourceReport {
 	return &next
 }
 
-// WriteReport prints reports as `moor status` shows them.
+// WriteReport prints reports as `moor status` shows them. What comes from
+// a repository or the engine (subjects, errors and reasons that quote a
+// repository's files, names) is printed escaped: see printable.
 func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
+	esc := printable.Escape
 	if len(reports) == 0 {
 		fmt.Fprintln(w, "no source has run yet")
 	}
 	for _, r := range reports {
-		fmt.Fprintf(w, "source %s", r.Source)
+		fmt.Fprintf(w, "source %s", esc(r.Source))
 		if r.Repo != "" {
-			fmt.Fprintf(w, "  %s  ref %s", r.Repo, r.Ref)
+			fmt.Fprintf(w, "  %s  ref %s", esc(repourl.Redact(r.Repo)), esc(r.Ref))
 		}
 		if r.Path != "" {
-			fmt.Fprintf(w, "  path %s", r.Path)
+			fmt.Fprintf(w, "  path %s", esc(r.Path))
 		}
 		fmt.Fprintln(w)
 		for _, p := range r.Problems {
-			fmt.Fprintf(w, "  problem  %s\n", p)
+			fmt.Fprintf(w, "  problem  %s\n", esc(p))
 		}
 		if r.Result != "" {
 			writeRun(w, r, now)
 		}
 		if r.Rolling != nil {
-			fmt.Fprintf(w, "  rolling out %s, started %s\n", r.Rolling.Revision, ago(now, r.Rolling.Started))
+			fmt.Fprintf(w, "  rolling out %s, started %s\n", esc(r.Rolling.Revision), ago(now, r.Rolling.Started))
 		}
 		for _, s := range r.Services {
-			fmt.Fprintf(w, "  %-30s %-16s %d/%d", s.Stack+"/"+s.Service, s.State, s.Up, s.Replicas)
+			fmt.Fprintf(w, "  %-30s %-16s %d/%d", esc(s.Stack+"/"+s.Service), esc(s.State), s.Up, s.Replicas)
 			if s.Reason != "" {
-				fmt.Fprintf(w, "  %s", s.Reason)
+				fmt.Fprintf(w, "  %s", printable.Lines(s.Reason, "    "))
 			}
 			fmt.Fprintln(w)
 			for _, c := range s.Containers {
@@ -280,7 +284,7 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 				if c.State == reconcile.StateExited {
 					state += fmt.Sprintf(" (%d)", c.ExitCode)
 				}
-				fmt.Fprintf(w, "    %-32s %-12s %-22s %s %s\n", c.Name, c.ID, state, shortRev(c.Revision), c.Image)
+				fmt.Fprintf(w, "    %-32s %-12s %-22s %s %s\n", esc(c.Name), esc(c.ID), esc(state), esc(shortRev(c.Revision)), esc(c.Image))
 			}
 		}
 	}
@@ -288,29 +292,30 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 
 // writeRun prints what the last run of a source found.
 func writeRun(w io.Writer, r SourceReport, now time.Time) {
-	fmt.Fprintf(w, "  desired  %s %q\n", r.Revision, r.Subject)
-	applied := r.Applied
+	esc := printable.Escape
+	fmt.Fprintf(w, "  desired  %s \"%s\"\n", esc(r.Revision), esc(r.Subject))
+	applied := esc(r.Applied)
 	if applied == "" {
 		applied = "(none yet)"
 	} else {
 		applied += " (" + ago(now, r.AppliedAt) + ")"
 	}
 	fmt.Fprintf(w, "  applied  %s\n", applied)
-	fmt.Fprintf(w, "  last run %s, %s\n", r.Result, ago(now, r.LastRun))
+	fmt.Fprintf(w, "  last run %s, %s\n", esc(r.Result), ago(now, r.LastRun))
 	if !r.UnreachableSince.IsZero() {
-		good := r.Applied
+		good := esc(r.Applied)
 		if good == "" {
 			good = "none"
 		}
 		fmt.Fprintf(w, "  source unreachable since %s (last good revision %s); nothing on the host was touched\n", r.UnreachableSince.UTC().Format(time.RFC3339), good)
 	}
 	if r.Error != "" {
-		fmt.Fprintf(w, "  error    (%s) %s\n", r.ErrorClass, strings.ReplaceAll(r.Error, "\n", "\n           "))
+		fmt.Fprintf(w, "  error    (%s) %s\n", esc(r.ErrorClass), printable.Lines(r.Error, "           "))
 	}
 	if len(r.Drift) > 0 {
 		fmt.Fprintf(w, "  drift    not repaired (drift: report); moor apply would:\n")
 		for _, op := range r.Drift {
-			fmt.Fprintf(w, "           %s\n", op)
+			fmt.Fprintf(w, "           %s\n", esc(op))
 		}
 	}
 	if !r.FailingSince.IsZero() {

@@ -141,7 +141,7 @@ func newLogger(format, level string) (*zap.Logger, error) {
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.OutputPaths = []string{"stderr"}
 	zc.ErrorOutputPaths = []string{"stderr"}
-	return zc.Build()
+	return zc.Build(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return escapingCore{c} }))
 }
 
 // parts is what a command that converges needs, built once.
