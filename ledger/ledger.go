@@ -114,7 +114,8 @@ func Open(path string) (*Ledger, error) {
 func (l *Ledger) Path() string { return l.path }
 
 // Corrupt returns the lines of the file that are not records, as the
-// Ledger last read it (at Open, or after a write that failed).
+// Ledger last read it: at Open, and again whenever it found the file
+// other than it left it.
 func (l *Ledger) Corrupt() []Corrupt {
 	l.mu.Lock()
 	defer l.mu.Unlock()
