@@ -43,7 +43,9 @@
 //	  allow_history_rewrite: false   # true: follow a tip that does not descend from the applied one
 //
 // Credentials live in files or the environment, never in this file, so that
-// printing a Config shows no secret. For HTTP(S) (a token is a password):
+// printing a Config shows no secret; a repo URL that may hold one (a user
+// part but an SSH user, a password, a query) is refused (see repourl.Check).
+// For HTTP(S) (a token is a password):
 //
 //	auth:
 //	  username: deploy
@@ -64,7 +66,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -74,6 +75,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/moor-dev/moor/repourl"
 )
 
 // Defaults of the file's settings.
@@ -351,9 +354,9 @@ func (s *Source) validate(v *validator, at string) {
 			v.add(fmt.Sprintf("%s.profiles[%d]", at, i), "empty profile name")
 		}
 	}
-	if repoHasPassword(s.Repo) {
-		// The URL is not quoted: it holds the secret.
-		v.add(at+".repo", "the URL holds a password: put it in auth.password_file or auth.password_env")
+	if err := repourl.Check(s.Repo); err != nil {
+		// Redacted: the URL holds the secret.
+		v.add(at+".repo", repourl.Redact(s.Repo)+": "+err.Error())
 	}
 	s.Auth.validate(v, at+".auth", repoKind(s.Repo))
 }
@@ -454,17 +457,6 @@ func repoKind(repo string) string {
 		return "local"
 	}
 	return "ssh"
-}
-
-// repoHasPassword reports whether an HTTP(S) or ssh:// URL carries a
-// password (https://user:token@host/...).
-func repoHasPassword(repo string) bool {
-	u, err := url.Parse(repo)
-	if err != nil || u.User == nil {
-		return false
-	}
-	_, ok := u.User.Password()
-	return ok && strings.Contains(repo, "://")
 }
 
 func orDefault(s, def string) string {

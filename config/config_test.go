@@ -325,7 +325,22 @@ func TestErrors(t *testing.T) {
 		{
 			"a password in the repo URL",
 			"sources:\n  - name: prod\n    repo: https://u:hunter2-url@git.example.com/r.git\n",
-			[]string{`moor.yaml:3: sources[0].repo: the URL holds a password: put it in auth.password_file or auth.password_env`},
+			[]string{`moor.yaml:3: sources[0].repo: https://***@git.example.com/r.git: the URL is refused: it holds a password. moor takes no credentials in URLs: put the password or token in a file or environment variable named by the source's auth (password_file or password_env`},
+		},
+		{
+			"a token as the user of the repo URL",
+			"sources:\n  - name: prod\n    repo: https://hunter2-url@git.example.com/r.git\n",
+			[]string{`moor.yaml:3: sources[0].repo: https://***@git.example.com/r.git: the URL is refused: it has a user part, which may be a token`},
+		},
+		{
+			"a token in the query of the repo URL",
+			"sources:\n  - name: prod\n    repo: https://git.example.com/r.git?private_token=hunter2-url\n",
+			[]string{`moor.yaml:3: sources[0].repo: https://git.example.com/r.git?***: the URL is refused: it has a query or fragment`},
+		},
+		{
+			"a password for the SSH user of the repo URL",
+			"sources:\n  - name: prod\n    repo: git:hunter2-url@git.example.com:ops/r.git\n",
+			[]string{`moor.yaml:3: sources[0].repo: ***@git.example.com:ops/r.git: the URL is refused: it holds a password`},
 		},
 		{
 			"every decoding problem at once",

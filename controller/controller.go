@@ -27,6 +27,7 @@ import (
 	"github.com/moor-dev/moor/fault"
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/ledger"
+	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
 	"github.com/moor-dev/moor/stackdir"
 	"github.com/moor-dev/moor/verify"
@@ -209,7 +210,7 @@ func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
 	if len(out.FailedPulls) > 0 {
 		out.Constraints.FailedPulls = map[string]string{}
 		for img, err := range out.FailedPulls {
-			out.Constraints.FailedPulls[img] = err.Error()
+			out.Constraints.FailedPulls[img] = printable.Error(err)
 		}
 	}
 	if out.Observed, err = c.observe(ctx); err != nil {

@@ -142,9 +142,9 @@ func (h *harness) desiredHash(key string) string {
 
 func (h *harness) records() []ledger.Record {
 	h.t.Helper()
-	recs, err := ledger.Read(h.ledger.Path())
-	if err != nil {
-		h.t.Fatalf("read ledger: %v", err)
+	recs, corrupt, err := ledger.Read(h.ledger.Path())
+	if err != nil || len(corrupt) > 0 {
+		h.t.Fatalf("read ledger: %v %v", corrupt, err)
 	}
 	return recs
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
 )
 
@@ -42,7 +43,7 @@ func writeDesired(stateDir string, d *reconcile.Desired, driftReport bool) error
 	if len(d.Broken) > 0 {
 		f.Broken = map[string]string{}
 		for name, err := range d.Broken {
-			f.Broken[name] = err.Error()
+			f.Broken[name] = printable.Error(err)
 		}
 	}
 	b, err := json.Marshal(f)

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/moor-dev/moor/config"
+	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
 )
 
@@ -98,7 +99,7 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 			}
 			key := reconcile.ServiceKey(r.Op.Stack, r.Op.Service)
 			if r.Err != nil && !r.Skipped && failed[key] == "" {
-				failed[key] = fmt.Sprintf("%s: %v", r.Op.Resource, r.Err)
+				failed[key] = fmt.Sprintf("%s: %s", r.Op.Resource, printable.Error(r.Err))
 			}
 		}
 	}

@@ -12,7 +12,9 @@ import (
 	"github.com/moor-dev/moor/fault"
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/ledger"
+	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
+	"github.com/moor-dev/moor/repourl"
 )
 
 // Results recorded in the ledger and the status.
@@ -40,7 +42,7 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 		rec.Notes = append(rec.Notes, out.Notes...)
 	}
 	if err != nil {
-		rec.Error = err.Error()
+		rec.Error = printable.Error(err)
 	}
 	if out != nil && out.Plan != nil {
 		rec.Stacks = out.Plan.Stacks()
@@ -60,11 +62,11 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 			or := ledger.OpResult{Op: r.Op.String(), Stack: r.Op.Stack, Service: r.Op.Service, Result: "ok", Duration: r.Duration}
 			switch {
 			case r.Skipped:
-				or.Result, or.Error = "skipped", r.Err.Error()
+				or.Result, or.Error = "skipped", printable.Error(r.Err)
 			case r.RolledBack:
-				or.Result, or.Error = "rolled-back", r.Err.Error()
+				or.Result, or.Error = "rolled-back", printable.Error(r.Err)
 			case r.Err != nil:
-				or.Result, or.Error = "failed", r.Err.Error()
+				or.Result, or.Error = "failed", printable.Error(r.Err)
 			}
 			rec.Ops = append(rec.Ops, or)
 		}
@@ -127,7 +129,7 @@ func (c *Controller) decide(rec *ledger.Record, runErr error) *decisions {
 // status is what the run leaves for `moor status`.
 func (c *Controller) status(out *Outcome, rec *ledger.Record, runErr error, dec *decisions) *Status {
 	s := &Status{
-		Source: c.Source.Name, Repo: c.Source.Repo, Ref: c.Source.Ref, Path: c.Source.Path,
+		Source: c.Source.Name, Repo: repourl.Redact(c.Source.Repo), Ref: c.Source.Ref, Path: c.Source.Path,
 		Revision: rec.Revision, Subject: rec.Subject, LastRun: rec.Finished, Result: rec.Result,
 		Error: rec.Error, ErrorClass: string(fault.Of(runErr)),
 		Applied: dec.Applied, AppliedAt: dec.AppliedAt, FailingSince: dec.FailingSince,

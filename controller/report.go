@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
+	"github.com/moor-dev/moor/repourl"
 )
 
 // SourceReport is `moor status` for one source: what it last resolved and
@@ -21,6 +23,9 @@ type SourceReport struct {
 	// Rolling is the apply under way, if any.
 	Rolling  *Rolling        `json:"rolling,omitempty"`
 	Services []ServiceReport `json:"service_states"`
+	// Problems are the source's state files that could not be read, and
+	// what the report lacks for it; the rest of the report is what could.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Service states.
@@ -175,7 +180,10 @@ func activeHolds(failures map[string]Failure, d *reconcile.Desired, now time.Tim
 
 // ReadReports reports every source that ran under stateDir, against one
 // engine snapshot, as its controller would see it: from the status, desired
-// state and decisions its last run recorded, and an apply under way.
+// state and decisions its last run recorded, and an apply under way. A
+// state file of a source that cannot be read is one of its report's
+// Problems; it never hides the other sources. The error is for a state
+// dir whose sources cannot be listed.
 func ReadReports(stateDir string, obs *reconcile.Observed, now time.Time) ([]SourceReport, error) {
 	names, err := sourceNames(stateDir)
 	if err != nil {
@@ -183,23 +191,38 @@ func ReadReports(stateDir string, obs *reconcile.Observed, now time.Time) ([]Sou
 	}
 	var out []SourceReport
 	for _, name := range names {
-		st, err := ReadStatus(stateDir, name)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		if r := readReport(stateDir, name, obs, now); r != nil {
+			out = append(out, *r)
 		}
-		if err != nil {
-			return nil, err
-		}
-		v := view{rolling: readRolling(stateDir, name), adoptUnowned: readIdentity(stateDir).AdoptUnowned}
-		if v.dec, err = readDecisions(stateDir, name); err != nil {
-			return nil, err
-		}
-		if v.desired, v.driftReport, err = readDesired(stateDir, name); err != nil {
-			return nil, err
-		}
-		out = append(out, SourceReport{Status: st, Rolling: v.rolling, Services: v.services(name, obs, now)})
 	}
 	return out, nil
+}
+
+// readReport reports one source; nil for one that never ran.
+func readReport(stateDir, name string, obs *reconcile.Observed, now time.Time) *SourceReport {
+	r := &SourceReport{}
+	st, err := ReadStatus(stateDir, name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		st = &Status{Source: name}
+		r.Problems = append(r.Problems, fmt.Sprintf("%v; what its last run found is unknown", err))
+	}
+	// As an older moor may have written them, before it refused URLs with
+	// credentials.
+	st.Repo, st.Error = repourl.Redact(st.Repo), repourl.RedactText(st.Error)
+	r.Status = st
+	v := view{rolling: readRolling(stateDir, name), adoptUnowned: readIdentity(stateDir).AdoptUnowned}
+	if v.dec, err = readDecisions(stateDir, name); err != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("%v; its controller starts afresh (no held services, no applied revision)", err))
+	}
+	if v.desired, v.driftReport, err = readDesired(stateDir, name); err != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("%v; the states of its services are unknown until its next run", err))
+	}
+	r.Rolling = v.rolling
+	r.Services = v.services(name, obs, now)
+	return r
 }
 
 // Report is the source's report as of its last run (or the apply under
@@ -225,55 +248,39 @@ func (r *SourceReport) rollingOut(rl *Rolling) *SourceReport {
 	return &next
 }
 
-// WriteReport prints reports as `moor status` shows them.
+// WriteReport prints reports as `moor status` shows them. What comes from
+// a repository or the engine (subjects, errors and reasons that quote a
+// repository's files, names) is printed escaped: see printable.
 func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
+	esc := printable.Escape
 	if len(reports) == 0 {
 		fmt.Fprintln(w, "no source has run yet")
 	}
 	for _, r := range reports {
-		fmt.Fprintf(w, "source %s  %s  ref %s", r.Source, r.Repo, r.Ref)
+		fmt.Fprintf(w, "source %s", esc(r.Source))
+		if r.Repo != "" {
+			fmt.Fprintf(w, "  %s  ref %s", esc(repourl.Redact(r.Repo)), esc(r.Ref))
+		}
 		if r.Path != "" {
-			fmt.Fprintf(w, "  path %s", r.Path)
+			fmt.Fprintf(w, "  path %s", esc(r.Path))
 		}
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "  desired  %s %q\n", r.Revision, r.Subject)
-		applied := r.Applied
-		if applied == "" {
-			applied = "(none yet)"
-		} else {
-			applied += " (" + ago(now, r.AppliedAt) + ")"
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "  problem  %s\n", esc(p))
 		}
-		fmt.Fprintf(w, "  applied  %s\n", applied)
-		fmt.Fprintf(w, "  last run %s, %s\n", r.Result, ago(now, r.LastRun))
+		if r.Result != "" {
+			writeRun(w, r, now)
+		}
 		if r.Rolling != nil {
-			fmt.Fprintf(w, "  rolling out %s, started %s\n", r.Rolling.Revision, ago(now, r.Rolling.Started))
-		}
-		if !r.UnreachableSince.IsZero() {
-			good := r.Applied
-			if good == "" {
-				good = "none"
-			}
-			fmt.Fprintf(w, "  source unreachable since %s (last good revision %s); nothing on the host was touched\n", r.UnreachableSince.UTC().Format(time.RFC3339), good)
-		}
-		if r.Error != "" {
-			fmt.Fprintf(w, "  error    (%s) %s\n", r.ErrorClass, strings.ReplaceAll(r.Error, "\n", "\n           "))
-		}
-		if len(r.Drift) > 0 {
-			fmt.Fprintf(w, "  drift    not repaired (drift: report); moor apply would:\n")
-			for _, op := range r.Drift {
-				fmt.Fprintf(w, "           %s\n", op)
-			}
-		}
-		if !r.FailingSince.IsZero() {
-			fmt.Fprintf(w, "  failing since %s\n", r.FailingSince.Format(time.RFC3339))
+			fmt.Fprintf(w, "  rolling out %s, started %s\n", esc(r.Rolling.Revision), ago(now, r.Rolling.Started))
 		}
 		for _, wn := range r.Warnings {
-			fmt.Fprintf(w, "  warning  %s (%s, %s)\n", wn.Message, shortRev(wn.Revision), ago(now, wn.At))
+			fmt.Fprintf(w, "  warning  %s (%s, %s)\n", esc(wn.Message), shortRev(wn.Revision), ago(now, wn.At))
 		}
 		for _, s := range r.Services {
-			fmt.Fprintf(w, "  %-30s %-16s %d/%d", s.Stack+"/"+s.Service, s.State, s.Up, s.Replicas)
+			fmt.Fprintf(w, "  %-30s %-16s %d/%d", esc(s.Stack+"/"+s.Service), esc(s.State), s.Up, s.Replicas)
 			if s.Reason != "" {
-				fmt.Fprintf(w, "  %s", s.Reason)
+				fmt.Fprintf(w, "  %s", printable.Lines(s.Reason, "    "))
 			}
 			fmt.Fprintln(w)
 			for _, c := range s.Containers {
@@ -284,9 +291,42 @@ func WriteReport(w io.Writer, reports []SourceReport, now time.Time) {
 				if c.State == reconcile.StateExited {
 					state += fmt.Sprintf(" (%d)", c.ExitCode)
 				}
-				fmt.Fprintf(w, "    %-32s %-12s %-22s %s %s\n", c.Name, c.ID, state, shortRev(c.Revision), c.Image)
+				fmt.Fprintf(w, "    %-32s %-12s %-22s %s %s\n", esc(c.Name), esc(c.ID), esc(state), esc(shortRev(c.Revision)), esc(c.Image))
 			}
 		}
+	}
+}
+
+// writeRun prints what the last run of a source found.
+func writeRun(w io.Writer, r SourceReport, now time.Time) {
+	esc := printable.Escape
+	fmt.Fprintf(w, "  desired  %s \"%s\"\n", esc(r.Revision), esc(r.Subject))
+	applied := esc(r.Applied)
+	if applied == "" {
+		applied = "(none yet)"
+	} else {
+		applied += " (" + ago(now, r.AppliedAt) + ")"
+	}
+	fmt.Fprintf(w, "  applied  %s\n", applied)
+	fmt.Fprintf(w, "  last run %s, %s\n", esc(r.Result), ago(now, r.LastRun))
+	if !r.UnreachableSince.IsZero() {
+		good := esc(r.Applied)
+		if good == "" {
+			good = "none"
+		}
+		fmt.Fprintf(w, "  source unreachable since %s (last good revision %s); nothing on the host was touched\n", r.UnreachableSince.UTC().Format(time.RFC3339), good)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error    (%s) %s\n", esc(r.ErrorClass), printable.Lines(r.Error, "           "))
+	}
+	if len(r.Drift) > 0 {
+		fmt.Fprintf(w, "  drift    not repaired (drift: report); moor apply would:\n")
+		for _, op := range r.Drift {
+			fmt.Fprintf(w, "           %s\n", esc(op))
+		}
+	}
+	if !r.FailingSince.IsZero() {
+		fmt.Fprintf(w, "  failing since %s\n", r.FailingSince.Format(time.RFC3339))
 	}
 }
 

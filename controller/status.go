@@ -16,7 +16,7 @@ import (
 // it back (its own memory between runs is in decisions.json).
 type Status struct {
 	Source string `json:"source"`
-	Repo   string `json:"repo"`
+	Repo   string `json:"repo"` // redacted (repourl.Redact)
 	Ref    string `json:"ref"`
 	Path   string `json:"path,omitempty"`
 
@@ -56,15 +56,19 @@ func statusPath(stateDir, source string) string {
 }
 
 // ReadStatus reads the status of one source; a source that never ran has
-// none (fs.ErrNotExist).
+// none (fs.ErrNotExist). The error names the file.
 func ReadStatus(stateDir, source string) (*Status, error) {
-	b, err := os.ReadFile(statusPath(stateDir, source))
+	path := statusPath(stateDir, source)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var s Status
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("read status of %s: %w", source, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if s.Source == "" {
+		s.Source = source
 	}
 	return &s, nil
 }

@@ -41,17 +41,17 @@ func (s *Source) IsAncestor(ctx context.Context, old, new string) (bool, error) 
 // decided (0: the whole history; -1: no fetch).
 func (s *Source) ancestry(ctx context.Context, old, new string) (bool, int, error) {
 	if !isFullSHA(old) || !isFullSHA(new) {
-		return false, -1, fmt.Errorf("is %q an ancestor of %q in %s: want two full commit shas", old, new, s.URL)
+		return false, -1, fmt.Errorf("is %q an ancestor of %q in %s: want two full commit shas", old, new, s.shownURL())
 	}
 	if old == new {
 		return true, -1, nil
 	}
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
-		return false, -1, fmt.Errorf("is %s an ancestor of %s in %s: %w", old, new, s.URL, err)
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return false, -1, fmt.Errorf("is %s an ancestor of %s in %s: %w", old, new, s.shownURL(), err)
 	}
 	tmp, err := os.MkdirTemp(s.Dir, tmpPrefix)
 	if err != nil {
-		return false, -1, fmt.Errorf("is %s an ancestor of %s in %s: %w", old, new, s.URL, err)
+		return false, -1, fmt.Errorf("is %s an ancestor of %s in %s: %w", old, new, s.shownURL(), err)
 	}
 	defer removeTree(tmp)
 
@@ -63,13 +63,13 @@ func (s *Source) ancestry(ctx context.Context, old, new string) (bool, int, erro
 		}
 		found, whole, err := reaches(repo, plumbing.NewHash(new), plumbing.NewHash(old))
 		if err != nil {
-			return false, depth, fmt.Errorf("is %s an ancestor of %s in %s: %w", old, new, s.URL, err)
+			return false, depth, fmt.Errorf("is %s an ancestor of %s in %s: %w", old, new, s.shownURL(), err)
 		}
 		if found || whole {
 			return found, depth, nil
 		}
 	}
-	return false, 0, fmt.Errorf("is %s an ancestor of %s: commit %s is not on %s of %s: %w", old, new, new, rev.Ref, s.URL, ErrRefNotFound)
+	return false, 0, fmt.Errorf("is %s an ancestor of %s: commit %s is not on %s of %s: %w", old, new, new, rev.Ref, s.shownURL(), ErrRefNotFound)
 }
 
 // reaches walks the history of from in repo, breadth first, and reports

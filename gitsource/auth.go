@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	neturl "net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +22,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/moor-dev/moor/repourl"
 )
 
 // ErrHostKey: the SSH server's host key is not pinned in the known_hosts
@@ -75,14 +76,15 @@ func (c Credentials) Method(url string, log *zap.Logger) (transport.AuthMethod, 
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if err := repourl.Check(url); err != nil {
+		return nil, fmt.Errorf("auth for %s: %w: %w", repourl.Redact(url), ErrAuth, err)
+	}
 	ep, err := Endpoint(url)
 	if err != nil {
-		return nil, fmt.Errorf("auth for %s: %w: %w", redactURL(url), ErrAuth, err)
+		return nil, fmt.Errorf("auth for %s: %w: %w", repourl.Redact(url), ErrAuth, err)
 	}
 	var m transport.AuthMethod
 	switch {
-	case ep.Password != "":
-		err = errors.New("the URL holds a password: put it in a password_file or password_env instead")
 	case ep.Protocol == "http" || ep.Protocol == "https":
 		m, err = c.http()
 	case ep.Protocol == "ssh":
@@ -93,7 +95,7 @@ func (c Credentials) Method(url string, log *zap.Logger) (transport.AuthMethod, 
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("auth for %s: %w: %w", redactURL(url), ErrAuth, err)
+		return nil, fmt.Errorf("auth for %s: %w: %w", repourl.Redact(url), ErrAuth, err)
 	}
 	return m, nil
 }
@@ -482,13 +484,4 @@ func keyscan(host, file string) string {
 		return fmt.Sprintf("ssh-keyscan %s >> %s", strings.Trim(host, "[]"), file)
 	}
 	return fmt.Sprintf("ssh-keyscan -p %s %s >> %s", port, h, file)
-}
-
-// redactURL hides a password in a URL for messages.
-func redactURL(url string) string {
-	u, err := neturl.Parse(url)
-	if err != nil || u.User == nil {
-		return url
-	}
-	return u.Redacted()
 }

@@ -21,9 +21,11 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// Layout of Source.Dir:
+// Layout of Source.Dir, which Checkout creates 0700 like snapshots/:
 //
-//	snapshots/<commit>/       the files of the commit, read-only
+//	snapshots/<commit>/       the files of the commit, read-only (0444 files, 0555
+//	                          directories, so that a container of any user reads
+//	                          what it bind-mounts; the 0700 above keeps others out)
 //	snapshots/<commit>.json   metadata and the raw commit object; written last,
 //	                          marks the snapshot complete
 //	.tmp-*/                   a fetch in progress (or a crashed one): git/ and tree/
@@ -42,17 +44,17 @@ const (
 // Snapshot's Revision is the truth, not rev.
 func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) {
 	if !isFullSHA(rev.Commit) {
-		return nil, fmt.Errorf("checkout %s of %s: commit is not a full sha", rev, s.URL)
+		return nil, fmt.Errorf("checkout %s of %s: commit is not a full sha", rev, s.shownURL())
 	}
 	if snap, ok := s.existing(rev.Ref, rev.Commit); ok {
 		return snap, nil
 	}
-	if err := os.MkdirAll(filepath.Join(s.Dir, snapshotsDir), 0o755); err != nil {
-		return nil, fmt.Errorf("checkout %s of %s: %w", rev, s.URL, err)
+	if err := os.MkdirAll(filepath.Join(s.Dir, snapshotsDir), 0o700); err != nil {
+		return nil, fmt.Errorf("checkout %s of %s: %w", rev, s.shownURL(), err)
 	}
 	tmp, err := os.MkdirTemp(s.Dir, tmpPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("checkout %s of %s: %w", rev, s.URL, err)
+		return nil, fmt.Errorf("checkout %s of %s: %w", rev, s.shownURL(), err)
 	}
 	defer removeTree(tmp)
 
@@ -68,7 +70,7 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 	}
 	object, err := rawCommit(repo, commit.Hash)
 	if err != nil {
-		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
+		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.shownURL(), err)
 	}
 	snap := &Snapshot{
 		Revision:    got,
@@ -83,16 +85,16 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 		// whose stored object was damaged). Containers may mount them, so
 		// only the metadata is rewritten, with the object.
 		if err := writeMeta(snap.Dir+metaSuffix, snap, object); err != nil {
-			return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
+			return nil, fmt.Errorf("checkout %s of %s: %w", got, s.shownURL(), err)
 		}
 		return snap, nil
 	}
 	tree := filepath.Join(tmp, "tree")
 	if err := materialize(repo, commit.Hash, tree); err != nil {
-		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
+		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.shownURL(), err)
 	}
 	if err := s.place(tree, snap, object); err != nil {
-		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.URL, err)
+		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.shownURL(), err)
 	}
 	return snap, nil
 }
@@ -155,11 +157,11 @@ func (s *Source) fetch(ctx context.Context, rev Revision, gitDir string, depth i
 	storage := filesystem.NewStorage(osfs.New(gitDir), cache.NewObjectLRUDefault())
 	repo, err := git.Init(storage, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetch %s from %s: %w", rev, s.URL, err)
+		return nil, nil, fmt.Errorf("fetch %s from %s: %w", rev, s.shownURL(), err)
 	}
 	remote, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}})
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetch %s from %s: %w", rev, s.URL, err)
+		return nil, nil, fmt.Errorf("fetch %s from %s: %w", rev, s.shownURL(), err)
 	}
 	var h plumbing.Hash
 	if isFullSHA(strings.ToLower(rev.Ref)) {
@@ -172,7 +174,7 @@ func (s *Source) fetch(ctx context.Context, rev Revision, gitDir string, depth i
 	}
 	commit, err := peel(repo, h)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetch %s from %s: %w", rev, s.URL, err)
+		return nil, nil, fmt.Errorf("fetch %s from %s: %w", rev, s.shownURL(), err)
 	}
 	return repo, commit, nil
 }
@@ -193,15 +195,15 @@ func (s *Source) fetchRef(ctx context.Context, repo *git.Repository, remote *git
 			continue
 		}
 		if err != nil {
-			return plumbing.ZeroHash, classify(fmt.Sprintf("fetch %s from %s", name, s.URL), err)
+			return plumbing.ZeroHash, classify(fmt.Sprintf("fetch %s from %s", name, s.shownURL()), err)
 		}
 		r, err := repo.Reference(name, false)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: %w", name, s.URL, err)
+			return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: %w", name, s.shownURL(), err)
 		}
 		return r.Hash(), nil
 	}
-	return plumbing.ZeroHash, fmt.Errorf("fetch: ref %s not found in %s: %w", ref, s.URL, ErrRefNotFound)
+	return plumbing.ZeroHash, fmt.Errorf("fetch: ref %s not found in %s: %w", ref, s.shownURL(), ErrRefNotFound)
 }
 
 // fetchCommit fetches one commit by sha: with depth commits of history when
@@ -216,7 +218,7 @@ func (s *Source) fetchCommit(ctx context.Context, remote *git.Remote, sha string
 		return h, nil
 	}
 	if ctx.Err() != nil {
-		return plumbing.ZeroHash, classify(fmt.Sprintf("fetch commit %s from %s", sha, s.URL), err)
+		return plumbing.ZeroHash, classify(fmt.Sprintf("fetch commit %s from %s", sha, s.shownURL()), err)
 	}
 	// Refused (ErrExactSHA1NotSupported, "not our ref") or the sha does not
 	// exist: fetch everything and look.
@@ -225,7 +227,7 @@ func (s *Source) fetchCommit(ctx context.Context, remote *git.Remote, sha string
 		Tags:     git.NoTags,
 	})
 	if err != nil {
-		return plumbing.ZeroHash, classify(fmt.Sprintf("fetch commit %s from %s", sha, s.URL), err)
+		return plumbing.ZeroHash, classify(fmt.Sprintf("fetch commit %s from %s", sha, s.shownURL()), err)
 	}
 	return h, nil
 }

@@ -229,3 +229,24 @@ func TestCanceledIsUnreachable(t *testing.T) {
 		t.Errorf("Checkout with a canceled context: err = %v, want ErrUnreachable", err)
 	}
 }
+
+// TestCredentialsInURLNeverUsed: a URL that may hold a credential is not
+// connected to, and no error shows its secret.
+func TestCredentialsInURLNeverUsed(t *testing.T) {
+	const token = "T0KEN-in-url"
+	for _, url := range []string{
+		"https://" + token + "@127.0.0.1:1/deploy.git",
+		"http://u:" + token + "@127.0.0.1:1/deploy.git",
+		"https://127.0.0.1:1/deploy.git?access_token=" + token,
+	} {
+		s := newSource(t, url, "main")
+		_, err := s.Resolve(t.Context())
+		if !errors.Is(err, gitsource.ErrAuth) || strings.Contains(err.Error(), token) || strings.Contains(err.Error(), "connect") {
+			t.Errorf("Resolve = %v, want ErrAuth before any connection, without the token", err)
+		}
+		_, err = s.Checkout(t.Context(), gitsource.Revision{Ref: "main", Commit: strings.Repeat("a", 40)})
+		if !errors.Is(err, gitsource.ErrAuth) || strings.Contains(err.Error(), token) {
+			t.Errorf("Checkout = %v, want ErrAuth without the token", err)
+		}
+	}
+}

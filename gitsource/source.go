@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,11 +17,12 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/moor-dev/moor/fault"
+	"github.com/moor-dev/moor/repourl"
 )
 
 // Classes of failure, for errors.Is. Every error of this package names the
-// URL (and the ref where there is one) and wraps the cause. Each carries
-// its fault class.
+// URL (redacted: repourl.Redact) and the ref where there is one, and wraps
+// the cause. Each carries its fault class.
 var (
 	// ErrUnreachable: the repository could not be listed or fetched (network,
 	// DNS, timeout, missing local path, no such repository). Transient:
@@ -76,8 +78,13 @@ func (s *Source) timeout() time.Duration {
 
 // remoteURL is the URL handed to go-git: local paths are made absolute so
 // the result does not depend on a later chdir; everything else is passed
-// through after checking that go-git can parse it.
+// through after checking that go-git can parse it. A URL that may hold a
+// credential (repourl.Check) is never used: so no error of go-git's, which
+// may quote the URL, can carry one.
 func (s *Source) remoteURL() (string, error) {
+	if err := repourl.Check(s.URL); err != nil {
+		return "", fmt.Errorf("repository %s: %w: %w", s.shownURL(), ErrAuth, err)
+	}
 	ep, err := Endpoint(s.URL)
 	if err != nil {
 		return "", err
@@ -90,24 +97,34 @@ func (s *Source) remoteURL() (string, error) {
 
 // Endpoint parses a source URL the way fetches will use it. Local paths
 // (absolute, "./rel", "../rel", or without any ':') get protocol "file" and
-// an absolute Path; "user@host:path" is SSH.
+// an absolute Path; "user@host:path" is SSH. Its errors show the URL
+// redacted (repourl.Redact).
 func Endpoint(url string) (*transport.Endpoint, error) {
 	if url == "" {
 		return nil, errors.New("empty repository URL")
 	}
+	shown := repourl.Redact(url)
 	if isLocalPath(url) {
 		abs, err := filepath.Abs(url)
 		if err != nil {
-			return nil, fmt.Errorf("repository %s: %w", url, err)
+			return nil, fmt.Errorf("repository %s: %w", shown, err)
 		}
 		url = abs
 	}
 	ep, err := transport.NewEndpoint(url)
 	if err != nil {
-		return nil, fmt.Errorf("repository %s: %w", url, err)
+		// net/url's error quotes the whole URL: keep only what it says.
+		var uerr *neturl.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("repository %s: %w", shown, err)
 	}
 	return ep, nil
 }
+
+// shownURL is the source's URL as errors and logs show it.
+func (s *Source) shownURL() string { return repourl.Redact(s.URL) }
 
 // isLocalPath tells a path from a URL. A path that starts with '/' or '.'
 // is local even when it holds a ':'; scp-style "host:path" never starts
@@ -145,10 +162,10 @@ func (s *Source) Resolve(ctx context.Context) (Revision, error) {
 	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{url}})
 	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: s.Auth, PeelingOption: git.AppendPeeled})
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return Revision{}, fmt.Errorf("ref %s not found in %s (the repository is empty): %w", ref, s.URL, ErrRefNotFound)
+		return Revision{}, fmt.Errorf("ref %s not found in %s (the repository is empty): %w", ref, s.shownURL(), ErrRefNotFound)
 	}
 	if err != nil {
-		return Revision{}, classify(fmt.Sprintf("list refs of %s", s.URL), err)
+		return Revision{}, classify(fmt.Sprintf("list refs of %s", s.shownURL()), err)
 	}
 	byName := make(map[plumbing.ReferenceName]plumbing.Hash, len(refs))
 	for _, r := range refs {
@@ -167,7 +184,7 @@ func (s *Source) Resolve(ctx context.Context) (Revision, error) {
 		}
 		return Revision{Ref: ref, Commit: h.String()}, nil
 	}
-	return Revision{}, fmt.Errorf("ref %s not found in %s (%s): %w", ref, s.URL, listRefs(byName), ErrRefNotFound)
+	return Revision{}, fmt.Errorf("ref %s not found in %s (%s): %w", ref, s.shownURL(), listRefs(byName), ErrRefNotFound)
 }
 
 // listRefs names a few branches and tags for an error message.

@@ -57,29 +57,29 @@ func (s *Source) watch(ctx context.Context, changed func(), o watchOptions) erro
 		return err
 	}
 	if ep.Protocol != "file" {
-		return fmt.Errorf("watch %s: %w", s.URL, ErrNotLocal)
+		return fmt.Errorf("watch %s: %w", s.shownURL(), ErrNotLocal)
 	}
 	dir, err := gitDir(ep.Path)
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", s.URL, err)
+		return fmt.Errorf("watch %s: %w", s.shownURL(), err)
 	}
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("watch %s: %w", s.URL, err)
+		return fmt.Errorf("watch %s: %w", s.shownURL(), err)
 	}
 	defer fw.Close()
 	w := &refWatcher{dir: dir, fw: fw, watchOptions: o}
 	// The git directory itself for HEAD and packed-refs; every directory
 	// below refs/ for loose refs (inotify does not recurse).
 	if err := fw.Add(dir); err != nil {
-		return fmt.Errorf("watch %s: %w", s.URL, err)
+		return fmt.Errorf("watch %s: %w", s.shownURL(), err)
 	}
 	if err := w.addTree(filepath.Join(dir, "refs")); err != nil {
-		return fmt.Errorf("watch %s: %w", s.URL, err)
+		return fmt.Errorf("watch %s: %w", s.shownURL(), err)
 	}
 	changed()
 	if err := w.run(ctx, changed); err != nil {
-		return fmt.Errorf("watch %s: %w", s.URL, err)
+		return fmt.Errorf("watch %s: %w", s.shownURL(), err)
 	}
 	return nil
 }

@@ -1,10 +1,15 @@
 // Package ledger is the durable record of every apply: one JSON object per
 // line in STATE/ledger.jsonl, appended and fsynced before Append returns.
 //
-// The file is only ever appended to. A crash in the middle of a write can
-// leave a torn last line (a record without its '\n'); Read skips it and the
-// next Append cuts it off before writing, so a crash never corrupts earlier
-// records and every new record starts on a line of its own.
+// The file is only ever appended to, and moor never deletes a byte of it.
+// A line that is not a record (edited by hand, damaged by a disk, or the
+// torn remains of a crash mid-write) is skipped by Read and reported, with
+// its line number, as Corrupt; the records before and after it read as
+// usual, and the next Append ends a torn last line with a '\n' before it
+// writes, so every record starts on a line of its own and the damaged line
+// stays in the file for whoever wants to look at it. The one exception is
+// Append's own write when it fails half-way: those bytes were never a
+// record, and Append cuts them off again.
 //
 // The ledger takes no lock on the file: one process writes it (the state
 // dir's process lock sees to that), and a mutex orders the goroutines of
@@ -18,6 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -77,16 +83,17 @@ var ErrClosed = errors.New("ledger closed")
 type Ledger struct {
 	path string
 
-	mu   sync.Mutex
-	f    *os.File // O_APPEND
-	seq  int64    // Seq of the last complete record
-	end  int64    // offset just past the last complete record's '\n'
-	size int64    // size of the file as this Ledger last left it
+	mu      sync.Mutex
+	f       *os.File // O_APPEND
+	seq     int64    // the highest Seq in the file
+	end     int64    // offset just past the file's last '\n'
+	size    int64    // size of the file as this Ledger last left it; -1: unknown
+	corrupt []Corrupt
 }
 
 // Open opens the ledger file at path, creating it (0600) and its directory
-// (0700) if needed. It reads the file once to learn the last Seq, so a file
-// with a corrupt record in the middle is an error here too.
+// (0700) if needed. It reads the file once to learn the last Seq; lines that
+// are not records are skipped (Corrupt lists them), never an error.
 func Open(path string) (*Ledger, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
@@ -106,9 +113,19 @@ func Open(path string) (*Ledger, error) {
 // Path is the ledger file's path.
 func (l *Ledger) Path() string { return l.path }
 
+// Corrupt returns the lines of the file that are not records, as the
+// Ledger last read it: at Open, and again whenever it found the file
+// other than it left it.
+func (l *Ledger) Corrupt() []Corrupt {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.corrupt)
+}
+
 // Append assigns r.Seq, writes r as one line with a single write(2) and
-// fsyncs the file before it returns. If the file ends in a torn line, that
-// tail (only the bytes after the last '\n') is cut off first.
+// fsyncs the file before it returns. If the file ends in a torn line, a
+// '\n' is written before the record (in the same write): the torn line
+// stays, as a line of its own that Read reports as Corrupt.
 //
 // r.Seq is set only when the record was written. An error from the fsync
 // means the record may or may not be on disk; a later Append finds out from
@@ -119,7 +136,7 @@ func (l *Ledger) Append(r *Record) error {
 	if l.f == nil {
 		return fmt.Errorf("append to %s: %w", l.path, ErrClosed)
 	}
-	if err := l.repair(); err != nil {
+	if err := l.check(); err != nil {
 		return err
 	}
 	rec := *r
@@ -128,16 +145,27 @@ func (l *Ledger) Append(r *Record) error {
 	if err != nil {
 		return fmt.Errorf("append record %d to %s: %w", rec.Seq, l.path, err)
 	}
-	b = append(b, '\n')
-	n, err := l.f.Write(b)
+	line := make([]byte, 0, len(b)+2)
+	if l.end != l.size {
+		line = append(line, '\n')
+	}
+	line = append(append(line, b...), '\n')
+	start := l.size
+	n, err := l.f.Write(line)
 	l.size = -1 // until the write and the fsync are known to have worked
 	if err != nil {
+		// Half a record of our own is no one's data: cut it off, so that
+		// the file is as it was. If that fails too, it stays as a corrupt
+		// line, which is no worse.
+		if n > 0 && l.f.Truncate(start) == nil {
+			l.size = start
+		}
 		return fmt.Errorf("append record %d to %s: %w", rec.Seq, l.path, err)
 	}
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("append record %d to %s: fsync: %w", rec.Seq, l.path, err)
 	}
-	l.seq, l.end, l.size = rec.Seq, l.end+int64(n), l.end+int64(n)
+	l.seq, l.end, l.size = rec.Seq, start+int64(n), start+int64(n)
 	r.Seq = rec.Seq
 	return nil
 }
@@ -157,33 +185,23 @@ func (l *Ledger) Close() error {
 	return nil
 }
 
-// repair makes the file end on a complete record. When the file is as this
-// Ledger left it (the common case) that costs one fstat; otherwise — a torn
-// tail from a crash, a write that failed half-way — the file is read again
-// and the bytes after its last '\n' are cut off.
-func (l *Ledger) repair() error {
+// check makes sure the Ledger knows the file as it is: its last Seq and
+// whether it ends on a complete line. When the file is as this Ledger left
+// it (the common case) that costs one fstat; otherwise — a write that
+// failed, a file changed by another hand — the file is read again.
+func (l *Ledger) check() error {
 	fi, err := l.f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat ledger %s: %w", l.path, err)
 	}
-	if fi.Size() == l.size && l.size == l.end {
+	if l.size >= 0 && fi.Size() == l.size {
 		return nil
 	}
-	if err := l.rescan(); err != nil {
-		return err
-	}
-	if l.size == l.end {
-		return nil
-	}
-	if err := l.f.Truncate(l.end); err != nil {
-		return fmt.Errorf("cut torn tail of ledger %s at offset %d: %w", l.path, l.end, err)
-	}
-	l.size = l.end
-	return nil
+	return l.rescan()
 }
 
-// rescan reads the whole file to learn the last Seq, where the last
-// complete record ends, and the file's size.
+// rescan reads the whole file to learn the highest Seq, where its last
+// line ends, its size, and its corrupt lines.
 func (l *Ledger) rescan() error {
 	if _, err := l.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("read ledger %s: %w", l.path, err)
@@ -192,6 +210,6 @@ func (l *Ledger) rescan() error {
 	if err != nil {
 		return err
 	}
-	l.seq, l.end, l.size = st.lastSeq, st.end, st.size
+	l.seq, l.end, l.size, l.corrupt = st.lastSeq, st.end, st.size, st.corrupt
 	return nil
 }

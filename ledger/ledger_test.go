@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -35,9 +36,12 @@ func appendAll(t *testing.T, l *Ledger, recs ...*Record) {
 
 func read(t *testing.T, path string) []Record {
 	t.Helper()
-	recs, err := Read(path)
+	recs, corrupt, err := Read(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(corrupt) > 0 {
+		t.Fatalf("corrupt lines: %v", corrupt)
 	}
 	return recs
 }
@@ -91,9 +95,9 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestReadMissingFile(t *testing.T) {
-	recs, err := Read(filepath.Join(t.TempDir(), "ledger.jsonl"))
-	if err != nil || recs != nil {
-		t.Fatalf("Read of a missing file = %v, %v; want no records, no error", recs, err)
+	recs, corrupt, err := Read(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	if err != nil || recs != nil || corrupt != nil {
+		t.Fatalf("Read of a missing file = %v, %v, %v; want no records, no error", recs, corrupt, err)
 	}
 }
 
@@ -119,36 +123,36 @@ func TestSeqContinuesAfterReopen(t *testing.T) {
 }
 
 // TestTornTail writes half a record by hand, as a crash mid-write would
-// leave it, both while a Ledger is open and before one is opened.
+// leave it, both while a Ledger is open and before one is opened. Read
+// reports it; Append ends it with a '\n' and writes after it, so that it
+// stays in the file as a line of its own.
 func TestTornTail(t *testing.T) {
 	for _, reopen := range []bool{false, true} {
 		t.Run(fmt.Sprintf("reopen=%v", reopen), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "ledger.jsonl")
 			l := open(t, path)
 			appendAll(t, l, sample("prod", "main@sha1:aaaa"), sample("prod", "main@sha1:bbbb"))
+			torn := `{"seq":3,"source":"prod","revision":"TORN`
+			appendBytes(t, path, torn)
 			intact, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			torn := `{"seq":3,"source":"prod","revision":"TORN`
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.WriteString(torn); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
 
-			recs, skipped, err := ReadTorn(path)
+			recs, corrupt, err := Read(path)
 			if err != nil {
 				t.Fatalf("Read with a torn tail: %v", err)
 			}
 			if diff := cmp.Diff([]int64{1, 2}, seqs(recs)); diff != "" {
 				t.Errorf("seqs read (-want +got):\n%s", diff)
 			}
-			if skipped != int64(len(torn)) {
-				t.Errorf("torn bytes = %d, want %d", skipped, len(torn))
+			want := Corrupt{Line: 3, Offset: int64(len(intact) - len(torn)), Size: int64(len(torn)), Torn: true}
+			if len(corrupt) != 1 || corrupt[0].Why == "" {
+				t.Fatalf("corrupt = %v, want the torn line", corrupt)
+			}
+			want.Why = corrupt[0].Why
+			if diff := cmp.Diff(want, corrupt[0]); diff != "" {
+				t.Errorf("torn line (-want +got):\n%s", diff)
 			}
 
 			if reopen {
@@ -165,19 +169,38 @@ func TestTornTail(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !bytes.HasPrefix(got, intact) {
-				t.Fatalf("earlier records changed:\nbefore: %s\nafter:  %s", intact, got)
+				t.Fatalf("earlier bytes changed:\nbefore: %s\nafter:  %s", intact, got)
 			}
-			if rest := string(got[len(intact):]); strings.Contains(rest, "TORN") || strings.Count(rest, "\n") != 1 || !strings.HasSuffix(rest, "\n") {
-				t.Errorf("after the intact records: %q, want the new record alone on its line", rest)
+			if rest := string(got[len(intact):]); !strings.HasPrefix(rest, "\n{") || strings.Count(rest, "\n") != 2 || !strings.HasSuffix(rest, "\n") {
+				t.Errorf("after the torn line: %q, want its line end, then the new record alone on its line", rest)
 			}
-			recs = read(t, path)
+			recs, corrupt, err = Read(path)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if diff := cmp.Diff([]int64{1, 2, 3}, seqs(recs)); diff != "" {
 				t.Errorf("seqs (-want +got):\n%s", diff)
 			}
 			if last := recs[len(recs)-1]; last.Revision != "main@sha1:dddd" {
 				t.Errorf("last record = %+v, want the new one", last)
 			}
+			want.Torn = false
+			if len(corrupt) != 1 || corrupt[0] != want {
+				t.Errorf("corrupt after the append = %v, want %v", corrupt, want)
+			}
 		})
+	}
+}
+
+func appendBytes(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -225,27 +248,95 @@ func TestConcurrentAppend(t *testing.T) {
 	}
 }
 
-func TestCorruptMiddle(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ledger.jsonl")
-	l := open(t, path)
-	appendAll(t, l, &Record{Source: "a"}, &Record{Source: "b"}, &Record{Source: "c"})
-	l.Close()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+// TestCorrupt damages lines of a ledger by hand: Read and Open skip them and
+// report their line numbers, every readable record is still read, and
+// Append goes on after them without touching them.
+func TestCorrupt(t *testing.T) {
+	const garbage = "\x1b[31mnot json at all"
+	tests := []struct {
+		name  string
+		lines []string // "" is a record; anything else is written as is
+		bad   []int    // the corrupt line numbers
+	}{
+		{"middle", []string{"", `{"seq":2,"source":` + "\n", ""}, []int{2}},
+		{"first", []string{garbage + "\n", "", ""}, []int{1}},
+		{"last, with its line end", []string{"", "", garbage + "\n"}, []int{3}},
+		{"torn last", []string{"", "", `{"seq":3,"sou`}, []int{3}},
+		{"NULs a power cut left", []string{"", "\x00\x00\x00\x00"}, []int{2}},
+		{"json, not a record", []string{"null\n", "", "{}\n", `[1,2]` + "\n", ""}, []int{1, 3, 4}},
+		{"several, and blank lines", []string{"", "\n", garbage + "\n", "", "  \n", "}{\n", ""}, []int{3, 6}},
 	}
-	lines := strings.SplitAfter(string(b), "\n")
-	lines[1] = `{"seq":2,"source":` + "\n"
-	if err := os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ledger.jsonl")
+			var b strings.Builder
+			var want []int64
+			for _, line := range tt.lines {
+				if line != "" {
+					b.WriteString(line)
+					continue
+				}
+				want = append(want, int64(len(want)+1))
+				j, err := json.Marshal(Record{Seq: int64(len(want)), Source: "prod"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.Write(append(j, '\n'))
+			}
+			if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			check := func(when string, want []int64) {
+				t.Helper()
+				recs, corrupt, err := Read(path)
+				if err != nil {
+					t.Fatalf("%s: Read: %v", when, err)
+				}
+				if diff := cmp.Diff(want, seqs(recs)); diff != "" {
+					t.Errorf("%s: seqs (-want +got):\n%s", when, diff)
+				}
+				var lines []int
+				for _, c := range corrupt {
+					lines = append(lines, c.Line)
+					if c.Why == "" || !strings.Contains(c.String(), fmt.Sprintf("line %d ", c.Line)) {
+						t.Errorf("%s: corrupt line says nothing: %v", when, c)
+					}
+					if strings.Contains(c.String(), "\x1b") {
+						t.Errorf("%s: the report of a corrupt line holds its bytes: %q", when, c.String())
+					}
+				}
+				if diff := cmp.Diff(tt.bad, lines); diff != "" {
+					t.Errorf("%s: corrupt lines (-want +got):\n%s", when, diff)
+				}
+			}
+			check("before", want)
 
-	_, err = Read(path)
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "ledger.jsonl:2:") {
-		t.Errorf("Read = %v, want ErrCorrupt naming ledger.jsonl:2", err)
-	}
-	if _, err := Open(path); !errors.Is(err, ErrCorrupt) {
-		t.Errorf("Open = %v, want ErrCorrupt", err)
+			l := open(t, path)
+			var lines []int
+			for _, c := range l.Corrupt() {
+				lines = append(lines, c.Line)
+			}
+			if diff := cmp.Diff(tt.bad, lines); diff != "" {
+				t.Errorf("Open: corrupt lines (-want +got):\n%s", diff)
+			}
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &Record{Source: "prod", Revision: "main@sha1:eeee"}
+			appendAll(t, l, r)
+			if r.Seq != int64(len(want)+1) {
+				t.Errorf("Seq of the new record = %d, want %d", r.Seq, len(want)+1)
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(after, before) {
+				t.Errorf("Append changed what was there:\nbefore: %q\nafter:  %q", before, after)
+			}
+			check("after an append", append(want, r.Seq))
+		})
 	}
 }
 

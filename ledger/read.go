@@ -11,73 +11,105 @@ import (
 	"os"
 )
 
-// ErrCorrupt is wrapped by the error for a record that does not parse and is
-// not the torn last line of the file.
-var ErrCorrupt = errors.New("corrupt ledger record")
-
-// Read returns every complete record of the ledger file at path, oldest
-// first. A torn last line (a crash mid-write) is skipped; a line in the
-// middle that does not parse is an error naming its line number. A file
-// that does not exist yet holds no records.
-func Read(path string) ([]Record, error) {
-	recs, _, err := ReadTorn(path)
-	return recs, err
+// Corrupt is a line of a ledger file that is not a record: edited by hand,
+// damaged on disk, or the torn remains of a crash in the middle of a write.
+// Read skips it; nothing in moor removes it from the file.
+type Corrupt struct {
+	Line   int   // 1-based
+	Offset int64 // of its first byte
+	Size   int64 // its bytes, without the '\n'
+	// Torn: it is the last line and has no '\n' (the next Append ends it).
+	Torn bool
+	// Why is what is wrong with it: the JSON decoder's error, or what
+	// the record lacks.
+	Why string
 }
 
-// ReadTorn is Read that also returns how many bytes of a torn last line it
-// skipped (0 when the file ends on a complete record).
-func ReadTorn(path string) (recs []Record, torn int64, err error) {
+func (c Corrupt) String() string {
+	torn := ""
+	if c.Torn {
+		torn = ", torn: no line end"
+	}
+	return fmt.Sprintf("line %d (%d bytes at offset %d%s) is not a record, skipped: %s", c.Line, c.Size, c.Offset, torn, c.Why)
+}
+
+// Read returns every record of the ledger file at path, oldest first, and
+// the lines that are not records (see Corrupt), which it skips. A file that
+// does not exist yet holds no records. The error is for a file that cannot
+// be read at all.
+func Read(path string) ([]Record, []Corrupt, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("read ledger: %w", err)
+		return nil, nil, fmt.Errorf("read ledger: %w", err)
 	}
 	defer f.Close()
+	var recs []Record
 	st, err := scan(f, path, func(r Record) { recs = append(recs, r) })
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	return recs, st.size - st.end, nil
+	return recs, st.corrupt, nil
 }
 
 type scanStats struct {
-	lastSeq int64 // Seq of the last complete record
-	end     int64 // offset just past the last complete record's '\n'
+	lastSeq int64 // the highest Seq of any record
+	end     int64 // offset just past the last '\n'
 	size    int64 // bytes read
+	corrupt []Corrupt
 }
 
-// scan reads records from r, calling visit (when not nil) on each complete
-// one. Only a line ending in '\n' is complete: Append writes a record and
-// its '\n' with one write, so a line without it is the torn remains of a
-// crash, whatever its bytes (a power cut can also leave a tail of NULs).
-// Blank lines are skipped.
+// scan reads records from r, calling visit (when not nil) on each one.
+// Blank lines are skipped; a line that does not decode into a record with
+// a Seq is reported in corrupt. The last line may lack its '\n' (Append
+// writes a record and its '\n' with one write, so that is the remains of
+// a crash, or of a hand): it is a record when it decodes as one, and
+// corrupt otherwise (a torn record, or the NULs a power cut can leave).
 func scan(r io.Reader, name string, visit func(Record)) (scanStats, error) {
 	var st scanStats
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
-		st.size += int64(len(b))
-		if err == io.EOF {
-			return st, nil // b, if any, is the torn tail
-		}
-		if err != nil {
+		if err != nil && err != io.EOF {
 			return st, fmt.Errorf("read ledger %s: %w", name, err)
 		}
-		st.end = st.size
-		if len(bytes.TrimSpace(b)) == 0 {
-			continue
+		offset := st.size
+		st.size += int64(len(b))
+		torn := err == io.EOF
+		if !torn {
+			st.end = st.size
 		}
-		var rec Record
-		if err := json.Unmarshal(b, &rec); err != nil {
-			return st, fmt.Errorf("%s:%d: %w: %w", name, line, ErrCorrupt, err)
+		b = bytes.TrimSuffix(b, []byte("\n"))
+		if len(bytes.TrimSpace(b)) > 0 {
+			rec, why := decode(b)
+			switch {
+			case why != "":
+				st.corrupt = append(st.corrupt, Corrupt{Line: line, Offset: offset, Size: int64(len(b)), Torn: torn, Why: why})
+			default:
+				st.lastSeq = max(st.lastSeq, rec.Seq)
+				if visit != nil {
+					visit(rec)
+				}
+			}
 		}
-		st.lastSeq = rec.Seq
-		if visit != nil {
-			visit(rec)
+		if torn {
+			return st, nil
 		}
 	}
+}
+
+// decode decodes one line into a record, or says why it is none.
+func decode(b []byte) (Record, string) {
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, err.Error()
+	}
+	if rec.Seq <= 0 {
+		return rec, "no seq"
+	}
+	return rec, ""
 }
 
 // BySource returns the records of source, in order.

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/moor-dev/moor/printable"
 )
 
 // MakePlan compares what a revision wants with what the engine shows and,
@@ -23,7 +25,7 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 	p := &Plan{Source: d.Source, Revision: d.Revision,
 		Broken: map[string]string{}, Blocked: map[string]string{}, Held: map[string]string{}, Conflicts: map[string]string{}}
 	for name, err := range d.Broken {
-		p.Broken[name] = err.Error()
+		p.Broken[name] = printable.Error(err) // it quotes the repository's files
 	}
 	b := &builder{d: d, c: c, plan: p, images: o.Images, files: o.Files, pulls: map[string]*Op{}}
 	owned := ownedBy(o, d, c)

@@ -16,6 +16,7 @@ import (
 	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/gitsource"
+	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
 	"github.com/moor-dev/moor/server"
 )
@@ -196,21 +197,24 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		for _, sd := range stacks {
 			st, err := compose.LoadStack(ctx, sd, compose.Options{Variables: vars.m, Profiles: profiles})
 			if err != nil {
-				fmt.Fprintf(e.stdout, "error %s: %v\n", sd.Name, err)
+				fmt.Fprintf(e.stdout, "error %s: %s\n", sd.Name, printable.Error(err))
 				code = exitError
 				continue
 			}
-			fmt.Fprintf(e.stdout, "ok    %s (%s)\n", st.Name, strings.Join(st.ServiceNames(), ", "))
+			fmt.Fprintf(e.stdout, "ok    %s (%s)\n", st.Name, printable.Escape(strings.Join(st.ServiceNames(), ", ")))
 		}
 		return code
 	}
 }
 
+// The printers below print a repository's text (subjects, authors, and
+// the errors and reasons that quote its files) escaped: see printable.
+
 func printHeader(w io.Writer, ctl *controller.Controller, out *controller.Outcome) {
 	s := out.Snapshot
-	fmt.Fprintf(w, "source %s: %s", ctl.Source.Name, s.Revision)
+	fmt.Fprintf(w, "source %s: %s", ctl.Source.Name, printable.Escape(s.Revision.String()))
 	if s.Subject != "" {
-		fmt.Fprintf(w, " %q by %s", s.Subject, s.Author)
+		fmt.Fprintf(w, " \"%s\" by %s", printable.Escape(s.Subject), printable.Escape(s.Author))
 	}
 	fmt.Fprintln(w)
 }
@@ -221,9 +225,9 @@ func printPlan(w io.Writer, p *reconcile.Plan, steps bool) {
 		return
 	}
 	if steps {
-		fmt.Fprint(w, p.Detail())
+		fmt.Fprint(w, printable.Lines(p.Detail(), ""))
 	} else {
-		fmt.Fprint(w, p.String())
+		fmt.Fprint(w, printable.Lines(p.String(), ""))
 	}
 	fmt.Fprintf(w, "%d change(s)\n", len(p.Ops))
 }
@@ -243,15 +247,15 @@ func printResult(w io.Writer, out *controller.Outcome) {
 		case r.Err != nil:
 			status = "FAILED"
 		}
-		fmt.Fprintf(w, "%s %s %s\n", status, r.Op, r.Duration.Round(time.Millisecond))
+		fmt.Fprintf(w, "%s %s %s\n", status, printable.Escape(r.Op.String()), r.Duration.Round(time.Millisecond))
 		if r.Err != nil && !r.Skipped {
-			fmt.Fprintf(w, "       %v\n", r.Err)
+			fmt.Fprintf(w, "       %s\n", strings.ReplaceAll(printable.Error(r.Err), "\n", "\n       "))
 		}
 	}
 	p := *out.Plan
 	p.Ops = nil
-	fmt.Fprint(w, p.String())
+	fmt.Fprint(w, printable.Lines(p.String(), ""))
 	for _, warning := range out.Warnings() {
-		fmt.Fprintf(w, "warning: %s\n", warning)
+		fmt.Fprintf(w, "warning: %s\n", printable.Escape(warning))
 	}
 }

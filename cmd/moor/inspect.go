@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/ledger"
+	"github.com/moor-dev/moor/printable"
+	"github.com/moor-dev/moor/repourl"
 	"github.com/moor-dev/moor/runtime"
 )
 
@@ -60,10 +62,13 @@ func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		if len(args) > 0 {
 			return e.errorf("history takes no arguments, got %q", args)
 		}
-		recs, err := ledger.Read(filepath.Join(*stateDir, "ledger.jsonl"))
+		path := filepath.Join(*stateDir, "ledger.jsonl")
+		recs, corrupt, err := ledger.Read(path)
 		if err != nil {
 			return e.errorf("%v", err)
 		}
+		// Said last, on stderr: the records (or the JSON) stay what they are.
+		defer reportCorrupt(e.stderr, path, corrupt)
 		keep := recs
 		if *source != "" {
 			keep = ledger.BySource(keep, *source)
@@ -82,32 +87,54 @@ func historyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			fmt.Fprintln(e.stdout, "no applies recorded")
 		}
 		for _, r := range keep {
-			fmt.Fprintf(e.stdout, "#%d %s %s %s %s %s", r.Seq, r.Started.Local().Format("2006-01-02 15:04:05"), r.Source,
-				r.Revision, r.Result, r.Duration().Round(time.Millisecond))
-			if r.Subject != "" {
-				fmt.Fprintf(e.stdout, " %q by %s", r.Subject, r.Author)
-			}
-			fmt.Fprintln(e.stdout)
-			for _, op := range r.Ops {
-				if *stack != "" && op.Stack != *stack {
-					continue
-				}
-				fmt.Fprintf(e.stdout, "    %-7s %s", op.Result, op.Op)
-				if op.Error != "" {
-					fmt.Fprintf(e.stdout, ": %s", op.Error)
-				}
-				fmt.Fprintln(e.stdout)
-			}
-			for _, name := range slices.Sorted(maps.Keys(r.Broken)) {
-				if *stack == "" || name == *stack {
-					fmt.Fprintf(e.stdout, "    broken  %s: %s\n", name, r.Broken[name])
-				}
-			}
-			if r.Error != "" && len(r.Ops) == 0 && len(r.Broken) == 0 {
-				fmt.Fprintf(e.stdout, "    error   %s\n", strings.ReplaceAll(r.Error, "\n", "\n            "))
-			}
+			printRecord(e.stdout, r, *stack)
 		}
 		return exitOK
+	}
+}
+
+// printRecord prints one apply of the ledger, its ops limited to stack
+// when it is not "". What the repository wrote (subject, author, the
+// errors that quote its files) is printed escaped; the record is kept as
+// it was.
+func printRecord(w io.Writer, r ledger.Record, stack string) {
+	fmt.Fprintf(w, "#%d %s %s %s %s %s", r.Seq, r.Started.Local().Format("2006-01-02 15:04:05"), printable.Escape(r.Source),
+		printable.Escape(r.Revision), printable.Escape(r.Result), r.Duration().Round(time.Millisecond))
+	if r.Subject != "" {
+		fmt.Fprintf(w, " \"%s\" by %s", printable.Escape(r.Subject), printable.Escape(r.Author))
+	}
+	fmt.Fprintln(w)
+	for _, op := range r.Ops {
+		if stack != "" && op.Stack != stack {
+			continue
+		}
+		fmt.Fprintf(w, "    %-7s %s", printable.Escape(op.Result), printable.Escape(op.Op))
+		if op.Error != "" {
+			fmt.Fprintf(w, ": %s", printable.Lines(op.Error, "            "))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Broken)) {
+		if stack == "" || name == stack {
+			fmt.Fprintf(w, "    broken  %s: %s\n", printable.Escape(name), printable.Lines(r.Broken[name], "            "))
+		}
+	}
+	if r.Error != "" && len(r.Ops) == 0 && len(r.Broken) == 0 {
+		// An older moor may have recorded a URL with credentials.
+		fmt.Fprintf(w, "    error   %s\n", printable.Lines(repourl.RedactText(r.Error), "            "))
+	}
+}
+
+// reportCorrupt says which lines of the ledger are not records: a few of
+// them, and how many more.
+func reportCorrupt(w io.Writer, path string, corrupt []ledger.Corrupt) {
+	const shown = 10
+	for i, c := range corrupt {
+		if i == shown {
+			fmt.Fprintf(w, "moor: %s: %d more lines are not records\n", path, len(corrupt)-shown)
+			break
+		}
+		fmt.Fprintf(w, "moor: %s: %s; the line is left in the file\n", path, printable.Escape(c.String()))
 	}
 }
 

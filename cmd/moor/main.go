@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/moor-dev/moor/printable"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…".
@@ -44,7 +46,14 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
+// errorf prints an error on stderr. Errors among a are printed escaped
+// (printable.Error): they may quote a repository's text.
 func (e *env) errorf(format string, a ...any) int {
+	for i, v := range a {
+		if err, ok := v.(error); ok {
+			a[i] = printable.Error(err)
+		}
+	}
 	fmt.Fprintf(e.stderr, "moor: "+format+"\n", a...)
 	return exitError
 }

@@ -141,7 +141,7 @@ func newLogger(format, level string) (*zap.Logger, error) {
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.OutputPaths = []string{"stderr"}
 	zc.ErrorOutputPaths = []string{"stderr"}
-	return zc.Build()
+	return zc.Build(zap.WrapCore(func(c zapcore.Core) zapcore.Core { return escapingCore{c} }))
 }
 
 // parts is what a command that converges needs, built once.
@@ -183,6 +183,15 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 		return nil, err
 	}
 	routeLogrus(p.log)
+	was, err := controller.PrepareStateDir(cfg.StateDir)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	if was != 0 {
+		p.log.Warn("the state dir was open to other users: made it private (0700)",
+			zap.String("state_dir", cfg.StateDir), zap.String("was", fmt.Sprintf("%#o", was)))
+	}
 	if lock {
 		if p.lock, err = controller.AcquireLock(cfg.StateDir); err != nil {
 			p.close()
@@ -194,6 +203,7 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 			p.close()
 			return nil, err
 		}
+		logCorrupt(p.log, p.ledger)
 	}
 	if p.docker, err = runtime.NewDocker(ctx); err != nil {
 		p.close()
@@ -209,6 +219,21 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 		p.sources = append(p.sources, ctl)
 	}
 	return p, nil
+}
+
+// logCorrupt says once, when the ledger is opened, which of its lines are
+// not records: they are skipped, and left in the file for the operator.
+func logCorrupt(log *zap.Logger, l *ledger.Ledger) {
+	corrupt := l.Corrupt()
+	if len(corrupt) == 0 {
+		return
+	}
+	var lines []string
+	for _, c := range corrupt[:min(len(corrupt), 10)] {
+		lines = append(lines, c.String())
+	}
+	log.Warn("ledger lines that are not records are skipped and left in the file",
+		zap.String("ledger", l.Path()), zap.Int("count", len(corrupt)), zap.Strings("lines", lines))
 }
 
 var _ reconcile.Runtime = (*runtime.Docker)(nil)
