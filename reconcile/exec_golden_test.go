@@ -141,3 +141,41 @@ RemoveContainer web-api-3-retired`,
 		})
 	}
 }
+
+// TestLeftoverOfAnInterruptedCreate: a create an interrupted run had in
+// flight can complete after the next run looked at the engine. Its
+// container, which carries this instance's owner, is removed and the
+// create made again; one that carries another owner is never touched.
+func TestLeftoverOfAnInterruptedCreate(t *testing.T) {
+	for _, owner := range []string{"me", "someone-else"} {
+		t.Run(owner, func(t *testing.T) {
+			f := runtime.NewFake()
+			f.Publish("app:1", "sha256:1")
+			v1 := want("main@sha1:1", svc("api", "app:1", 1, "A=1"))
+			v1.Owner = "me"
+			converge(t, f, v1, 2)
+			v2 := want("main@sha1:2", svc("api", "app:1", 1, "A=2"))
+			v2.Owner = "me"
+			obs, _ := f.Observe(t.Context())
+			p := reconcile.MakePlan(v2, obs, reconcile.Constraints{})
+			// The engine finishes the interrupted run's create now.
+			labels := reconcile.ContainerLabels(v2, "web", v2.Stacks["web"].Services["api"], 1)
+			labels[reconcile.LabelOwner] = owner
+			late, err := f.CreateContainer(t.Context(), "web-api-1"+reconcile.CandidateSuffix, v2.Stacks["web"].Services["api"].Spec, labels)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := executor(f).Apply(t.Context(), p)
+			_, lateErr := f.InspectContainer(t.Context(), late)
+			if owner == "me" {
+				if len(res.Failed()) != 0 || lateErr == nil {
+					t.Errorf("the leftover was not replaced: %+v, late container err %v", res.Failed(), lateErr)
+				}
+				return
+			}
+			if len(res.Failed()) != 1 || !strings.Contains(res.Failed()[0].Err.Error(), "moor does not manage") || lateErr != nil {
+				t.Errorf("another owner's container: %+v, late container err %v", res.Failed(), lateErr)
+			}
+		})
+	}
+}

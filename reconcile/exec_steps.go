@@ -121,6 +121,9 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 		err = rt.RemoveVolume(ctx, s.Volume.Name)
 	case StepCreate:
 		run.newID, err = rt.CreateContainer(ctx, s.Name, *s.Spec, s.Labels)
+		if errors.Is(err, ErrConflict) && s.Leftover && r.removeLeftover(ctx, s) {
+			run.newID, err = rt.CreateContainer(ctx, s.Name, *s.Spec, s.Labels)
+		}
 		if errors.Is(err, ErrConflict) {
 			return fmt.Errorf("create %s: the name is taken by a container moor does not manage: %w", s.Name, err)
 		}
@@ -154,6 +157,19 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 		return fmt.Errorf("%s: %w", s, err)
 	}
 	return err
+}
+
+// removeLeftover removes the container holding s.Name when it carries the
+// owner and source s creates with: a create of an interrupted run of this
+// instance that the engine completed after that run last looked. It reports
+// whether it did.
+func (r *applyRun) removeLeftover(ctx context.Context, s Step) bool {
+	c, err := r.e.Runtime.InspectContainer(ctx, s.Name)
+	owner, source := s.Labels[LabelOwner], s.Labels[LabelSource]
+	if err != nil || owner == "" || c.Owner != owner || c.Source != source || c.Name != s.Name {
+		return false
+	}
+	return r.e.Runtime.RemoveContainer(ctx, c.ID) == nil
 }
 
 // subject names a step's container in a readiness error.

@@ -121,7 +121,7 @@ func (b *builder) createOp(stack string, svc *Service, n int) Op {
 	name := ContainerName(stack, svc.Name, n)
 	spec := svc.Spec
 	op.Steps = []Step{
-		{Kind: StepCreate, Name: name, Spec: &spec, Labels: ContainerLabels(b.d, stack, svc, n)},
+		{Kind: StepCreate, Name: name, Spec: &spec, Labels: ContainerLabels(b.d, stack, svc, n), Leftover: b.d.Owner != ""},
 		{Kind: StepStart, Name: name},
 		{Kind: StepReady, Name: name, Ready: ready(svc, false)},
 	}
@@ -186,7 +186,7 @@ func (b *builder) replaceOp(stack string, svc *Service, r replacement, ro Rollou
 	spec := svc.Spec
 
 	removeNew := func(name string) Step { return Step{Kind: StepRemove, Name: name} }
-	create := Step{Kind: StepCreate, Name: candidate, Spec: &spec, Labels: ContainerLabels(b.d, stack, svc, r.n),
+	create := Step{Kind: StepCreate, Name: candidate, Spec: &spec, Labels: ContainerLabels(b.d, stack, svc, r.n), Leftover: b.d.Owner != "",
 		Undo: []Step{removeNew(candidate)}}
 	expose := Step{Kind: StepExpose, Name: candidate, Spec: &spec, Service: svc.Name}
 	stop := Step{Kind: StepStop, Container: old.ID, Name: name, Grace: spec.StopGracePeriod,

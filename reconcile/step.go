@@ -61,6 +61,11 @@ type Step struct {
 	Spec *ContainerSpec
 	// Labels are added to the created container, network or volume.
 	Labels map[string]string
+	// Leftover (StepCreate): a container that already holds Name and
+	// carries the LabelOwner and LabelSource of Labels is what a create of
+	// an interrupted run of this instance left, completed by the engine
+	// after that run last looked: it is removed, and the create made again.
+	Leftover bool
 	// Service is the name the container answers to (StepExpose).
 	Service string
 	// Ready says when the container counts as up (StepReady).
