@@ -83,6 +83,9 @@ const (
 	DefaultRef       = "main"
 	DefaultInterval  = 30 * time.Second
 	DefaultTimeout   = 10 * time.Minute
+	// DefaultMaxConnections is how many connections moor run's listener
+	// keeps open at once (api.max_connections).
+	DefaultMaxConnections = 256
 
 	// MinInterval is the shortest interval: cron.Every rounds down to
 	// whole seconds, and polling faster than that helps no one.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/moor-dev/moor/config"
@@ -62,5 +63,24 @@ func TestStatusServedFromTheLastRun(t *testing.T) {
 	}
 	if calls := fake.Calls(); len(calls) != 0 {
 		t.Errorf("50 requests of /status called the engine: %v", calls)
+	}
+}
+
+// TestHeaderLimit: headers past MaxHeaderBytes are refused, not read on.
+func TestHeaderLimit(t *testing.T) {
+	srv, err := server.Start(server.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+srv.Addr+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("x", 2*server.MaxHeaderBytes))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("%d KiB of headers: %s, want 431", 2*server.MaxHeaderBytes>>10, res.Status)
 	}
 }

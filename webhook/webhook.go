@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -144,16 +145,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case triggered, pong, ignored:
 		key = rep.outcome.String()
 	}
+	var body bytes.Buffer
+	json.NewEncoder(&body).Encode(map[string]string{key: rep.msg})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if rep.outcome == rejectedBusy {
+	w.Header().Set("Content-Length", strconv.Itoa(body.Len()))
+	switch rep.outcome {
+	case rejectedBusy:
+		w.Header().Set("Retry-After", "5")
+		fallthrough
+	case rejectedTooLarge:
 		// Whatever is left of the body is not read: the connection goes.
 		w.Header().Set("Connection", "close")
-		w.Header().Set("Retry-After", "5")
 	}
 	w.WriteHeader(outcomes[rep.outcome].status)
 	// An error here means the client went away; there is no one left to tell.
-	_ = json.NewEncoder(w).Encode(map[string]string{key: rep.msg})
+	_, _ = w.Write(body.Bytes())
 }
 
 // handle makes the checks in the order the package comment gives: everything
