@@ -171,7 +171,7 @@ func webhooks(sources []*controller.Controller) (*webhook.Handler, error) {
 		if len(secret) == 0 {
 			return nil, fmt.Errorf("source %s: webhook secret file %s is empty", ctl.Source.Name, file)
 		}
-		targets = append(targets, webhook.Target{Source: ctl.Source.Name, Branch: ctl.Source.Ref, Secret: secret, Trigger: ctl.Trigger})
+		targets = append(targets, webhook.Target{Source: ctl.Source.Name, Branch: ctl.Source.Ref, Secret: secret, Trigger: ctl.TriggerPush})
 	}
 	return webhook.New(targets), nil
 }
