@@ -7,7 +7,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -57,6 +56,10 @@ type Config struct {
 	// config.DefaultMaxConnections); see connLimit for how room is made
 	// for more.
 	MaxConnections int
+	// TokenFile holds the API's bearer token (api.token_file); empty:
+	// there is none, and /status always withholds what containers
+	// printed.
+	TokenFile string
 }
 
 // Server is a running listener.
@@ -132,25 +135,38 @@ func build(cfg Config) (http.Handler, *webhook.Handler, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	var token []byte
+	if cfg.TokenFile != "" {
+		if token, err = readSecret(cfg.TokenFile); err != nil {
+			return nil, nil, fmt.Errorf("API token: %w", err)
+		}
+		if len(token) < minTokenLen {
+			return nil, nil, fmt.Errorf("API token in %s: %d characters, want at least %d (e.g. openssl rand -hex 32)", cfg.TokenFile, len(token), minTokenLen)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		reports := []*controller.SourceReport{}
-		for _, ctl := range cfg.Sources {
-			if rep := ctl.Report(); rep != nil {
-				reports = append(reports, rep)
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"sources": reports})
-	})
+	mux.HandleFunc("GET /status", status(cfg.Sources, token))
 	mux.Handle("/hooks/", hooks)
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{MaxRequestsInFlight: MaxMetricsInFlight}))
 	}
 	return mux, hooks, nil
+}
+
+// readSecret reads a secret from file, without the whitespace around it.
+func readSecret(file string) ([]byte, error) {
+	secret, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	secret = bytes.TrimSpace(secret)
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("%s is empty", file)
+	}
+	return secret, nil
 }
 
 // webhooks builds the handler of POST /hooks/{provider}/{source} for every
@@ -163,13 +179,9 @@ func webhooks(sources []*controller.Controller) (*webhook.Handler, error) {
 		if file == "" {
 			continue
 		}
-		secret, err := os.ReadFile(file)
+		secret, err := readSecret(file)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: webhook secret: %w", ctl.Source.Name, err)
-		}
-		secret = bytes.TrimSpace(secret)
-		if len(secret) == 0 {
-			return nil, fmt.Errorf("source %s: webhook secret file %s is empty", ctl.Source.Name, file)
 		}
 		targets = append(targets, webhook.Target{Source: ctl.Source.Name, Branch: ctl.Source.Ref, Secret: secret, Trigger: ctl.TriggerPush})
 	}
