@@ -25,10 +25,13 @@ import (
 	"github.com/moor-dev/moor/server"
 )
 
-// TestHostileClients holds a thousand webhooks whose 1 MiB bodies stall
-// after 768 KiB and two thousand connections that send nothing against the
-// server, with a controller polling behind it, for five seconds; each
-// client connects again a second after the server closes it. /healthz
+// TestHostileClients holds five hundred webhooks that send 768 KiB of a
+// 1 MiB body, slowly, and stall, and a thousand connections that send
+// nothing against the server, with a controller polling behind it, for
+// five seconds; each client connects again a second after the server
+// closes it. (The flood and the server share this process and its two
+// cores; cmd/moor's TestRunSurvivesHostileClients holds four times as many
+// against a real moor run.) /healthz
 // answers every probe, on a new connection, within two seconds (in
 // milliseconds mostly; the first probes wait behind the flood's first
 // connections in the accept queue), the server keeps at most its connection
@@ -60,9 +63,9 @@ func TestHostileClients(t *testing.T) {
 	before := heapInUse()
 
 	flood := &testkit.Flood{
-		Addr: srv.Addr, Path: "/hooks/github/prod", SlowBodies: 1000, Idle: 2000, Pause: time.Second,
+		Addr: srv.Addr, Path: "/hooks/github/prod", SlowBodies: 500, Idle: 1000, Pause: time.Second,
 		Headers:  []string{"X-GitHub-Event: push", "X-Hub-Signature-256: sha256=" + strings.Repeat("0", 64)},
-		BodySize: 1 << 20, BodySent: 768 << 10,
+		BodySize: 1 << 20, BodySent: 768 << 10, PieceEvery: 100 * time.Millisecond,
 	}
 	flood.Start(t)
 
@@ -115,7 +118,7 @@ func TestHostileClients(t *testing.T) {
 	if grew := int64(peakHeap) - int64(before); grew > 64<<20 {
 		t.Errorf("the heap grew by %.1f MiB under the flood, want under 64 MiB", mib(uint64(grew)))
 	}
-	if stats.Closed < 1000 {
+	if stats.Closed < 500 {
 		t.Errorf("the server closed %d connections, want the flood's to be cut short", stats.Closed)
 	}
 

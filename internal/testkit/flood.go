@@ -21,14 +21,15 @@ type Flood struct {
 	// Addr is host:port.
 	Addr string
 	// SlowBodies clients POST to Path with a Content-Length of BodySize,
-	// send BodySent bytes of it in 64 KiB pieces, and then send nothing
-	// more: a webhook whose body never ends.
+	// send BodySent bytes of it in 64 KiB pieces, one every PieceEvery,
+	// and then send nothing more: a webhook whose body never ends.
 	SlowBodies int
 	Path       string
 	// Headers are added to the slow bodies' requests ("Name: value").
-	Headers  []string
-	BodySize int
-	BodySent int
+	Headers    []string
+	BodySize   int
+	BodySent   int
+	PieceEvery time.Duration
 	// Idle clients connect and send nothing.
 	Idle int
 	// Pause is how long a client waits after its connection closed before
@@ -144,7 +145,14 @@ func (f *Flood) slowBody(ctx context.Context, c net.Conn, piece []byte) {
 	if w.Flush() != nil {
 		return
 	}
-	for sent := 0; sent < f.BodySent && ctx.Err() == nil; sent += len(piece) {
+	for sent := 0; sent < f.BodySent; sent += len(piece) {
+		if sent > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(f.PieceEvery):
+			}
+		}
 		if _, err := c.Write(piece[:min(len(piece), f.BodySent-sent)]); err != nil {
 			return
 		}
