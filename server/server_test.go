@@ -183,3 +183,65 @@ func TestAPITokenFile(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStatusAuth: /status answers any Authorization header with the full
+// report only for the token itself, the report without output for no
+// header, and 401 for everything else; the output never shows otherwise.
+//
+//	go test -fuzz FuzzStatusAuth ./server/
+func FuzzStatusAuth(f *testing.F) {
+	const token = "0123456789abcdef0123456789abcdef"
+	for _, seed := range []string{"", "Bearer " + token, "bearer " + token, "Bearer  " + token, "Bearer " + token + " ",
+		"Bearer " + token[:31], "Basic " + token, "Bearer", token, "Bearer \x00", "Bearer " + strings.Repeat("0", 32)} {
+		f.Add(seed)
+	}
+	repo := testkit.NewRepo(f)
+	repo.Write("web/compose.yaml", "services:\n  app:\n    image: app:1\n    restart: always\n")
+	repo.Commit("v1")
+	fake := runtime.NewFake()
+	fake.Publish("app:1", "sha256:1")
+	fake.Publish("app:2", "sha256:2")
+	fake.CrashImage("app:2")
+	ctl := controller.New(config.Source{Name: "prod", Repo: repo.Dir, Ref: "main"}, f.TempDir(), chatty{fake}, nil, nil)
+	ctl.Executor.Clock = fakeclock.NewAuto()
+	ctx := context.Background()
+	if _, err := ctl.Apply(ctx); err != nil {
+		f.Fatal(err)
+	}
+	repo.Write("web/compose.yaml", "services:\n  app:\n    image: app:2\n    restart: always\n")
+	repo.Commit("v2")
+	ctl.Apply(ctx)
+	tokenFile := filepath.Join(f.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte(token), 0o600)
+	h, err := server.Handler(server.Config{Sources: []*controller.Controller{ctl}, TokenFile: tokenFile})
+	if err != nil {
+		f.Fatal(err)
+	}
+
+	f.Fuzz(func(t *testing.T, auth string) {
+		r := httptest.NewRequest(http.MethodGet, "/status", nil)
+		if auth != "" {
+			r.Header["Authorization"] = []string{auth}
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		body := w.Body.String()
+		full := strings.Contains(body, printedSecret)
+		scheme, cred, _ := strings.Cut(auth, " ")
+		valid := strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(cred) == token
+		switch {
+		case auth == "":
+			if w.Code != 200 || full || !strings.Contains(body, "(withheld)") {
+				t.Errorf("no token: %d, output shown: %v", w.Code, full)
+			}
+		case valid:
+			if w.Code != 200 || !full {
+				t.Errorf("the token: %d, output shown: %v", w.Code, full)
+			}
+		default:
+			if w.Code != 401 || full || strings.Contains(body, token) {
+				t.Errorf("Authorization %q: %d %s", auth, w.Code, body)
+			}
+		}
+	})
+}

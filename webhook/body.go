@@ -38,9 +38,15 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (body []byte,
 	release = func() { h.buffered.Add(-held) }
 	src := http.MaxBytesReader(w, r.Body, limit)
 	body = []byte{}
+	// A body of known length takes no more than it needs (and a byte to
+	// see its end).
+	first := int64(firstChunk)
+	if r.ContentLength >= 0 {
+		first = min(first, r.ContentLength+1)
+	}
 	for {
 		if len(body) == cap(body) {
-			size := min(max(2*int64(cap(body)), firstChunk), limit+1)
+			size := min(max(2*int64(cap(body)), first), limit+1)
 			if !h.take(size - int64(cap(body))) {
 				release()
 				return nil, nil, fail(rejectedBusy, "webhook bodies hold %d bytes already; retry later", h.maxBuffered())
