@@ -307,6 +307,7 @@ sources:
 		return id != "" && id != first
 	})
 	t.Logf("the hook after the gap deployed v2 in %s", time.Since(hooked).Round(time.Millisecond))
+	testkit.Eventually(t, 30*time.Second, "the hook's run counted", func() bool { return runs() > before })
 	if got := runs() - before; got != 1 {
 		t.Errorf("%.0f runs for one hook, want 1", got)
 	}
