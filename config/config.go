@@ -12,6 +12,9 @@
 //	listen: 127.0.0.1:9100     # "" or "off" serves nothing
 //	log_level: info            # debug|info|warn|error
 //	log_format: console        # console|json
+//	api:
+//	  token_file: ""           # a file holding the bearer token of the HTTP API
+//	  max_connections: 256     # connections the listen address keeps open at once
 //	sources:
 //	  - name: prod             # required, unique, [a-z0-9][a-z0-9_.-]*
 //	    repo: https://git.example.com/ops/deploy.git  # required
@@ -88,6 +91,14 @@ const (
 	DefaultRef       = "main"
 	DefaultInterval  = 30 * time.Second
 	DefaultTimeout   = 10 * time.Minute
+	// DefaultMaxConnections is how many connections moor run's listener
+	// keeps open at once (api.max_connections): far more than a forge, a
+	// Prometheus server and a health checker need, and few enough that
+	// what they cost stays small next to the file descriptor limit.
+	DefaultMaxConnections = 256
+	// minConnections leaves room for a health check and a scrape while a
+	// webhook is read.
+	minConnections = 4
 
 	// MinInterval is the shortest interval: cron.Every rounds down to
 	// whole seconds, and polling faster than that helps no one.
@@ -100,7 +111,20 @@ type Config struct {
 	Listen    string // "" serves nothing
 	LogLevel  string
 	LogFormat string
-	Sources   []Source
+	// API is how the listen address is guarded.
+	API     API
+	Sources []Source
+}
+
+// API is the api: block: who may see everything the listen address
+// serves, and how many connections it keeps.
+type API struct {
+	// TokenFile holds the bearer token that shows /status in full (with
+	// what failed containers printed); empty: no request is shown it.
+	TokenFile string
+	// MaxConnections is how many connections the listen address keeps
+	// open at once; DefaultMaxConnections when the file sets none.
+	MaxConnections int
 }
 
 // Source is one repository, ref and path that moor converges the host to.
@@ -243,6 +267,12 @@ func (c *Config) validate(file string, pos map[string]int) error {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			v.add("listen", fmt.Sprintf("%q is not host:port or \"off\": %v", c.Listen, err))
 		}
+	}
+	switch {
+	case c.API.MaxConnections == 0:
+		c.API.MaxConnections = DefaultMaxConnections
+	case c.API.MaxConnections < minConnections:
+		v.add("api.max_connections", fmt.Sprintf("%d is less than %d", c.API.MaxConnections, minConnections))
 	}
 	c.LogLevel = orDefault(c.LogLevel, DefaultLogLevel)
 	switch c.LogLevel {

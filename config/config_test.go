@@ -17,6 +17,9 @@ const full = `state_dir: /srv/moor
 listen: 0.0.0.0:9200
 log_level: debug
 log_format: json
+api:
+  token_file: /etc/moor/api-token
+  max_connections: 64
 sources:
   - name: prod
     repo: https://git.example.com/ops/deploy.git
@@ -47,6 +50,7 @@ func TestParseFull(t *testing.T) {
 	}
 	want := &Config{
 		StateDir: "/srv/moor", Listen: "0.0.0.0:9200", LogLevel: "debug", LogFormat: "json",
+		API: API{TokenFile: "/etc/moor/api-token", MaxConnections: 64},
 		Sources: []Source{
 			{
 				Name: "prod", Repo: "https://git.example.com/ops/deploy.git", Ref: "release",
@@ -74,6 +78,7 @@ func TestDefaults(t *testing.T) {
 	const minimal = "sources:\n  - {name: prod, repo: /srv/deploy}\n"
 	want := &Config{
 		StateDir: "/from/env", Listen: "127.0.0.1:9100", LogLevel: "info", LogFormat: "console",
+		API:     API{MaxConnections: DefaultMaxConnections},
 		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute, Drift: DriftRepair}},
 	}
 	got, err := Parse([]byte(minimal), "moor.yaml", Defaults{StateDir: "/from/env"})
@@ -249,6 +254,21 @@ func TestErrors(t *testing.T) {
 			[]string{`moor.yaml:1: listen: "9100" is not host:port or "off"`},
 		},
 		{
+			"api: an inline token",
+			"api:\n  token: s3cret\n" + src,
+			[]string{`moor.yaml:2: api.token: secrets are not written in the config file: use token_file`},
+		},
+		{
+			"api: too few connections",
+			"api:\n  max_connections: 2\n" + src,
+			[]string{`moor.yaml:2: api.max_connections: 2 is less than 4`},
+		},
+		{
+			"api: max_connections not a number",
+			"api: {max_connections: many}\n" + src,
+			[]string{`moor.yaml:1: api.max_connections: want a whole number, got`},
+		},
+		{
 			"invalid YAML",
 			"listen: x\nstate_dir: a: b\n",
 			[]string{`moor.yaml:2: invalid YAML: mapping values are not allowed in this context`},
@@ -386,7 +406,7 @@ func TestValidateBuilt(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	want := &Config{StateDir: "/s", LogLevel: "info", LogFormat: "console",
+	want := &Config{StateDir: "/s", LogLevel: "info", LogFormat: "console", API: API{MaxConnections: DefaultMaxConnections},
 		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute, Drift: DriftRepair}}}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)

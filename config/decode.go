@@ -55,6 +55,13 @@ func configFields(c *Config) []field {
 		{"listen", func(d *decoder, n *yaml.Node, at string) { c.Listen = d.str(n, at) }},
 		{"log_level", func(d *decoder, n *yaml.Node, at string) { c.LogLevel = d.str(n, at) }},
 		{"log_format", func(d *decoder, n *yaml.Node, at string) { c.LogFormat = d.str(n, at) }},
+		{"api", func(d *decoder, n *yaml.Node, at string) {
+			d.mapping(n, at, []field{
+				{"token_file", func(d *decoder, n *yaml.Node, at string) { c.API.TokenFile = d.str(n, at) }},
+				{"max_connections", func(d *decoder, n *yaml.Node, at string) { c.API.MaxConnections = d.int(n, at) }},
+				{"token", inlineSecret("token_file")},
+			})
+		}},
 		{"sources", func(d *decoder, n *yaml.Node, at string) {
 			for i, item := range d.sequence(n, at) {
 				var s Source
@@ -227,6 +234,20 @@ func (d *decoder) bool(n *yaml.Node, at string) bool {
 	}
 	b, _ := strconv.ParseBool(strings.ToLower(n.Value))
 	return b
+}
+
+func (d *decoder) int(n *yaml.Node, at string) int {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		d.errorf(n, at, "want a whole number, got %s", describe(n))
+		return 0
+	}
+	i, err := strconv.Atoi(n.Value)
+	if err != nil {
+		d.errorf(n, at, "want a whole number, got %s", n.Value)
+		return 0
+	}
+	return i
 }
 
 func (d *decoder) duration(n *yaml.Node, at string) time.Duration {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -27,10 +28,18 @@ const (
 	engineBackoffMax = time.Minute
 )
 
+// TriggerGap is the least time between two triggers acted on: a trigger
+// that comes sooner after the last one waits for the rest of the gap, and
+// any that come meanwhile join it. One push deploys at once; a flood of
+// hooks (replayed, or from a forge gone wild) costs one run, or one ref
+// listing, per gap: no more than the quickest retry after a failure.
+const TriggerGap = backoffMin
+
 // Loop converges the source on every trigger until ctx is done: at start,
 // on its schedule (jittered by up to a tenth of the interval so that many
 // hosts polling one server spread out), and on Trigger. Triggers coalesce
-// into one pending run; two runs never overlap.
+// into one pending run, and are acted on at most once per TriggerGap; two
+// runs never overlap.
 //
 // What follows a failed run depends on its class (fault.Of):
 //   - refused as a whole (a revision that does not load, an unsigned
@@ -41,9 +50,15 @@ const (
 //   - anything else (engine, repository, registry): a growing, jittered
 //     backoff, which a new revision ends.
 //
-// A trigger always runs. An apply in flight when ctx ends finishes (within
-// the source's timeout): a stop never cuts a replacement in half on
-// purpose, and one cut by a kill is repaired by the next run.
+// A trigger runs at once (or at the end of TriggerGap after the last one).
+// So does TriggerPush, except after such a failure: then, like a tick, it
+// runs only when the source has moved to another revision, which costs one
+// ref listing (or when the failed run never learnt its revision), so that
+// a replayed webhook does not undo the backoff.
+//
+// An apply in flight when ctx ends finishes (within the source's timeout):
+// a stop never cuts a replacement in half on purpose, and one cut by a
+// kill is repaired by the next run.
 //
 // The loop is where a run's failure is handled, so it is where it is
 // logged: once per distinct failure.
@@ -54,22 +69,52 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 	c.initTrigger()
 	c.Trigger() // startup
 	var st loopState
+	// pending: a trigger waits for triggerAt, the end of the gap after
+	// the last trigger acted on.
+	var pending bool
+	var triggerAt time.Time
 	for {
 		now := clock.Now()
 		next := sched.Next(now)
 		wait := next.Sub(now)
 		wait += time.Duration(rand.Int64N(int64(wait)/10 + 1))
-		triggered := false
+		if pending {
+			wait = max(min(wait, triggerAt.Sub(now)), 0)
+		}
+		tick := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.trigger:
-			triggered = true
+			pending = true
 		case <-clock.After(wait):
+			tick = true
 		}
-		if !triggered && st.waiting(clock.Now()) && !c.moved(ctx, st.rev) {
-			c.Log.Debug("not retried yet", zap.Time("until", st.retryAt), zap.String("revision", st.rev), zap.Bool("stalled", st.stalled))
+		now = clock.Now()
+		triggered := pending && !now.Before(triggerAt)
+		if !tick && !triggered {
+			continue // the trigger waits for the end of the gap
+		}
+		forced := false
+		if triggered {
+			triggerAt = now.Add(TriggerGap)
+			forced = c.forced.Swap(false) || st.rev == ""
+		}
+		if st.waiting(now) && !forced && !c.moved(ctx, st.rev) {
+			// The source has not moved: that answers a push, but not
+			// a Trigger, nor a push when there is no revision to
+			// compare with.
+			pending = pending && (st.rev == "" || c.forced.Load())
+			c.Log.Debug("not retried yet", zap.Time("until", st.retryAt), zap.String("revision", st.rev),
+				zap.Bool("stalled", st.stalled), zap.Bool("triggered", triggered))
 			continue
+		}
+		// This run answers every trigger so far.
+		pending = false
+		c.forced.Store(false)
+		select {
+		case <-c.trigger:
+		default:
 		}
 		out, err := c.applyDetached(ctx)
 		st.next(out, err, clock.Now())
@@ -187,10 +232,26 @@ func (c *Controller) moved(ctx context.Context, rev string) bool {
 	return err == nil && got.String() != rev
 }
 
-// Trigger asks for a run as soon as the current one (if any) ends. It never
-// blocks: triggers that arrive while one is pending coalesce into it.
+// Trigger asks for a run as soon as the current one (if any) ends and
+// TriggerGap has passed since the last trigger acted on. It never blocks:
+// triggers that arrive while one is pending coalesce into it.
 func (c *Controller) Trigger() {
 	c.initTrigger()
+	c.forced.Store(true)
+	c.poke()
+}
+
+// TriggerPush is Trigger for news that the source was pushed to: a
+// webhook, which anyone who saw one valid delivery can replay. It is
+// acted on as a Trigger, except that after a failed run (while the loop
+// backs off or waits for another revision) it runs the pipeline only if
+// the source did move.
+func (c *Controller) TriggerPush() {
+	c.initTrigger()
+	c.poke()
+}
+
+func (c *Controller) poke() {
 	select {
 	case c.trigger <- struct{}{}:
 	default:
@@ -205,6 +266,8 @@ func (c *Controller) initTrigger() {
 type triggerState struct {
 	triggerOnce sync.Once
 	trigger     chan struct{}
+	// forced: a Trigger, not only a TriggerPush, is pending.
+	forced atomic.Bool
 }
 
 // WatchLocal triggers a run whenever a ref of the source's repository

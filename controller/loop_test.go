@@ -159,7 +159,6 @@ func TestLoopRunsAtStartOnTriggerAndOnSchedule(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")})
 	l := startLoop(h, time.Minute)
-	start := l.clock.Now()
 
 	// Startup: one run, before any tick.
 	l.idle(2)
@@ -168,16 +167,27 @@ func TestLoopRunsAtStartOnTriggerAndOnSchedule(t *testing.T) {
 	}
 	h.container("web-app-1")
 
-	// A trigger runs at once: the clock has not moved.
+	// A trigger right after the startup run waits out TriggerGap, then
+	// runs.
 	h.ctl.Trigger()
 	l.idle(3)
-	if got := h.runs(); got["noop"] != 1 || got[""] != 2 || !l.clock.Now().Equal(start) {
-		t.Fatalf("runs after a trigger: %v at %s; want one more (a no-op) at %s", got, l.clock.Now(), start)
+	if got := h.runs()[""]; got != 1 {
+		t.Fatalf("%d runs before the trigger's gap ended, want 1", got)
+	}
+	if d := l.clock.fire(t); d != controller.TriggerGap {
+		t.Fatalf("the trigger waited %s, want %s", d, controller.TriggerGap)
+	}
+	l.idle(4)
+	if got := h.runs(); got["noop"] != 1 || got[""] != 2 {
+		t.Fatalf("runs after a trigger: %v; want one more (a no-op)", got)
 	}
 
-	// Triggers while a run is in flight coalesce into one more run.
+	// Triggers while a run is in flight coalesce into one more run, a gap
+	// after the last.
 	entered, release := h.rt.hold()
 	h.ctl.Trigger()
+	l.idle(5)
+	l.clock.fire(t)
 	select {
 	case <-entered:
 	case <-time.After(10 * time.Second):
@@ -187,16 +197,24 @@ func TestLoopRunsAtStartOnTriggerAndOnSchedule(t *testing.T) {
 		h.ctl.Trigger()
 	}
 	release()
-	l.idle(5) // the held run's turn, then one for the pending trigger
+	l.idle(7) // the held run's turn, then one that takes the pending trigger
+	if got := h.runs()[""]; got != 3 {
+		t.Fatalf("%d runs before the gap after the held one ended, want 3", got)
+	}
+	if d := l.clock.fire(t); d != controller.TriggerGap {
+		t.Fatalf("the coalesced trigger waited %s, want %s", d, controller.TriggerGap)
+	}
+	l.idle(8)
 	if got := h.runs()[""]; got != 4 {
 		t.Fatalf("%d runs after 5 triggers during a run, want 4 (startup, trigger, held, one coalesced)", got)
 	}
 
 	// The schedule: a tick after the interval, jittered by at most a tenth.
+	before := l.clock.Now()
 	if !l.tick() {
 		t.Fatal("a scheduled tick did not run")
 	}
-	if waited := l.clock.Now().Sub(start); waited < time.Minute || waited > time.Minute+6*time.Second {
+	if waited := l.clock.Now().Sub(before); waited < time.Minute || waited > time.Minute+6*time.Second {
 		t.Errorf("the scheduled run came after %s, want 1m to 1m6s", waited)
 	}
 	if got := h.runs(); got[""] != 5 || got["noop"] != 4 {
@@ -233,13 +251,14 @@ func TestLoopBacksOffAfterFailure(t *testing.T) {
 		t.Fatalf("second retry after %s, want 10s to 16s (the first was %s)", gap2, gap1)
 	}
 
-	// A trigger is not held back.
+	// A push does not undo the backoff while the source stays where it
+	// is: it costs a ref listing, not a run.
 	failed = at
 	turn := l.clock.turns()
-	h.ctl.Trigger()
+	h.ctl.TriggerPush()
 	l.idle(turn + 1)
-	if got := h.runs()[""]; got != 4 || !l.clock.Now().Equal(failed) {
-		t.Fatalf("%d runs at %s after a trigger in the backoff, want 4 at %s", got, l.clock.Now(), failed)
+	if got := h.runs()[""]; got != 3 || !l.clock.Now().Equal(failed) {
+		t.Fatalf("%d runs at %s after a trigger in the backoff, want 3 at %s", got, l.clock.Now(), failed)
 	}
 
 	// A new commit ends the backoff at the next tick.
@@ -287,6 +306,52 @@ func TestLoopBacksOffAfterFailure(t *testing.T) {
 	at, _ = l.nextRun()
 	if gap := at.Sub(failed); gap < 5*time.Second || gap > 7300*time.Millisecond {
 		t.Fatalf("after a success, the first retry came after %s, want 5s to 7.3s", gap)
+	}
+}
+
+// TestLoopCoalescesABurstOfPushes: a hundred webhooks during a run cost
+// one more run, a TriggerGap after the last; a push once the gap is over
+// runs at once.
+func TestLoopCoalescesABurstOfPushes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")})
+	l := startLoop(h, time.Hour)
+	l.idle(2)
+
+	entered, release := h.rt.hold()
+	h.ctl.TriggerPush()
+	l.idle(3)
+	if d := l.clock.fire(t); d != controller.TriggerGap {
+		t.Fatalf("a push right after the startup run waited %s, want %s", d, controller.TriggerGap)
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pushed run did not start")
+	}
+	for range 100 {
+		h.ctl.TriggerPush()
+	}
+	release()
+	l.idle(5) // the held run's turn, then one that takes the burst
+	if d := l.clock.fire(t); d != controller.TriggerGap {
+		t.Fatalf("the burst waited %s, want %s", d, controller.TriggerGap)
+	}
+	l.idle(6)
+	if got := h.runs()[""]; got != 3 {
+		t.Fatalf("%d runs, want 3: startup, the push, one for the burst of 100", got)
+	}
+
+	// Nothing is left pending: the next wait is the schedule's.
+	if d := l.clock.fire(t); d < time.Hour {
+		t.Fatalf("the loop waited %s after the burst's run, want the hour of its schedule", d)
+	}
+	l.idle(7)
+	start := l.clock.Now()
+	h.ctl.TriggerPush()
+	l.idle(8)
+	if got := h.runs()[""]; got != 5 || !l.clock.Now().Equal(start) {
+		t.Fatalf("%d runs at %s, want 5 at %s: a push long after the last runs at once", got, l.clock.Now(), start)
 	}
 }
 

@@ -360,3 +360,41 @@ func shortRev(rev string) string {
 	}
 	return ref + "@" + sha[:7]
 }
+
+// WithoutOutput is r with what containers and health checks printed
+// (reconcile.WithholdOutput) taken out of every message: the report that
+// may be shown to anyone who can reach moor's port. r is not changed.
+func (r *SourceReport) WithoutOutput() *SourceReport {
+	out := *r
+	if r.Status != nil {
+		st := *r.Status
+		st.Error = reconcile.WithholdOutput(st.Error)
+		st.Broken = withholdAll(st.Broken)
+		st.Blocked = withholdAll(st.Blocked)
+		st.Held = withholdAll(st.Held)
+		if st.Failures != nil {
+			st.Failures = make(map[string]Failure, len(r.Failures))
+			for k, f := range r.Failures {
+				f.Reason = reconcile.WithholdOutput(f.Reason)
+				st.Failures[k] = f
+			}
+		}
+		out.Status = &st
+	}
+	out.Services = slices.Clone(r.Services)
+	for i := range out.Services {
+		out.Services[i].Reason = reconcile.WithholdOutput(out.Services[i].Reason)
+	}
+	return &out
+}
+
+func withholdAll(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = reconcile.WithholdOutput(v)
+	}
+	return out
+}

@@ -69,7 +69,7 @@ func (r *applyRun) undo(ctx context.Context, run *opRun, cause error) error {
 	undone, errs := r.undoSteps(ctx, run)
 	err := cause
 	if logs = strings.TrimSpace(logs); logs != "" {
-		err = fmt.Errorf("%w; last output: %s", err, oneLine(logs, 400))
+		err = fmt.Errorf("%w; %s", err, quoteOutput("last output: ", logs, 400))
 	}
 	switch {
 	case len(errs) > 0:

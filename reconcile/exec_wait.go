@@ -125,5 +125,5 @@ func healthOutput(c Container) string {
 	if c.HealthOutput == "" {
 		return ""
 	}
-	return fmt.Sprintf(" (health check said: %q)", oneLine(c.HealthOutput, 200))
+	return " (" + quoteOutput("health check said: ", c.HealthOutput, 200) + ")"
 }

@@ -6,7 +6,7 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,8 +16,30 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/webhook"
+)
+
+// Limits of the listener. Every client of moor's port is a forge, a
+// Prometheus server, a health checker or an operator: each sends a request
+// of a few KiB at once and reads a short answer. These limits leave that
+// plenty of room and bound what any number of clients that connect and
+// stall can hold: a connection waits at most ReadHeaderTimeout for its
+// headers (IdleTimeout between requests), a request is read within
+// ReadTimeout and answered within WriteTimeout, and the webhooks' bodies
+// share a small budget (see package webhook).
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 15 * time.Second
+	IdleTimeout       = 60 * time.Second
+	// MaxHeaderBytes bounds a request's headers (the server allows 4 KiB
+	// more); forges send 1 to 3 KiB.
+	MaxHeaderBytes = 16 << 10
+	// MaxMetricsInFlight is how many /metrics requests are answered at
+	// once; more get 503.
+	MaxMetricsInFlight = 4
 )
 
 // Config is what the server serves.
@@ -27,8 +49,17 @@ type Config struct {
 	// Sources are the controllers whose reports /status shows and whose
 	// webhooks /hooks/ accepts.
 	Sources []*controller.Controller
-	// Metrics is the registry /metrics serves.
+	// Metrics is the registry /metrics serves. Start adds the listener's
+	// and the webhooks' counters to it.
 	Metrics *prometheus.Registry
+	// MaxConnections is how many connections are kept open at once (0:
+	// config.DefaultMaxConnections); see connLimit for how room is made
+	// for more.
+	MaxConnections int
+	// TokenFile holds the API's bearer token (api.token_file); empty:
+	// there is none, and /status always withholds what containers
+	// printed.
+	TokenFile string
 }
 
 // Server is a running listener.
@@ -41,17 +72,53 @@ type Server struct {
 
 // Start listens on cfg.Addr and serves until Close.
 func Start(cfg Config) (*Server, error) {
-	h, err := Handler(cfg)
+	h, hooks, err := build(cfg)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	lc := net.ListenConfig{Control: deferAccept}
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Addr: ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
-	go s.srv.Serve(ln)
+	max := cfg.MaxConnections
+	if max <= 0 {
+		max = config.DefaultMaxConnections
+	}
+	lim := newConnLimit(ln, max)
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(&collector{conns: lim, hooks: hooks}); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	s := &Server{Addr: ln.Addr().String(), srv: &http.Server{
+		Handler:           closeFirst(h, lim),
+		ConnContext:       withConn,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ConnState:         lim.track,
+	}}
+	go s.srv.Serve(lim)
 	return s, nil
+}
+
+// closeFirst serves h, and makes the connection of an answer that closes
+// it the first to go at the connection limit: the webhooks' refusals of a
+// body they do not read (413, 503) close the connection, and the server may
+// hold it for half a second more.
+func closeFirst(h http.Handler, lim *connLimit) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if w.Header().Get("Connection") == "close" {
+			if http.NewResponseController(w).Flush() == nil {
+				lim.closing(r.Context())
+			}
+		}
+	})
 }
 
 // Close stops listening and closes every connection.
@@ -59,29 +126,47 @@ func (s *Server) Close() error { return s.srv.Close() }
 
 // Handler routes moor's endpoints.
 func Handler(cfg Config) (http.Handler, error) {
+	h, _, err := build(cfg)
+	return h, err
+}
+
+func build(cfg Config) (http.Handler, *webhook.Handler, error) {
 	hooks, err := webhooks(cfg.Sources)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var token []byte
+	if cfg.TokenFile != "" {
+		if token, err = readSecret(cfg.TokenFile); err != nil {
+			return nil, nil, fmt.Errorf("API token: %w", err)
+		}
+		if len(token) < minTokenLen {
+			return nil, nil, fmt.Errorf("API token in %s: %d characters, want at least %d (e.g. openssl rand -hex 32)", cfg.TokenFile, len(token), minTokenLen)
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		reports := []*controller.SourceReport{}
-		for _, ctl := range cfg.Sources {
-			if rep := ctl.Report(); rep != nil {
-				reports = append(reports, rep)
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"sources": reports})
-	})
+	mux.HandleFunc("GET /status", status(cfg.Sources, token))
 	mux.Handle("/hooks/", hooks)
 	if cfg.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{MaxRequestsInFlight: MaxMetricsInFlight}))
 	}
-	return mux, nil
+	return mux, hooks, nil
+}
+
+// readSecret reads a secret from file, without the whitespace around it.
+func readSecret(file string) ([]byte, error) {
+	secret, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	secret = bytes.TrimSpace(secret)
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("%s is empty", file)
+	}
+	return secret, nil
 }
 
 // webhooks builds the handler of POST /hooks/{provider}/{source} for every
@@ -94,15 +179,11 @@ func webhooks(sources []*controller.Controller) (*webhook.Handler, error) {
 		if file == "" {
 			continue
 		}
-		secret, err := os.ReadFile(file)
+		secret, err := readSecret(file)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: webhook secret: %w", ctl.Source.Name, err)
 		}
-		secret = bytes.TrimSpace(secret)
-		if len(secret) == 0 {
-			return nil, fmt.Errorf("source %s: webhook secret file %s is empty", ctl.Source.Name, file)
-		}
-		targets = append(targets, webhook.Target{Source: ctl.Source.Name, Branch: ctl.Source.Ref, Secret: secret, Trigger: ctl.Trigger})
+		targets = append(targets, webhook.Target{Source: ctl.Source.Name, Branch: ctl.Source.Ref, Secret: secret, Trigger: ctl.TriggerPush})
 	}
 	return webhook.New(targets), nil
 }

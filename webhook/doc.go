@@ -7,9 +7,11 @@
 // run; it only says "look now", and the caller answers by polling the source
 // exactly as its timer would have. That is why this package needs no replay
 // protection, no ordering and no delivery guarantee: a replayed or reordered
-// hook costs one extra poll (which the caller coalesces with any pending one),
-// and a lost hook costs the wait until the next scheduled poll. A forged hook
-// that somehow passed verification could do no more than a replayed one.
+// hook costs at most one extra poll (which the caller coalesces with any
+// pending one, and acts on at most once every few seconds: see
+// controller.TriggerGap), and a lost hook costs the wait until the next
+// scheduled poll. A forged hook that somehow passed verification could do
+// no more than a replayed one.
 //
 // # Verify before parsing
 //
@@ -20,14 +22,21 @@
 //     reading the body;
 //  2. the credential header is present and well formed (401); GitLab's token
 //     is compared here too, since it does not depend on the body;
-//  3. the declared Content-Length (413) — still without reading; then the body
-//     through http.MaxBytesReader, so at most MaxBody+1 bytes are ever read;
+//  3. the declared Content-Length (413) — still without reading; then a
+//     place among the MaxReading bodies read at once (503, unread, when
+//     there is none); then the body through http.MaxBytesReader, so at most
+//     MaxBody+1 bytes are ever read, into a buffer that grows as bytes
+//     arrive and is taken from the MaxBuffered bytes all requests share
+//     (503 when they are spent);
 //  4. the HMAC-SHA256 of the body, compared in constant time (401);
 //  5. only then the event header and the payload's "ref".
 //
 // An unauthenticated caller thus costs a map lookup, at most MaxBody bytes and
 // one HMAC; the payload parser, the only code that interprets attacker-chosen
-// structure, is reachable only with the secret.
+// structure, is reachable only with the secret. Many callers together cost at
+// most MaxReading bodies being read and MaxBuffered bytes (8 and 2 MiB by
+// default), however many connections they open and however slowly they
+// send: a body that stalls holds its place until the server's read timeout.
 //
 // # Providers and status codes
 //
@@ -50,4 +59,6 @@
 //	405 {"error": ...}         not POST
 //	413 {"error": ...}         body larger than MaxBody
 //	422 {"error": ...}         push to a ref the source does not follow
+//	503 {"error": ...}         too many bodies being read at once, or the
+//	                           bytes they may hold are spent; Retry-After: 5
 package webhook

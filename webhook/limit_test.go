@@ -2,10 +2,13 @@ package webhook
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -144,6 +147,7 @@ func TestCounts(t *testing.T) {
 		"rejected_too_large":    0,
 		"rejected_bad_request":  0,
 		"rejected_other_ref":    0,
+		"rejected_busy":         0,
 	}
 	if diff := cmp.Diff(want, h.Counts()); diff != "" {
 		t.Errorf("Counts (-want +got):\n%s", diff)
@@ -180,3 +184,160 @@ func TestServer(t *testing.T) {
 		t.Errorf("triggered %d times, want 1", n)
 	}
 }
+
+// stalling is a body that gives head at once, then blocks until resume is
+// closed, then gives tail: a client that sends part of its body and waits.
+type stalling struct {
+	head, tail []byte
+	stalled    chan struct{} // closed once the handler waits for more
+	resume     chan struct{}
+	once       sync.Once
+}
+
+func newStalling(body []byte, at int) *stalling {
+	return &stalling{head: body[:at], tail: body[at:], stalled: make(chan struct{}), resume: make(chan struct{})}
+}
+
+func (s *stalling) Read(p []byte) (int, error) {
+	if len(s.head) > 0 {
+		n := copy(p, s.head)
+		s.head = s.head[n:]
+		return n, nil
+	}
+	s.once.Do(func() { close(s.stalled) })
+	<-s.resume
+	if len(s.tail) > 0 {
+		n := copy(p, s.tail)
+		s.tail = s.tail[n:]
+		return n, nil
+	}
+	return 0, io.EOF
+}
+
+// stall starts a signed GitHub push of body that stops after at bytes, and
+// returns once the handler waits for the rest; resume lets it finish, and
+// the returned channel gives its status.
+func stall(t *testing.T, h *Handler, body []byte, at int) (resume func(), status <-chan int) {
+	t.Helper()
+	s := newStalling(body, at)
+	r := signedGitHub(s, body)
+	r.ContentLength = -1
+	done := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		done <- w.Code
+	}()
+	select {
+	case <-s.stalled:
+	case code := <-done:
+		t.Fatalf("the stalled request was answered %d", code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not read the body")
+	}
+	return func() { close(s.resume) }, done
+}
+
+// TestBodyBudget: clients that send a body and stall hold at most
+// MaxReading bodies and MaxBuffered bytes between them; the next one is
+// answered 503 at once, without a byte of its body read, and the budget
+// comes back when they finish.
+func TestBodyBudget(t *testing.T) {
+	push := payload(t, "github_push.json")
+
+	t.Run("bodies read at once", func(t *testing.T) {
+		h, c := newHandler("main")
+		h.MaxReading = 2
+		var resumes []func()
+		var statuses []<-chan int
+		for range 2 {
+			resume, status := stall(t, h, push, len(push)/2)
+			resumes, statuses = append(resumes, resume), append(statuses, status)
+		}
+		r := signedGitHub(untouchable{t}, push)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		want := `{"error":"2 webhook bodies are being read already; retry later"}` + "\n"
+		if w.Code != 503 || w.Body.String() != want {
+			t.Errorf("third body: got %d %s, want 503 %s", w.Code, w.Body, want)
+		}
+		if got := w.Header().Get("Connection"); got != "close" {
+			t.Errorf("Connection: %q, want close", got)
+		}
+		for i, resume := range resumes {
+			resume()
+			if code := <-statuses[i]; code != 202 {
+				t.Errorf("stalled request %d: %d, want 202 once resumed", i, code)
+			}
+		}
+		if status, got := serve(t, h, signedGitHub(bytes.NewReader(push), push)); status != 202 {
+			t.Errorf("after the stalled ones finished: %d %v, want 202", status, got)
+		}
+		if n := c.n.Load(); n != 3 {
+			t.Errorf("triggered %d times, want 3", n)
+		}
+		if n := h.Counts()["rejected_busy"]; n != 1 {
+			t.Errorf("rejected_busy = %d, want 1", n)
+		}
+	})
+
+	t.Run("bytes buffered at once", func(t *testing.T) {
+		h, c := newHandler("main")
+		h.MaxBuffered = 64 << 10
+		// 20,000 bytes sent: each body holds a 32 KiB buffer, and two of
+		// them the whole budget.
+		body := pad(push, 20000)
+		var resumes []func()
+		var statuses []<-chan int
+		for range 2 {
+			resume, status := stall(t, h, body, len(body))
+			resumes, statuses = append(resumes, resume), append(statuses, status)
+		}
+		if got := h.buffered.Load(); got != 64<<10 {
+			t.Errorf("buffered %d bytes, want %d", got, 64<<10)
+		}
+		status, got := serve(t, h, signedGitHub(bytes.NewReader(push), push))
+		want := map[string]string{"error": "webhook bodies hold 65536 bytes already; retry later"}
+		if status != 503 || !cmp.Equal(got, want) {
+			t.Errorf("third body: got %d %v, want 503 %v", status, got, want)
+		}
+		for i, resume := range resumes {
+			resume()
+			if code := <-statuses[i]; code != 202 {
+				t.Errorf("stalled request %d: %d, want 202 once resumed", i, code)
+			}
+		}
+		if got := h.buffered.Load(); got != 0 {
+			t.Errorf("buffered %d bytes once every request is answered, want 0", got)
+		}
+		// The whole budget is back: one body may use all of it.
+		big := pad(push, 60000)
+		if status, got := serve(t, h, signedGitHub(bytes.NewReader(big), big)); status != 202 {
+			t.Errorf("a 60,000-byte body after the stalled ones finished: %d %v, want 202", status, got)
+		}
+		if n := c.n.Load(); n != 3 {
+			t.Errorf("triggered %d times, want 3", n)
+		}
+	})
+
+	t.Run("budget given back on refusal", func(t *testing.T) {
+		h, _ := newHandler("main")
+		h.MaxBody = 10000
+		for _, r := range []*http.Request{
+			signedGitHub(new(endless), push),                                       // too large
+			signedGitHub(io.MultiReader(bytes.NewReader(push), errReader{}), push), // broken
+			signedGitHub(bytes.NewReader(push), []byte("another body")),            // bad signature
+		} {
+			r.ContentLength = -1
+			h.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		if got, n := h.buffered.Load(), h.reading.Load(); got != 0 || n != 0 {
+			t.Errorf("after three refusals: %d bytes buffered, %d bodies reading; want 0 and 0", got, n)
+		}
+	})
+}
+
+// errReader fails every read, like a connection that breaks.
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset by peer") }

@@ -3,10 +3,9 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -16,6 +15,15 @@ import (
 // 1 MiB leaves room for big pushes while bounding what an anonymous caller
 // can make the handler buffer.
 const DefaultMaxBody int64 = 1 << 20
+
+// Defaults of the budget all requests share. A forge sends one small hook
+// per push, so a few bodies at a time are plenty; the budget is what N
+// clients that send a body slowly, or never finish it, can cost together:
+// not N×MaxBody, but at most DefaultMaxBuffered.
+const (
+	DefaultMaxReading        = 8
+	DefaultMaxBuffered int64 = 2 << 20
+)
 
 // Target is one source that accepts webhooks.
 type Target struct {
@@ -39,16 +47,30 @@ type Handler struct {
 	// MaxBody is the largest body, in bytes, the handler reads. New sets
 	// DefaultMaxBody; change it only before serving.
 	MaxBody int64
+	// MaxReading is how many bodies the handler reads at once; a request
+	// beyond it is answered 503 without reading its body. New sets
+	// DefaultMaxReading; change it only before serving.
+	MaxReading int
+	// MaxBuffered bounds the memory that the bodies of all requests hold
+	// at once, in bytes; a request whose body needs more than what is left
+	// is answered 503. New sets DefaultMaxBuffered; change it only before
+	// serving.
+	MaxBuffered int64
 
 	targets map[string]Target
 	counts  [numOutcomes]atomic.Int64
+	// reading and buffered are what requests hold of MaxReading and
+	// MaxBuffered now.
+	reading  atomic.Int64
+	buffered atomic.Int64
 }
 
 // New returns a Handler for targets. Targets without a Secret or a Trigger
 // are left out (their hooks get 404); a later Target with the same Source
 // replaces an earlier one.
 func New(targets []Target) *Handler {
-	h := &Handler{MaxBody: DefaultMaxBody, targets: make(map[string]Target, len(targets))}
+	h := &Handler{MaxBody: DefaultMaxBody, MaxReading: DefaultMaxReading, MaxBuffered: DefaultMaxBuffered,
+		targets: make(map[string]Target, len(targets))}
 	for _, t := range targets {
 		if len(t.Secret) == 0 || t.Trigger == nil {
 			continue
@@ -72,6 +94,7 @@ const (
 	rejectedTooLarge
 	rejectedBadRequest
 	rejectedOtherRef
+	rejectedBusy
 	numOutcomes
 )
 
@@ -88,6 +111,7 @@ var outcomes = [numOutcomes]struct {
 	rejectedTooLarge:     {"rejected_too_large", http.StatusRequestEntityTooLarge},
 	rejectedBadRequest:   {"rejected_bad_request", http.StatusBadRequest},
 	rejectedOtherRef:     {"rejected_other_ref", http.StatusUnprocessableEntity},
+	rejectedBusy:         {"rejected_busy", http.StatusServiceUnavailable},
 }
 
 func (o outcome) String() string { return outcomes[o].name }
@@ -121,11 +145,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case triggered, pong, ignored:
 		key = rep.outcome.String()
 	}
+	var body bytes.Buffer
+	json.NewEncoder(&body).Encode(map[string]string{key: rep.msg})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Length", strconv.Itoa(body.Len()))
+	switch rep.outcome {
+	case rejectedBusy:
+		w.Header().Set("Retry-After", "5")
+		fallthrough
+	case rejectedTooLarge:
+		// Whatever is left of the body is not read: the connection goes.
+		w.Header().Set("Connection", "close")
+	}
 	w.WriteHeader(outcomes[rep.outcome].status)
 	// An error here means the client went away; there is no one left to tell.
-	_ = json.NewEncoder(w).Encode(map[string]string{key: rep.msg})
+	_, _ = w.Write(body.Bytes())
 }
 
 // handle makes the checks in the order the package comment gives: everything
@@ -147,10 +182,11 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) reply {
 	if cred.token != nil && !cred.verify(t.Secret, nil) {
 		return fail(rejectedUnauthorized, "%s does not match the secret of source %s", p.tokenHeader, t.Source)
 	}
-	body, rep, ok := h.readBody(w, r)
-	if !ok {
+	body, release, rep := h.readBody(w, r)
+	if body == nil {
 		return rep
 	}
+	defer release()
 	if cred.mac != nil && !cred.verify(t.Secret, body) {
 		return fail(rejectedUnauthorized, "signature does not match the body and the secret of source %s", t.Source)
 	}
@@ -193,27 +229,6 @@ func (h *Handler) route(path string) (provider, Target, bool) {
 	}
 	t, ok := h.targets[source]
 	return p, t, ok
-}
-
-// readBody reads at most MaxBody+1 bytes of r.Body, and none at all when the
-// declared Content-Length is already too large.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, reply, bool) {
-	limit := h.MaxBody
-	if limit <= 0 {
-		limit = DefaultMaxBody
-	}
-	if r.ContentLength > limit {
-		return nil, fail(rejectedTooLarge, "body of %d bytes exceeds the limit of %d", r.ContentLength, limit), false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return nil, fail(rejectedTooLarge, "body exceeds the limit of %d bytes", limit), false
-	case err != nil:
-		return nil, fail(rejectedBadRequest, "read body: %v", err), false
-	}
-	return body, reply{}, true
 }
 
 // follows reports whether a push to ref concerns t.

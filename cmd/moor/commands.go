@@ -139,7 +139,8 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			addr = *listen
 		}
 		if addr != "" && addr != "off" {
-			srv, err := server.Start(server.Config{Addr: addr, Sources: p.sources, Metrics: p.metrics})
+			srv, err := server.Start(server.Config{Addr: addr, Sources: p.sources, Metrics: p.metrics,
+				TokenFile: p.cfg.API.TokenFile, MaxConnections: p.cfg.API.MaxConnections})
 			if err != nil {
 				return e.errorf("listen on %s: %v", addr, err)
 			}

@@ -2,7 +2,8 @@
 // the real Docker Engine, the test app image (a static Go binary in a FROM
 // scratch image, see internal/testapp), a throwaway registry on 127.0.0.1,
 // per-test stack names with cleanup by label, an unrelated container that
-// must survive, polling helpers and real git repositories in temp dirs.
+// must survive, polling helpers, real git repositories in temp dirs, and a
+// flood of hostile HTTP clients (Flood).
 //
 // It is imported only from tests. Everything it creates is removed at test
 // cleanup, except the cached test app images (moor-testapp:<hash> and
