@@ -118,7 +118,7 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	c.register(fs)
 	fs.DurationVar(&c.interval, "interval", 0, "poll interval for --repo (default 30s)")
 	fs.StringVar(&c.schedule, "schedule", "", "cron schedule for --repo instead of an interval (\"*/5 * * * *\", \"@every 1m\")")
-	listen := fs.String("listen", "", "HTTP address for /healthz and /status (default 127.0.0.1:9100 or the config's listen; \"off\" disables)")
+	listen := fs.String("listen", "", "HTTP address for /healthz, /status, /metrics and webhooks (default 127.0.0.1:9100 or the config's listen; \"off\" disables)")
 	return func(ctx context.Context, e *env, args []string) int {
 		if len(args) > 0 {
 			return e.errorf("run takes no arguments, got %q", args)
