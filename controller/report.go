@@ -372,6 +372,13 @@ func (r *SourceReport) WithoutOutput() *SourceReport {
 		st.Broken = withholdAll(st.Broken)
 		st.Blocked = withholdAll(st.Blocked)
 		st.Held = withholdAll(st.Held)
+		st.Conflicts = withholdAll(st.Conflicts)
+		if st.Warnings != nil {
+			st.Warnings = slices.Clone(st.Warnings)
+			for i := range st.Warnings {
+				st.Warnings[i].Message = reconcile.WithholdOutput(st.Warnings[i].Message)
+			}
+		}
 		if st.Failures != nil {
 			st.Failures = make(map[string]Failure, len(r.Failures))
 			for k, f := range r.Failures {
@@ -380,6 +387,10 @@ func (r *SourceReport) WithoutOutput() *SourceReport {
 			}
 		}
 		out.Status = &st
+	}
+	out.Problems = slices.Clone(r.Problems)
+	for i := range out.Problems {
+		out.Problems[i] = reconcile.WithholdOutput(out.Problems[i])
 	}
 	out.Services = slices.Clone(r.Services)
 	for i := range out.Services {

@@ -81,7 +81,7 @@ func TestReportWithoutOutput(t *testing.T) {
 	sort.Strings(got)
 	want := []string{
 		".applied", ".drift[]", ".error_class", ".path", ".ref", ".repo", ".result", ".revision",
-		".rolling.revision", ".rolling.services[]",
+		".rolling.revision", ".rolling.services[]", ".warnings[].revision",
 		".service_states[].containers[].health", ".service_states[].containers[].id",
 		".service_states[].containers[].image", ".service_states[].containers[].name",
 		".service_states[].containers[].revision", ".service_states[].containers[].state",
