@@ -29,7 +29,58 @@
 // when the file changes and kept when only the revision does. configs and
 // secrets with file: become read-only binds under the same rule. Binds of
 // host paths outside the snapshot carry no Content: moor cannot know their
-// content, and their path is what the user wrote.
+// content, and their path is what the user wrote. A bind through a symlink
+// that leaves the repository is such a host bind too: it is never read or
+// walked.
+//
+// # Nothing outside the repository is read
+//
+// The repository is input from whoever can push to it, or open a pull
+// request whose CI runs `moor validate`, in an environment full of secrets.
+// So every file moor reads to build desired state is a regular file inside
+// the repository (the snapshot, or the directory given to `moor validate`
+// or `moor plan --dir`: Options.Repo, StackDir.Repo), symlinks resolved.
+// That covers the compose file and the stack directory (Discover), the
+// stack's .env, env_file and label_file, include (its path, its env_file,
+// its project_directory and the .env of the included project), extends.file,
+// configs and secrets with file:, and the content hashed for binds. A path
+// that leaves the repository (as written, whether or not it exists, or
+// through a symlink), and a file that is not regular (a directory, a fifo,
+// a device), is a load error naming the stack, the field and the file:
+//
+//	stack web (web/compose.yaml): service app: env_file "/proc/self/environ": outside the repository
+//
+// compose-go reads some of these files itself. It is told not to resolve
+// env_file and label_file (moor reads them, and merges them with
+// compose-go's own dotenv code); it asks the resource loader in guard.go
+// for every include and extends file, and guard checks each before handing
+// it back; and guard checks the files compose-go reads beside an include
+// before compose-go gets to them. A config or secret must be a file of the
+// repository: for a file of the host, use a bind. What moor reads itself it
+// opens through an os.Root at the repository; the include and extends
+// files and an include's env files, which compose-go opens again by path
+// after guard checked them, are safe as long as the repository does not
+// change while it loads (a snapshot does not).
+//
+// # Limits
+//
+// Hostile input must not cost too much either: compose-go's cost grows with
+// every byte and with the square of the nesting depth, and a value can be
+// repeated by aliases and variables. Each stack gets these (Limits; a
+// stack over one is refused with an error naming the limit, the others
+// load):
+//
+//	compose YAML (the compose file, included and extended files)  512 KiB together
+//	.env, env_file and label_file files                          1 MiB together
+//	text produced by interpolation and variable expansion         16 MiB
+//	YAML nesting depth, aliases followed                          64
+//	replicas of a service (deploy.replicas, scale; max_replicas)  1000
+//	content hashed for binds, configs and secrets                 256 MiB, 100000 entries
+//
+// The YAML is scanned (one document, nesting depth) with the library
+// compose-go uses before compose-go parses it, and a cancelled context
+// (the source's timeout) stops a load between files and while variables
+// are substituted. An error is cut at 4 KiB.
 //
 // # Environment
 //
