@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
+	"regexp"
+	"strconv"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
+	interp "github.com/compose-spec/compose-go/v2/interpolation"
 	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/tree"
 )
 
 // budget is what loading one stack may still spend (see Limits), and the
@@ -16,6 +21,7 @@ type budget struct {
 	lim Limits
 
 	compose, env, text int64
+	ports              int
 	hashBytes          int64
 	hashEntries        int
 
@@ -81,9 +87,13 @@ func (b *budget) substitute(tmpl string, m template.Mapping) (string, error) {
 		return tmpl, nil
 	}
 	if !b.spend(len(tmpl)) {
-		return tmpl, nil
+		return tmpl, b.stop // compose-go stops after this walk; the rest pass through
 	}
-	return template.Substitute(tmpl, b.lookup(m))
+	out, err := template.Substitute(tmpl, b.lookup(m))
+	if err == nil && b.stop != nil {
+		err = b.stop
+	}
+	return out, err
 }
 
 // lookup counts what m finds. Once the text is over its limit every
@@ -118,4 +128,54 @@ func (b *budget) parseEnv(data []byte, name, format string, vars map[string]stri
 		return err
 	}
 	return b.stop
+}
+
+// grow counts n bytes of text that compose-go will make of a file: over
+// the limit, it says so with format (one %s, the limit).
+func (b *budget) grow(n int64, format string) error {
+	if b.text = add(b.text, n); b.text > b.lim.TextBytes {
+		return overLimit(format, size(b.lim.TextBytes))
+	}
+	return nil
+}
+
+// casts returns compose-go's type casts with one added for the short
+// syntax of ports and expose, which counts the ports their ranges expand
+// to before compose-go expands them ("1-65535:1-65535" becomes 65535
+// entries, at some 100 µs each).
+func (b *budget) casts(compose map[tree.Path]interp.Cast) map[tree.Path]interp.Cast {
+	casts := maps.Clone(compose)
+	if casts == nil {
+		casts = map[tree.Path]interp.Cast{}
+	}
+	for _, kind := range []string{"services", "jobs"} {
+		for _, field := range []string{"ports", "expose"} {
+			casts[tree.NewPath(kind, tree.PathMatchAll, field, tree.PathMatchList)] = b.countPorts
+		}
+	}
+	return casts
+}
+
+var portRange = regexp.MustCompile(`(\d+)-(\d+)`)
+
+// countPorts counts the ports the entry s may expand to (its widest
+// range), and leaves it as it is. Over the limit it returns an error,
+// which makes compose-go drop the entry unexpanded, and stops the load.
+func (b *budget) countPorts(s string) (any, error) {
+	n := 1
+	for _, m := range portRange.FindAllStringSubmatch(s, -1) {
+		lo, err1 := strconv.Atoi(m[1])
+		hi, err2 := strconv.Atoi(m[2])
+		if err1 == nil && err2 == nil && hi >= lo {
+			n = max(n, hi-lo+1)
+		}
+	}
+	if b.stop != nil {
+		return "1", nil // compose-go stops after this walk; expand nothing
+	}
+	if b.ports += n; b.ports > b.lim.Ports {
+		b.stop = overLimit("port ranges expand to more than %d ports", b.lim.Ports)
+		return nil, b.stop // drops the entry, and stops compose-go after this walk
+	}
+	return s, nil
 }

@@ -27,6 +27,19 @@ func TestLoadCaps(t *testing.T) {
 	for i := range 300 {
 		aliased += fmt.Sprintf("      E%d: *v\n", i)
 	}
+	var fat strings.Builder // a service of 100 KiB of labels
+	fat.WriteString("services:\n  fat:\n    image: app:1\n    labels:\n")
+	for i := 0; fat.Len() < 100<<10; i++ {
+		fmt.Fprintf(&fat, "      label%d: value\n", i)
+	}
+	extending := func(extends string) string {
+		var b strings.Builder
+		b.WriteString(strings.TrimPrefix(fat.String(), "services:\n"))
+		for i := range 1000 {
+			fmt.Fprintf(&b, "  s%d: {extends: %s}\n", i, extends)
+		}
+		return "services:\n" + b.String()
+	}
 
 	tests := []struct {
 		name  string
@@ -95,6 +108,39 @@ func TestLoadCaps(t *testing.T) {
 				"web/.env":         bomb.String(),
 			},
 			want: []string{`.env "web/.env": variables expand to more than 16 MiB`},
+		},
+		{
+			name:  "a large service extended a thousand times",
+			files: map[string]string{"web/compose.yaml": extending("fat")},
+			want:  []string{`compose file "web/compose.yaml": extends copies more than 16 MiB of services`},
+		},
+		{
+			name:  "a service named by a variable extended a thousand times",
+			files: map[string]string{"web/compose.yaml": extending("'${BASE}'"), "web/.env": "BASE=fat\n"},
+			want:  []string{`compose file "web/compose.yaml": extends copies more than 16 MiB of services`},
+		},
+		{
+			name: "a large file extended a thousand times",
+			files: map[string]string{
+				"web/compose.yaml": "services:\n" + extendingFile(1000),
+				"web/fat.yaml":     fat.String(),
+			},
+			want: []string{`extends.file "fat.yaml": extends copies more than 16 MiB of services`},
+		},
+		{
+			name:  "a mapping merged into every service",
+			files: map[string]string{"web/compose.yaml": merged(3000, 2000)},
+			want:  []string{`compose file "web/compose.yaml": aliases and merge keys expand it to more than 16 MiB`},
+		},
+		{
+			name:  "port ranges",
+			files: map[string]string{"web/compose.yaml": app + "    ports: ['1-65535:1-65535', '1-65535:1-65535/udp']\n"},
+			want:  []string{"port ranges expand to more than 65536 ports"},
+		},
+		{
+			name:  "expose ranges",
+			files: map[string]string{"web/compose.yaml": exposing(200)},
+			want:  []string{"port ranges expand to more than 65536 ports"},
 		},
 		{
 			name: "an aliased value interpolated many times",
@@ -180,4 +226,37 @@ func TestLoadStackHonoursContext(t *testing.T) {
 	if _, err := LoadStack(ctx, sd, Options{}); err == nil || !strings.Contains(err.Error(), context.Canceled.Error()) {
 		t.Errorf("LoadStack with a cancelled context: err = %v, want %v", err, context.Canceled)
 	}
+}
+
+// extendingFile is n services that extend the service fat of fat.yaml.
+func extendingFile(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "  s%d: {extends: {file: fat.yaml, service: fat}}\n", i)
+	}
+	return b.String()
+}
+
+// exposing is n services that expose every port.
+func exposing(n int) string {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  s%d: {image: 'app:1', expose: ['1-65535']}\n", i)
+	}
+	return b.String()
+}
+
+// merged is n services that each merge a mapping of labels labels.
+func merged(labels, n int) string {
+	var b strings.Builder
+	b.WriteString("x-big: &big\n  image: app:1\n  labels:\n")
+	for i := range labels {
+		fmt.Fprintf(&b, "    l%d: v\n", i)
+	}
+	b.WriteString("services:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  s%d: {<<: *big}\n", i)
+	}
+	return b.String()
 }

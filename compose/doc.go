@@ -65,22 +65,26 @@
 // # Limits
 //
 // Hostile input must not cost too much either: compose-go's cost grows with
-// every byte and with the square of the nesting depth, and a value can be
-// repeated by aliases and variables. Each stack gets these (Limits; a
-// stack over one is refused with an error naming the limit, the others
-// load):
+// every byte and node, with the square of the nesting depth, and with
+// every copy that aliases, merge keys, extends, variables and port ranges
+// make. Each stack gets these (Limits; a stack over one is refused with an
+// error naming the limit, the others load):
 //
 //	compose YAML (the compose file, included and extended files)  512 KiB together
 //	.env, env_file and label_file files                          1 MiB together
-//	text produced by interpolation and variable expansion         16 MiB
+//	text: the YAML with aliases and merge keys followed, what     16 MiB
+//	  variables expand to, and each service extends copies
 //	YAML nesting depth, aliases followed                          64
+//	ports that port ranges (ports, expose) expand to              65536
 //	replicas of a service (deploy.replicas, scale; max_replicas)  1000
 //	content hashed for binds, configs and secrets                 256 MiB, 100000 entries
 //
-// The YAML is scanned (one document, nesting depth) with the library
-// compose-go uses before compose-go parses it, and a cancelled context
-// (the source's timeout) stops a load between files and while variables
-// are substituted. An error is cut at 4 KiB.
+// Each compose file is scanned before compose-go parses it, with the YAML
+// library compose-go uses: one document, its depth, its weight with every
+// alias followed, and what its extends copy. Substitution and port ranges
+// are counted as compose-go meets them (its Substitute and its type casts).
+// A cancelled context (the source's timeout) stops a load between files
+// and while variables are substituted. An error is cut at 4 KiB.
 //
 // # Environment
 //

@@ -51,12 +51,13 @@ type project struct {
 	// includes are the projects the project's files include, by the path
 	// strings compose-go asks for them with.
 	includes map[string]*project
-	// extended are the extends files already checked for the project.
-	extended map[string]bool
+	// extended are the extends files already checked for the project,
+	// with their sizes.
+	extended map[string]int64
 }
 
 func newProject(dir string, env types.Mapping) *project {
-	return &project{dir: filepath.Clean(dir), env: env, includes: map[string]*project{}, extended: map[string]bool{}}
+	return &project{dir: filepath.Clean(dir), env: env, includes: map[string]*project{}, extended: map[string]int64{}}
 }
 
 func (p *project) same(o *project) bool {
@@ -116,6 +117,9 @@ func (g *guard) include(p, abs string, child *project) error {
 		return fmt.Errorf("include %q: %w", p, err)
 	}
 	info, err := scanYAML(data, g.budget.lim.Depth)
+	if err == nil {
+		err = info.charge(g.budget)
+	}
 	if err != nil {
 		return fmt.Errorf("include %q: %w", p, err)
 	}
@@ -134,11 +138,20 @@ func (g *guard) include(p, abs string, child *project) error {
 }
 
 // extends checks the extended file abs, named p in a file of parent.
+//
+// compose-go asks for the file again for each service that extends from
+// it, and copies from it each time: each time counts its size.
 func (g *guard) extends(p, abs string, parent *project) error {
-	if parent.extended[abs] {
+	if n, ok := parent.extended[abs]; ok {
+		if err := g.budget.grow(n, copiesMore); err != nil {
+			return fmt.Errorf("extends.file %q: %w", p, err)
+		}
 		return nil
 	}
 	data, err := g.budget.readCompose(g.repo, abs)
+	if err == nil {
+		err = g.budget.grow(int64(len(data)), copiesMore)
+	}
 	if err != nil {
 		return fmt.Errorf("extends.file %q: %w", p, err)
 	}
@@ -150,9 +163,11 @@ func (g *guard) extends(p, abs string, parent *project) error {
 		return fmt.Errorf("extends.file %q: a service there extends from a file itself, which moor follows only for files in the project directory %s: %w",
 			p, g.sd.rel(parent.dir), ErrUnsupported)
 	}
-	parent.extended[abs] = true
+	parent.extended[abs] = int64(len(data))
 	return nil
 }
+
+const copiesMore = "extends copies more than %s of services"
 
 // preflight finds the includes of file (content data, of project proj) as
 // compose-go will see them (its own parsing and interpolation, nothing
@@ -170,6 +185,7 @@ func (g *guard) preflight(file string, data []byte, proj *project) error {
 		o.ResolvePaths = false
 		o.ResourceLoaders = []loader.ResourceLoader{g}
 		o.Interpolate.Substitute = g.budget.substitute
+		o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
 	})
 	if g.budget.stop != nil {
 		return g.budget.stop

@@ -10,14 +10,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestLimitsAreSettable: each limit refuses just above the value it is
-// set to and allows it.
+// TestLimitsAreSettable: each limit is the one set: set at or above what a
+// stack needs it loads the stack, set below it refuses it.
 func TestLimitsAreSettable(t *testing.T) {
 	tests := []struct {
 		name     string
 		files    map[string]string
 		limits   Limits
-		want     string // error when one byte, file or replica tighter
+		want     string // the error with tighter
 		tighter  Limits
 		services []string
 	}{
@@ -51,10 +51,10 @@ func TestLimitsAreSettable(t *testing.T) {
 		},
 		{
 			name:    "text",
-			files:   map[string]string{"web/compose.yaml": "services: {app: {image: 'app:1'}}\n"},
-			limits:  Limits{TextBytes: 5}, // "app:1"
-			tighter: Limits{TextBytes: 4},
-			want:    "variables expand to more than 4 bytes",
+			files:   map[string]string{"web/compose.yaml": app + "    environment: ['A=${BIG}']\n", "web/.env": "BIG=" + strings.Repeat("x", 10<<10) + "\n"},
+			limits:  Limits{TextBytes: 16 << 10},
+			tighter: Limits{TextBytes: 8 << 10},
+			want:    "variables expand to more than 8 KiB",
 		},
 		{
 			name:    "depth",

@@ -24,14 +24,19 @@ type Limits struct {
 	// (those of included projects too), together; a file read twice
 	// counts twice. Default 1 MiB.
 	EnvBytes int64
-	// TextBytes caps the text interpolation and variable expansion
-	// produce for one stack: every string of the compose YAML (each time
-	// an alias repeats it) and every value a ${VAR} or a .env line expands
-	// to. Default 16 MiB.
+	// TextBytes caps the text interpolation, variable expansion and
+	// extends produce for one stack: every string of the compose YAML
+	// (each time an alias repeats it), every value a ${VAR} or a .env line
+	// expands to, and every service an extends copies (each time).
+	// Default 16 MiB.
 	TextBytes int64
 	// Depth caps the nesting of YAML collections, aliases followed.
 	// Default 64.
 	Depth int
+	// Ports caps the ports that the port ranges of one stack's ports and
+	// expose expand to (compose-go makes one entry of each), counted each
+	// time compose-go parses them. Default 65536.
+	Ports int
 	// Replicas caps the replicas (deploy.replicas or scale) of one
 	// service. Default 1000; the config file's max_replicas sets it.
 	Replicas int
@@ -50,6 +55,7 @@ var DefaultLimits = Limits{
 	EnvBytes:     1 << 20,
 	TextBytes:    16 << 20,
 	Depth:        64,
+	Ports:        65536,
 	Replicas:     1000,
 	HashBytes:    256 << 20,
 	HashEntries:  100_000,
@@ -69,6 +75,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Depth > 0 {
 		d.Depth = l.Depth
+	}
+	if l.Ports > 0 {
+		d.Ports = l.Ports
 	}
 	if l.Replicas > 0 {
 		d.Replicas = l.Replicas

@@ -155,6 +155,9 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 	if err == nil {
 		info, err = scanYAML(data, g.budget.lim.Depth)
 	}
+	if err == nil {
+		err = info.charge(g.budget)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compose file %q: %w", sd.rel(sd.File), err)
 	}
@@ -188,6 +191,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 			o.SkipResolveLabels = true
 			o.ResourceLoaders = []loader.ResourceLoader{g}
 			o.Interpolate.Substitute = g.budget.substitute
+			o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
 		},
 		loader.WithProfiles(profiles),
 		loader.WithoutUnnecessaryResources,
