@@ -124,7 +124,10 @@ func (b *budget) parseEnv(data []byte, name, format string, vars map[string]stri
 		v, ok := vars[k]
 		return v, ok
 	})
-	if err := dotenv.ParseWithFormat(bytes.NewReader(data), name, vars, counted, format); err != nil {
+	_, err := unpanic(func() (any, error) {
+		return nil, dotenv.ParseWithFormat(bytes.NewReader(data), name, vars, counted, format)
+	})
+	if err != nil {
 		return err
 	}
 	return b.stop

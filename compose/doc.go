@@ -84,7 +84,8 @@
 // alias followed, and what its extends copy. Substitution and port ranges
 // are counted as compose-go meets them (its Substitute and its type casts).
 // A cancelled context (the source's timeout) stops a load between files
-// and while variables are substituted. An error is cut at 4 KiB.
+// and while variables are substituted. A panic of compose-go on malformed
+// input is an error of the stack, and an error is cut at 4 KiB.
 //
 // # Environment
 //

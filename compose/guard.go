@@ -174,18 +174,20 @@ const copiesMore = "extends copies more than %s of services"
 // else), checks the files compose-go will read for each, and registers the
 // projects they include.
 func (g *guard) preflight(file string, data []byte, proj *project) error {
-	dict, err := loader.LoadModelWithContext(g.budget.ctx, types.ConfigDetails{
-		WorkingDir:  proj.dir,
-		ConfigFiles: []types.ConfigFile{{Filename: file, Content: data}},
-		Environment: proj.env.Clone(),
-	}, func(o *loader.Options) {
-		o.SetProjectName(g.sd.Name, true)
-		o.SkipInclude, o.SkipExtends = true, true
-		o.SkipValidation, o.SkipNormalization, o.SkipConsistencyCheck, o.SkipDefaultValues = true, true, true, true
-		o.ResolvePaths = false
-		o.ResourceLoaders = []loader.ResourceLoader{g}
-		o.Interpolate.Substitute = g.budget.substitute
-		o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
+	dict, err := unpanic(func() (map[string]any, error) {
+		return loader.LoadModelWithContext(g.budget.ctx, types.ConfigDetails{
+			WorkingDir:  proj.dir,
+			ConfigFiles: []types.ConfigFile{{Filename: file, Content: data}},
+			Environment: proj.env.Clone(),
+		}, func(o *loader.Options) {
+			o.SetProjectName(g.sd.Name, true)
+			o.SkipInclude, o.SkipExtends = true, true
+			o.SkipValidation, o.SkipNormalization, o.SkipConsistencyCheck, o.SkipDefaultValues = true, true, true, true
+			o.ResolvePaths = false
+			o.ResourceLoaders = []loader.ResourceLoader{g}
+			o.Interpolate.Substitute = g.budget.substitute
+			o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
+		})
 	})
 	if g.budget.stop != nil {
 		return g.budget.stop
@@ -194,7 +196,7 @@ func (g *guard) preflight(file string, data []byte, proj *project) error {
 		return err
 	}
 	var entries []types.IncludeConfig
-	if err := loader.Transform(dict["include"], &entries); err != nil {
+	if _, err := unpanic(func() (any, error) { return nil, loader.Transform(dict["include"], &entries) }); err != nil {
 		return fmt.Errorf("include: %w", err)
 	}
 	for _, e := range entries {

@@ -115,6 +115,7 @@ func TestLoadRefusesOddCompose(t *testing.T) {
 		{"two documents", app + "---\n" + app, `compose file "web/compose.yaml": holds more than one YAML document`},
 		{"include without a path", "include:\n  - env_file: a.env\n" + app, "include: an entry without a path"},
 		{"an alias inside itself", "x-a: &a [*a]\n" + app, "an alias refers to the collection that holds it"},
+		{"extends a file named by a number", app + "    extends: {file: 0, service: app}\n", "compose-go failed on this input: interface conversion"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

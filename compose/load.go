@@ -177,25 +177,27 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 	if profiles == nil {
 		profiles = []string{}
 	}
-	p, err := loader.LoadWithContext(g.budget.ctx, types.ConfigDetails{
-		WorkingDir:  sd.Dir,
-		ConfigFiles: []types.ConfigFile{{Filename: sd.File, Content: data}},
-		Environment: env,
-	},
-		func(o *loader.Options) {
-			o.SetProjectName(sd.Name, true)
-			o.ResolvePaths = true
-			o.SkipValidation = false
-			o.SkipConsistencyCheck = false
-			o.SkipResolveEnvironment = true // g.resolveFiles does it
-			o.SkipResolveLabels = true
-			o.ResourceLoaders = []loader.ResourceLoader{g}
-			o.Interpolate.Substitute = g.budget.substitute
-			o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
+	p, err := unpanic(func() (*types.Project, error) {
+		return loader.LoadWithContext(g.budget.ctx, types.ConfigDetails{
+			WorkingDir:  sd.Dir,
+			ConfigFiles: []types.ConfigFile{{Filename: sd.File, Content: data}},
+			Environment: env,
 		},
-		loader.WithProfiles(profiles),
-		loader.WithoutUnnecessaryResources,
-	)
+			func(o *loader.Options) {
+				o.SetProjectName(sd.Name, true)
+				o.ResolvePaths = true
+				o.SkipValidation = false
+				o.SkipConsistencyCheck = false
+				o.SkipResolveEnvironment = true // g.resolveFiles does it
+				o.SkipResolveLabels = true
+				o.ResourceLoaders = []loader.ResourceLoader{g}
+				o.Interpolate.Substitute = g.budget.substitute
+				o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
+			},
+			loader.WithProfiles(profiles),
+			loader.WithoutUnnecessaryResources,
+		)
+	})
 	if g.budget.stop != nil {
 		return nil, g.budget.stop
 	}
@@ -206,6 +208,18 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// unpanic runs a call into compose-go, turning a panic into an error: some
+// malformed input makes compose-go panic (extends: {file: 0} is an int
+// where it asserts a string), and a stack must not stop moor.
+func unpanic[T any](f func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("compose-go failed on this input: %v", r)
+		}
+	}()
+	return f()
 }
 
 // checkProject rejects top-level elements moor does not run.
