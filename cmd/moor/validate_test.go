@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moor-dev/moor/internal/testkit"
 )
 
 // TestValidateRefusesOutside: `moor validate` is what a deploy repository's
@@ -52,6 +54,33 @@ func TestValidateRefusesOutside(t *testing.T) {
 		}
 	}
 	for _, e := range entries {
+		if _, v, _ := strings.Cut(e, "="); len(v) >= 12 && strings.Contains(out, v) {
+			t.Errorf("the output shows a value of moor's environment (%.12s…)", v)
+		}
+	}
+}
+
+// TestPlanDirRefusesOutside: `moor plan --dir` (a working copy not yet
+// committed) reads nothing outside the directory either; the stack is
+// reported broken and the environment is not printed.
+func TestPlanDirRefusesOutside(t *testing.T) {
+	testkit.Docker(t)
+	environ, err := os.ReadFile("/proc/self/environ")
+	if err != nil {
+		t.Skipf("no /proc/self/environ here: %v", err)
+	}
+	dir := t.TempDir()
+	name := testkit.StackName(t)
+	writeRepoFile(t, dir, name+"/compose.yaml", "services:\n  app:\n    image: app:1\n    env_file: [app.env]\n")
+	if err := os.Symlink("/proc/self/environ", filepath.Join(dir, name, "app.env")); err != nil {
+		t.Fatal(err)
+	}
+	m := newMoor(t, dir, name)
+	code, out := m.run("plan", "--dir", dir)
+	if code == exitOK || !strings.Contains(out, `service app: env_file "`+name+`/app.env": outside the repository`) {
+		t.Errorf("exit %d; want the stack refused for its env_file", code)
+	}
+	for _, e := range strings.Split(string(environ), "\x00") {
 		if _, v, _ := strings.Cut(e, "="); len(v) >= 12 && strings.Contains(out, v) {
 			t.Errorf("the output shows a value of moor's environment (%.12s…)", v)
 		}
