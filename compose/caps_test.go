@@ -97,9 +97,9 @@ func TestLoadCaps(t *testing.T) {
 			name: "env_file too large",
 			files: map[string]string{
 				"web/compose.yaml": app + "    env_file: [big.env]\n",
-				"web/big.env":      "BIG=" + strings.Repeat("x", 2<<20) + "\n",
+				"web/big.env":      "BIG=" + strings.Repeat("x", 5<<20) + "\n",
 			},
-			want: []string{`service app: env_file "web/big.env": too large`, "1 MiB"},
+			want: []string{`service app: env_file "web/big.env": too large`, "4 MiB"},
 		},
 		{
 			name: "variables that expand into gigabytes",

@@ -35,13 +35,19 @@ type StackDir struct {
 	Err error
 }
 
-// rel returns p relative to the snapshot root, for messages.
+// rel returns p, for messages, relative to the directory given to
+// Discover if p is in the repository (web/.env, ../shared/common.env),
+// else as it is (/proc/self/environ).
 func (sd StackDir) rel(p string) string {
 	if sd.Root == "" {
 		return p
 	}
+	repo := sd.Repo
+	if repo == "" {
+		repo = sd.Root
+	}
 	r, err := filepath.Rel(sd.Root, p)
-	if err != nil || strings.HasPrefix(r, "..") {
+	if err != nil || !within(repo, filepath.Clean(p)) {
 		return p
 	}
 	return r

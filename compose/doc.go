@@ -20,18 +20,19 @@
 //
 // # Bind mounts and their Content
 //
-// A bind whose source lies inside the snapshot (a relative path such as
+// A bind whose source lies inside the repository (a relative path such as
 // ./nginx.conf resolves against the stack directory) must exist in the
 // repository, and its Mount.Content is "sha256:<hex>" of what it holds: the
 // file, or the directory tree (sorted relative paths, file modes, contents,
 // symlink targets). The snapshot directory moves with every revision, so the
 // config hash covers Content instead of the path: the container is replaced
 // when the file changes and kept when only the revision does. configs and
-// secrets with file: become read-only binds under the same rule. Binds of
-// host paths outside the snapshot carry no Content: moor cannot know their
-// content, and their path is what the user wrote. A bind through a symlink
-// that leaves the repository is such a host bind too: it is never read or
-// walked.
+// secrets with file: become read-only binds under the same rule, and must
+// be files of the repository. Binds of host paths outside the repository
+// carry no Content: moor cannot know their content, and their path is what
+// the user wrote. A bind through a symlink that leaves the repository is
+// such a host bind too: it is never read or walked. Inside a bound tree,
+// symlinks are hashed by their target and never followed.
 //
 // # Nothing outside the repository is read
 //
@@ -71,7 +72,7 @@
 // error naming the limit, the others load):
 //
 //	compose YAML (the compose file, included and extended files)  512 KiB together
-//	.env, env_file and label_file files                          1 MiB together
+//	.env, env_file and label_file files (each time one is used)   4 MiB together
 //	text: the YAML with aliases and merge keys followed, what     16 MiB
 //	  variables expand to, and each service extends copies
 //	YAML nesting depth, aliases followed                          64

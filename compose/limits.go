@@ -22,7 +22,7 @@ type Limits struct {
 	ComposeBytes int64
 	// EnvBytes caps the .env, env_file and label_file files of one stack
 	// (those of included projects too), together; a file read twice
-	// counts twice. Default 1 MiB.
+	// counts twice, as its values are copied twice. Default 4 MiB.
 	EnvBytes int64
 	// TextBytes caps the text interpolation, variable expansion and
 	// extends produce for one stack: every string of the compose YAML
@@ -52,7 +52,7 @@ type Limits struct {
 // DefaultLimits are the limits a zero Limits field takes.
 var DefaultLimits = Limits{
 	ComposeBytes: 512 << 10,
-	EnvBytes:     1 << 20,
+	EnvBytes:     4 << 20,
 	TextBytes:    16 << 20,
 	Depth:        64,
 	Ports:        65536,
