@@ -213,3 +213,30 @@ func TestBindOutsideIsNeverRead(t *testing.T) {
 		}
 	}
 }
+
+// TestIncludeWithOverrides: an include of several files (the first, then
+// its overrides) reads them all through the same checks, in the first
+// file's project.
+func TestIncludeWithOverrides(t *testing.T) {
+	st, _ := mustLoadWeb(t, map[string]string{
+		"web/compose.yaml":         "include:\n  - path: [lib/db.yaml, lib/db.override.yaml]\n" + app,
+		"web/lib/db.yaml":          "services:\n  db:\n    image: db:${TAG}\n    env_file: [db.env]\n",
+		"web/lib/db.override.yaml": "services:\n  db:\n    environment: [MODE=override]\n",
+		"web/lib/db.env":           "FROM_FILE=1\n",
+		"web/lib/.env":             "TAG=16\n",
+	}, Options{})
+	db := st.Services["db"].Spec
+	if db.Image != "db:16" {
+		t.Errorf("Image = %q, want db:16 (from the included project's .env)", db.Image)
+	}
+	if diff := cmp.Diff([]string{"FROM_FILE=1", "MODE=override"}, db.Env); diff != "" {
+		t.Errorf("Env (-want +got):\n%s", diff)
+	}
+	_, _, err := loadWeb(t, map[string]string{
+		"web/compose.yaml": "include:\n  - path: [lib/db.yaml, ../../outside.yaml]\n" + app,
+		"web/lib/db.yaml":  "services:\n  db:\n    image: db:1\n",
+	}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `include "../../outside.yaml": outside the repository`) {
+		t.Errorf("an override outside: err = %v", err)
+	}
+}
