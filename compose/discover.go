@@ -3,6 +3,7 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,45 +24,71 @@ type StackDir struct {
 	Name string
 	// Dir is the stack's directory, File its compose file (both absolute).
 	Dir, File string
-	// Root is the snapshot directory given to Discover (absolute). Binds of
-	// paths inside it carry a Content digest and must exist.
+	// Root is the directory given to Discover (absolute).
 	Root string
+	// Repo is the repository's root (absolute): nothing outside it is
+	// read, and binds of paths inside it carry a Content digest and must
+	// exist. Empty: Root.
+	Repo string
+	// Err, when set, is why the stack cannot load: its directory or its
+	// compose file lies outside the repository, or is not a regular file.
+	Err error
 }
 
-// rel returns p relative to the snapshot root, for messages.
+// rel returns p, for messages, relative to the directory given to
+// Discover if p is in the repository (web/.env, ../shared/common.env),
+// else as it is (/proc/self/environ).
 func (sd StackDir) rel(p string) string {
 	if sd.Root == "" {
 		return p
 	}
+	repo := sd.Repo
+	if repo == "" {
+		repo = sd.Root
+	}
 	r, err := filepath.Rel(sd.Root, p)
-	if err != nil || strings.HasPrefix(r, "..") {
+	if err != nil || !within(repo, filepath.Clean(p)) {
 		return p
 	}
 	return r
 }
 
-// Discover returns the stacks under root, sorted by name. If root itself
-// holds a compose file it is the only stack; otherwise every immediate,
-// non-hidden subdirectory holding one is a stack.
+// Discover returns the stacks under root, sorted by name, root being the
+// repository: nothing outside it is read. If root itself holds a compose
+// file it is the only stack; otherwise every immediate, non-hidden
+// subdirectory holding one is a stack. A stack directory or compose file
+// that resolves outside the repository, or a compose file that is not a
+// regular file, gives a StackDir with Err set.
 func Discover(root string) ([]StackDir, error) {
+	return discover(root, root)
+}
+
+// discover is Discover of root inside the repository repoDir.
+func discover(repoDir, root string) ([]StackDir, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("discover stacks in %s: %w", root, err)
 	}
-	fi, err := os.Stat(abs)
+	r, err := openRepo(repoDir)
+	if err != nil {
+		return nil, fmt.Errorf("discover stacks in %s: %w", root, err)
+	}
+	defer r.Close()
+	fi, err := r.stat(abs)
 	if err != nil {
 		return nil, fmt.Errorf("discover stacks in %s: %w", root, err)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("discover stacks in %s: not a directory", root)
 	}
+	d := discovery{repo: r, root: abs}
 
-	file, err := composeFile(abs)
+	file, bad, err := d.composeFile(abs)
 	if err != nil {
 		return nil, err
 	}
 	if file != "" {
-		sd, err := newStackDir(abs, abs, file)
+		sd, err := d.stackDir(abs, file, bad)
 		if err != nil {
 			return nil, err
 		}
@@ -79,17 +106,28 @@ func Discover(root string) ([]StackDir, error) {
 			continue
 		}
 		dir := filepath.Join(abs, e.Name())
-		if !isDir(dir) {
+		var file string
+		var bad error
+		fi, err := r.stat(dir)
+		switch {
+		case errors.Is(err, ErrOutside):
+			// A symlink out of the repository: a stack if it names a
+			// directory (whose files are not looked at).
+			if target, err := os.Stat(dir); err != nil || !target.IsDir() {
+				continue
+			}
+			file, bad = dir, fmt.Errorf("stack directory %q: %w", e.Name(), ErrOutside)
+		case err != nil || !fi.IsDir():
 			continue
+		default:
+			if file, bad, err = d.composeFile(dir); err != nil {
+				return nil, err
+			}
+			if file == "" {
+				continue
+			}
 		}
-		file, err := composeFile(dir)
-		if err != nil {
-			return nil, err
-		}
-		if file == "" {
-			continue
-		}
-		sd, err := newStackDir(abs, dir, file)
+		sd, err := d.stackDir(dir, file, bad)
 		if err != nil {
 			return nil, err
 		}
@@ -103,41 +141,51 @@ func Discover(root string) ([]StackDir, error) {
 	return stacks, nil
 }
 
-func newStackDir(root, dir, file string) (StackDir, error) {
+type discovery struct {
+	repo *repo
+	root string
+}
+
+func (d discovery) stackDir(dir, file string, bad error) (StackDir, error) {
 	name := loader.NormalizeProjectName(filepath.Base(dir))
 	if name == "" {
 		return StackDir{}, fmt.Errorf("stack directory %s: no valid stack name can be derived from it (use lowercase letters, digits, '-' and '_')", dir)
 	}
-	return StackDir{Name: name, Dir: dir, File: file, Root: root}, nil
+	return StackDir{Name: name, Dir: dir, File: file, Root: d.root, Repo: d.repo.dir, Err: bad}, nil
 }
 
-// composeFile returns the compose file of dir, "" if it has none.
-func composeFile(dir string) (string, error) {
+// composeFile returns the compose file of dir, "" if it has none. A compose
+// file outside the repository or not a regular file is returned with the
+// reason it cannot load (bad); err is for a directory that cannot be read,
+// or that holds two compose files.
+func (d discovery) composeFile(dir string) (file string, bad, err error) {
 	var found []string
 	for _, n := range FileNames {
 		p := filepath.Join(dir, n)
-		fi, err := os.Stat(p)
-		if errors.Is(err, os.ErrNotExist) {
+		fi, err := d.repo.stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			continue
+		case errors.Is(err, ErrOutside):
+			bad = err
+		case err != nil:
+			return "", nil, fmt.Errorf("stat %s: %w", p, err)
+		case !fi.Mode().IsRegular():
+			bad = ErrNotRegular
 		}
-		if err != nil {
-			return "", fmt.Errorf("stat %s: %w", p, err)
-		}
-		if fi.Mode().IsRegular() {
-			found = append(found, n)
-		}
+		found = append(found, n)
 	}
 	switch len(found) {
 	case 0:
-		return "", nil
+		return "", nil, nil
 	case 1:
-		return filepath.Join(dir, found[0]), nil
+		file = filepath.Join(dir, found[0])
+		if bad != nil {
+			rel, _ := filepath.Rel(d.root, file)
+			bad = fmt.Errorf("compose file %q: %w", rel, bad)
+		}
+		return file, bad, nil
 	default:
-		return "", fmt.Errorf("stack directory %s holds both %s and %s: keep one", dir, found[0], found[1])
+		return "", nil, fmt.Errorf("stack directory %s holds both %s and %s: keep one", dir, found[0], found[1])
 	}
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }

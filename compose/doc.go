@@ -20,16 +20,73 @@
 //
 // # Bind mounts and their Content
 //
-// A bind whose source lies inside the snapshot (a relative path such as
+// A bind whose source lies inside the repository (a relative path such as
 // ./nginx.conf resolves against the stack directory) must exist in the
 // repository, and its Mount.Content is "sha256:<hex>" of what it holds: the
 // file, or the directory tree (sorted relative paths, file modes, contents,
 // symlink targets). The snapshot directory moves with every revision, so the
 // config hash covers Content instead of the path: the container is replaced
 // when the file changes and kept when only the revision does. configs and
-// secrets with file: become read-only binds under the same rule. Binds of
-// host paths outside the snapshot carry no Content: moor cannot know their
-// content, and their path is what the user wrote.
+// secrets with file: become read-only binds under the same rule, and must
+// be files of the repository. Binds of host paths outside the repository
+// carry no Content: moor cannot know their content, and their path is what
+// the user wrote. A bind through a symlink that leaves the repository is
+// such a host bind too: it is never read or walked. Inside a bound tree,
+// symlinks are hashed by their target and never followed.
+//
+// # Nothing outside the repository is read
+//
+// The repository is input from whoever can push to it, or open a pull
+// request whose CI runs `moor validate`, in an environment full of secrets.
+// So every file moor reads to build desired state is a regular file inside
+// the repository (the snapshot, or the directory given to `moor validate`
+// or `moor plan --dir`: Options.Repo, StackDir.Repo), symlinks resolved.
+// That covers the compose file and the stack directory (Discover), the
+// stack's .env, env_file and label_file, include (its path, its env_file,
+// its project_directory and the .env of the included project), extends.file,
+// configs and secrets with file:, and the content hashed for binds. A path
+// that leaves the repository (as written, whether or not it exists, or
+// through a symlink), and a file that is not regular (a directory, a fifo,
+// a device), is a load error naming the stack, the field and the file:
+//
+//	stack web (web/compose.yaml): service app: env_file "/proc/self/environ": outside the repository
+//
+// compose-go reads some of these files itself. It is told not to resolve
+// env_file and label_file (moor reads them, and merges them with
+// compose-go's own dotenv code); it asks the resource loader in guard.go
+// for every include and extends file, and guard checks each before handing
+// it back; and guard checks the files compose-go reads beside an include
+// before compose-go gets to them. A config or secret must be a file of the
+// repository: for a file of the host, use a bind. What moor reads itself it
+// opens through an os.Root at the repository; the include and extends
+// files and an include's env files, which compose-go opens again by path
+// after guard checked them, are safe as long as the repository does not
+// change while it loads (a snapshot does not).
+//
+// # Limits
+//
+// Hostile input must not cost too much either: compose-go's cost grows with
+// every byte and node, with the square of the nesting depth, and with
+// every copy that aliases, merge keys, extends, variables and port ranges
+// make. Each stack gets these (Limits; a stack over one is refused with an
+// error naming the limit, the others load):
+//
+//	compose YAML (the compose file, included and extended files)  512 KiB together
+//	.env, env_file and label_file files (each time one is used)   4 MiB together
+//	text: the YAML with aliases and merge keys followed, what     16 MiB
+//	  variables expand to, and each service extends copies
+//	YAML nesting depth, aliases followed                          64
+//	ports that port ranges (ports, expose) expand to              65536
+//	replicas of a service (deploy.replicas, scale; max_replicas)  1000
+//	content hashed for binds, configs and secrets                 256 MiB, 100000 entries
+//
+// Each compose file is scanned before compose-go parses it, with the YAML
+// library compose-go uses: one document, its depth, its weight with every
+// alias followed, and what its extends copy. Substitution and port ranges
+// are counted as compose-go meets them (its Substitute and its type casts).
+// A cancelled context (the source's timeout) stops a load between files
+// and while variables are substituted. A panic of compose-go on malformed
+// input is an error of the stack, and an error is cut at 4 KiB.
 //
 // # Environment
 //

@@ -168,3 +168,27 @@ func TestHashHostBindIsByPath(t *testing.T) {
 		t.Error("host binds of different paths hash the same")
 	}
 }
+
+// TestContentDigestPinned pins the digest of a small tree and of a file: a
+// change of the format would replace every container with a bind of the
+// repository.
+func TestContentDigestPinned(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"conf/a.txt": "a", "conf/sub/b.txt": "bb", "conf/run.sh": "#!/bin/sh\n"})
+	for p, mode := range map[string]os.FileMode{"conf": 0o755, "conf/sub": 0o750, "conf/a.txt": 0o644, "conf/sub/b.txt": 0o600, "conf/run.sh": 0o755} {
+		if err := os.Chmod(filepath.Join(dir, p), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("a.txt", filepath.Join(dir, "conf", "link")); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{
+		"conf":        "sha256:c282f9185bf8383fd3cbf6b92a5eb79652eab164b1f11b5fa6804a1cdd904c0e",
+		"conf/run.sh": "sha256:9a71f8c18082d9d615020e013e8ae334af3be93f2605eab7329600a6858fe27c",
+	} {
+		if got := digest(t, filepath.Join(dir, p)); got != want {
+			t.Errorf("digest of %s = %s, want %s", p, got, want)
+		}
+	}
+}

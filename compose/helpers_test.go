@@ -57,10 +57,17 @@ func mustLoadWeb(t *testing.T, files map[string]string, opts Options) (*reconcil
 	return st, sd
 }
 
-// digest is contentDigest for tests.
+// digest is the content digest of the file or directory p, as a bind of
+// it carries.
 func digest(t *testing.T, p string) string {
 	t.Helper()
-	d, err := contentDigest(p)
+	r, err := openRepo(filepath.Dir(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	m := mapper{repo: r, budget: newBudget(t.Context(), Limits{})}
+	d, err := m.contentDigest(filepath.Base(p))
 	if err != nil {
 		t.Fatal(err)
 	}

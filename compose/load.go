@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 
-	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/consts"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -25,14 +23,24 @@ type Options struct {
 	// Profiles are the active compose profiles; with none, only services
 	// without profiles run.
 	Profiles []string
+	// Repo is the root of the repository (the snapshot) that Load's root
+	// lies in: nothing outside it is read. Empty: root itself.
+	Repo string
+	// Limits cap what loading one stack may cost; a zero field takes its
+	// default.
+	Limits Limits
 }
 
 // Load discovers and loads every stack under root. A stack that fails to
 // load goes into Desired.Broken with its error, the others into
 // Desired.Stacks. The error is only for a failed discovery or a cancelled
-// ctx. Source and Revision are left for the caller.
+// ctx (a deadline included). Source and Revision are left for the caller.
 func Load(ctx context.Context, root string, opts Options) (*reconcile.Desired, error) {
-	dirs, err := Discover(root)
+	repo := opts.Repo
+	if repo == "" {
+		repo = root
+	}
+	dirs, err := discover(repo, root)
 	if err != nil {
 		return nil, err
 	}
@@ -56,20 +64,36 @@ func Load(ctx context.Context, root string, opts Options) (*reconcile.Desired, e
 }
 
 // LoadStack loads and validates one stack. The error names the stack and its
-// file, and for a service problem the service and the field at fault.
+// file, and for a service problem the service and the field at fault. It
+// reads nothing outside sd.Repo (see the package documentation).
 func LoadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack, error) {
+	if sd.Err != nil {
+		return nil, fmt.Errorf("stack %s (%s): %w", sd.Name, sd.rel(sd.File), sd.Err)
+	}
 	st, err := loadStack(ctx, sd, opts)
 	if err != nil {
-		return nil, fmt.Errorf("stack %s (%s): %w", sd.Name, sd.rel(sd.File), err)
+		return nil, bounded(fmt.Errorf("stack %s (%s): %w", sd.Name, sd.rel(sd.File), err))
 	}
 	return st, nil
 }
 
 func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if sd.Root == "" {
 		sd.Root = sd.Dir
 	}
-	p, err := loadProject(ctx, sd, opts)
+	if sd.Repo == "" {
+		sd.Repo = sd.Root
+	}
+	r, err := openRepo(sd.Repo)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	g := &guard{sd: sd, repo: r, budget: newBudget(ctx, opts.Limits), projects: map[string]*project{}}
+	p, err := g.loadProject(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -100,12 +124,15 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Volumes[key] = v
 	}
-	m := mapper{sd: sd, project: p}
+	m := mapper{sd: sd, project: p, repo: r, budget: g.budget}
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		svc := p.Services[name]
 		s, err := m.service(&svc)
 		if err != nil {
 			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
 			continue
 		}
 		st.Services[name] = s
@@ -119,52 +146,80 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 // loadProject runs compose-go on the stack: interpolation from the stack's
 // .env and opts.Variables only, schema validation, extends, include,
 // profiles, env_file, and pruning of networks and volumes no service uses
-// (compose creates only those).
-func loadProject(ctx context.Context, sd StackDir, opts Options) (*types.Project, error) {
-	env, err := interpolationEnv(sd.Dir, opts.Variables)
+// (compose creates only those). Every file compose-go reads goes through
+// g first; env_file and label_file are read by g itself.
+func (g *guard) loadProject(opts Options) (*types.Project, error) {
+	sd := g.sd
+	data, err := g.budget.readCompose(g.repo, sd.File)
+	var info yamlInfo
+	if err == nil {
+		info, err = scanYAML(data, g.budget.lim.Depth)
+	}
+	if err == nil {
+		err = info.charge(g.budget)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("compose file %q: %w", sd.rel(sd.File), err)
+	}
+	env, err := g.interpolationEnv(opts.Variables)
 	if err != nil {
 		return nil, err
 	}
-	details := types.ConfigDetails{
-		WorkingDir:  sd.Dir,
-		ConfigFiles: []types.ConfigFile{{Filename: sd.File}},
-		Environment: env,
+	env[consts.ComposeProjectName] = sd.Name // as compose-go sets it
+	main := newProject(sd.Dir, env)
+	g.projects[sd.File] = main
+	if info.include {
+		if err := g.preflight(sd.File, data, main); err != nil {
+			return nil, err
+		}
 	}
 	profiles := opts.Profiles
 	if profiles == nil {
 		profiles = []string{}
 	}
-	return loader.LoadWithContext(ctx, details,
-		func(o *loader.Options) {
-			o.SetProjectName(sd.Name, true)
-			o.ResolvePaths = true
-			o.SkipValidation = false
-			o.SkipConsistencyCheck = false
+	p, err := unpanic(func() (*types.Project, error) {
+		return loader.LoadWithContext(g.budget.ctx, types.ConfigDetails{
+			WorkingDir:  sd.Dir,
+			ConfigFiles: []types.ConfigFile{{Filename: sd.File, Content: data}},
+			Environment: env,
 		},
-		loader.WithProfiles(profiles),
-		loader.WithDiscardEnvFiles,
-		loader.WithoutUnnecessaryResources,
-	)
+			func(o *loader.Options) {
+				o.SetProjectName(sd.Name, true)
+				o.ResolvePaths = true
+				o.SkipValidation = false
+				o.SkipConsistencyCheck = false
+				o.SkipResolveEnvironment = true // g.resolveFiles does it
+				o.SkipResolveLabels = true
+				o.ResourceLoaders = []loader.ResourceLoader{g}
+				o.Interpolate.Substitute = g.budget.substitute
+				o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
+			},
+			loader.WithProfiles(profiles),
+			loader.WithoutUnnecessaryResources,
+		)
+	})
+	if g.budget.stop != nil {
+		return nil, g.budget.stop
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := g.resolveFiles(p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// interpolationEnv is the stack's .env file (if any) overridden by vars.
-func interpolationEnv(dir string, vars map[string]string) (types.Mapping, error) {
-	env := types.Mapping{}
-	dotEnv := filepath.Join(dir, ".env")
-	if fi, err := os.Stat(dotEnv); err == nil && !fi.IsDir() {
-		// Lookups inside .env (${X}) see the operator's variables only.
-		fromFile, err := dotenv.GetEnvFromFile(types.Mapping(vars).Clone(), []string{dotEnv})
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", dotEnv, err)
+// unpanic runs a call into compose-go, turning a panic into an error: some
+// malformed input makes compose-go panic (extends: {file: 0} is an int
+// where it asserts a string), and a stack must not stop moor.
+func unpanic[T any](f func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("compose-go failed on this input: %v", r)
 		}
-		env.Merge(fromFile)
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("stat %s: %w", dotEnv, err)
-	}
-	for k, v := range vars {
-		env[k] = v
-	}
-	return env, nil
+	}()
+	return f()
 }
 
 // checkProject rejects top-level elements moor does not run.

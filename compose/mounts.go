@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -113,24 +111,28 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 	return mt, fmt.Errorf("field \"volumes.type\" %q is %w", v.Type, ErrUnsupported)
 }
 
-// bindSource returns the absolute host path of a bind and, for a path inside
-// the snapshot, the digest of its content. A path inside the snapshot must
-// exist: it is part of the repository, not of the host.
+// bindSource returns the absolute host path of a bind and, for a path
+// inside the repository, the digest of its content. A path inside the
+// repository must exist: it is part of the repository, not of the host. A
+// path that leaves the repository, as written or through a symlink, is a
+// host path: moor neither reads nor hashes it.
 func (m mapper) bindSource(src string) (string, string, error) {
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(m.sd.Dir, src)
 	}
 	src = filepath.Clean(src)
-	rel, err := filepath.Rel(m.sd.Root, src)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	rel, err := m.repo.resolve(src)
+	switch {
+	case errors.Is(err, ErrOutside):
 		return src, "", nil // a host path
-	}
-	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+	case errors.Is(err, fs.ErrNotExist):
 		return "", "", fmt.Errorf("bind source %s does not exist in the repository", m.sd.rel(src))
+	case err != nil:
+		return "", "", fmt.Errorf("bind source %s: %w", m.sd.rel(src), err)
 	}
-	digest, err := contentDigest(src)
+	digest, err := m.contentDigest(rel)
 	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("bind source %s: %w", m.sd.rel(src), err)
 	}
 	return src, digest, nil
 }
@@ -162,14 +164,16 @@ func (m mapper) fileMount(kind string, ref types.FileReferenceConfig) (reconcile
 	case obj.Driver != "" || obj.TemplateDriver != "" || len(obj.DriverOpts) > 0:
 		return reconcile.Mount{}, fmt.Errorf("%s %s: drivers exist only in swarm: %w", kind, ref.Source, ErrUnsupported)
 	}
-	src, content, err := m.bindSource(obj.File)
+	// The file is part of the repository: a config or secret from the
+	// host would change without the container knowing.
+	src := filepath.Clean(obj.File)
+	rel, err := m.repo.resolve(src)
 	if err != nil {
-		return reconcile.Mount{}, fmt.Errorf("%s %s: %w", kind, ref.Source, err)
+		return reconcile.Mount{}, fmt.Errorf("%s %s: file %q: %w", kind, ref.Source, m.sd.rel(src), describe(err))
 	}
-	if content == "" {
-		if _, err := os.Stat(src); err != nil {
-			return reconcile.Mount{}, fmt.Errorf("%s %s: %w", kind, ref.Source, err)
-		}
+	content, err := m.contentDigest(rel)
+	if err != nil {
+		return reconcile.Mount{}, fmt.Errorf("%s %s: file %q: %w", kind, ref.Source, m.sd.rel(src), err)
 	}
 	return reconcile.Mount{
 		Type:     reconcile.MountBind,
@@ -197,64 +201,90 @@ func fileTarget(kind string, ref types.FileReferenceConfig) string {
 	return path.Clean(t)
 }
 
-// contentDigest is "sha256:<hex>" over a file or a directory tree: every
+// contentDigest is "sha256:<hex>" over a file or a directory tree of the
+// repository (rel, relative to its real root, symlinks resolved): every
 // entry's relative path (sorted), type and permission bits, and the
 // contents of files or the target of symlinks. Symlinks inside a tree are
-// not followed.
-func contentDigest(root string) (string, error) {
+// never followed, so the walk stays in the repository; what it reads counts
+// against the stack's HashBytes and HashEntries.
+func (m mapper) contentDigest(rel string) (string, error) {
 	h := sha256.New()
-	fi, err := os.Stat(root)
+	root := m.repo.root
+	fi, err := root.Lstat(rel)
 	if err != nil {
 		return "", err
 	}
 	if !fi.IsDir() {
-		if err := hashEntry(h, root, ".", fi); err != nil {
+		if !fi.Mode().IsRegular() {
+			return "", ErrNotRegular
+		}
+		if err := m.hashEntry(h, rel, ".", fi); err != nil {
 			return "", err
 		}
-	} else {
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			rel, err := filepath.Rel(root, p)
-			if err != nil {
-				return err
-			}
-			return hashEntry(h, p, filepath.ToSlash(rel), info)
-		})
+		return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	}
+	err = fs.WalkDir(root.FS(), filepath.ToSlash(rel), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return "", fmt.Errorf("hash %s: %w", root, err)
+			return err
 		}
+		if err := m.budget.ctx.Err(); err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		r, err := filepath.Rel(rel, filepath.FromSlash(p))
+		if err != nil {
+			return err
+		}
+		return m.hashEntry(h, filepath.FromSlash(p), filepath.ToSlash(r), info)
+	})
+	if err != nil {
+		return "", err
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func hashEntry(h io.Writer, p, rel string, fi fs.FileInfo) error {
+// hashEntry hashes the entry p (relative to the repository's real root),
+// named rel in the digest.
+func (m mapper) hashEntry(h io.Writer, p, rel string, fi fs.FileInfo) error {
+	b := m.budget
+	if b.hashEntries++; b.hashEntries > b.lim.HashEntries {
+		return overLimit("binds, configs and secrets of a stack may hold %d files, directories and symlinks together", b.lim.HashEntries)
+	}
 	mode := fi.Mode()
 	fmt.Fprintf(h, "%q %s\n", rel, mode.String())
 	switch {
 	case mode.IsDir():
 		return nil
 	case mode&fs.ModeSymlink != 0:
-		target, err := os.Readlink(p)
+		target, err := m.repo.root.Readlink(p)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(h, "-> %q\n", target)
 		return nil
 	case mode.IsRegular():
-		f, err := os.Open(p)
+		if b.hashBytes += fi.Size(); b.hashBytes > b.lim.HashBytes {
+			return overLimit("binds, configs and secrets of a stack may hold %s together", size(b.lim.HashBytes))
+		}
+		f, err := m.repo.root.Open(p)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
+		if now, err := f.Stat(); err != nil {
+			return err
+		} else if !now.Mode().IsRegular() || now.Size() != fi.Size() {
+			return fmt.Errorf("%s changed while it was read", filepath.ToSlash(p))
+		}
 		fmt.Fprintf(h, "%d\n", fi.Size())
-		_, err = io.Copy(h, f)
+		n, err := io.Copy(h, io.LimitReader(f, fi.Size()))
+		if err == nil && n != fi.Size() {
+			err = fmt.Errorf("%s changed while it was read", filepath.ToSlash(p))
+		}
 		return err
 	}
-	return fmt.Errorf("%s: %s is neither a file, a directory nor a symlink", p, mode.Type())
+	return fmt.Errorf("%s is neither a file, a directory nor a symlink", filepath.ToSlash(p))
 }

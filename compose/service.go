@@ -20,6 +20,9 @@ import (
 type mapper struct {
 	sd      StackDir
 	project *types.Project
+	// repo and budget are for the content of binds, configs and secrets.
+	repo   *repo
+	budget *budget
 }
 
 // service maps one compose service onto reconcile.Service.
@@ -31,13 +34,13 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := m.spec(s)
+	replicas, err := m.replicas(s)
 	if err != nil {
 		return nil, err
 	}
-	replicas := s.GetScale()
-	if replicas < 0 {
-		return nil, fmt.Errorf("service %s: scale %d is negative", s.Name, replicas)
+	spec, err := m.spec(s)
+	if err != nil {
+		return nil, err
 	}
 	update, err := updateConfig(s, spec)
 	if err != nil {
@@ -63,6 +66,24 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 		svc.DependsOn[dep] = reconcile.Dependency{Condition: cond, Required: d.Required}
 	}
 	return svc, nil
+}
+
+// replicas returns the replicas of a service (scale, else deploy.replicas,
+// else 1), at most Limits.Replicas: every replica is a container the plan
+// creates and tracks.
+func (m mapper) replicas(s *types.ServiceConfig) (int, error) {
+	n := s.GetScale()
+	field := "deploy.replicas"
+	if s.Scale != nil {
+		field = "scale"
+	}
+	switch {
+	case n < 0:
+		return 0, fmt.Errorf("service %s: %s %d is negative", s.Name, field, n)
+	case n > m.budget.lim.Replicas:
+		return 0, overLimit("service %s: %s %d is more than the limit of %d (max_replicas)", s.Name, field, n, m.budget.lim.Replicas)
+	}
+	return n, nil
 }
 
 // updateConfig maps deploy.update_config. rollback_config has nothing to

@@ -30,13 +30,15 @@ func normalizeImage(image string) (string, error) {
 
 func ports(in []types.ServicePortConfig) []reconcile.Port {
 	var out []reconcile.Port
+	seen := make(map[reconcile.Port]bool, len(in))
 	for _, p := range in {
 		proto := strings.ToLower(p.Protocol)
 		if proto == "" {
 			proto = "tcp"
 		}
 		port := reconcile.Port{Target: p.Target, Published: p.Published, HostIP: p.HostIP, Protocol: proto}
-		if !slices.Contains(out, port) {
+		if !seen[port] {
+			seen[port] = true
 			out = append(out, port)
 		}
 	}

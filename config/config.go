@@ -25,7 +25,8 @@
 //	    allow_empty: false     # a revision with no stacks removes every stack
 //	    variables: {}          # compose interpolation variables
 //	    profiles: []           # compose profiles
-//	    timeout: 10m           # deadline of one apply
+//	    timeout: 10m           # deadline of one apply, and of loading its stacks
+//	    max_replicas: 1000     # the most replicas one service may ask for
 //	    webhook:
 //	      secret_file: /etc/moor/hook-secret   # enables POST /hooks/{provider}/NAME
 //	    auth: {}               # none: anonymous HTTP(S), or a local repository
@@ -99,6 +100,8 @@ const (
 	// minConnections leaves room for a health check and a scrape while a
 	// webhook is read.
 	minConnections = 4
+	// DefaultMaxReplicas is compose.DefaultLimits.Replicas.
+	DefaultMaxReplicas = 1000
 
 	// MinInterval is the shortest interval: cron.Every rounds down to
 	// whole seconds, and polling faster than that helps no one.
@@ -142,6 +145,9 @@ type Source struct {
 	Variables         map[string]string
 	Profiles          []string
 	Timeout           time.Duration
+	// MaxReplicas is the most replicas (deploy.replicas, scale) one
+	// service of the source may ask for; a stack asking more is refused.
+	MaxReplicas int
 	// Drift is DriftRepair (the default) or DriftReport.
 	Drift string
 	// PruneVolumes (prune.volumes) removes the named volumes of a stack
@@ -373,6 +379,12 @@ func (s *Source) validate(v *validator, at string) {
 		s.Timeout = DefaultTimeout
 	case s.Timeout < 0:
 		v.add(at+".timeout", fmt.Sprintf("%v is not positive", s.Timeout))
+	}
+	switch {
+	case s.MaxReplicas == 0:
+		s.MaxReplicas = DefaultMaxReplicas
+	case s.MaxReplicas < 0:
+		v.add(at+".max_replicas", fmt.Sprintf("%d is not positive", s.MaxReplicas))
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Variables)) {
 		if !variableRE.MatchString(k) {

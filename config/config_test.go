@@ -30,6 +30,7 @@ sources:
     variables: {DOMAIN: example.com, PORT: 8080}
     profiles: [a, b]
     timeout: 5m
+    max_replicas: 50
     auth:
       username: deploy
       password_file: /etc/moor/token
@@ -56,12 +57,12 @@ func TestParseFull(t *testing.T) {
 				Name: "prod", Repo: "https://git.example.com/ops/deploy.git", Ref: "release",
 				Path: "hosts/web-1", Schedule: "*/5 * * * *", AllowEmpty: true,
 				Variables: map[string]string{"DOMAIN": "example.com", "PORT": "8080"},
-				Profiles:  []string{"a", "b"}, Timeout: 5 * time.Minute, Drift: DriftRepair,
+				Profiles:  []string{"a", "b"}, Timeout: 5 * time.Minute, MaxReplicas: 50, Drift: DriftRepair,
 				Auth: Auth{Username: "deploy", PasswordFile: "/etc/moor/token"},
 			},
 			{
 				Name: "stage.2", Repo: "git@git.example.com:ops/deploy.git", Ref: "main",
-				Interval: time.Minute, Timeout: 10 * time.Minute, Drift: DriftRepair,
+				Interval: time.Minute, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair,
 				Auth: Auth{
 					SSHKeyFile: "/etc/moor/id_ed25519", SSHKeyPassphraseFile: "/etc/moor/passphrase",
 					KnownHostsFile: "/etc/moor/known_hosts", AcceptNewHostKeys: true,
@@ -79,7 +80,7 @@ func TestDefaults(t *testing.T) {
 	want := &Config{
 		StateDir: "/from/env", Listen: "127.0.0.1:9100", LogLevel: "info", LogFormat: "console",
 		API:     API{MaxConnections: DefaultMaxConnections},
-		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute, Drift: DriftRepair}},
+		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair}},
 	}
 	got, err := Parse([]byte(minimal), "moor.yaml", Defaults{StateDir: "/from/env"})
 	if err != nil {
@@ -184,6 +185,16 @@ func TestErrors(t *testing.T) {
 			"zero duration",
 			src + "    timeout: 0s\n",
 			[]string{`moor.yaml:4: sources[0].timeout: duration 0s is not positive`},
+		},
+		{
+			"zero max_replicas",
+			src + "    max_replicas: 0\n",
+			[]string{`moor.yaml:4: sources[0].max_replicas: 0 is not positive`},
+		},
+		{
+			"max_replicas not a number",
+			src + "    max_replicas: many\n",
+			[]string{`moor.yaml:4: sources[0].max_replicas: want a whole number, got the string "many"`},
 		},
 		{
 			"interval below the minimum",
@@ -407,14 +418,14 @@ func TestValidateBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{StateDir: "/s", LogLevel: "info", LogFormat: "console", API: API{MaxConnections: DefaultMaxConnections},
-		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute, Drift: DriftRepair}}}
+		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair}}}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)
 	}
 
-	c = &Config{StateDir: "/s", Sources: []Source{{Name: "x", Repo: "r", Interval: -time.Second, Timeout: -time.Second}}}
+	c = &Config{StateDir: "/s", Sources: []Source{{Name: "x", Repo: "r", Interval: -time.Second, Timeout: -time.Second, MaxReplicas: -1}}}
 	err := c.Validate()
-	want2 := "sources[0].interval: -1s is shorter than the minimum of 1s\nsources[0].timeout: -1s is not positive"
+	want2 := "sources[0].interval: -1s is shorter than the minimum of 1s\nsources[0].timeout: -1s is not positive\nsources[0].max_replicas: -1 is not positive"
 	if err == nil || err.Error() != want2 {
 		t.Errorf("Validate = %v, want\n%s", err, want2)
 	}

@@ -88,6 +88,7 @@ func sourceFields(s *Source) []field {
 			}
 		}},
 		{"timeout", func(d *decoder, n *yaml.Node, at string) { s.Timeout = d.duration(n, at) }},
+		{"max_replicas", func(d *decoder, n *yaml.Node, at string) { s.MaxReplicas = d.positive(n, at) }},
 		{"webhook", func(d *decoder, n *yaml.Node, at string) {
 			d.mapping(n, at, []field{
 				{"secret_file", func(d *decoder, n *yaml.Node, at string) { s.WebhookSecretFile = d.str(n, at) }},
@@ -245,6 +246,25 @@ func (d *decoder) int(n *yaml.Node, at string) int {
 	i, err := strconv.Atoi(n.Value)
 	if err != nil {
 		d.errorf(n, at, "want a whole number, got %s", n.Value)
+		return 0
+	}
+	return i
+}
+
+// positive decodes a whole number of at least 1.
+func (d *decoder) positive(n *yaml.Node, at string) int {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		d.errorf(n, at, "want a whole number, got %s", describe(n))
+		return 0
+	}
+	i, err := strconv.Atoi(n.Value)
+	if err != nil {
+		d.errorf(n, at, "%s is not a whole number moor can hold", n.Value)
+		return 0
+	}
+	if i < 1 {
+		d.errorf(n, at, "%s is not positive", n.Value)
 		return 0
 	}
 	return i

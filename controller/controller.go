@@ -271,10 +271,27 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 	if c.WorkDir == "" && c.loaded.rev == rev && c.loaded.desired != nil {
 		return c.loaded.desired, nil
 	}
-	d, err := compose.Load(ctx, root, compose.Options{Variables: c.Source.Variables, Profiles: c.Source.Profiles})
+	// The revision is input: loading it is held to the source's timeout
+	// (the loader's limits keep it well within), and reads nothing outside
+	// the snapshot.
+	loadCtx := ctx
+	if c.Source.Timeout > 0 {
+		var cancel context.CancelFunc
+		loadCtx, cancel = context.WithTimeout(ctx, c.Source.Timeout)
+		defer cancel()
+	}
+	d, err := compose.Load(loadCtx, root, compose.Options{
+		Repo:      snap.Dir,
+		Variables: c.Source.Variables,
+		Profiles:  c.Source.Profiles,
+		Limits:    compose.Limits{Replicas: c.Source.MaxReplicas},
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err // cut short: says nothing of the revision
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %s: loading its stacks took longer than the source's timeout (%v)", ErrRefused, rev, c.Source.Timeout)
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, rev, err)
 	}

@@ -178,7 +178,11 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	var profiles listFlag
 	fs.Var(&vars, "var", "KEY=VALUE compose interpolation variable (repeatable)")
 	fs.Var(&profiles, "profile", "compose profile to enable (repeatable)")
+	maxReplicas := fs.Int("max-replicas", config.DefaultMaxReplicas, "the most replicas one service may ask for (the max_replicas of the source that deploys the repository)")
 	return func(ctx context.Context, e *env, args []string) int {
+		if *maxReplicas < 1 {
+			return e.errorf("--max-replicas %d: want at least 1", *maxReplicas)
+		}
 		dir := "."
 		switch len(args) {
 		case 0:
@@ -196,7 +200,13 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		}
 		code := exitOK
 		for _, sd := range stacks {
-			st, err := compose.LoadStack(ctx, sd, compose.Options{Variables: vars.m, Profiles: profiles})
+			// The same rules as a source's: nothing outside dir is read,
+			// and every limit holds.
+			st, err := compose.LoadStack(ctx, sd, compose.Options{
+				Variables: vars.m,
+				Profiles:  profiles,
+				Limits:    compose.Limits{Replicas: *maxReplicas},
+			})
 			if err != nil {
 				fmt.Fprintf(e.stdout, "error %s: %s\n", sd.Name, printable.Error(err))
 				code = exitError

@@ -55,6 +55,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.src.AllowEmpty, "allow-empty", false, "allow a revision with no stacks (it removes every stack of the source)")
 	fs.Var(&c.vars, "var", "KEY=VALUE compose interpolation variable (repeatable)")
 	fs.Var(&c.profiles, "profile", "compose profile to enable (repeatable)")
+	fs.IntVar(&c.src.MaxReplicas, "max-replicas", config.DefaultMaxReplicas, "the most replicas one service of the source may ask for")
 }
 
 // sources returns the sources the flags describe: the one --repo names, or
@@ -86,6 +87,9 @@ func (c *common) sources(withSchedule bool) (*config.Config, error) {
 		return nil, fmt.Errorf("--repo or --config is required")
 	}
 	s := c.src
+	if s.MaxReplicas < 1 {
+		return nil, fmt.Errorf("--max-replicas %d: want at least 1", s.MaxReplicas)
+	}
 	s.Variables = c.vars.m
 	s.Profiles = c.profiles
 	if withSchedule {

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moor-dev/moor/internal/testkit"
+)
+
+// TestValidateRefusesOutside: `moor validate` is what a deploy repository's
+// CI runs on a pull request, next to the CI's secrets. Stacks that point at
+// moor's own environment (an env_file, a symlinked .env, an include, a
+// label_file through a symlink) are refused, by file and field, and nothing
+// of that environment is printed.
+func TestValidateRefusesOutside(t *testing.T) {
+	environ, err := os.ReadFile("/proc/self/environ")
+	if err != nil {
+		t.Skipf("no /proc/self/environ here: %v", err)
+	}
+	entries := strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00")
+	first, _, _ := strings.Cut(entries[0], "=")
+	dir := t.TempDir()
+	for p, content := range map[string]string{
+		"envfile/compose.yaml": "services:\n  app:\n    image: app:1\n    env_file: [/proc/self/environ]\n",
+		// a .env that parsed would put the whole environment into the image
+		"dotenv/compose.yaml":  "services:\n  app:\n    image: 'app:${" + first + "}'\n",
+		"include/compose.yaml": "include: [/proc/self/environ]\n",
+		"labels/compose.yaml":  "services:\n  app:\n    image: app:1\n    label_file: [../environ]\n",
+		"good/compose.yaml":    "services:\n  app:\n    image: app:1\n",
+	} {
+		writeRepoFile(t, dir, p, content)
+	}
+	for link, target := range map[string]string{"dotenv/.env": "/proc/self/environ", "environ": "/proc/self/environ"} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &moor{t: t}
+	code, out := m.run("validate", dir)
+	if code != exitError {
+		t.Errorf("exit %d, want %d", code, exitError)
+	}
+	for _, want := range []string{
+		`error envfile: stack envfile (envfile/compose.yaml): service app: env_file "/proc/self/environ": outside the repository`,
+		`error dotenv: stack dotenv (dotenv/compose.yaml): .env "dotenv/.env": outside the repository`,
+		`error include: stack include (include/compose.yaml): include "/proc/self/environ": outside the repository`,
+		`error labels: stack labels (labels/compose.yaml): service app: label_file "environ": outside the repository`,
+		"ok    good (app)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks\n%s", want)
+		}
+	}
+	for _, e := range entries {
+		if _, v, _ := strings.Cut(e, "="); len(v) >= 12 && strings.Contains(out, v) {
+			t.Errorf("the output shows a value of moor's environment (%.12s…)", v)
+		}
+	}
+}
+
+// TestPlanDirRefusesOutside: `moor plan --dir` (a working copy not yet
+// committed) reads nothing outside the directory either; the stack is
+// reported broken and the environment is not printed.
+func TestPlanDirRefusesOutside(t *testing.T) {
+	testkit.Docker(t)
+	environ, err := os.ReadFile("/proc/self/environ")
+	if err != nil {
+		t.Skipf("no /proc/self/environ here: %v", err)
+	}
+	dir := t.TempDir()
+	name := testkit.StackName(t)
+	writeRepoFile(t, dir, name+"/compose.yaml", "services:\n  app:\n    image: app:1\n    env_file: [app.env]\n")
+	if err := os.Symlink("/proc/self/environ", filepath.Join(dir, name, "app.env")); err != nil {
+		t.Fatal(err)
+	}
+	m := newMoor(t, dir, name)
+	code, out := m.run("plan", "--dir", dir)
+	if code == exitOK || !strings.Contains(out, `service app: env_file "`+name+`/app.env": outside the repository`) {
+		t.Errorf("exit %d; want the stack refused for its env_file", code)
+	}
+	for _, e := range strings.Split(string(environ), "\x00") {
+		if _, v, _ := strings.Cut(e, "="); len(v) >= 12 && strings.Contains(out, v) {
+			t.Errorf("the output shows a value of moor's environment (%.12s…)", v)
+		}
+	}
+}
+
+// TestValidateMaxReplicas: validate holds replicas to --max-replicas, the
+// max_replicas of the source that the repository will be deployed by.
+func TestValidateMaxReplicas(t *testing.T) {
+	dir := t.TempDir()
+	writeRepoFile(t, dir, "web/compose.yaml", "services:\n  app:\n    image: app:1\n    deploy:\n      replicas: 1500\n")
+	m := &moor{t: t}
+	if code, out := m.run("validate", dir); code != exitError || !strings.Contains(out, "deploy.replicas 1500 is more than the limit of 1000 (max_replicas)") {
+		t.Errorf("with the default limit: exit %d", code)
+	}
+	if code, _ := m.run("validate", "--max-replicas", "1500", dir); code != exitOK {
+		t.Errorf("with --max-replicas 1500: exit %d", code)
+	}
+}
+
+func writeRepoFile(t *testing.T, dir, p, content string) {
+	t.Helper()
+	full := filepath.Join(dir, filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
