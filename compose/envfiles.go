@@ -40,7 +40,8 @@ func (g *guard) interpolationEnv(vars map[string]string) (types.Mapping, error) 
 // WithServicesEnvironmentResolved and WithServicesLabelsResolved do, but
 // reads each file through the repository: a regular file inside it, within
 // the budget. compose-go is told to skip both (it would read any path).
-// pre_start hooks are not resolved: moor refuses them.
+// The env_file and label_file entries are kept, as compose keeps them: they
+// are part of the configuration compose hashes.
 func (g *guard) resolveFiles(p *types.Project) error {
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
@@ -48,9 +49,9 @@ func (g *guard) resolveFiles(p *types.Project) error {
 			return err
 		}
 		s := p.Services[name]
-		err := g.environment(&s.ContainerSpec, p.Environment)
+		err := g.environment(&s, p.Environment)
 		if err == nil {
-			err = g.labels(&s.ContainerSpec)
+			err = g.labels(&s)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("service %s: %w", name, err))
@@ -62,7 +63,7 @@ func (g *guard) resolveFiles(p *types.Project) error {
 }
 
 // environment is compose-go's resolveEnvironment, reading through guard.
-func (g *guard) environment(spec *types.ContainerSpec, projectEnv types.Mapping) error {
+func (g *guard) environment(spec *types.ServiceConfig, projectEnv types.Mapping) error {
 	spec.Environment = spec.Environment.Resolve(projectEnv.Resolve)
 	environment := spec.Environment.ToMapping()
 	lookup := func(k string) (string, bool) {
@@ -88,12 +89,11 @@ func (g *guard) environment(spec *types.ContainerSpec, projectEnv types.Mapping)
 		}
 	}
 	spec.Environment = environment.ToMappingWithEquals().OverrideBy(spec.Environment)
-	spec.EnvFiles = nil
 	return nil
 }
 
 // labels is compose-go's resolveLabels, reading through guard.
-func (g *guard) labels(spec *types.ContainerSpec) error {
+func (g *guard) labels(spec *types.ServiceConfig) error {
 	labels := types.MappingWithEquals{}
 	// a label file's ${X} sees the labels of the files before it
 	resolve := func(s string) (string, bool) {

@@ -140,17 +140,19 @@ func (g *guard) include(p, abs string, child *project) error {
 // extends checks the extended file abs, named p in a file of parent.
 //
 // compose-go asks for the file again for each service that extends from
-// it, and copies from it each time: each time counts its size.
+// it, and parses and copies from it each time: each time counts its size,
+// extendsWeight times, for parsing a file again costs more than the bytes
+// it yields.
 func (g *guard) extends(p, abs string, parent *project) error {
 	if n, ok := parent.extended[abs]; ok {
-		if err := g.budget.grow(n, copiesMore); err != nil {
+		if err := g.budget.grow(n*extendsWeight, copiesMore); err != nil {
 			return fmt.Errorf("extends.file %q: %w", p, err)
 		}
 		return nil
 	}
 	data, err := g.budget.readCompose(g.repo, abs)
 	if err == nil {
-		err = g.budget.grow(int64(len(data)), copiesMore)
+		err = g.budget.grow(int64(len(data))*extendsWeight, copiesMore)
 	}
 	if err != nil {
 		return fmt.Errorf("extends.file %q: %w", p, err)
@@ -168,6 +170,10 @@ func (g *guard) extends(p, abs string, parent *project) error {
 }
 
 const copiesMore = "extends copies more than %s of services"
+
+// extendsWeight is what one byte of a file extended from counts, each time
+// compose-go parses it again for a service that extends from it.
+const extendsWeight = 8
 
 // preflight finds the includes of file (content data, of project proj) as
 // compose-go will see them (its own parsing and interpolation, nothing

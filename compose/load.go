@@ -177,32 +177,51 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 	if profiles == nil {
 		profiles = []string{}
 	}
-	p, err := unpanic(func() (*types.Project, error) {
-		return loader.LoadWithContext(g.budget.ctx, types.ConfigDetails{
-			WorkingDir:  sd.Dir,
-			ConfigFiles: []types.ConfigFile{{Filename: sd.File, Content: data}},
-			Environment: env,
+	details := types.ConfigDetails{
+		WorkingDir:  sd.Dir,
+		ConfigFiles: []types.ConfigFile{{Filename: sd.File, Content: data}},
+		Environment: env,
+	}
+	options := []func(*loader.Options){
+		func(o *loader.Options) {
+			o.SetProjectName(sd.Name, true)
+			o.ResolvePaths = true
+			o.SkipValidation = false
+			o.SkipConsistencyCheck = false
+			o.SkipResolveEnvironment = true // g.resolveFiles does it
+			o.ResourceLoaders = []loader.ResourceLoader{g}
+			o.Interpolate.Substitute = g.budget.substitute
+			o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
 		},
-			func(o *loader.Options) {
-				o.SetProjectName(sd.Name, true)
-				o.ResolvePaths = true
-				o.SkipValidation = false
-				o.SkipConsistencyCheck = false
-				o.SkipResolveEnvironment = true // g.resolveFiles does it
-				o.SkipResolveLabels = true
-				o.ResourceLoaders = []loader.ResourceLoader{g}
-				o.Interpolate.Substitute = g.budget.substitute
-				o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
-			},
-			loader.WithProfiles(profiles),
-			loader.WithoutUnnecessaryResources,
-		)
+		loader.WithProfiles(profiles),
+	}
+	// The model first, so that label_file can be taken out before
+	// compose-go would read it: g.resolveFiles reads it.
+	model, err := unpanic(func() (map[string]any, error) {
+		return loader.LoadModelWithContext(g.budget.ctx, details, options...)
 	})
 	if g.budget.stop != nil {
 		return nil, g.budget.stop
 	}
 	if err != nil {
 		return nil, err
+	}
+	labelFiles := takeLabelFiles(model)
+	p, err := unpanic(func() (*types.Project, error) {
+		return loader.ModelToProject(model, loader.ToOptions(&details, options), details)
+	})
+	if g.budget.stop != nil {
+		return nil, g.budget.stop
+	}
+	if err != nil {
+		return nil, err
+	}
+	p = p.WithoutUnnecessaryResources()
+	for name, files := range labelFiles {
+		if s, ok := p.Services[name]; ok {
+			s.LabelFiles = files
+			p.Services[name] = s
+		}
 	}
 	if err := g.resolveFiles(p); err != nil {
 		return nil, err
@@ -222,12 +241,34 @@ func unpanic[T any](f func() (T, error)) (v T, err error) {
 	return f()
 }
 
+// takeLabelFiles removes the label_file entries of every service from a
+// loaded model (its paths resolved) and returns them, by service.
+func takeLabelFiles(model map[string]any) map[string][]string {
+	out := map[string][]string{}
+	services, _ := model["services"].(map[string]any)
+	for name, raw := range services {
+		svc, ok := raw.(map[string]any)
+		if !ok {
+			continue
+		}
+		switch v := svc["label_file"].(type) {
+		case string:
+			out[name] = []string{v}
+		case []any:
+			for _, f := range v {
+				if s, ok := f.(string); ok {
+					out[name] = append(out[name], s)
+				}
+			}
+		}
+		delete(svc, "label_file")
+	}
+	return out
+}
+
 // checkProject rejects top-level elements moor does not run.
 func checkProject(p *types.Project) error {
 	var errs []error
-	if len(p.Jobs) > 0 || len(p.DisabledJobs) > 0 {
-		errs = append(errs, fmt.Errorf("top-level %q is %w", "jobs", ErrUnsupported))
-	}
 	if len(p.Models) > 0 {
 		errs = append(errs, fmt.Errorf("top-level %q is %w", "models", ErrUnsupported))
 	}
@@ -245,9 +286,6 @@ func networkSpec(key string, n types.NetworkConfig) (*reconcile.NetworkSpec, err
 	}
 	if n.EnableIPv4 != nil && !*n.EnableIPv4 {
 		reject("enable_ipv4")
-	}
-	if len(n.Ipam.Options) > 0 {
-		reject("ipam.options")
 	}
 	spec.Driver = n.Driver
 	spec.DriverOpts = cloneMap(n.DriverOpts)

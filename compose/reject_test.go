@@ -50,7 +50,7 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "two mounts on one target", service: "volumes: ['/a:/c']\n    configs:\n      - source: c\n        target: /c", extra: "configs:\n  c:\n    file: ./c.txt\n", files: map[string]string{"web/c.txt": "c"}, want: []string{"two mounts on /c"}},
 		{name: "no image", service: "environment: [A=1]", want: []string{`service "api" has neither an image nor a build context`}},
 		{name: "bad image", service: "image: UPPER/Case", want: []string{`image "UPPER/Case"`}},
-		{name: "jobs", extra: "jobs:\n  once:\n    image: x:1\n    triggers:\n      manual: true\n", want: []string{`top-level "jobs" is not supported`}},
+		{name: "jobs", extra: "jobs:\n  once:\n    image: x:1\n    triggers:\n      manual: true\n", want: []string{`additional properties 'jobs' not allowed`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
