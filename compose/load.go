@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 
 	"github.com/compose-spec/compose-go/v2/consts"
@@ -29,6 +30,13 @@ type Options struct {
 	// Limits cap what loading one stack may cost; a zero field takes its
 	// default.
 	Limits Limits
+	// StacksRoot is where the stacks' directories live on the host: the
+	// directory given to Load is mirrored there, so the stack in its app/
+	// runs in STACKS_ROOT/app. Relative binds point there, and the stack's
+	// tracked files are listed (Stack.Files) for the controller to write
+	// there. Empty: the stacks run where they are (a working copy checked
+	// by moor validate), and no files are listed.
+	StacksRoot string
 }
 
 // Load discovers and loads every stack under root. A stack that fails to
@@ -100,9 +108,13 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	if err := checkProject(p); err != nil {
 		return nil, err
 	}
+	host := newHostDirs(sd, opts.StacksRoot)
+	host.repoReal = r.real
 	st := &reconcile.Stack{
 		Name:     sd.Name,
 		Dir:      sd.rel(sd.Dir),
+		HostDir:  host.dir(sd.Dir),
+		File:     filepath.Base(sd.File),
 		Services: map[string]*reconcile.Service{},
 		Networks: map[string]*reconcile.NetworkSpec{},
 		Volumes:  map[string]*reconcile.VolumeSpec{},
@@ -124,7 +136,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Volumes[key] = v
 	}
-	m := mapper{sd: sd, project: p, repo: r, budget: g.budget}
+	m := mapper{sd: sd, project: p, repo: r, budget: g.budget, host: host, files: &stackFiles{}}
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		svc := p.Services[name]
 		s, err := m.service(&svc)
@@ -139,6 +151,11 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if opts.StacksRoot != "" {
+		if st.Files, err = m.listFiles(); err != nil {
+			return nil, err
+		}
 	}
 	return st, nil
 }

@@ -89,7 +89,7 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 			mt.Propagation = v.Bind.Propagation
 			mt.CreateHostPath = bool(v.Bind.CreateHostPath)
 		}
-		src, content, err := m.bindSource(v.Source)
+		src, content, err := m.bindSource(v.Source, mt.CreateHostPath)
 		if err != nil {
 			return mt, err
 		}
@@ -111,12 +111,15 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 	return mt, fmt.Errorf("field \"volumes.type\" %q is %w", v.Type, ErrUnsupported)
 }
 
-// bindSource returns the absolute host path of a bind and, for a path
-// inside the repository, the digest of its content. A path inside the
-// repository must exist: it is part of the repository, not of the host. A
-// path that leaves the repository, as written or through a symlink, is a
-// host path: moor neither reads nor hashes it.
-func (m mapper) bindSource(src string) (string, string, error) {
+// bindSource returns the absolute host path of a bind and, for a path the
+// repository holds, the digest of its content. A path that leaves the
+// repository, as written or through a symlink, is a host path: moor
+// neither reads nor hashes it. A path of the source's directory points
+// into the stack directories, which mirror it: what the repository holds
+// there (its digest in the hash, so a change of content replaces the
+// container and its path does not), or else a directory the containers
+// write (./data), made when create says so.
+func (m mapper) bindSource(src string, create bool) (string, string, error) {
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(m.sd.Dir, src)
 	}
@@ -126,7 +129,8 @@ func (m mapper) bindSource(src string) (string, string, error) {
 	case errors.Is(err, ErrOutside):
 		return src, "", nil // a host path
 	case errors.Is(err, fs.ErrNotExist):
-		return "", "", fmt.Errorf("bind source %s does not exist in the repository", m.sd.rel(src))
+		host, err := m.dataDir(src, create)
+		return host, "", err
 	case err != nil:
 		return "", "", fmt.Errorf("bind source %s: %w", m.sd.rel(src), err)
 	}
@@ -134,7 +138,11 @@ func (m mapper) bindSource(src string) (string, string, error) {
 	if err != nil {
 		return "", "", fmt.Errorf("bind source %s: %w", m.sd.rel(src), err)
 	}
-	return src, digest, nil
+	host, err := m.hostBind(src, rel)
+	if err != nil {
+		return "", "", fmt.Errorf("bind source %w", err)
+	}
+	return host, digest, nil
 }
 
 // fileMount maps a service's config or secret reference onto a read-only
@@ -175,9 +183,13 @@ func (m mapper) fileMount(kind string, ref types.FileReferenceConfig) (reconcile
 	if err != nil {
 		return reconcile.Mount{}, fmt.Errorf("%s %s: file %q: %w", kind, ref.Source, m.sd.rel(src), err)
 	}
+	host, err := m.hostBind(src, rel)
+	if err != nil {
+		return reconcile.Mount{}, fmt.Errorf("%s %s: file %w", kind, ref.Source, err)
+	}
 	return reconcile.Mount{
 		Type:     reconcile.MountBind,
-		Source:   src,
+		Source:   host,
 		Target:   fileTarget(kind, ref),
 		ReadOnly: true,
 		Content:  content,

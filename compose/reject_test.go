@@ -43,7 +43,6 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "network_mode service", service: "network_mode: service:db", extra: "  db:\n    image: db:1\n", want: []string{`network_mode "service:db" is not supported`}},
 		{name: "moor label", service: "labels: {moor.stack: other}", want: []string{`label "moor.stack"`}},
 		{name: "compose label", service: "labels: {com.docker.compose.project: x}", want: []string{`label "com.docker.compose.project"`}},
-		{name: "missing bind in repo", service: "volumes: ['./missing.conf:/etc/x.conf']", want: []string{"service api: volume web/missing.conf:/etc/x.conf", "web/missing.conf does not exist in the repository"}},
 		{name: "external secret", service: "secrets: [tok]", extra: "secrets:\n  tok:\n    external: true\n", want: []string{"secret tok: external secrets exist only in swarm"}},
 		{name: "config from environment", service: "configs: [c]", extra: "configs:\n  c:\n    environment: FOO\n", want: []string{"config c: only configs from a file are supported"}},
 		{name: "config uid", service: "configs:\n      - source: c\n        uid: '1000'", extra: "configs:\n  c:\n    file: ./c.txt\n", files: map[string]string{"web/c.txt": "c"}, want: []string{`field "configs.uid"`}},

@@ -23,6 +23,12 @@ type mapper struct {
 	// repo and budget are for the content of binds, configs and secrets.
 	repo   *repo
 	budget *budget
+	// host maps paths of the repository onto the stack directories.
+	host hostDirs
+	// files collects what the stack's directory must hold beside the
+	// stack's own directory: binds from elsewhere in the source, and
+	// directories binds need.
+	files *stackFiles
 }
 
 // service maps one compose service onto reconcile.Service.
@@ -46,6 +52,10 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	composeHash, err := m.composeHash(*s)
+	if err != nil {
+		return nil, err
+	}
 	svc := &reconcile.Service{
 		Name:       s.Name,
 		Replicas:   replicas,
@@ -53,6 +63,7 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 		Update:     update,
 		Spec:       spec,
 		Hash:       spec.Hash(),
+		Compose:    reconcile.ComposeService{Hash: composeHash, DependsOn: composeDependsOn(*s)},
 	}
 	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
 		if svc.DependsOn == nil {

@@ -101,10 +101,7 @@ func New(src config.Source, stateDir string, rt reconcile.Runtime, l *ledger.Led
 	c := &Controller{Source: src, StateDir: stateDir, Runtime: rt, Ledger: l, Log: log.With(zap.String("source", src.Name))}
 	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir()}
 	c.files = &stackdir.Dirs{Root: c.StacksRoot(), Manifests: filepath.Join(c.sourceDir(), "files"),
-		Snapshot: func(rev string) (string, error) {
-			dir, err := c.git.StoredDir(rev)
-			return filepath.Join(dir, filepath.FromSlash(c.Source.Path)), err
-		}}
+		Snapshot: c.git.StoredDir, SourcePath: c.Source.Path}
 	c.Executor.Log = c.Log
 	c.identity, c.identityErr = LoadIdentity(stateDir)
 	return c
@@ -281,10 +278,11 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 		defer cancel()
 	}
 	d, err := compose.Load(loadCtx, root, compose.Options{
-		Repo:      snap.Dir,
-		Variables: c.Source.Variables,
-		Profiles:  c.Source.Profiles,
-		Limits:    compose.Limits{Replicas: c.Source.MaxReplicas},
+		Repo:       snap.Dir,
+		Variables:  c.Source.Variables,
+		Profiles:   c.Source.Profiles,
+		Limits:     compose.Limits{Replicas: c.Source.MaxReplicas},
+		StacksRoot: c.StacksRoot(),
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -296,6 +294,11 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, rev, err)
 	}
 	d.Source, d.Revision, d.Owner = c.Source.Name, rev, c.identity.ID
+	for _, st := range d.Stacks {
+		if st.Files != nil {
+			st.Files.Revision = rev
+		}
+	}
 	d.PruneVolumes = c.Source.PruneVolumes
 	if len(d.Stacks) == 0 && len(d.Broken) == 0 && !c.Source.AllowEmpty {
 		where := c.Source.Path
@@ -378,7 +381,7 @@ func outcomeError(out *Outcome) error {
 		for _, r := range out.Result.Failed() {
 			err := fmt.Errorf("%s: %w", r.Op, r.Err)
 			switch {
-			case r.Skipped:
+			case r.Skipped, r.RolledBack:
 				err = fault.Mark(fault.ErrHeld, err) // a consequence, classed by its cause
 			case r.Op.Kind.ContainerOp() && r.Op.Kind != reconcile.OpRemove:
 				err = fault.Mark(fault.ErrHeld, err)

@@ -32,6 +32,8 @@ create-network db/network/default (missing)
 create-network web/network/default (missing)
 pull app:1 (not present, wanted by web/app)
 pull db:1 (not present, wanted by db/db)
+sync-files db/files (missing)
+sync-files web/files (missing)
 create db/db/1 (missing)
 create web/app/1 (missing)
 create web/worker/1 (missing)`,
@@ -46,6 +48,7 @@ create web/worker/1 (missing)`,
 			},
 			want: `
 pull app:2 (not present, wanted by web/app)
+sync-files web/files (tracked files changed)
 create web/app/2 (missing)
 replace web/app/1 (config changed: image) [start-first, batch 1/1, rollback on failure]
 remove web/worker/1 (service removed from git)`,
@@ -90,6 +93,7 @@ note: the host drifted from the revision it was converged to; this apply repairs
 			},
 			want: `
 pull app:9 (not present, wanted by web/app)
+sync-files web/files (tracked files changed)
 replace web/app/1 (config changed: image) [start-first, batch 1/1, rollback on failure]
 blocked web/worker (image app:2 is not present and pull_policy is never)`,
 		},

@@ -19,6 +19,9 @@ func TestIdentityAdoptsWhatAnEarlierMoorMade(t *testing.T) {
 	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")})
 	// What an earlier moor made: the revision, applied without an owner.
 	legacy := &reconcile.Desired{Source: source, Revision: h.rev, Stacks: loadedStacks(t, h)}
+	for _, st := range legacy.Stacks {
+		st.Files = nil // an earlier moor wrote no stack directories
+	}
 	obs, _ := h.fake.Observe(t.Context())
 	(&reconcile.Executor{Runtime: h.fake}).Apply(t.Context(), reconcile.MakePlan(legacy, obs, reconcile.Constraints{}))
 	if c := h.container("web-app-1"); c.Owner != "" || !c.Running() {
@@ -36,8 +39,13 @@ func TestIdentityAdoptsWhatAnEarlierMoorMade(t *testing.T) {
 	}
 	h.state = upgraded
 	out, err := h.newController().Plan(t.Context())
-	if err != nil || !out.Plan.Converged() {
+	if err != nil || len(out.Plan.Conflicts) > 0 {
 		t.Fatalf("an upgraded instance does not own what it made: %v\n%s", err, out.Plan)
+	}
+	for _, op := range out.Plan.Ops { // it writes its stack directories, and that is all
+		if op.Kind != reconcile.OpSyncFiles {
+			t.Fatalf("an upgraded instance plans for what it made:\n%s", out.Plan)
+		}
 	}
 
 	// A fresh state dir: a new instance.

@@ -63,8 +63,14 @@ func (d *Desired) EachService(fn func(stack string, svc *Service)) {
 
 // Stack is one compose project: a directory of the repository.
 type Stack struct {
-	Name     string
-	Dir      string // the stack's directory inside the snapshot (for messages)
+	Name string
+	Dir  string // the stack's directory inside the snapshot (for messages)
+	// HostDir is the stack's directory on the host: its compose working
+	// directory, where its tracked files are written and its relative
+	// binds point.
+	HostDir string `json:",omitempty"`
+	// File is the stack's compose file's name in it ("compose.yaml").
+	File     string `json:",omitempty"`
 	Services map[string]*Service
 	Networks map[string]*NetworkSpec // by compose key ("default", "backend")
 	Volumes  map[string]*VolumeSpec  // by compose key ("data")
@@ -110,6 +116,19 @@ type Service struct {
 	Spec ContainerSpec
 	// Hash is Spec.Hash(), computed once when the service is loaded.
 	Hash string
+	// Compose is what docker compose knows the service by.
+	Compose ComposeService `json:",omitempty"`
+}
+
+// ComposeService is what docker compose v2 records of a service on its
+// containers, as moor reproduces it so that compose's own commands work
+// on moor's stacks and compose's containers can be adopted.
+type ComposeService struct {
+	// Hash is com.docker.compose.config-hash: docker compose's hash of the
+	// service's configuration, as it computes it for the stack's directory.
+	Hash string `json:",omitempty"`
+	// DependsOn is com.docker.compose.depends_on.
+	DependsOn string `json:",omitempty"`
 }
 
 // OneShot reports whether the service is a job that runs to completion: its

@@ -159,7 +159,7 @@ func TestLeftoverOfAnInterruptedCreate(t *testing.T) {
 			obs, _ := f.Observe(t.Context())
 			p := reconcile.MakePlan(v2, obs, reconcile.Constraints{})
 			// The engine finishes the interrupted run's create now.
-			labels := reconcile.ContainerLabels(v2, "web", v2.Stacks["web"].Services["api"], 1)
+			labels := reconcile.ContainerLabels(v2, v2.Stacks["web"], v2.Stacks["web"].Services["api"], 1)
 			labels[reconcile.LabelOwner] = owner
 			late, err := f.CreateContainer(t.Context(), "web-api-1"+reconcile.CandidateSuffix, v2.Stacks["web"].Services["api"].Spec, labels)
 			if err != nil {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -70,8 +71,11 @@ func (b *builder) resourceLabels(stack, composeKey, key string) map[string]strin
 }
 
 // ContainerLabels are the labels of replica n of svc: moor's ownership and
-// state labels plus compose's, so `docker compose -p STACK ps` sees it.
-func ContainerLabels(d *Desired, stack string, svc *Service, n int) map[string]string {
+// state labels plus those compose writes, so that `docker compose ps`,
+// `logs` and `exec` see it and `docker compose up` in the stack's directory
+// finds it as it would have made it.
+func ContainerLabels(d *Desired, st *Stack, svc *Service, n int) map[string]string {
+	stack := st.Name
 	labels := map[string]string{
 		LabelStack:                  stack,
 		LabelService:                svc.Name,
@@ -83,9 +87,18 @@ func ContainerLabels(d *Desired, stack string, svc *Service, n int) map[string]s
 		LabelComposeService:         svc.Name,
 		LabelComposeContainerNumber: fmt.Sprint(n),
 		LabelComposeOneoff:          "False",
+		LabelComposeVersion:         ComposeVersion,
+		LabelComposeDependsOn:       svc.Compose.DependsOn,
 	}
 	if d.Owner != "" {
 		labels[LabelOwner] = d.Owner
+	}
+	if svc.Compose.Hash != "" {
+		labels[LabelComposeConfigHash] = svc.Compose.Hash
+	}
+	if st.HostDir != "" {
+		labels[LabelComposeWorkingDir] = st.HostDir
+		labels[LabelComposeConfigFiles] = filepath.Join(st.HostDir, st.File)
 	}
 	return labels
 }
@@ -121,7 +134,7 @@ func (b *builder) createOp(stack string, svc *Service, n int) Op {
 	name := ContainerName(stack, svc.Name, n)
 	spec := svc.Spec
 	op.Steps = []Step{
-		{Kind: StepCreate, Name: name, Spec: &spec, Labels: ContainerLabels(b.d, stack, svc, n), Leftover: b.d.Owner != ""},
+		{Kind: StepCreate, Name: name, Spec: &spec, Labels: ContainerLabels(b.d, b.d.Stacks[stack], svc, n), Leftover: b.d.Owner != ""},
 		{Kind: StepStart, Name: name},
 		{Kind: StepReady, Name: name, Ready: ready(svc, false)},
 	}
@@ -186,7 +199,7 @@ func (b *builder) replaceOp(stack string, svc *Service, r replacement, ro Rollou
 	spec := svc.Spec
 
 	removeNew := func(name string) Step { return Step{Kind: StepRemove, Name: name} }
-	create := Step{Kind: StepCreate, Name: candidate, Spec: &spec, Labels: ContainerLabels(b.d, stack, svc, r.n), Leftover: b.d.Owner != "",
+	create := Step{Kind: StepCreate, Name: candidate, Spec: &spec, Labels: ContainerLabels(b.d, b.d.Stacks[stack], svc, r.n), Leftover: b.d.Owner != "",
 		Undo: []Step{removeNew(candidate)}}
 	expose := Step{Kind: StepExpose, Name: candidate, Spec: &spec, Service: svc.Name}
 	stop := Step{Kind: StepStop, Container: old.ID, Name: name, Grace: spec.StopGracePeriod,

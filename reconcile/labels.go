@@ -35,7 +35,19 @@ const (
 	LabelComposeOneoff          = "com.docker.compose.oneoff"
 	LabelComposeNetwork         = "com.docker.compose.network"
 	LabelComposeVolume          = "com.docker.compose.volume"
+	LabelComposeConfigHash      = "com.docker.compose.config-hash"
+	LabelComposeWorkingDir      = "com.docker.compose.project.working_dir"
+	LabelComposeConfigFiles     = "com.docker.compose.project.config_files"
+	LabelComposeVersion         = "com.docker.compose.version"
+	LabelComposeDependsOn       = "com.docker.compose.depends_on"
+	// LabelComposeImage is the ID of the image a container was created
+	// from; the runtime sets it at creation, as compose does.
+	LabelComposeImage = "com.docker.compose.image"
 )
+
+// ComposeVersion is the docker compose whose labels and config hash moor
+// reproduces (com.docker.compose.version).
+const ComposeVersion = "2.40.3"
 
 // RetiredSuffix ends the name of an old container kept (stopped, renamed)
 // while its replacement starts. The engine cannot change a container's

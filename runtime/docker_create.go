@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
 	"os"
@@ -36,6 +37,19 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 		service = ""
 		spec.Networks = withoutAliases(spec.Networks)
 	}
+	// compose records the ID of the image a container runs, and recreates
+	// a container whose image moved on: record it as compose does.
+	d.call()
+	img, err := d.cli.ImageInspect(ctx, spec.Image)
+	if cerrdefs.IsNotFound(err) {
+		return "", fmt.Errorf("create container %s: %w", name,
+			classified{reconcile.ErrNotFound, fmt.Errorf("image %s not present", spec.Image)})
+	}
+	if err != nil {
+		return "", fmt.Errorf("create container %s: inspect image %s: %w", name, spec.Image, classify(err))
+	}
+	labels = maps.Clone(labels)
+	labels[reconcile.LabelComposeImage] = img.ID
 	req, err := buildCreate(spec, labels, service, d.cli.ClientVersion())
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
@@ -44,10 +58,6 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 	d.call()
 	res, err := d.cli.ContainerCreate(ctx, req.ContainerCreateOptions)
 	if err != nil {
-		if cerrdefs.IsNotFound(err) && !d.imagePresent(ctx, spec.Image) {
-			return "", fmt.Errorf("create container %s: %w", name,
-				classified{reconcile.ErrNotFound, fmt.Errorf("image %s not present", spec.Image)})
-		}
 		return "", fmt.Errorf("create container %s: %w", name, classify(err))
 	}
 	for _, att := range req.connect {
@@ -64,14 +74,6 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 		}
 	}
 	return res.ID, nil
-}
-
-// imagePresent tells a missing image from the other things a create can
-// find missing (a network). It is only asked after a create failed.
-func (d *Docker) imagePresent(ctx context.Context, ref string) bool {
-	d.call()
-	_, err := d.cli.ImageInspect(ctx, ref)
-	return !cerrdefs.IsNotFound(err)
 }
 
 // createRequest is a container create plus the networks to connect after.

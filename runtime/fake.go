@@ -332,7 +332,8 @@ func (f *Fake) CreateContainer(ctx context.Context, name string, spec reconcile.
 		}
 	}
 	c := &fakeContainer{
-		id: f.nextID("container"), name: name, spec: spec, labels: merge(merge(f.imgLabels[imageID], spec.Labels), labels),
+		id: f.nextID("container"), name: name, spec: spec,
+		labels:  merge(merge(merge(f.imgLabels[imageID], spec.Labels), labels), map[string]string{reconcile.LabelComposeImage: imageID}),
 		imageID: imageID, state: reconcile.StateCreated, created: fakeEpoch.Add(time.Duration(f.seq) * time.Second),
 		exposed: !strings.HasSuffix(name, reconcile.CandidateSuffix),
 	}

@@ -45,9 +45,26 @@ type Dirs struct {
 	Root string
 	// Manifests is the directory of the manifests (STATE/sources/NAME/files).
 	Manifests string
-	// Snapshot returns the directory of a revision's files: the source's
-	// path inside the revision's snapshot.
+	// Snapshot returns the directory of a revision's files: the root of
+	// the revision's snapshot.
 	Snapshot func(revision string) (string, error)
+	// SourcePath is the source's path inside the repository: a file's path
+	// relative to Root is its path relative to SourcePath in the snapshot,
+	// but for the files under RepoFiles, which are the rest of the
+	// repository.
+	SourcePath string
+}
+
+// RepoFiles is where the files of the repository outside the source's path
+// that binds use are kept, under Root (compose.RepoFiles).
+const RepoFiles = ".moor/repo/"
+
+// inSnapshot is where the file rel (relative to Root) is in a snapshot.
+func (d *Dirs) inSnapshot(rel string) string {
+	if rest, ok := strings.CutPrefix(rel, RepoFiles); ok {
+		return filepath.FromSlash(rest)
+	}
+	return filepath.FromSlash(path.Join(d.SourcePath, rel))
 }
 
 var _ reconcile.Files = (*Dirs)(nil)
@@ -164,9 +181,13 @@ func (d *Dirs) SyncFiles(ctx context.Context, stack string, want reconcile.Stack
 		}
 	}
 	var kept []string
+	others, err := d.othersFiles(stack)
+	if err != nil {
+		return err
+	}
 	for _, rel := range slices.Sorted(maps.Keys(old.Files)) {
-		if _, still := next.Files[rel]; still {
-			continue
+		if _, still := next.Files[rel]; still || others[rel] {
+			continue // still wanted, here or by another stack
 		}
 		if removed, err := d.removeFile(rel, old.Files[rel]); err != nil {
 			return fmt.Errorf("stack %s: %w", stack, err)
@@ -181,6 +202,33 @@ func (d *Dirs) SyncFiles(ctx context.Context, stack string, want reconcile.Stack
 		return fmt.Errorf("stack %s: git no longer tracks %s, but something changed them since moor wrote them: they were left where they are", stack, strings.Join(kept, ", "))
 	}
 	return nil
+}
+
+// othersFiles are the files the other stacks' directories hold, which a
+// stack that no longer wants one of them must leave.
+func (d *Dirs) othersFiles(stack string) (map[string]bool, error) {
+	entries, err := os.ReadDir(d.Manifests)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, e := range entries {
+		other, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || other == stack {
+			continue
+		}
+		m, err := d.readManifest(other)
+		if err != nil {
+			return nil, err
+		}
+		for rel := range m.Files {
+			out[rel] = true
+		}
+	}
+	return out, nil
 }
 
 // path is where rel (slash-separated, relative to Root) lives; a path that
@@ -200,14 +248,14 @@ func (d *Dirs) writeFile(from *os.Root, rel string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	fi, err := from.Stat(filepath.FromSlash(rel))
+	fi, err := from.Stat(d.inSnapshot(rel))
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", rel, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return "", fmt.Errorf("%s is not a regular file in the revision", rel)
 	}
-	data, err := from.ReadFile(filepath.FromSlash(rel))
+	data, err := from.ReadFile(d.inSnapshot(rel))
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", rel, err)
 	}
