@@ -16,8 +16,9 @@ import (
 // composeHash is the com.docker.compose.config-hash docker compose v2
 // gives a container of the service when it runs the stack from the stack's
 // directory on the host: sha256 over the JSON of the service as compose-go
-// loads it, without what needs no new container (build, pull policy,
-// scale and replicas, depends_on, profiles). compose-go is the version
+// loads it for `up` (env_file and label_file resolved into environment and
+// labels, and dropped), without what needs no new container (build, pull
+// policy, scale and replicas, depends_on, profiles). compose-go is the version
 // docker compose is built with, so the JSON is the same; the paths are
 // those of the stack directories, not of the snapshot moor loaded from.
 func (m mapper) composeHash(s types.ServiceConfig) (string, error) {
@@ -31,6 +32,7 @@ func (m mapper) composeHash(s types.ServiceConfig) (string, error) {
 	}
 	s.DependsOn = nil
 	s.Profiles = nil
+	s.EnvFiles, s.LabelFiles = nil, nil
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", fmt.Errorf("compose's config hash: %w", err)

@@ -147,8 +147,9 @@ func short(id string) string {
 }
 
 // CleanupStack removes every container, then network, then volume labelled
-// moor.stack=stack or moor.test.owner=stack, now (leftovers of a crashed
-// run) and again at cleanup.
+// moor.stack=stack, moor.test.owner=stack or com.docker.compose.project=stack
+// (what docker compose made of the stack), now (leftovers of a crashed run)
+// and again at cleanup.
 func CleanupStack(t testing.TB, stack string) {
 	t.Helper()
 	cli := Docker(t)
@@ -161,7 +162,7 @@ func removeStack(t testing.TB, cli *client.Client, stack string) {
 	// Cleanup runs after t.Context is cancelled.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, label := range []string{reconcile.LabelStack, LabelOwner} {
+	for _, label := range []string{reconcile.LabelStack, LabelOwner, reconcile.LabelComposeProject} {
 		f := make(client.Filters).Add("label", label+"="+stack)
 		cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 		if err != nil {
@@ -172,7 +173,7 @@ func removeStack(t testing.TB, cli *client.Client, stack string) {
 			removeContainer(t, c.ID)
 		}
 	}
-	for _, label := range []string{reconcile.LabelStack, LabelOwner} {
+	for _, label := range []string{reconcile.LabelStack, LabelOwner, reconcile.LabelComposeProject} {
 		f := make(client.Filters).Add("label", label+"="+stack)
 		ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 		if err != nil {
@@ -185,7 +186,7 @@ func removeStack(t testing.TB, cli *client.Client, stack string) {
 			}
 		}
 	}
-	for _, label := range []string{reconcile.LabelStack, LabelOwner} {
+	for _, label := range []string{reconcile.LabelStack, LabelOwner, reconcile.LabelComposeProject} {
 		f := make(client.Filters).Add("label", label+"="+stack)
 		vs, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
 		if err != nil {
