@@ -34,6 +34,7 @@
 //	    prune:
 //	      volumes: false       # true: a stack removed from git loses its named volumes
 //	    stacks_dir: ""         # where the stacks' directories live: STATE/stacks/NAME, or e.g. /opt/stacks
+//	    adopt: false           # true: take over the running compose projects of the stacks
 //	    verify: {}             # none: commits are not checked for signatures
 //
 // Signed commits: the commit to be applied must be signed by one of these
@@ -153,6 +154,10 @@ type Source struct {
 	// PruneVolumes (prune.volumes) removes the named volumes of a stack
 	// removed from git; by default they stay.
 	PruneVolumes bool
+	// Adopt takes over the containers of a running compose project named as
+	// one of the source's stacks (docker compose up's), without recreating
+	// those whose configuration matches the repository.
+	Adopt bool
 	// StacksDir is where the source's stack directories live (absolute):
 	// the stack in the repository's PATH/app lives in STACKS_DIR/app.
 	// Empty: STATE/stacks/NAME.

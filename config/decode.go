@@ -102,6 +102,7 @@ func sourceFields(s *Source) []field {
 			})
 		}},
 		{"stacks_dir", func(d *decoder, n *yaml.Node, at string) { s.StacksDir = d.str(n, at) }},
+		{"adopt", func(d *decoder, n *yaml.Node, at string) { s.Adopt = d.bool(n, at) }},
 		{"verify", func(d *decoder, n *yaml.Node, at string) {
 			d.mapping(n, at, []field{
 				{"mode", func(d *decoder, n *yaml.Node, at string) { s.Verify.Mode = d.str(n, at) }},

@@ -333,6 +333,11 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 			return out, err
 		}
 	}
+	if c.WorkDir == "" {
+		// What the apply took over is the instance's from now on.
+		c.noteAdopted(out.Result, out.Observed)
+		out.Constraints.Adopted = adoptedIDs(c.decisions())
+	}
 	out.Remaining = reconcile.MakePlan(d, out.Observed, out.Constraints)
 	if c.WorkDir == "" {
 		c.noteFailures(d, out.Result, out.Remaining, time.Now())

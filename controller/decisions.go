@@ -27,6 +27,9 @@ type decisions struct {
 	UnreachableSince time.Time `json:"unreachable_since,omitzero"`
 	// Failures are the services whose rollout failed, by "stack/service".
 	Failures map[string]Failure `json:"failures,omitempty"`
+	// Adopted are the containers docker compose made that this instance
+	// took over, by ID, with their "stack/service".
+	Adopted map[string]string `json:"adopted,omitempty"`
 	// Ran are the stacks converged here before, with when first: what they
 	// lack later (a volume, a data directory) is data that should be there.
 	Ran map[string]time.Time `json:"ran,omitempty"`

@@ -60,11 +60,12 @@ func (c *Controller) decisions() *decisions {
 // config, and whether drift is only to be reported. Failures of other
 // revisions or configs are forgotten: a new commit gets a fresh try.
 func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.Constraints {
-	cons := reconcile.Constraints{Explicit: c.Explicit, AdoptUnowned: c.identity.AdoptUnowned}
+	cons := reconcile.Constraints{Explicit: c.Explicit, AdoptUnowned: c.identity.AdoptUnowned, Adopt: c.Source.Adopt}
 	if c.WorkDir != "" {
 		return cons
 	}
 	dec := c.decisions()
+	cons.Adopted = adoptedIDs(dec)
 	for key, f := range dec.Failures {
 		if svc := d.Service(key); svc == nil || f.Revision != d.Revision || f.Hash != svc.Hash {
 			delete(dec.Failures, key)
@@ -164,5 +165,38 @@ func (c *Controller) noteRan(d *reconcile.Desired, res *reconcile.Result, remain
 	}
 	if len(dec.Warnings) > maxWarnings {
 		dec.Warnings = dec.Warnings[:maxWarnings]
+	}
+}
+
+func adoptedIDs(dec *decisions) map[string]bool {
+	ids := map[string]bool{}
+	for id := range dec.Adopted {
+		ids[id] = true
+	}
+	return ids
+}
+
+// noteAdopted remembers the containers this run took over, and forgets
+// those the engine no longer has.
+func (c *Controller) noteAdopted(res *reconcile.Result, obs *reconcile.Observed) {
+	dec := c.decisions()
+	if res != nil {
+		for _, r := range res.Ops {
+			if r.Op.Kind == reconcile.OpAdopt && r.Err == nil {
+				if dec.Adopted == nil {
+					dec.Adopted = map[string]string{}
+				}
+				dec.Adopted[r.Op.Container.ID] = reconcile.ServiceKey(r.Op.Stack, r.Op.Service)
+			}
+		}
+	}
+	present := map[string]bool{}
+	for _, ct := range obs.Compose {
+		present[ct.ID] = true
+	}
+	for id := range dec.Adopted {
+		if !present[id] {
+			delete(dec.Adopted, id)
+		}
 	}
 }

@@ -92,10 +92,18 @@ func (v view) services(source string, obs *reconcile.Observed, now time.Time) []
 	if d != nil {
 		d.EachService(func(stack string, svc *reconcile.Service) { get(stack, svc.Name).Replicas = svc.Replicas })
 		cons := reconcile.Constraints{Held: activeHolds(v.dec.Failures, d, now),
-			ReportDrift: v.driftReport && v.dec.Applied == d.Revision, AdoptUnowned: v.adoptUnowned}
+			ReportDrift: v.driftReport && v.dec.Applied == d.Revision, AdoptUnowned: v.adoptUnowned,
+			Adopted: adoptedIDs(v.dec)}
 		p = reconcile.MakePlan(d, obs, cons)
 	}
-	for _, c := range obs.Containers {
+	containers := slices.Clone(obs.Containers)
+	for _, c := range obs.Compose {
+		if _, ok := v.dec.Adopted[c.ID]; ok { // docker compose made it, this instance took it over
+			c.Stack, c.Service, c.Source = c.Project, c.ComposeService, source
+			containers = append(containers, c)
+		}
+	}
+	for _, c := range containers {
 		if c.Source != source || c.Stack == "" || d != nil && c.Owner != "" && c.Owner != d.Owner {
 			continue
 		}
@@ -106,7 +114,8 @@ func (v view) services(source string, obs *reconcile.Observed, now time.Time) []
 		}
 		sr.Containers = append(sr.Containers, ContainerReport{
 			Name: c.Name, ID: reconcile.ShortID(c.ID), State: c.State, Health: c.Health, ExitCode: c.ExitCode,
-			Revision: c.Revision, Image: c.Image, InSync: svc != nil && svc.Hash == c.ConfigHash,
+			Revision: c.Revision, Image: c.Image,
+			InSync: svc != nil && (svc.Hash == c.ConfigHash || c.ConfigHash == "" && svc.Compose.Hash == c.ComposeHash),
 		})
 		if c.Running() || svc != nil && svc.OneShot() && c.State == reconcile.StateExited && c.ExitCode == 0 {
 			sr.Up++

@@ -22,6 +22,13 @@ type Constraints struct {
 	// recorded, and are its own (unless their image carries moor's labels).
 	// A new instance does not adopt them.
 	AdoptUnowned bool
+	// Adopt: the source takes over the containers of a compose project
+	// named as one of its stacks that carry no moor labels (adopt: true).
+	// Without it they are a conflict, never touched.
+	Adopt bool
+	// Adopted are the containers docker compose made that this instance
+	// took over, by ID: its own, with compose's labels only.
+	Adopted map[string]bool
 	// RanBefore are the stacks this instance converged on this host before,
 	// by name: a volume or a stack directory they lack is data that should
 	// be there, and the plan warns when it makes them anew.

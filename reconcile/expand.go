@@ -141,6 +141,19 @@ func (b *builder) createOp(stack string, svc *Service, n int) Op {
 	return op
 }
 
+// adoptOp takes over a container docker compose made: nothing changes on
+// the engine; the instance records it as its own.
+func adoptOp(stack string, svc *Service, c Container) Op {
+	cause := "compose project, config matches"
+	if c.ComposeHash != svc.Compose.Hash {
+		cause = "compose project, config differs: replaced"
+	}
+	op := containerOp(OpAdopt, stack, svc, c.Number, cause)
+	op.Container = &c
+	op.seq = seqFirst
+	return op
+}
+
 // startOp starts a stopped replica and waits for it.
 func startOp(stack string, svc *Service, n int, c Container, cause string) Op {
 	op := containerOp(OpStart, stack, svc, n, cause)

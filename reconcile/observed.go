@@ -15,6 +15,12 @@ type Observed struct {
 	// Files is what each stack directory of the source holds, by stack
 	// (Files.ObserveFiles).
 	Files map[string]StackFiles
+	// Compose are the containers, networks and volumes of compose projects
+	// that do not carry LabelStack: what docker compose made, which moor
+	// may adopt (sorted by name).
+	Compose         []Container
+	ComposeNetworks []Network
+	ComposeVolumes  []Volume
 }
 
 // Container states, as the engine reports them.
@@ -51,6 +57,14 @@ type Container struct {
 	// ImageLabeled: the container's image itself carries LabelStack, so its
 	// moor labels may come from the image rather than from moor.
 	ImageLabeled bool
+	// What compose's labels say: the project, the service, compose's config
+	// hash and the project's working directory. Adopted: a container docker
+	// compose made, which this instance took over.
+	Project        string
+	ComposeService string
+	ComposeHash    string
+	WorkingDir     string
+	Adopted        bool
 	// Retired is true when Name ends in RetiredSuffix: an old container kept
 	// during a replacement.
 	Retired bool
@@ -75,21 +89,25 @@ func (c Container) Running() bool {
 	return c.State == StateRunning || c.State == StateRestarting
 }
 
-// Network is one network carrying moor.stack.
+// Network is one network carrying moor.stack (or, in Observed.Compose-
+// Networks, compose's project label only).
 type Network struct {
-	ID     string
-	Name   string
-	Stack  string
-	Source string
-	Owner  string
-	Labels map[string]string
+	ID      string
+	Name    string
+	Project string
+	Stack   string
+	Source  string
+	Owner   string
+	Labels  map[string]string
 }
 
-// Volume is one volume carrying moor.stack.
+// Volume is one volume carrying moor.stack (or, in Observed.ComposeVolumes,
+// compose's project label only).
 type Volume struct {
-	Name   string
-	Stack  string
-	Source string
-	Owner  string
-	Labels map[string]string
+	Name    string
+	Project string
+	Stack   string
+	Source  string
+	Owner   string
+	Labels  map[string]string
 }

@@ -18,6 +18,7 @@ const (
 	OpCreateVolume
 	OpPull
 	OpSyncFiles // write a revision's tracked files into a stack's directory
+	OpAdopt     // take over a container docker compose made
 	OpRestore   // rename a retired container back and start it
 	OpCreate
 	OpReplace
@@ -32,6 +33,7 @@ var opNames = map[OpKind]string{
 	OpCreateVolume:  "create-volume",
 	OpPull:          "pull",
 	OpSyncFiles:     "sync-files",
+	OpAdopt:         "adopt",
 	OpRestore:       "restore",
 	OpCreate:        "create",
 	OpReplace:       "replace",
@@ -51,7 +53,7 @@ func (k OpKind) String() string {
 // ContainerOp reports whether ops of kind k act on one container of a
 // service: they run in the service's group, after its dependencies.
 func (k OpKind) ContainerOp() bool {
-	return k == OpRestore || k == OpCreate || k == OpReplace || k == OpStart || k == OpRemove
+	return k == OpAdopt || k == OpRestore || k == OpCreate || k == OpReplace || k == OpStart || k == OpRemove
 }
 
 // Op is one operation of a plan: what to do to which resource, why, and the

@@ -27,8 +27,8 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 	for name, err := range d.Broken {
 		p.Broken[name] = printable.Error(err) // it quotes the repository's files
 	}
-	b := &builder{d: d, c: c, plan: p, images: o.Images, files: o.Files, pulls: map[string]*Op{}}
 	owned := ownedBy(o, d, c)
+	b := &builder{d: d, c: c, plan: p, images: o.Images, files: o.Files, pulls: map[string]*Op{}, owned: owned}
 	for _, name := range slices.Sorted(maps.Keys(d.Stacks)) {
 		if why, ok := owned.conflicts[name]; ok {
 			p.Conflicts[name] = why
@@ -67,6 +67,7 @@ type builder struct {
 	plan   *Plan
 	images map[string]string
 	files  map[string]StackFiles
+	owned  ownedState
 	pulls  map[string]*Op // by image: the first service that wants it
 	ops    []Op
 }
@@ -151,6 +152,12 @@ type ownedState struct {
 	// conflicts are the stacks holding containers this instance and source
 	// do not own, by name, with whose they are.
 	conflicts map[string]string
+	// adopt are the containers docker compose made that this plan takes
+	// over, by stack.
+	adopt map[string][]Container
+	// composeNets and composeVols are the networks and volumes docker
+	// compose made, by name: present, though not moor's to remove.
+	composeNets, composeVols map[string]bool
 }
 
 func (s ownedState) stack(name string) *observedStack {
@@ -179,7 +186,8 @@ func owns(d *Desired, c Constraints, source, owner string, imageLabeled bool) bo
 // by stack. Containers of a stack d wants that it does not own make the
 // stack a conflict: it is left alone and reported.
 func ownedBy(o *Observed, d *Desired, c Constraints) ownedState {
-	s := ownedState{stacks: map[string]*observedStack{}, conflicts: map[string]string{}}
+	s := ownedState{stacks: map[string]*observedStack{}, conflicts: map[string]string{}, adopt: map[string][]Container{},
+		composeNets: map[string]bool{}, composeVols: map[string]bool{}}
 	get := func(name string) *observedStack {
 		if s.stacks[name] == nil {
 			s.stacks[name] = &observedStack{}
@@ -199,6 +207,29 @@ func ownedBy(o *Observed, d *Desired, c Constraints) ownedState {
 			s.conflicts[ct.Stack] = foreign(ct, d)
 		}
 	}
+	for _, ct := range o.Compose {
+		st, wanted := d.Stacks[ct.Project]
+		if !wanted {
+			continue
+		}
+		if why := adoptable(ct, st, c); why != "" {
+			if s.conflicts[ct.Project] == "" {
+				s.conflicts[ct.Project] = why
+			}
+			continue
+		}
+		ct.Stack, ct.Service, ct.Source, ct.Owner, ct.Adopted = ct.Project, ct.ComposeService, d.Source, d.Owner, true
+		get(ct.Project).containers = append(get(ct.Project).containers, ct)
+		if !c.Adopted[ct.ID] {
+			s.adopt[ct.Project] = append(s.adopt[ct.Project], ct)
+		}
+	}
+	for _, n := range o.ComposeNetworks {
+		s.composeNets[n.Name] = true
+	}
+	for _, v := range o.ComposeVolumes {
+		s.composeVols[v.Name] = true
+	}
 	for _, n := range o.Networks {
 		if n.Stack != "" && owns(d, c, n.Source, n.Owner, false) {
 			st := get(n.Stack)
@@ -214,6 +245,24 @@ func ownedBy(o *Observed, d *Desired, c Constraints) ownedState {
 		}
 	}
 	return s
+}
+
+// adoptable says why a container docker compose made for the stack st may
+// not be taken over, or "": the source adopts, or took it over before, and
+// the project runs from the stack's directory, whose relative paths (its
+// ./data) are the stack's.
+func adoptable(ct Container, st *Stack, c Constraints) string {
+	switch {
+	case c.Adopted[ct.ID]:
+		return ""
+	case !c.Adopt:
+		return fmt.Sprintf("compose project %s runs %s, which moor did not make: set adopt: true on the source to take it over, or remove it", ct.Project, ct.Name)
+	case ct.ImageLabeled:
+		return fmt.Sprintf("container %s carries moor's labels from its image, not from moor; it is never touched", ct.Name)
+	case st.HostDir != "" && ct.WorkingDir != st.HostDir:
+		return fmt.Sprintf("compose project %s runs from %s, but the stack's directory is %s: set the source's stacks_dir so that the two are one (its relative paths, its data, are there), or move the project", ct.Project, ct.WorkingDir, st.HostDir)
+	}
+	return ""
 }
 
 // foreign says whose a container moor must not touch is.
@@ -238,7 +287,7 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 	for _, key := range slices.Sorted(maps.Keys(st.Networks)) {
 		n := st.Networks[key]
 		wantNet[n.Name] = true
-		if !n.External && !haveNet[n.Name] {
+		if !n.External && !haveNet[n.Name] && !b.owned.composeNets[n.Name] {
 			b.ops = append(b.ops, b.createNetworkOp(st.Name, key, n))
 		}
 	}
@@ -253,7 +302,7 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 	}
 	for _, key := range slices.Sorted(maps.Keys(st.Volumes)) {
 		v := st.Volumes[key]
-		if !v.External && !haveVol[v.Name] && volumeUsed(st, v.Name) {
+		if !v.External && !haveVol[v.Name] && !b.owned.composeVols[v.Name] && volumeUsed(st, v.Name) {
 			op := b.createVolumeOp(st.Name, key, v)
 			if b.c.RanBefore[st.Name] {
 				op.Warning = fmt.Sprintf("stack %s ran on this host before, yet its volume %s is missing: created empty", st.Name, v.Name)
@@ -270,6 +319,12 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 				op.Warning = fmt.Sprintf("stack %s ran on this host before, yet its directory lacks %s: made anew", st.Name, missingWhat(have, ok))
 			}
 			b.ops = append(b.ops, op)
+		}
+	}
+
+	for _, ct := range b.owned.adopt[st.Name] {
+		if svc := st.Services[ct.Service]; svc != nil {
+			b.ops = append(b.ops, adoptOp(st.Name, svc, ct))
 		}
 	}
 
@@ -433,7 +488,10 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 		b.ops = append(b.ops, b.createOp(stack, svc, n))
 		return nil
 	}
-	if cur.ConfigHash != svc.Hash {
+	if cur.Adopted && cur.ComposeHash != svc.Compose.Hash {
+		return &replacement{n: n, old: *cur, cause: "config changed since docker compose made it"}
+	}
+	if !cur.Adopted && cur.ConfigHash != svc.Hash {
 		cause := "config changed"
 		if fields := ChangedFields(cur.Labels[LabelConfigFields], svc.Spec.FieldDigests()); len(fields) > 0 {
 			cause += ": " + strings.Join(fields, ", ")

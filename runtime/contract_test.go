@@ -17,7 +17,7 @@ import (
 // image must be local; missing must not be pullable.
 func contract(t *testing.T, rt reconcile.Runtime, stack, image, missing string) {
 	ctx := t.Context()
-	own := map[string]string{reconcile.LabelStack: stack, reconcile.LabelSource: "test"}
+	own := map[string]string{reconcile.LabelStack: stack, reconcile.LabelSource: "test", reconcile.LabelComposeProject: stack}
 	must := func(what string, err error) {
 		t.Helper()
 		if err != nil {

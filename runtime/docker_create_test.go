@@ -31,7 +31,7 @@ func TestDockerCreateContainer(t *testing.T) {
 	testkit.CleanupStack(t, stack)
 	ctx := t.Context()
 	img := testkit.TestImage(t)
-	own := map[string]string{reconcile.LabelStack: stack}
+	own := map[string]string{reconcile.LabelStack: stack, reconcile.LabelComposeProject: stack}
 
 	front, back := stack+"_front", stack+"_back"
 	for _, n := range []string{front, back} {

@@ -10,12 +10,13 @@ import (
 	"github.com/moor-dev/moor/reconcile"
 )
 
-// Observe lists moor's containers, networks and volumes (those carrying
-// reconcile.LabelStack) and every local image: four list calls, no inspect.
+// Observe lists the containers, networks and volumes of compose projects
+// (moor's carry compose's project label too), apart by whether they carry
+// reconcile.LabelStack, and every local image: four list calls, no inspect.
 // A container whose image itself carries LabelStack is marked ImageLabeled:
 // its moor labels may be the image's, not moor's.
 func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
-	owned := make(client.Filters).Add("label", reconcile.LabelStack)
+	owned := make(client.Filters).Add("label", reconcile.LabelComposeProject)
 	obs := &reconcile.Observed{Images: map[string]string{}}
 
 	d.call()
@@ -24,7 +25,12 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		return nil, fmt.Errorf("list containers: %w", classify(err))
 	}
 	for _, s := range cs.Items {
-		obs.Containers = append(obs.Containers, fromSummary(s))
+		c := fromSummary(s)
+		if c.Stack == "" {
+			obs.Compose = append(obs.Compose, c)
+			continue
+		}
+		obs.Containers = append(obs.Containers, c)
 	}
 
 	d.call()
@@ -33,10 +39,15 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		return nil, fmt.Errorf("list networks: %w", classify(err))
 	}
 	for _, n := range ns.Items {
-		obs.Networks = append(obs.Networks, reconcile.Network{
-			ID: n.ID, Name: n.Name, Labels: n.Labels,
+		net := reconcile.Network{
+			ID: n.ID, Name: n.Name, Labels: n.Labels, Project: n.Labels[reconcile.LabelComposeProject],
 			Stack: n.Labels[reconcile.LabelStack], Source: n.Labels[reconcile.LabelSource], Owner: n.Labels[reconcile.LabelOwner],
-		})
+		}
+		if net.Stack == "" {
+			obs.ComposeNetworks = append(obs.ComposeNetworks, net)
+			continue
+		}
+		obs.Networks = append(obs.Networks, net)
 	}
 
 	d.call()
@@ -45,10 +56,15 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		return nil, fmt.Errorf("list volumes: %w", classify(err))
 	}
 	for _, v := range vs.Items {
-		obs.Volumes = append(obs.Volumes, reconcile.Volume{
-			Name: v.Name, Labels: v.Labels,
+		vol := reconcile.Volume{
+			Name: v.Name, Labels: v.Labels, Project: v.Labels[reconcile.LabelComposeProject],
 			Stack: v.Labels[reconcile.LabelStack], Source: v.Labels[reconcile.LabelSource], Owner: v.Labels[reconcile.LabelOwner],
-		})
+		}
+		if vol.Stack == "" {
+			obs.ComposeVolumes = append(obs.ComposeVolumes, vol)
+			continue
+		}
+		obs.Volumes = append(obs.Volumes, vol)
 	}
 
 	d.call()
@@ -71,6 +87,9 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	for i := range obs.Containers {
 		obs.Containers[i].ImageLabeled = labeled[obs.Containers[i].ImageID]
 	}
+	for i := range obs.Compose {
+		obs.Compose[i].ImageLabeled = labeled[obs.Compose[i].ImageID]
+	}
 	sortObserved(obs)
 	return obs, nil
 }
@@ -85,4 +104,7 @@ func sortObserved(obs *reconcile.Observed) {
 		return a.Name < b.Name || a.Name == b.Name && a.ID < b.ID
 	})
 	sort.Slice(obs.Volumes, func(i, j int) bool { return obs.Volumes[i].Name < obs.Volumes[j].Name })
+	sort.Slice(obs.Compose, func(i, j int) bool { return obs.Compose[i].Name < obs.Compose[j].Name })
+	sort.Slice(obs.ComposeNetworks, func(i, j int) bool { return obs.ComposeNetworks[i].Name < obs.ComposeNetworks[j].Name })
+	sort.Slice(obs.ComposeVolumes, func(i, j int) bool { return obs.ComposeVolumes[i].Name < obs.ComposeVolumes[j].Name })
 }

@@ -104,10 +104,10 @@ func TestDockerObserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	net := reconcile.NetworkSpec{Name: stack + "_default"}
-	if err := d.CreateNetwork(ctx, net, map[string]string{reconcile.LabelStack: stack, reconcile.LabelSource: "test"}); err != nil {
+	if err := d.CreateNetwork(ctx, net, map[string]string{reconcile.LabelStack: stack, reconcile.LabelSource: "test", reconcile.LabelComposeProject: stack}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.CreateVolume(ctx, reconcile.VolumeSpec{Name: stack + "_data"}, map[string]string{reconcile.LabelStack: stack}); err != nil {
+	if err := d.CreateVolume(ctx, reconcile.VolumeSpec{Name: stack + "_data"}, map[string]string{reconcile.LabelStack: stack, reconcile.LabelComposeProject: stack}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -127,7 +127,7 @@ func TestDockerObserve(t *testing.T) {
 	raw := inspectRaw(t, web)
 	want := reconcile.Container{
 		ID: web, Name: stack + "-web-1", Stack: stack, Service: "web", Number: 1, Source: "test",
-		Revision: "main@sha1:0123456789abcdef0123456789abcdef01234567", ConfigHash: "sha256:feedface",
+		Revision: "main@sha1:0123456789abcdef0123456789abcdef01234567", ConfigHash: "sha256:feedface", Project: stack, ComposeService: "web",
 		Image: img, ImageID: raw.Image, State: reconcile.StateRunning, Health: reconcile.HealthHealthy,
 		Labels: raw.Config.Labels,
 	}
@@ -195,7 +195,7 @@ func TestDockerIdempotent(t *testing.T) {
 	stack := testkit.StackName(t)
 	testkit.CleanupStack(t, stack)
 	ctx := t.Context()
-	own := map[string]string{reconcile.LabelStack: stack}
+	own := map[string]string{reconcile.LabelStack: stack, reconcile.LabelComposeProject: stack}
 
 	net := reconcile.NetworkSpec{Name: stack + "_default"}
 	for range 2 {

@@ -140,26 +140,41 @@ func (f *Fake) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	}
 	obs := &reconcile.Observed{Images: maps.Clone(f.images)}
 	for _, c := range f.containers {
-		if _, ok := c.labels[reconcile.LabelStack]; ok {
-			oc := fromSummary(f.summary(c))
-			_, oc.ImageLabeled = f.imgLabels[c.imageID][reconcile.LabelStack]
+		_, moors := c.labels[reconcile.LabelStack]
+		_, composes := c.labels[reconcile.LabelComposeProject]
+		if !moors && !composes {
+			continue
+		}
+		oc := fromSummary(f.summary(c))
+		_, oc.ImageLabeled = f.imgLabels[c.imageID][reconcile.LabelStack]
+		if moors {
 			obs.Containers = append(obs.Containers, oc)
+		} else {
+			obs.Compose = append(obs.Compose, oc)
 		}
 	}
 	for name, n := range f.networks {
-		if _, ok := n.labels[reconcile.LabelStack]; ok {
-			obs.Networks = append(obs.Networks, reconcile.Network{
-				ID: n.id, Name: name, Labels: maps.Clone(n.labels),
-				Stack: n.labels[reconcile.LabelStack], Source: n.labels[reconcile.LabelSource], Owner: n.labels[reconcile.LabelOwner],
-			})
+		net := reconcile.Network{
+			ID: n.id, Name: name, Labels: maps.Clone(n.labels), Project: n.labels[reconcile.LabelComposeProject],
+			Stack: n.labels[reconcile.LabelStack], Source: n.labels[reconcile.LabelSource], Owner: n.labels[reconcile.LabelOwner],
+		}
+		switch {
+		case net.Stack != "":
+			obs.Networks = append(obs.Networks, net)
+		case net.Project != "":
+			obs.ComposeNetworks = append(obs.ComposeNetworks, net)
 		}
 	}
 	for name, v := range f.volumes {
-		if _, ok := v.labels[reconcile.LabelStack]; ok {
-			obs.Volumes = append(obs.Volumes, reconcile.Volume{
-				Name: name, Labels: maps.Clone(v.labels),
-				Stack: v.labels[reconcile.LabelStack], Source: v.labels[reconcile.LabelSource], Owner: v.labels[reconcile.LabelOwner],
-			})
+		vol := reconcile.Volume{
+			Name: name, Labels: maps.Clone(v.labels), Project: v.labels[reconcile.LabelComposeProject],
+			Stack: v.labels[reconcile.LabelStack], Source: v.labels[reconcile.LabelSource], Owner: v.labels[reconcile.LabelOwner],
+		}
+		switch {
+		case vol.Stack != "":
+			obs.Volumes = append(obs.Volumes, vol)
+		case vol.Project != "":
+			obs.ComposeVolumes = append(obs.ComposeVolumes, vol)
 		}
 	}
 	sortObserved(obs)

@@ -58,20 +58,24 @@ func parseContainer(id, name, image, imageID, state string, labels map[string]st
 		n = 0
 	}
 	return reconcile.Container{
-		ID:         id,
-		Name:       name,
-		Stack:      labels[reconcile.LabelStack],
-		Service:    labels[reconcile.LabelService],
-		Number:     n,
-		Source:     labels[reconcile.LabelSource],
-		Owner:      labels[reconcile.LabelOwner],
-		Revision:   labels[reconcile.LabelRevision],
-		ConfigHash: labels[reconcile.LabelConfigHash],
-		Retired:    strings.HasSuffix(name, reconcile.RetiredSuffix),
-		Image:      image,
-		ImageID:    imageID,
-		State:      state,
-		Labels:     labels,
+		ID:             id,
+		Name:           name,
+		Stack:          labels[reconcile.LabelStack],
+		Service:        labels[reconcile.LabelService],
+		Number:         n,
+		Source:         labels[reconcile.LabelSource],
+		Owner:          labels[reconcile.LabelOwner],
+		Revision:       labels[reconcile.LabelRevision],
+		ConfigHash:     labels[reconcile.LabelConfigHash],
+		Project:        labels[reconcile.LabelComposeProject],
+		ComposeService: labels[reconcile.LabelComposeService],
+		ComposeHash:    labels[reconcile.LabelComposeConfigHash],
+		WorkingDir:     labels[reconcile.LabelComposeWorkingDir],
+		Retired:        strings.HasSuffix(name, reconcile.RetiredSuffix),
+		Image:          image,
+		ImageID:        imageID,
+		State:          state,
+		Labels:         labels,
 	}
 }
 
