@@ -28,6 +28,7 @@ func crashCompose(img string, port, version int, extra bool) string {
       - "127.0.0.1:%[2]d:8080"
     volumes:
       - data:/data
+      - ./files:/files
     healthcheck:
       test: ["CMD", "/testapp", "health"]
       interval: 1s
@@ -48,7 +49,8 @@ func crashCompose(img string, port, version int, extra bool) string {
 // replacement (stop-first for web, which publishes a port; start-first for
 // worker) — as `moor plan --json` lists them, then runs it again: the host
 // converges with exactly one container per replica, no leftovers, the
-// volume's data intact and an unrelated container untouched (invariant 6).
+// data in a volume and in the stack's directory (./files) intact, and an
+// unrelated container untouched (invariants 6 and 9).
 func TestKillAtEveryStep(t *testing.T) {
 	cli := testkit.Docker(t)
 	bin, err := buildMoorCrash()
@@ -68,6 +70,7 @@ func TestKillAtEveryStep(t *testing.T) {
 	repo.Commit("v0")
 	m.mustApply()
 	putFile(t, url, "/data/kept", "precious")
+	putFile(t, url, "/files/kept", "written beside the compose file")
 
 	// Every revision changes web and worker, and adds or removes extra in
 	// turn: each plan holds two replacements and a create or a remove.
@@ -131,6 +134,9 @@ func TestKillAtEveryStep(t *testing.T) {
 		}
 		if body := get(t, url+"/file?path=/data/kept"); body != "precious" {
 			t.Fatalf("%s: volume data %q", at, body)
+		}
+		if body := get(t, url+"/file?path=/files/kept"); body != "written beside the compose file" {
+			t.Fatalf("%s: the stack directory's data %q", at, body)
 		}
 		testkit.AssertAlive(t, bystander)
 	}
