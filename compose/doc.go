@@ -20,19 +20,37 @@
 //
 // # Bind mounts and their Content
 //
-// A bind whose source lies inside the repository (a relative path such as
-// ./nginx.conf resolves against the stack directory) must exist in the
-// repository, and its Mount.Content is "sha256:<hex>" of what it holds: the
-// file, or the directory tree (sorted relative paths, file modes, contents,
-// symlink targets). The snapshot directory moves with every revision, so the
-// config hash covers Content instead of the path: the container is replaced
-// when the file changes and kept when only the revision does. configs and
-// secrets with file: become read-only binds under the same rule, and must
-// be files of the repository. Binds of host paths outside the repository
-// carry no Content: moor cannot know their content, and their path is what
-// the user wrote. A bind through a symlink that leaves the repository is
-// such a host bind too: it is never read or walked. Inside a bound tree,
-// symlinks are hashed by their target and never followed.
+// With Options.StacksRoot, the directory given to Load is mirrored onto the
+// stack directories on the host (see package stackdir), and a bind whose
+// source lies inside the repository (a relative path such as ./nginx.conf
+// resolves against the stack's directory) points there, never into the
+// snapshot. What the repository holds at that path is bound from its copy
+// in the stack directories, and its Mount.Content is "sha256:<hex>" of it:
+// the file, or the directory tree (sorted relative paths, file modes,
+// contents, symlink targets). The config hash covers Content instead of the
+// path: the container is replaced when the file changes and kept when only
+// the revision does. A path the repository does not hold (./data) is a
+// directory the stack's containers write: bound from the stack's
+// directory, made when missing (create_host_path), hashed by its path,
+// which stays the same. Files of the repository outside the source's path
+// live under RepoFiles. Stack.Files lists what the stack's directory must
+// hold, with a digest. configs and secrets with file: become read-only
+// binds of the repository's files. Binds of host paths outside the
+// repository carry no Content: moor cannot know their content, and their
+// path is what the user wrote. A bind through a symlink that leaves the
+// repository is such a host bind too: it is never read or walked. Inside a
+// bound tree, symlinks are hashed by their target and never followed.
+//
+// # What docker compose records
+//
+// Each service also carries compose's own config hash (Service.Compose.Hash)
+// as docker compose v2 computes it for a container it runs from the stack's
+// directory: ServiceHash over the compose-go service (this package uses
+// the compose-go version docker compose v2.40.3 is built with), with
+// env_file and label_file resolved and dropped, and the paths those of the
+// stack directories. moor writes it on its containers, so that docker
+// compose up in the stack's directory recreates nothing, and compares it to
+// adopt what docker compose made.
 //
 // # Nothing outside the repository is read
 //
