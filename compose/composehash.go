@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/moor-dev/moor/reconcile"
 )
 
 // composeHash is the com.docker.compose.config-hash docker compose v2
@@ -21,7 +23,14 @@ import (
 // policy, scale and replicas, depends_on, profiles). compose-go is the version
 // docker compose is built with, so the JSON is the same; the paths are
 // those of the stack directories, not of the snapshot moor loaded from.
-func (m mapper) composeHash(s types.ServiceConfig) (string, error) {
+func (m mapper) composeHash(s types.ServiceConfig) (reconcile.ComposeService, error) {
+	c := reconcile.ComposeService{DependsOn: composeDependsOn(s)}
+	// compose hashes the container ID of a service whose namespace this one
+	// shares: known when the container is created.
+	if ref, ok := strings.CutPrefix(s.NetworkMode, types.ServicePrefix); ok {
+		s.NetworkMode = types.ContainerPrefix + reconcile.RefPrefix + ref
+		c.Refs = append(c.Refs, ref)
+	}
 	s.Build = nil
 	s.PullPolicy = ""
 	s.Scale = nil
@@ -35,11 +44,16 @@ func (m mapper) composeHash(s types.ServiceConfig) (string, error) {
 	s.EnvFiles, s.LabelFiles = nil, nil
 	b, err := json.Marshal(s)
 	if err != nil {
-		return "", fmt.Errorf("compose's config hash: %w", err)
+		return c, fmt.Errorf("compose's config hash: %w", err)
 	}
 	b = m.hostPaths(b)
+	if len(c.Refs) > 0 {
+		c.Template = string(b)
+		return c, nil
+	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	c.Hash = hex.EncodeToString(sum[:])
+	return c, nil
 }
 
 // hostPaths rewrites the paths of the snapshot in JSON into those of the

@@ -52,18 +52,22 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	composeHash, err := m.composeHash(*s)
+	composed, err := m.composeHash(*s)
 	if err != nil {
 		return nil, err
 	}
+	if s.ContainerName != "" && replicas > 1 {
+		return nil, fmt.Errorf("service %s: container_name %q with %d replicas: a name is held by one container; drop container_name, or the replicas", s.Name, s.ContainerName, replicas)
+	}
 	svc := &reconcile.Service{
-		Name:       s.Name,
-		Replicas:   replicas,
-		PullPolicy: pull,
-		Update:     update,
-		Spec:       spec,
-		Hash:       spec.Hash(),
-		Compose:    reconcile.ComposeService{Hash: composeHash, DependsOn: composeDependsOn(*s)},
+		Name:          s.Name,
+		ContainerName: s.ContainerName,
+		Replicas:      replicas,
+		PullPolicy:    pull,
+		Update:        update,
+		Spec:          spec,
+		Hash:          spec.Hash(),
+		Compose:       composed,
 	}
 	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
 		if svc.DependsOn == nil {
@@ -147,33 +151,40 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 	image, err := normalizeImage(s.Image)
 	fail(err)
 	spec := reconcile.ContainerSpec{
-		Image:       image,
-		Command:     cloneSlice(s.Command),
-		Entrypoint:  cloneSlice(s.Entrypoint),
-		Env:         environment(s.Environment),
-		Labels:      cloneMap(s.Labels),
-		User:        s.User,
-		WorkingDir:  s.WorkingDir,
-		Hostname:    s.Hostname,
-		Domainname:  s.DomainName,
-		StopSignal:  s.StopSignal,
-		CapAdd:      sortedCopy(s.CapAdd),
-		CapDrop:     sortedCopy(s.CapDrop),
-		ExtraHosts:  sortedCopy(s.ExtraHosts.AsList(":")),
-		DNS:         cloneSlice(s.DNS), // order is the resolver's order
-		DNSSearch:   cloneSlice(s.DNSSearch),
-		DNSOptions:  sortedCopy(s.DNSOpts),
-		Sysctls:     cloneMap(s.Sysctls),
-		Init:        s.Init,
-		ReadOnly:    s.ReadOnly,
-		SecurityOpt: sortedCopy(s.SecurityOpt),
-		Privileged:  s.Privileged,
-		Tmpfs:       sortedCopy(s.Tmpfs),
-		ShmSize:     int64(s.ShmSize),
-		Tty:         s.Tty,
-		StdinOpen:   s.StdinOpen,
+		Image:         image,
+		Command:       cloneSlice(s.Command),
+		Entrypoint:    cloneSlice(s.Entrypoint),
+		Env:           environment(s.Environment),
+		Labels:        cloneMap(s.Labels),
+		User:          s.User,
+		WorkingDir:    s.WorkingDir,
+		Hostname:      s.Hostname,
+		Domainname:    s.DomainName,
+		StopSignal:    s.StopSignal,
+		CapAdd:        sortedCopy(s.CapAdd),
+		CapDrop:       sortedCopy(s.CapDrop),
+		ExtraHosts:    sortedCopy(s.ExtraHosts.AsList(":")),
+		DNS:           cloneSlice(s.DNS), // order is the resolver's order
+		DNSSearch:     cloneSlice(s.DNSSearch),
+		DNSOptions:    sortedCopy(s.DNSOpts),
+		Sysctls:       cloneMap(s.Sysctls),
+		Init:          s.Init,
+		ReadOnly:      s.ReadOnly,
+		SecurityOpt:   sortedCopy(s.SecurityOpt),
+		Privileged:    s.Privileged,
+		Tmpfs:         sortedCopy(s.Tmpfs),
+		ShmSize:       int64(s.ShmSize),
+		Tty:           s.Tty,
+		StdinOpen:     s.StdinOpen,
+		Links:         sortedCopy(s.Links),
+		ExternalLinks: sortedCopy(s.ExternalLinks),
 	}
 	fail(checkUserLabels(spec.Labels))
+	for _, link := range s.Links {
+		if target, _, _ := strings.Cut(link, ":"); m.project.Services[target].Name == "" {
+			fail(fmt.Errorf("links %q: the stack has no service %q", link, target))
+		}
+	}
 	if s.StopGracePeriod != nil {
 		d := time.Duration(*s.StopGracePeriod)
 		spec.StopGracePeriod = &d

@@ -90,9 +90,8 @@ func expose(in types.StringOrNumberList) ([]string, error) {
 }
 
 // networks returns the network mode and the attachments of a service.
-// network_mode service:X is rejected: X's container is replaced on its own
-// schedule and would leave this one without a network namespace; moor's
-// planner does not chain those replacements (yet).
+// network_mode service:X shares X's namespace: the planner replaces the
+// service whenever X's first container is, as compose recreates it.
 func (m mapper) networks(s *types.ServiceConfig) (string, []reconcile.NetworkAttachment, error) {
 	switch mode := s.NetworkMode; {
 	case mode == "":
@@ -101,7 +100,13 @@ func (m mapper) networks(s *types.ServiceConfig) (string, []reconcile.NetworkAtt
 	case strings.HasPrefix(mode, types.ContainerPrefix) && len(mode) > len(types.ContainerPrefix):
 		return mode, nil, nil
 	case strings.HasPrefix(mode, types.ServicePrefix):
-		return "", nil, fmt.Errorf("network_mode %q is %w: attach both services to a shared network instead", mode, ErrUnsupported)
+		// The namespace of the stack's other service: its first replica,
+		// resolved when the container is created; the service is replaced
+		// whenever that container is.
+		if _, ok := m.project.Services[strings.TrimPrefix(mode, types.ServicePrefix)]; !ok {
+			return "", nil, fmt.Errorf("network_mode %q: the stack has no service %q", mode, strings.TrimPrefix(mode, types.ServicePrefix))
+		}
+		return mode, nil, nil
 	default:
 		return "", nil, fmt.Errorf("network_mode %q: use host, none, bridge or container:NAME", mode)
 	}

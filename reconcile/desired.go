@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -104,8 +106,11 @@ func (s *Stack) ServiceNames() []string { return slices.Sorted(maps.Keys(s.Servi
 
 // Service is one compose service.
 type Service struct {
-	Name     string
-	Replicas int
+	Name string
+	// ContainerName is compose's container_name: the name of the
+	// service's one replica instead of STACK-SERVICE-1.
+	ContainerName string `json:",omitempty"`
+	Replicas      int
 	// PullPolicy is one of PullMissing, PullAlways, PullNever.
 	PullPolicy string
 	DependsOn  map[string]Dependency
@@ -126,7 +131,13 @@ type Service struct {
 type ComposeService struct {
 	// Hash is com.docker.compose.config-hash: docker compose's hash of the
 	// service's configuration, as it computes it for the stack's directory.
-	Hash string `json:",omitempty"`
+	// For a service that shares another's namespace, compose hashes the
+	// other's container ID, known when the container is created: Hash is
+	// empty and Template holds the JSON compose hashes, with RefPrefix+NAME
+	// where service NAME's first container's ID goes (Refs).
+	Hash     string   `json:",omitempty"`
+	Template string   `json:",omitempty"`
+	Refs     []string `json:",omitempty"`
 	// DependsOn is com.docker.compose.depends_on.
 	DependsOn string `json:",omitempty"`
 }
@@ -221,9 +232,17 @@ type ContainerSpec struct {
 	Expose          []string       `json:",omitempty"` // "80/tcp", sorted
 	Mounts          []Mount        `json:",omitempty"` // sorted by Target
 	// NetworkMode is "" for compose's networks (Networks), or "host",
-	// "none", "container:NAME".
-	NetworkMode string              `json:",omitempty"`
-	Networks    []NetworkAttachment `json:",omitempty"` // sorted by Name
+	// "none", "container:NAME", or "service:NAME": the network namespace
+	// of the stack's service NAME (its first replica), resolved when the
+	// container is created.
+	NetworkMode string `json:",omitempty"`
+	// Links are compose's links ("db", "db:database") to services of the
+	// stack, resolved per replica when the container is created; sorted.
+	Links []string `json:",omitempty"`
+	// ExternalLinks are links to containers outside the stack
+	// ("name[:alias]"), sorted.
+	ExternalLinks []string            `json:",omitempty"`
+	Networks      []NetworkAttachment `json:",omitempty"` // sorted by Name
 	// Restart is "no", "always", "unless-stopped", "on-failure" or
 	// "on-failure:N"; "" means "no".
 	Restart     string            `json:",omitempty"`
@@ -341,4 +360,35 @@ type Resources struct {
 // ContainerName is compose's name for replica n of a service: STACK-SERVICE-N.
 func ContainerName(stack, service string, n int) string {
 	return fmt.Sprintf("%s-%s-%d", stack, service, n)
+}
+
+// RefPrefix marks, in ComposeService.Template, where the container ID of
+// the service named after it goes.
+const RefPrefix = "moor-ref:"
+
+// HashWith is compose's hash given the IDs of the first containers of the
+// services it refers to (by service name); "" when one is missing.
+func (c ComposeService) HashWith(ids map[string]string) string {
+	if c.Template == "" {
+		return c.Hash
+	}
+	tpl := c.Template
+	for _, ref := range c.Refs {
+		id, ok := ids[ref]
+		if !ok || id == "" {
+			return ""
+		}
+		tpl = strings.ReplaceAll(tpl, RefPrefix+ref+`"`, id+`"`)
+	}
+	sum := sha256.Sum256([]byte(tpl))
+	return hex.EncodeToString(sum[:])
+}
+
+// ReplicaName is the name of replica n of svc: its container_name, or
+// STACK-SERVICE-N.
+func (s *Service) ReplicaName(stack string, n int) string {
+	if s.ContainerName != "" {
+		return s.ContainerName
+	}
+	return ContainerName(stack, s.Name, n)
 }

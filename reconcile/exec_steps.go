@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -120,6 +121,11 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 	case StepRemoveVolume:
 		err = rt.RemoveVolume(ctx, s.Volume.Name)
 	case StepCreate:
+		if s.ComposeTemplate.Template != "" {
+			if s.Labels, err = r.composeHash(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
 		run.newID, err = rt.CreateContainer(ctx, s.Name, *s.Spec, s.Labels)
 		if errors.Is(err, ErrConflict) && s.Leftover && r.removeLeftover(ctx, s) {
 			run.newID, err = rt.CreateContainer(ctx, s.Name, *s.Spec, s.Labels)
@@ -157,6 +163,24 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 		return fmt.Errorf("%s: %w", s, err)
 	}
 	return err
+}
+
+// composeHash returns s's labels with compose's hash, computed from the
+// IDs of the containers whose namespace the new one shares.
+func (r *applyRun) composeHash(ctx context.Context, s Step) (map[string]string, error) {
+	ids := map[string]string{}
+	for ref, name := range s.ComposeRefs {
+		c, err := r.e.Runtime.InspectContainer(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("the container of %s, whose namespace it shares: %w", ref, err)
+		}
+		ids[ref] = c.ID
+	}
+	labels := maps.Clone(s.Labels)
+	if h := s.ComposeTemplate.HashWith(ids); h != "" {
+		labels[LabelComposeConfigHash] = h
+	}
+	return labels, nil
 }
 
 // removeLeftover removes the container holding s.Name when it carries the

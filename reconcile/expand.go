@@ -131,10 +131,10 @@ func (s ContainerSpec) hasHealthcheck() bool {
 // createOp creates, starts and waits for a missing replica.
 func (b *builder) createOp(stack string, svc *Service, n int) Op {
 	op := containerOp(OpCreate, stack, svc, n, "missing")
-	name := ContainerName(stack, svc.Name, n)
-	spec := svc.Spec
+	name := svc.ReplicaName(stack, n)
+	create := b.createStep(stack, svc, n, name)
 	op.Steps = []Step{
-		{Kind: StepCreate, Name: name, Spec: &spec, Labels: ContainerLabels(b.d, b.d.Stacks[stack], svc, n), Leftover: b.d.Owner != ""},
+		create,
 		{Kind: StepStart, Name: name},
 		{Kind: StepReady, Name: name, Ready: ready(svc, false)},
 	}
@@ -154,6 +154,65 @@ func adoptOp(stack string, svc *Service, c Container) Op {
 	return op
 }
 
+// createStep creates replica n of svc as name: its spec with the services
+// it refers to resolved into the containers that run them (network_mode
+// service:X into container:X's first replica, links into the linked
+// replicas under compose's aliases), and its labels. compose's hash of a
+// service that shares another's namespace covers that one's container ID,
+// known when the step runs.
+func (b *builder) createStep(stack string, svc *Service, n int, name string) Step {
+	st := b.d.Stacks[stack]
+	spec := svc.Spec
+	if ref, ok := strings.CutPrefix(spec.NetworkMode, "service:"); ok {
+		if p := st.Services[ref]; p != nil {
+			spec.NetworkMode = "container:" + p.ReplicaName(stack, 1)
+		}
+	}
+	spec.Links = b.links(stack, svc, n)
+	spec.ExternalLinks = nil
+	step := Step{Kind: StepCreate, Name: name, Spec: &spec, Labels: ContainerLabels(b.d, st, svc, n), Leftover: b.d.Owner != ""}
+	if svc.Compose.Template != "" {
+		step.ComposeTemplate = svc.Compose
+		step.ComposeRefs = map[string]string{}
+		for _, ref := range svc.Compose.Refs {
+			if p := st.Services[ref]; p != nil {
+				step.ComposeRefs[ref] = p.ReplicaName(stack, 1)
+			}
+		}
+	}
+	return step
+}
+
+// links resolves compose's links of replica n of svc as compose does: for
+// every replica of the linked service, its name under the link's alias,
+// SERVICE-N and STACK-SERVICE-N (N the linking replica's); and the external
+// links as they are written.
+func (b *builder) links(stack string, svc *Service, n int) []string {
+	var out []string
+	for _, link := range svc.Spec.Links {
+		target, alias, ok := strings.Cut(link, ":")
+		if !ok {
+			alias = target
+		}
+		linked := b.d.Stacks[stack].Services[target]
+		if linked == nil {
+			continue
+		}
+		for m := 1; m <= linked.Replicas; m++ {
+			cn := linked.ReplicaName(stack, m)
+			out = append(out, cn+":"+alias, fmt.Sprintf("%s:%s-%d", cn, target, n), fmt.Sprintf("%s:%s-%s-%d", cn, stack, target, n))
+		}
+	}
+	for _, link := range svc.Spec.ExternalLinks {
+		target, alias, ok := strings.Cut(link, ":")
+		if !ok {
+			alias = target
+		}
+		out = append(out, target+":"+alias)
+	}
+	return out
+}
+
 // startOp starts a stopped replica and waits for it.
 func startOp(stack string, svc *Service, n int, c Container, cause string) Op {
 	op := containerOp(OpStart, stack, svc, n, cause)
@@ -170,7 +229,7 @@ func startOp(stack string, svc *Service, n int, c Container, cause string) Op {
 func (b *builder) restoreOp(stack string, svc *Service, n int, old Container, cause string) Op {
 	op := containerOp(OpRestore, stack, svc, n, cause)
 	op.Container = &old
-	name := ContainerName(stack, svc.Name, n)
+	name := svc.ReplicaName(stack, n)
 	op.Steps = []Step{
 		{Kind: StepRename, Container: old.ID, Name: old.Name, To: name},
 		{Kind: StepStart, Container: old.ID, Name: name},
@@ -207,18 +266,20 @@ func (b *builder) replaceOp(stack string, svc *Service, r replacement, ro Rollou
 	op := containerOp(OpReplace, stack, svc, r.n, r.cause)
 	old := r.old
 	op.Container, op.Rollout = &old, &ro
-	name := ContainerName(stack, svc.Name, r.n)
-	candidate, retired := name+CandidateSuffix, name+RetiredSuffix
+	// The old container keeps its own name until it is retired: a
+	// container_name change replaces it under the new one.
+	name := svc.ReplicaName(stack, r.n)
+	candidate, retired := name+CandidateSuffix, old.Name+RetiredSuffix
 	spec := svc.Spec
 
 	removeNew := func(name string) Step { return Step{Kind: StepRemove, Name: name} }
-	create := Step{Kind: StepCreate, Name: candidate, Spec: &spec, Labels: ContainerLabels(b.d, b.d.Stacks[stack], svc, r.n), Leftover: b.d.Owner != "",
-		Undo: []Step{removeNew(candidate)}}
-	expose := Step{Kind: StepExpose, Name: candidate, Spec: &spec, Service: svc.Name}
-	stop := Step{Kind: StepStop, Container: old.ID, Name: name, Grace: spec.StopGracePeriod,
-		Undo: []Step{{Kind: StepStart, Container: old.ID, Name: name}}}
-	retire := Step{Kind: StepRename, Container: old.ID, Name: name, To: retired,
-		Undo: []Step{{Kind: StepRename, Container: old.ID, Name: retired, To: name}}}
+	create := b.createStep(stack, svc, r.n, candidate)
+	create.Undo = []Step{removeNew(candidate)}
+	expose := Step{Kind: StepExpose, Name: candidate, Spec: create.Spec, Service: svc.Name}
+	stop := Step{Kind: StepStop, Container: old.ID, Name: old.Name, Grace: spec.StopGracePeriod,
+		Undo: []Step{{Kind: StepStart, Container: old.ID, Name: old.Name}}}
+	retire := Step{Kind: StepRename, Container: old.ID, Name: old.Name, To: retired,
+		Undo: []Step{{Kind: StepRename, Container: old.ID, Name: retired, To: old.Name}}}
 	promote := Step{Kind: StepRename, Name: candidate, To: name, Undo: []Step{removeNew(name)}}
 	removeOld := Step{Kind: StepRemove, Container: old.ID, Name: retired, Deferred: keepOld}
 

@@ -80,8 +80,12 @@ type Container struct {
 	Restarts int
 	// HealthOutput is what the last health probe printed (inspect only).
 	HealthOutput string
-	Created      time.Time
-	Labels       map[string]string
+	// StaleNamespace: the container shares the network namespace of a
+	// container (network_mode container: or service:) that started after
+	// it did; its network went with the namespace it joined.
+	StaleNamespace bool
+	Created        time.Time
+	Labels         map[string]string
 }
 
 // Running reports whether the container is up (running or restarting).

@@ -68,8 +68,11 @@ type builder struct {
 	images map[string]string
 	files  map[string]StackFiles
 	owned  ownedState
-	pulls  map[string]*Op // by image: the first service that wants it
-	ops    []Op
+	// firstIDs are the IDs of the first replica of each service of the
+	// stack being planned, for the services that share their namespace.
+	firstIDs map[string]string
+	pulls    map[string]*Op // by image: the first service that wants it
+	ops      []Op
 }
 
 // Ops of one service run in this order: removes of what stands in the way
@@ -332,7 +335,15 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 	for _, c := range obs.containers {
 		byService[c.Service] = append(byService[c.Service], c)
 	}
-	for _, name := range st.ServiceNames() {
+	b.firstIDs = map[string]string{}
+	for name, cs := range byService {
+		for _, c := range cs {
+			if svc := st.Services[name]; svc != nil && c.Name == svc.ReplicaName(st.Name, 1) {
+				b.firstIDs[name] = c.ID
+			}
+		}
+	}
+	for _, name := range namespaceOrder(st) {
 		svc := st.Services[name]
 		key := ServiceKey(st.Name, name)
 		if why, held := b.c.Held[key]; held {
@@ -363,6 +374,60 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 			}
 		}
 	}
+}
+
+// namespaceOrder is the stack's services, those that share another's
+// namespace after that other: planning them, the plan for their provider
+// is known.
+func namespaceOrder(st *Stack) []string {
+	var out []string
+	done := map[string]bool{}
+	names := st.ServiceNames()
+	for len(out) < len(names) {
+		progress := false
+		for _, name := range names {
+			if done[name] {
+				continue
+			}
+			ready := true
+			for _, ref := range st.Services[name].Compose.Refs {
+				if st.Services[ref] != nil && !done[ref] {
+					ready = false
+				}
+			}
+			if ready {
+				out, done[name], progress = append(out, name), true, true
+			}
+		}
+		if !progress { // a cycle compose-go lets through: plan the rest by name
+			for _, name := range names {
+				if !done[name] {
+					out, done[name] = append(out, name), true
+				}
+			}
+		}
+	}
+	return out
+}
+
+var nsVerb = map[OpKind]string{OpCreate: "created", OpReplace: "replaced", OpRestore: "restored", OpStart: "started"}
+
+// nsReplaced says why svc must be replaced because a service whose
+// namespace it shares is created, replaced, restored or started in this
+// plan (its container, and so the namespace, is a new one), or "".
+func (b *builder) nsReplaced(stack string, svc *Service) string {
+	for _, ref := range svc.Compose.Refs {
+		if b.firstIDs[ref] == "" {
+			return fmt.Sprintf("shares the network namespace of %s, whose container is created", ref)
+		}
+		for _, op := range b.ops {
+			if op.Stack == stack && op.Service == ref && op.Number == 1 &&
+				(op.Kind == OpCreate || op.Kind == OpReplace || op.Kind == OpRestore || op.Kind == OpStart) {
+				return fmt.Sprintf("shares the network namespace of %s, whose container is %s", ref, nsVerb[op.Kind])
+			}
+		}
+	}
+	return ""
 }
 
 // missingWhat names what a stack directory lacks, for a warning.
@@ -407,6 +472,7 @@ func (b *builder) service(stack string, svc *Service, have []Container, imageID 
 	}
 	canonical := map[int][]Container{}
 	retired := map[int]Container{}
+	renamed := map[int][]Container{}
 	for _, c := range have {
 		switch {
 		case strings.HasSuffix(c.Name, CandidateSuffix):
@@ -417,10 +483,24 @@ func (b *builder) service(stack string, svc *Service, have []Container, imageID 
 				continue
 			}
 			retired[c.Number] = c
-		case c.Number < 1 || c.Name != ContainerName(stack, svc.Name, c.Number):
+		case c.Number >= 1 && c.Number <= svc.Replicas && c.Name != svc.ReplicaName(stack, c.Number):
+			renamed[c.Number] = append(renamed[c.Number], c)
+		case c.Number < 1 || c.Name != svc.ReplicaName(stack, c.Number):
 			b.ops = append(b.ops, removeOp(stack, c, fmt.Sprintf("unexpected name %s", c.Name), lateSeq))
 		default:
 			canonical[c.Number] = append(canonical[c.Number], c)
+		}
+	}
+	// A replica whose name changed (container_name set, changed or
+	// dropped) is replaced by one of the new name, like any change; one
+	// that has a container of the right name already is an extra.
+	for _, n := range slices.Sorted(maps.Keys(renamed)) {
+		cs := renamed[n]
+		if len(canonical[n]) == 0 {
+			canonical[n], cs = cs[:1], cs[1:]
+		}
+		for _, c := range cs {
+			b.ops = append(b.ops, removeOp(stack, c, fmt.Sprintf("unexpected name %s", c.Name), lateSeq))
 		}
 	}
 	var replace []replacement
@@ -478,7 +558,7 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 			}
 			b.ops = append(b.ops, b.restoreOp(stack, svc, n, r, cause))
 			restored := r
-			restored.Name = ContainerName(stack, svc.Name, n)
+			restored.Name = svc.ReplicaName(stack, n)
 			restored.Retired = false
 			restored.State = StateRunning
 			cur = &restored
@@ -488,7 +568,10 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 		b.ops = append(b.ops, b.createOp(stack, svc, n))
 		return nil
 	}
-	if cur.Adopted && cur.ComposeHash != svc.Compose.Hash {
+	if want := svc.ReplicaName(stack, n); cur.Name != want {
+		return &replacement{n: n, old: *cur, cause: fmt.Sprintf("container name changed: %s -> %s", cur.Name, want)}
+	}
+	if cur.Adopted && cur.ComposeHash != svc.Compose.HashWith(b.firstIDs) {
 		return &replacement{n: n, old: *cur, cause: "config changed since docker compose made it"}
 	}
 	if !cur.Adopted && cur.ConfigHash != svc.Hash {
@@ -497,6 +580,17 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 			cause += ": " + strings.Join(fields, ", ")
 		}
 		return &replacement{n: n, old: *cur, cause: cause}
+	}
+	if cur.StaleNamespace && cur.Running() {
+		return &replacement{n: n, old: *cur, cause: "the container whose network namespace it shares restarted after it: its network is gone"}
+	}
+	if svc.Compose.Template != "" {
+		if cause := b.nsReplaced(stack, svc); cause != "" {
+			return &replacement{n: n, old: *cur, cause: cause}
+		}
+		if want := svc.Compose.HashWith(b.firstIDs); want != "" && cur.ComposeHash != want {
+			return &replacement{n: n, old: *cur, cause: fmt.Sprintf("shares the network namespace of %s, whose container changed", strings.Join(svc.Compose.Refs, ", "))}
+		}
 	}
 	if imageID != "" && cur.ImageID != "" && cur.ImageID != imageID {
 		return &replacement{n: n, old: *cur, cause: fmt.Sprintf("image %s updated: %s -> %s", svc.Spec.Image, ShortID(cur.ImageID), ShortID(imageID))}
@@ -622,7 +716,7 @@ func (b *builder) linkWaits() {
 			}
 			w := Wait{Service: name, Condition: dep.Condition, Required: dep.Required}
 			for n := 1; n <= depSvc.Replicas; n++ {
-				w.Containers = append(w.Containers, ContainerName(op.Stack, name, n))
+				w.Containers = append(w.Containers, depSvc.ReplicaName(op.Stack, n))
 			}
 			op.Waits = append(op.Waits, w)
 		}

@@ -61,6 +61,11 @@ type Step struct {
 	Spec *ContainerSpec
 	// Labels are added to the created container, network or volume.
 	Labels map[string]string
+	// ComposeTemplate and ComposeRefs (StepCreate): compose's hash of a
+	// service that shares another's namespace, computed when the step runs
+	// from the IDs of the containers named in ComposeRefs (by service).
+	ComposeTemplate ComposeService
+	ComposeRefs     map[string]string
 	// Leftover (StepCreate): a container that already holds Name and
 	// carries the LabelOwner and LabelSource of Labels is what a create of
 	// an interrupted run of this instance left, completed by the engine

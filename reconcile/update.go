@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -100,6 +101,9 @@ func startFirstConflict(spec ContainerSpec) string {
 	}
 	if spec.NetworkMode == "host" {
 		return "network_mode host: the new container could not bind the old one's ports (use stop-first)"
+	}
+	if strings.HasPrefix(spec.NetworkMode, "service:") || strings.HasPrefix(spec.NetworkMode, "container:") {
+		return fmt.Sprintf("network_mode %s: the new container would share the old one's network namespace, and its ports (use stop-first)", spec.NetworkMode)
 	}
 	return ""
 }

@@ -125,6 +125,7 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 		Privileged:     spec.Privileged,
 		ShmSize:        spec.ShmSize,
 		Resources:      resources(spec),
+		Links:          spec.Links,
 	}
 	if spec.Logging != nil {
 		host.LogConfig = container.LogConfig{Type: spec.Logging.Driver, Config: spec.Logging.Options}
@@ -162,6 +163,8 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 			req.endpoints[att.Name] = ep
 		}
 		first := order[0].Name
+		// Links, as compose gives them: on the primary network.
+		req.endpoints[first].Links = spec.Links
 		host.NetworkMode = container.NetworkMode(first)
 		req.NetworkingConfig = &network.NetworkingConfig{
 			EndpointsConfig: map[string]*network.EndpointSettings{first: req.endpoints[first]},
@@ -201,10 +204,13 @@ func (d *Docker) Expose(ctx context.Context, id string, spec reconcile.Container
 	if spec.NetworkMode != "" {
 		return nil
 	}
-	for _, att := range networkOrder(spec.Networks) {
+	for i, att := range networkOrder(spec.Networks) {
 		ep, err := endpoint(att, service)
 		if err != nil {
 			return fmt.Errorf("expose container %s: %w", id, err)
+		}
+		if i == 0 {
+			ep.Links = spec.Links
 		}
 		d.call()
 		if _, err := d.cli.NetworkDisconnect(ctx, att.Name, client.NetworkDisconnectOptions{Container: id}); err != nil && !cerrdefs.IsNotFound(err) {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
+	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
 	"github.com/moor-dev/moor/reconcile"
@@ -12,7 +15,9 @@ import (
 
 // Observe lists the containers, networks and volumes of compose projects
 // (moor's carry compose's project label too), apart by whether they carry
-// reconcile.LabelStack, and every local image: four list calls, no inspect.
+// reconcile.LabelStack, and every local image: four list calls, and two
+// inspects for each running container that shares another's network
+// namespace (StaleNamespace).
 // A container whose image itself carries LabelStack is marked ImageLabeled:
 // its moor labels may be the image's, not moor's.
 func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
@@ -29,6 +34,11 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		if c.Stack == "" {
 			obs.Compose = append(obs.Compose, c)
 			continue
+		}
+		if provider, ok := strings.CutPrefix(s.HostConfig.NetworkMode, "container:"); ok && c.Running() {
+			if c.StaleNamespace, err = d.staleNamespace(ctx, s.ID, provider); err != nil {
+				return nil, err
+			}
 		}
 		obs.Containers = append(obs.Containers, c)
 	}
@@ -107,4 +117,35 @@ func sortObserved(obs *reconcile.Observed) {
 	sort.Slice(obs.Compose, func(i, j int) bool { return obs.Compose[i].Name < obs.Compose[j].Name })
 	sort.Slice(obs.ComposeNetworks, func(i, j int) bool { return obs.ComposeNetworks[i].Name < obs.ComposeNetworks[j].Name })
 	sort.Slice(obs.ComposeVolumes, func(i, j int) bool { return obs.ComposeVolumes[i].Name < obs.ComposeVolumes[j].Name })
+}
+
+// staleNamespace reports whether the provider of the network namespace
+// container id joined started after it: a restart of the provider made a
+// new namespace, and id was left in the old one, without a network. Only
+// containers that share another's namespace pay for the two inspects.
+func (d *Docker) staleNamespace(ctx context.Context, id, provider string) (bool, error) {
+	started := func(ref string) (time.Time, bool, error) {
+		d.call()
+		res, err := d.cli.ContainerInspect(ctx, ref, client.ContainerInspectOptions{})
+		if cerrdefs.IsNotFound(err) {
+			return time.Time{}, false, nil
+		}
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("inspect container %s: %w", ref, classify(err))
+		}
+		if res.Container.State == nil || !res.Container.State.Running {
+			return time.Time{}, false, nil
+		}
+		t, err := time.Parse(time.RFC3339Nano, res.Container.State.StartedAt)
+		return t, err == nil, nil
+	}
+	self, ok, err := started(id)
+	if err != nil || !ok {
+		return false, err
+	}
+	other, ok, err := started(provider)
+	if err != nil || !ok {
+		return false, err
+	}
+	return other.After(self), nil
 }
