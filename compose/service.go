@@ -78,7 +78,7 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 		if cond == "" {
 			cond = reconcile.ConditionStarted
 		}
-		svc.DependsOn[dep] = reconcile.Dependency{Condition: cond, Required: d.Required}
+		svc.DependsOn[dep] = reconcile.Dependency{Condition: cond, Required: d.Required, Restart: d.Restart}
 	}
 	return svc, nil
 }

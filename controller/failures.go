@@ -94,7 +94,7 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 	if res != nil {
 		for _, r := range res.Ops {
 			switch r.Op.Kind {
-			case reconcile.OpCreate, reconcile.OpReplace, reconcile.OpStart, reconcile.OpRestore:
+			case reconcile.OpCreate, reconcile.OpReplace, reconcile.OpStart, reconcile.OpRestart, reconcile.OpRestore:
 			default:
 				continue
 			}

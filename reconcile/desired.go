@@ -162,6 +162,9 @@ type Dependency struct {
 	// Condition is one of ConditionStarted, ConditionHealthy, ConditionCompleted.
 	Condition string
 	Required  bool
+	// Restart: the service is restarted after the dependency's containers
+	// are replaced (compose's depends_on restart: true).
+	Restart bool `json:",omitempty"`
 }
 
 // depends_on conditions.

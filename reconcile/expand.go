@@ -224,6 +224,19 @@ func startOp(stack string, svc *Service, n int, c Container, cause string) Op {
 	return op
 }
 
+// restartOp stops a running replica and starts it again, and waits for it.
+func restartOp(stack string, svc *Service, n int, c Container, cause string) Op {
+	op := containerOp(OpRestart, stack, svc, n, cause)
+	op.Container = &c
+	op.Steps = []Step{
+		{Kind: StepStop, Container: c.ID, Name: c.Name, Grace: svc.Spec.StopGracePeriod,
+			Undo: []Step{{Kind: StepStart, Container: c.ID, Name: c.Name}}},
+		{Kind: StepStart, Container: c.ID, Name: c.Name},
+		{Kind: StepReady, Container: c.ID, Name: c.Name, Ready: ready(svc, false)},
+	}
+	return op
+}
+
 // restoreOp undoes a replacement a previous run left half done: the
 // retired container takes its name back and runs again.
 func (b *builder) restoreOp(stack string, svc *Service, n int, old Container, cause string) Op {

@@ -23,6 +23,7 @@ const (
 	OpCreate
 	OpReplace
 	OpStart
+	OpRestart // stop and start a running replica
 	OpRemove
 	OpRemoveNetwork
 	OpRemoveVolume // only when the source prunes volumes
@@ -38,6 +39,7 @@ var opNames = map[OpKind]string{
 	OpCreate:        "create",
 	OpReplace:       "replace",
 	OpStart:         "start",
+	OpRestart:       "restart",
 	OpRemove:        "remove",
 	OpRemoveNetwork: "remove-network",
 	OpRemoveVolume:  "remove-volume",
@@ -53,7 +55,7 @@ func (k OpKind) String() string {
 // ContainerOp reports whether ops of kind k act on one container of a
 // service: they run in the service's group, after its dependencies.
 func (k OpKind) ContainerOp() bool {
-	return k == OpAdopt || k == OpRestore || k == OpCreate || k == OpReplace || k == OpStart || k == OpRemove
+	return k == OpAdopt || k == OpRestore || k == OpCreate || k == OpReplace || k == OpStart || k == OpRestart || k == OpRemove
 }
 
 // Op is one operation of a plan: what to do to which resource, why, and the

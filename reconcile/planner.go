@@ -367,11 +367,53 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 		}
 		b.service(st.Name, svc, byService[name], imageID)
 	}
+	b.dependentRestarts(st, byService)
 	for _, name := range slices.Sorted(maps.Keys(byService)) {
 		if _, ok := st.Services[name]; !ok {
 			for _, c := range byService[name] {
 				b.ops = append(b.ops, removeOp(st.Name, c, "service removed from git", seqFirst))
 			}
+		}
+	}
+}
+
+// dependentRestarts restarts, as compose does, the running replicas of a
+// service that depends on another with restart: true when that other's
+// containers are replaced, unless the plan already changes them.
+func (b *builder) dependentRestarts(st *Stack, byService map[string][]Container) {
+	replaced := map[string]bool{}
+	touched := map[string]bool{}
+	for _, op := range b.ops {
+		if op.Stack != st.Name || !op.Kind.ContainerOp() {
+			continue
+		}
+		if op.Kind == OpReplace {
+			replaced[op.Service] = true
+		}
+		touched[op.Resource] = true
+	}
+	for _, name := range st.ServiceNames() {
+		svc := st.Services[name]
+		key := ServiceKey(st.Name, name)
+		if _, held := b.plan.Held[key]; held || b.plan.Blocked[key] != "" {
+			continue
+		}
+		var deps []string
+		for _, dep := range slices.Sorted(maps.Keys(svc.DependsOn)) {
+			if svc.DependsOn[dep].Restart && replaced[dep] {
+				deps = append(deps, dep)
+			}
+		}
+		if len(deps) == 0 {
+			continue
+		}
+		for _, c := range byService[name] {
+			if c.Number < 1 || c.Number > svc.Replicas || c.Name != svc.ReplicaName(st.Name, c.Number) ||
+				!c.Running() || touched[fmt.Sprintf("%s/%s/%d", st.Name, name, c.Number)] {
+				continue
+			}
+			cause := fmt.Sprintf("depends on %s with restart: true, which is replaced", strings.Join(deps, ", "))
+			b.ops = append(b.ops, restartOp(st.Name, svc, c.Number, c, cause))
 		}
 	}
 }
@@ -410,7 +452,7 @@ func namespaceOrder(st *Stack) []string {
 	return out
 }
 
-var nsVerb = map[OpKind]string{OpCreate: "created", OpReplace: "replaced", OpRestore: "restored", OpStart: "started"}
+var nsVerb = map[OpKind]string{OpCreate: "created", OpReplace: "replaced", OpRestore: "restored", OpStart: "started", OpRestart: "restarted"}
 
 // nsReplaced says why svc must be replaced because a service whose
 // namespace it shares is created, replaced, restored or started in this
@@ -422,7 +464,7 @@ func (b *builder) nsReplaced(stack string, svc *Service) string {
 		}
 		for _, op := range b.ops {
 			if op.Stack == stack && op.Service == ref && op.Number == 1 &&
-				(op.Kind == OpCreate || op.Kind == OpReplace || op.Kind == OpRestore || op.Kind == OpStart) {
+				nsVerb[op.Kind] != "" {
 				return fmt.Sprintf("shares the network namespace of %s, whose container is %s", ref, nsVerb[op.Kind])
 			}
 		}

@@ -107,20 +107,7 @@ create web/vpn/1 (missing)`,
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := MakePlan(tt.d, tt.o, Constraints{})
-			got := p.String()
-			if strings.Contains(tt.want, "\n    ") {
-				got = p.Detail()
-			}
-			want := strings.TrimPrefix(tt.want, "\n")
-			if want != "" {
-				want += "\n"
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("plan mismatch (-want +got):\n%s", diff)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { assertPlan(t, MakePlan(tt.d, tt.o, Constraints{}), tt.want) })
 	}
 }
 
@@ -238,20 +225,7 @@ replace web/proxy/1 (container name changed: web-proxy-1 -> edge) [start-first, 
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := MakePlan(tt.d, tt.o, Constraints{})
-			got := p.String()
-			if strings.Contains(tt.want, "\n    ") {
-				got = p.Detail()
-			}
-			want := strings.TrimPrefix(tt.want, "\n")
-			if want != "" {
-				want += "\n"
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("plan mismatch (-want +got):\n%s", diff)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { assertPlan(t, MakePlan(tt.d, tt.o, Constraints{}), tt.want) })
 	}
 }
 
@@ -278,5 +252,101 @@ func TestLinksResolvePerReplica(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("links (-want +got):\n%s", diff)
+	}
+}
+
+// TestPlanRestartsDependents: depends_on restart: true restarts the
+// dependent's running replicas after its dependency is replaced, as
+// compose does; without it, or when the dependent changes anyway, not.
+func TestPlanRestartsDependents(t *testing.T) {
+	db, db2 := service("db", "db:1", "A=1"), service("db", "db:1", "A=2")
+	app := func(restart bool, env ...string) *Service {
+		s := service("app", "app:1", env...)
+		s.Replicas = 2
+		s.DependsOn = map[string]Dependency{"db": {Condition: ConditionStarted, Required: true, Restart: restart}}
+		return s
+	}
+	on, off, changed := app(true), app(false), app(true, "B=1")
+	tests := []struct {
+		name string
+		d    *Desired
+		o    *Observed
+		want string
+	}{
+		{
+			name: "db replaced: app restarted after it",
+			d:    desired(stack("web", db2, on)),
+			o:    observed(running("web", db, 1, rev1), running("web", on, 1, rev1), running("web", on, 2, rev1)),
+			want: `
+restart web/app/1 (depends on db with restart: true, which is replaced)
+    after db is started
+    1 stop web-app-1                                     undo: start web-app-1
+    2 start web-app-1
+    3 wait web-app-1 ready (running)
+restart web/app/2 (depends on db with restart: true, which is replaced)
+    after db is started
+    1 stop web-app-2                                     undo: start web-app-2
+    2 start web-app-2
+    3 wait web-app-2 ready (running)
+replace web/db/1 (config changed: environment) [start-first, batch 1/1, rollback on failure]
+    1 create web-db-1-candidate                          undo: remove web-db-1-candidate
+    2 start web-db-1-candidate
+    3 wait web-db-1-candidate ready (running 2s without a restart)
+    4 expose web-db-1-candidate
+    5 stop web-db-1                                      undo: start web-db-1
+    6 rename web-db-1 -> web-db-1-retired                undo: rename web-db-1-retired -> web-db-1
+    7 rename web-db-1-candidate -> web-db-1              undo: remove web-db-1
+    8 remove web-db-1-retired`,
+		},
+		{
+			name: "without restart: true, app runs on",
+			d:    desired(stack("web", db2, off)),
+			o:    observed(running("web", db, 1, rev1), running("web", off, 1, rev1), running("web", off, 2, rev1)),
+			want: `replace web/db/1 (config changed: environment) [start-first, batch 1/1, rollback on failure]`,
+		},
+		{
+			name: "app replaced anyway, and a stopped replica started: no restart on top",
+			d:    desired(stack("web", db2, changed)),
+			o: func() *Observed {
+				stopped := running("web", changed, 2, rev1)
+				stopped.State, stopped.ExitCode = StateExited, 1
+				return observed(running("web", db, 1, rev1), running("web", on, 1, rev1), stopped)
+			}(),
+			want: `
+replace web/app/1 (config changed: environment) [start-first, batch 1/1, rollback on failure]
+start web/app/2 (exited with code 1)
+replace web/db/1 (config changed: environment) [start-first, batch 1/1, rollback on failure]`,
+		},
+		{
+			name: "db only started: nothing to restart",
+			d:    desired(stack("web", db, on)),
+			o: func() *Observed {
+				c := running("web", db, 1, rev1)
+				c.State = StateExited
+				return observed(c, running("web", on, 1, rev1), running("web", on, 2, rev1))
+			}(),
+			want: `start web/db/1 (exited with code 0)`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { assertPlan(t, MakePlan(tt.d, tt.o, Constraints{}), tt.want) })
+	}
+}
+
+// assertPlan compares p with want, a golden plan that starts with a newline
+// when it has more than one line; with step lines (indented), with the
+// plan's Detail.
+func assertPlan(t *testing.T, p *Plan, want string) {
+	t.Helper()
+	got := p.String()
+	if strings.Contains(want, "\n    ") {
+		got = p.Detail()
+	}
+	want = strings.TrimPrefix(want, "\n")
+	if want != "" {
+		want += "\n"
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -127,7 +127,8 @@ func namedCompose(img, name string, port int, dbVersion string) string {
 
 // TestContainerNameAndLinks: container_name names the container, and a
 // replacement keeps the name; a link's alias reaches the linked container
-// from the linking one, as compose makes it; a name held by a container
+// from the linking one, as compose makes it, and the linking one is
+// restarted when the linked one is replaced; a name held by a container
 // moor does not own is an error that names it, and that container is left
 // alone.
 func TestContainerNameAndLinks(t *testing.T) {
@@ -153,10 +154,15 @@ func TestContainerNameAndLinks(t *testing.T) {
 
 	repo.Write(stack+"/compose.yaml", namedCompose(img, name, port, "2"))
 	repo.Commit("db v2")
+	// A link is a depends_on with restart: true: app is restarted after
+	// db is replaced, as compose does.
+	if _, plan := m.run("plan"); !strings.Contains(plan, "restart "+stack+"/app/1 (depends on db with restart: true, which is replaced)") {
+		t.Errorf("the plan does not restart app after db:\n%s", plan)
+	}
 	m.mustApply()
 	v2 := containers(t, cli, stack)
-	if v2[name] == "" || v2[name] == v1[name] || len(v2) != 2 {
-		t.Fatalf("db not replaced under its name: before %v, after %v", v1, v2)
+	if v2[name] == "" || v2[name] == v1[name] || len(v2) != 2 || v2[stack+"-app-1"] != app {
+		t.Fatalf("db not replaced under its name, or app not kept: before %v, after %v", v1, v2)
 	}
 	if code, out := execIn(t, cli, v2[stack+"-app-1"], "/testapp", "get", "http://legacydb:8080/"); code != 0 || !strings.Contains(out, "version=2") {
 		t.Errorf("the link alias after db was replaced: exit %d, %q; want the new db's answer", code, out)
