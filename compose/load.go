@@ -136,7 +136,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Volumes[key] = v
 	}
-	m := mapper{sd: sd, project: p, repo: r, budget: g.budget, host: host, files: &stackFiles{}}
+	m := mapper{sd: sd, project: p, repo: r, budget: g.budget, host: host, files: &stackFiles{}, warnings: &st.Warnings}
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		svc := p.Services[name]
 		s, err := m.service(&svc)

@@ -29,6 +29,14 @@ type mapper struct {
 	// stack's own directory: binds from elsewhere in the source, and
 	// directories binds need.
 	files *stackFiles
+	// warnings collects what the stack's services ask that moor accepts
+	// without effect (Stack.Warnings).
+	warnings *[]string
+}
+
+// warn records a warning about service s.
+func (m mapper) warn(s *types.ServiceConfig, format string, args ...any) {
+	*m.warnings = append(*m.warnings, "service "+s.Name+": "+fmt.Sprintf(format, args...))
 }
 
 // service maps one compose service onto reconcile.Service.

@@ -80,6 +80,10 @@ type Stack struct {
 	// revision; nil when the stack has no directory of its own (a plan of
 	// a working copy).
 	Files *StackFiles `json:",omitempty"`
+	// Warnings are what loading the stack noticed without refusing it: a
+	// field with no effect on a single host, an unset variable. Each names
+	// the service and field; `moor validate` and `moor plan` print them.
+	Warnings []string `json:",omitempty"`
 }
 
 // StackFiles are the tracked files of a stack's directory as of one

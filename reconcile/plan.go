@@ -147,6 +147,9 @@ type Plan struct {
 	// Notes say what an explicit apply does that a controller run would
 	// not (retrying a held service, repairing reported drift).
 	Notes []string
+	// Warnings are the stacks' load warnings (Stack.Warnings), each
+	// prefixed "stack NAME: ". They change nothing.
+	Warnings []string `json:",omitempty"`
 }
 
 // Empty reports whether the plan changes nothing.
@@ -223,6 +226,9 @@ func (p *Plan) writeTrailer(b *strings.Builder) {
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(b, "note: %s\n", n)
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(b, "warning: %s\n", w)
 	}
 }
 

@@ -35,6 +35,9 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 			continue
 		}
 		b.stack(d.Stacks[name], owned.stack(name))
+		for _, w := range d.Stacks[name].Warnings {
+			p.Warnings = append(p.Warnings, "stack "+name+": "+w)
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(owned.stacks)) {
 		_, wanted := d.Stacks[name]

@@ -213,6 +213,9 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 				continue
 			}
 			fmt.Fprintf(e.stdout, "ok    %s (%s)\n", st.Name, printable.Escape(strings.Join(st.ServiceNames(), ", ")))
+			for _, w := range st.Warnings {
+				fmt.Fprintf(e.stdout, "warn  %s: %s\n", st.Name, printable.Escape(w))
+			}
 		}
 		return code
 	}
@@ -232,6 +235,7 @@ func printHeader(w io.Writer, ctl *controller.Controller, out *controller.Outcom
 
 func printPlan(w io.Writer, p *reconcile.Plan, steps bool) {
 	if p.Converged() && len(p.Notes) == 0 {
+		fmt.Fprint(w, printable.Lines(strings.Join(prefixed("warning: ", p.Warnings), ""), ""))
 		fmt.Fprintln(w, "no changes")
 		return
 	}
@@ -269,4 +273,13 @@ func printResult(w io.Writer, out *controller.Outcome) {
 	for _, warning := range out.Warnings() {
 		fmt.Fprintf(w, "warning: %s\n", printable.Escape(warning))
 	}
+}
+
+// prefixed returns each of lines with prefix before it and a newline after.
+func prefixed(prefix string, lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = prefix + l + "\n"
+	}
+	return out
 }

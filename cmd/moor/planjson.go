@@ -16,6 +16,7 @@ type planJSON struct {
 	Held     map[string]string `json:"held,omitempty"`
 	Drift    []opJSON          `json:"drift,omitempty"`
 	Notes    []string          `json:"notes,omitempty"`
+	Warnings []string          `json:"warnings,omitempty"`
 }
 
 type opJSON struct {
@@ -41,7 +42,7 @@ type stepJSON struct {
 func toPlanJSON(out *controller.Outcome) planJSON {
 	p := out.Plan
 	j := planJSON{Source: p.Source, Revision: p.Revision, Ops: opsJSON(p.Ops), Drift: opsJSON(p.Drift),
-		Broken: p.Broken, Blocked: p.Blocked, Held: p.Held, Notes: p.Notes}
+		Broken: p.Broken, Blocked: p.Blocked, Held: p.Held, Notes: p.Notes, Warnings: p.Warnings}
 	if j.Ops == nil {
 		j.Ops = []opJSON{}
 	}
