@@ -83,11 +83,14 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 			return mt, fmt.Errorf("volume %q is not declared in the top-level volumes", v.Source)
 		}
 		mt.Source = decl.Name
+		mt.Legacy = v.Volume == nil || !v.Volume.NoCopy && len(v.Volume.Labels) == 0 && v.Volume.Subpath == ""
 		return mt, nil
 	case types.VolumeTypeBind:
+		mt.Legacy = true
 		if v.Bind != nil {
 			mt.Propagation = v.Bind.Propagation
 			mt.CreateHostPath = bool(v.Bind.CreateHostPath)
+			mt.Legacy = mt.CreateHostPath && v.Bind.Propagation == "" && v.Bind.Recursive == ""
 		}
 		src, content, err := m.bindSource(v.Source, mt.CreateHostPath)
 		if err != nil {

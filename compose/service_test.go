@@ -175,9 +175,9 @@ func TestLoadStackMapsEveryField(t *testing.T) {
 			{Type: "volume", Target: "/anon"},
 			{Type: "bind", Source: filepath.Join(dir, "app.conf"), Target: "/app_conf", ReadOnly: true, Content: digest(t, filepath.Join(dir, "app.conf"))},
 			{Type: "volume", Source: "shared-cache", Target: "/cache", NoCopy: true},
-			{Type: "volume", Source: "web_data", Target: "/data"},
-			{Type: "bind", Source: filepath.Join(dir, "conf"), Target: "/etc/app", ReadOnly: true, Content: digest(t, filepath.Join(dir, "conf"))},
-			{Type: "bind", Source: "/var/log/app", Target: "/logs", CreateHostPath: true},
+			{Type: "volume", Source: "web_data", Target: "/data", Legacy: true},
+			{Type: "bind", Source: filepath.Join(dir, "conf"), Target: "/etc/app", ReadOnly: true, Content: digest(t, filepath.Join(dir, "conf")), Legacy: true},
+			{Type: "bind", Source: "/var/log/app", Target: "/logs", CreateHostPath: true, Legacy: true},
 			{Type: "bind", Source: filepath.Join(dir, "token.txt"), Target: "/run/secrets/api_token", ReadOnly: true, Content: digest(t, filepath.Join(dir, "token.txt"))},
 			{Type: "tmpfs", Target: "/scratch", TmpfsSize: 1 << 20, TmpfsMode: 0o1777},
 		},
@@ -286,7 +286,7 @@ volumes:
 	if diff := cmp.Diff(wantV, st.Volumes); diff != "" {
 		t.Errorf("volumes (-want +got):\n%s", diff)
 	}
-	wantM := []reconcile.Mount{{Type: "volume", Source: "certs", Target: "/certs"}}
+	wantM := []reconcile.Mount{{Type: "volume", Source: "certs", Target: "/certs", Legacy: true}}
 	if diff := cmp.Diff(wantM, st.Services["app"].Spec.Mounts); diff != "" {
 		t.Errorf("mounts (-want +got):\n%s", diff)
 	}

@@ -312,6 +312,12 @@ type Mount struct {
 	Propagation string `json:",omitempty"`
 	// CreateHostPath creates a missing bind source (compose's default).
 	CreateHostPath bool `json:",omitempty"`
+	// Legacy: the engine is given the mount in HostConfig.Binds
+	// ("SRC:DST:rw"), not HostConfig.Mounts, as docker compose gives it: a
+	// bind or named volume without an option that needs the mount API. It
+	// changes how the container is described, not what it mounts, and is
+	// not hashed.
+	Legacy bool `json:",omitempty"`
 }
 
 // NetworkAttachment attaches a container to one network.

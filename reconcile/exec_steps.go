@@ -138,7 +138,7 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 	case StepReady:
 		return r.e.waitReady(ctx, id, subject(s), *s.Ready)
 	case StepExpose:
-		err = rt.Expose(ctx, id, *s.Spec, s.Service)
+		err = rt.Expose(ctx, id, strings.TrimSuffix(s.Name, CandidateSuffix), *s.Spec, s.Service)
 	case StepStop:
 		if err = rt.StopContainer(ctx, id, s.Grace); errors.Is(err, ErrNotFound) {
 			err = nil // absent is stopped

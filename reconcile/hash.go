@@ -23,7 +23,7 @@ func (s ContainerSpec) Hash() string {
 }
 
 // hashable returns the spec as hashed: bind sources that carry a Content
-// digest are blanked.
+// digest are blanked, and so is Mount.Legacy.
 func (s ContainerSpec) hashable() ContainerSpec {
 	c := s
 	if len(s.Mounts) > 0 {
@@ -32,6 +32,7 @@ func (s ContainerSpec) hashable() ContainerSpec {
 			if m.Content != "" {
 				m.Source = ""
 			}
+			m.Legacy = false
 			c.Mounts[i] = m
 		}
 	}

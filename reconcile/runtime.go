@@ -40,10 +40,10 @@ type Runtime interface {
 	// CandidateSuffix) is attached without aliases: it gets no traffic
 	// until Expose. It fails with ErrConflict if the name is taken.
 	CreateContainer(ctx context.Context, name string, spec ContainerSpec, labels map[string]string) (id string, err error)
-	// Expose gives a container created as a candidate its network aliases
-	// and its service's name on every network of spec, so that it starts
-	// getting traffic.
-	Expose(ctx context.Context, id string, spec ContainerSpec, service string) error
+	// Expose gives a container created as a candidate its network aliases,
+	// its service's name and name, the name it goes by once renamed into
+	// place, on every network of spec, so that it starts getting traffic.
+	Expose(ctx context.Context, id, name string, spec ContainerSpec, service string) error
 	// StartContainer starts a container. A running one is success.
 	StartContainer(ctx context.Context, id string) error
 	// StopContainer stops a container, waiting at most grace (nil: the

@@ -50,7 +50,7 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 	}
 	labels = maps.Clone(labels)
 	labels[reconcile.LabelComposeImage] = img.ID
-	req, err := buildCreate(spec, labels, service, d.cli.ClientVersion())
+	req, err := buildCreate(spec, labels, name, service, d.cli.ClientVersion())
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
@@ -85,7 +85,7 @@ type createRequest struct {
 
 // buildCreate translates every field of spec into the engine's create
 // request for API version api.
-func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service, api string) (*createRequest, error) {
+func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, name, service, api string) (*createRequest, error) {
 	cfg := &container.Config{
 		Image:      spec.Image,
 		Cmd:        spec.Command,
@@ -99,6 +99,9 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 		StopSignal: spec.StopSignal,
 		Tty:        spec.Tty,
 		OpenStdin:  spec.StdinOpen,
+		// As compose creates every container.
+		AttachStdout: true,
+		AttachStderr: true,
 	}
 	if g := spec.StopGracePeriod; g != nil {
 		secs := graceSeconds(*g)
@@ -156,15 +159,15 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 		order := networkOrder(spec.Networks)
 		req.endpoints = map[string]*network.EndpointSettings{}
 		for _, att := range order {
-			ep, err := endpoint(att, service)
+			ep, err := endpoint(att, service, name)
 			if err != nil {
 				return nil, err
 			}
+			// Links, as compose gives them: on every network.
+			ep.Links = spec.Links
 			req.endpoints[att.Name] = ep
 		}
 		first := order[0].Name
-		// Links, as compose gives them: on the primary network.
-		req.endpoints[first].Links = spec.Links
 		host.NetworkMode = container.NetworkMode(first)
 		req.NetworkingConfig = &network.NetworkingConfig{
 			EndpointsConfig: map[string]*network.EndpointSettings{first: req.endpoints[first]},
@@ -200,18 +203,16 @@ func withoutAliases(atts []reconcile.NetworkAttachment) []reconcile.NetworkAttac
 // Expose reattaches a candidate to each of its networks, this time under its
 // aliases and service name. It is still stopped (stop-first) or not yet
 // reachable by name (start-first), so nobody loses a connection.
-func (d *Docker) Expose(ctx context.Context, id string, spec reconcile.ContainerSpec, service string) error {
+func (d *Docker) Expose(ctx context.Context, id, name string, spec reconcile.ContainerSpec, service string) error {
 	if spec.NetworkMode != "" {
 		return nil
 	}
-	for i, att := range networkOrder(spec.Networks) {
-		ep, err := endpoint(att, service)
+	for _, att := range networkOrder(spec.Networks) {
+		ep, err := endpoint(att, service, name)
 		if err != nil {
 			return fmt.Errorf("expose container %s: %w", id, err)
 		}
-		if i == 0 {
-			ep.Links = spec.Links
-		}
+		ep.Links = spec.Links
 		d.call()
 		if _, err := d.cli.NetworkDisconnect(ctx, att.Name, client.NetworkDisconnectOptions{Container: id}); err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("expose container %s: disconnect network %s: %w", id, att.Name, classify(err))
@@ -224,12 +225,15 @@ func (d *Docker) Expose(ctx context.Context, id string, spec reconcile.Container
 	return nil
 }
 
-// endpoint is how a container attaches to one network: its aliases plus
-// the service's name, as compose gives them ("" for none).
-func endpoint(att reconcile.NetworkAttachment, service string) (*network.EndpointSettings, error) {
-	ep := &network.EndpointSettings{Aliases: att.Aliases}
-	if service != "" && !slices.Contains(ep.Aliases, service) {
-		ep.Aliases = append([]string{service}, ep.Aliases...)
+// endpoint is how a container attaches to one network: its name, the
+// service's name and its aliases, as compose gives them (service "": no
+// aliases).
+func endpoint(att reconcile.NetworkAttachment, service, name string) (*network.EndpointSettings, error) {
+	ep := &network.EndpointSettings{}
+	if service != "" {
+		// compose's order: the container's name, the service's, the
+		// aliases.
+		ep.Aliases = append([]string{name, service}, att.Aliases...)
 	}
 	if att.IPv4Address == "" && att.IPv6Address == "" {
 		return ep, nil
@@ -250,13 +254,12 @@ func endpoint(att reconcile.NetworkAttachment, service string) (*network.Endpoin
 }
 
 // restartPolicy parses "no", "always", "unless-stopped", "on-failure" and
-// "on-failure:N"; "" is "no".
+// "on-failure:N"; "" is the engine's default, which is "no".
 func restartPolicy(s string) (container.RestartPolicy, error) {
 	name, count, hasCount := strings.Cut(s, ":")
 	p := container.RestartPolicy{Name: container.RestartPolicyMode(name)}
 	switch p.Name {
-	case "":
-		p.Name = container.RestartPolicyDisabled
+	case "": // left unset, as compose leaves it: the engine's "no"
 	case container.RestartPolicyDisabled, container.RestartPolicyAlways, container.RestartPolicyUnlessStopped, container.RestartPolicyOnFailure:
 	default:
 		return p, fmt.Errorf("restart policy %q: unknown", s)
@@ -361,15 +364,16 @@ func ports(published []reconcile.Port, expose []string) (network.PortSet, networ
 	return set, bindings, nil
 }
 
-// mounts translates volume, bind and tmpfs mounts. A bind that may create its
-// missing source goes into Binds: the engine creates a missing Binds source
-// on every API version, on its own filesystem (which is the right one when
-// moor itself runs in a container), whereas the Mounts equivalent,
-// BindOptions.CreateMountpoint, needs API 1.42.
+// mounts translates volume, bind and tmpfs mounts. A Legacy mount goes
+// into Binds, as docker compose gives it; the others into Mounts.
 func mounts(ms []reconcile.Mount) ([]mount.Mount, []string, error) {
 	var out []mount.Mount
 	var binds []string
 	for _, m := range ms {
+		if m.Legacy && (m.Type == reconcile.MountBind || m.Type == reconcile.MountVolume && m.Source != "") {
+			binds = append(binds, bindSpec(m))
+			continue
+		}
 		switch m.Type {
 		case reconcile.MountVolume:
 			mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
@@ -379,6 +383,9 @@ func mounts(ms []reconcile.Mount) ([]mount.Mount, []string, error) {
 			out = append(out, mm)
 		case reconcile.MountBind:
 			if m.CreateHostPath {
+				// Only Binds creates a missing source on every API
+				// version (BindOptions.CreateMountpoint needs 1.42), on
+				// the engine's own filesystem.
 				binds = append(binds, bindSpec(m))
 				continue
 			}
@@ -400,20 +407,20 @@ func mounts(ms []reconcile.Mount) ([]mount.Mount, []string, error) {
 	return out, binds, nil
 }
 
-// bindSpec writes a bind in the "SRC:DST[:OPTS]" form of HostConfig.Binds.
+// bindSpec writes a mount in the "SRC:DST:MODE[,OPTS]" form of
+// HostConfig.Binds, as docker compose writes it.
 func bindSpec(m reconcile.Mount) string {
-	var opts []string
+	opts := []string{"rw"}
 	if m.ReadOnly {
-		opts = append(opts, "ro")
+		opts[0] = "ro"
 	}
 	if m.Propagation != "" {
 		opts = append(opts, m.Propagation)
 	}
-	s := m.Source + ":" + m.Target
-	if len(opts) > 0 {
-		s += ":" + strings.Join(opts, ",")
+	if m.NoCopy {
+		opts = append(opts, "nocopy")
 	}
-	return s
+	return m.Source + ":" + m.Target + ":" + strings.Join(opts, ",")
 }
 
 // graceSeconds is a stop timeout in whole seconds, rounded up so that a

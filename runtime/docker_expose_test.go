@@ -49,7 +49,7 @@ func TestDockerServiceNameAndExpose(t *testing.T) {
 			}
 		}
 	}
-	if err := d.Expose(ctx, candidate, spec("new"), "api"); err != nil {
+	if err := d.Expose(ctx, candidate, reconcile.ContainerName(stack, "api", 1), spec("new"), "api"); err != nil {
 		t.Fatal(err)
 	}
 	// After it, the name reaches the new container too (the engine's DNS

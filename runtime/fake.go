@@ -302,7 +302,7 @@ func (f *Fake) RemoveVolume(ctx context.Context, name string) (err error) {
 }
 
 // Expose marks a candidate as attached under its aliases.
-func (f *Fake) Expose(ctx context.Context, id string, spec reconcile.ContainerSpec, service string) (err error) {
+func (f *Fake) Expose(ctx context.Context, id, name string, spec reconcile.ContainerSpec, service string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer f.journal(&err, "Expose", f.label(id))
