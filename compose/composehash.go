@@ -31,6 +31,22 @@ func (m mapper) composeHash(s types.ServiceConfig) (reconcile.ComposeService, er
 		s.NetworkMode = types.ContainerPrefix + reconcile.RefPrefix + ref
 		c.Refs = append(c.Refs, ref)
 	}
+	// volumes_from as compose resolves it before hashing: a service's
+	// first container's ID, a container's name, the mode dropped.
+	if len(s.VolumesFrom) > 0 {
+		s.VolumesFrom = slices.Clone(s.VolumesFrom)
+		for i, from := range s.VolumesFrom {
+			parts := strings.Split(from, ":")
+			if parts[0] == "container" && len(parts) > 1 {
+				s.VolumesFrom[i] = parts[1]
+				continue
+			}
+			s.VolumesFrom[i] = reconcile.RefPrefix + parts[0]
+			if !slices.Contains(c.Refs, parts[0]) {
+				c.Refs = append(c.Refs, parts[0])
+			}
+		}
+	}
 	s.Build = nil
 	s.PullPolicy = ""
 	s.Scale = nil

@@ -28,7 +28,7 @@ var serviceFields = set(
 	"user", "working_dir", "hostname", "domainname", "stop_signal", "stop_grace_period",
 	"ports", "expose", "volumes", "tmpfs", "configs", "secrets",
 	"network_mode", "networks", "restart", "healthcheck",
-	"container_name", "links", "external_links",
+	"container_name", "links", "external_links", "volumes_from",
 	"cap_add", "cap_drop", "extra_hosts", "dns", "dns_search", "dns_opt",
 	"sysctls", "ulimits", "logging", "init", "read_only", "security_opt",
 	"privileged", "devices", "shm_size", "tty", "stdin_open",

@@ -193,6 +193,8 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 			fail(fmt.Errorf("links %q: the stack has no service %q", link, target))
 		}
 	}
+	spec.VolumesFrom, err = m.volumesFrom(s)
+	fail(err)
 	if s.StopGracePeriod != nil {
 		d := time.Duration(*s.StopGracePeriod)
 		spec.StopGracePeriod = &d
@@ -376,4 +378,31 @@ func nanoCPUs(cpus float64) int64 {
 		f = cpus
 	}
 	return int64(math.Round(f * 1e9))
+}
+
+// volumesFrom maps volumes_from as compose applies it: "SERVICE[:MODE]"
+// names the stack's service's first container, "container:NAME[:MODE]" a
+// container. compose mounts them read-write whatever the mode says; moor
+// does the same, and says so.
+func (m mapper) volumesFrom(s *types.ServiceConfig) ([]string, error) {
+	var out []string
+	var errs []error
+	for i, from := range s.VolumesFrom {
+		parts := strings.Split(from, ":")
+		var ref string
+		switch {
+		case parts[0] == "container" && len(parts) > 1 && parts[1] != "":
+			ref, parts = "container:"+parts[1], parts[2:]
+		case parts[0] != "container" && m.project.Services[parts[0]].Name != "":
+			ref, parts = "service:"+parts[0], parts[1:]
+		default:
+			errs = append(errs, fmt.Errorf("volumes_from[%d] %q: the stack has no service %q (write container:NAME for a container of its own)", i, from, parts[0]))
+			continue
+		}
+		if len(parts) > 0 && parts[0] == "ro" {
+			m.warn(s, "volumes_from[%d] %q: docker compose mounts the volumes read-write whatever the mode says, and so does moor", i, from)
+		}
+		out = append(out, ref)
+	}
+	return out, errors.Join(errs...)
 }

@@ -100,3 +100,25 @@ services:
 		t.Error("a changed link alias does not change the config hash")
 	}
 }
+
+func TestVolumesFrom(t *testing.T) {
+	st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": `
+services:
+  db:
+    image: db:1
+    volumes: [/var/lib/db]
+  backup:
+    image: backup:1
+    volumes_from: ["db:ro", "container:legacy-data:rw"]
+`}, Options{})
+	backup := st.Services["backup"]
+	if want := []string{"service:db", "container:legacy-data"}; !cmp.Equal(backup.Spec.VolumesFrom, want) {
+		t.Errorf("volumes_from %q, want %q", backup.Spec.VolumesFrom, want)
+	}
+	if !cmp.Equal(backup.Compose.Refs, []string{"db"}) || !strings.Contains(backup.Compose.Template, `"volumes_from":["`+reconcile.RefPrefix+`db","legacy-data"]`) {
+		t.Errorf("compose hash %+v, want a template with db's ID and the container's name, as compose resolves them", backup.Compose)
+	}
+	if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], `service backup: volumes_from[0] "db:ro": docker compose mounts the volumes read-write`) {
+		t.Errorf("warnings %q, want one about db:ro", st.Warnings)
+	}
+}

@@ -248,8 +248,12 @@ type ContainerSpec struct {
 	Links []string `json:",omitempty"`
 	// ExternalLinks are links to containers outside the stack
 	// ("name[:alias]"), sorted.
-	ExternalLinks []string            `json:",omitempty"`
-	Networks      []NetworkAttachment `json:",omitempty"` // sorted by Name
+	ExternalLinks []string `json:",omitempty"`
+	// VolumesFrom are compose's volumes_from: "service:NAME" for the
+	// stack's service NAME (its first replica, resolved when the container
+	// is created) and "container:NAME", in the order written.
+	VolumesFrom []string            `json:",omitempty"`
+	Networks    []NetworkAttachment `json:",omitempty"` // sorted by Name
 	// Restart is "no", "always", "unless-stopped", "on-failure" or
 	// "on-failure:N"; "" means "no".
 	Restart     string            `json:",omitempty"`

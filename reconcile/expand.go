@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -156,8 +157,8 @@ func adoptOp(stack string, svc *Service, c Container) Op {
 
 // createStep creates replica n of svc as name: its spec with the services
 // it refers to resolved into the containers that run them (network_mode
-// service:X into container:X's first replica, links into the linked
-// replicas under compose's aliases), and its labels. compose's hash of a
+// service:X into container:X's first replica, volumes_from likewise, links
+// into the linked replicas under compose's aliases), and its labels. compose's hash of a
 // service that shares another's namespace covers that one's container ID,
 // known when the step runs.
 func (b *builder) createStep(stack string, svc *Service, n int, name string) Step {
@@ -170,6 +171,16 @@ func (b *builder) createStep(stack string, svc *Service, n int, name string) Ste
 	}
 	spec.Links = b.links(stack, svc, n)
 	spec.ExternalLinks = nil
+	if len(spec.VolumesFrom) > 0 {
+		spec.VolumesFrom = slices.Clone(spec.VolumesFrom)
+		for i, from := range spec.VolumesFrom {
+			if ref, ok := strings.CutPrefix(from, "service:"); ok && st.Services[ref] != nil {
+				spec.VolumesFrom[i] = st.Services[ref].ReplicaName(stack, 1)
+			} else {
+				spec.VolumesFrom[i] = strings.TrimPrefix(from, "container:")
+			}
+		}
+	}
 	step := Step{Kind: StepCreate, Name: name, Spec: &spec, Labels: ContainerLabels(b.d, st, svc, n), Leftover: b.d.Owner != ""}
 	if svc.Compose.Template != "" {
 		step.ComposeTemplate = svc.Compose

@@ -48,7 +48,7 @@ var composeField = map[string]string{
 	"StopSignal": "stop_signal", "StopGracePeriod": "stop_grace_period",
 	"Ports": "ports", "Expose": "expose", "Mounts": "volumes",
 	"NetworkMode": "network_mode", "Networks": "networks", "Restart": "restart",
-	"Links": "links", "ExternalLinks": "external_links",
+	"Links": "links", "ExternalLinks": "external_links", "VolumesFrom": "volumes_from",
 	"Healthcheck": "healthcheck", "CapAdd": "cap_add", "CapDrop": "cap_drop",
 	"ExtraHosts": "extra_hosts", "DNS": "dns", "DNSSearch": "dns_search",
 	"DNSOptions": "dns_opt", "Sysctls": "sysctls", "Ulimits": "ulimits",

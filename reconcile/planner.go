@@ -463,16 +463,32 @@ var nsVerb = map[OpKind]string{OpCreate: "created", OpReplace: "replaced", OpRes
 func (b *builder) nsReplaced(stack string, svc *Service) string {
 	for _, ref := range svc.Compose.Refs {
 		if b.firstIDs[ref] == "" {
-			return fmt.Sprintf("shares the network namespace of %s, whose container is created", ref)
+			return fmt.Sprintf("%s, whose container is created", svc.shares(ref))
 		}
 		for _, op := range b.ops {
 			if op.Stack == stack && op.Service == ref && op.Number == 1 &&
 				nsVerb[op.Kind] != "" {
-				return fmt.Sprintf("shares the network namespace of %s, whose container is %s", ref, nsVerb[op.Kind])
+				return fmt.Sprintf("%s, whose container is %s", svc.shares(ref), nsVerb[op.Kind])
 			}
 		}
 	}
 	return ""
+}
+
+// shares says what svc takes from the container of the service ref:
+// "shares the network namespace of vpn", "uses the volumes of data".
+func (s *Service) shares(ref string) string {
+	var what []string
+	if s.Spec.NetworkMode == "service:"+ref {
+		what = append(what, "shares the network namespace of "+ref)
+	}
+	if slices.Contains(s.Spec.VolumesFrom, "service:"+ref) {
+		what = append(what, "uses the volumes of "+ref)
+	}
+	if len(what) == 0 {
+		return "refers to " + ref
+	}
+	return strings.Join(what, " and ")
 }
 
 // missingWhat names what a stack directory lacks, for a warning.
@@ -634,7 +650,7 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 			return &replacement{n: n, old: *cur, cause: cause}
 		}
 		if want := svc.Compose.HashWith(b.firstIDs); want != "" && cur.ComposeHash != want {
-			return &replacement{n: n, old: *cur, cause: fmt.Sprintf("shares the network namespace of %s, whose container changed", strings.Join(svc.Compose.Refs, ", "))}
+			return &replacement{n: n, old: *cur, cause: svc.changedRefs()}
 		}
 	}
 	if imageID != "" && cur.ImageID != "" && cur.ImageID != imageID {
@@ -782,4 +798,14 @@ func ShortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// changedRefs says why a container whose compose hash covers the container
+// IDs of the services it refers to no longer matches them.
+func (s *Service) changedRefs() string {
+	what := make([]string, len(s.Compose.Refs))
+	for i, ref := range s.Compose.Refs {
+		what[i] = s.shares(ref)
+	}
+	return strings.Join(what, "; ") + ", whose container changed"
 }

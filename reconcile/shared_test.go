@@ -350,3 +350,42 @@ func assertPlan(t *testing.T, p *Plan, want string) {
 		t.Errorf("plan mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestPlanVolumesFrom: a service with volumes_from another is created
+// after it from its first replica's volumes, and replaced when that
+// replica's container is, as compose does (its hash covers the ID).
+func TestPlanVolumesFrom(t *testing.T) {
+	mk := func(dbEnv string) (*Stack, *Service, *Service) {
+		db := service("db", "db:1", dbEnv)
+		backup := service("backup", "backup:1")
+		backup.Spec.VolumesFrom = []string{"service:db", "container:legacy"}
+		backup.Hash = backup.Spec.Hash()
+		backup.DependsOn = map[string]Dependency{"db": {Condition: ConditionStarted, Required: true}}
+		backup.Compose = ComposeService{Template: `{"volumes_from":["` + RefPrefix + `db","legacy"]}`, Refs: []string{"db"}}
+		return stack("web", db, backup), db, backup
+	}
+	st, db, backup := mk("A=1")
+	st2, _, _ := mk("A=2")
+	using := func(dbID string) Container {
+		c := running("web", backup, 1, rev1)
+		c.ComposeHash = backup.Compose.HashWith(map[string]string{"db": dbID})
+		return c
+	}
+	assertPlan(t, MakePlan(desired(st), observed(running("web", db, 1, rev1), using("id-web-db-1")), Constraints{}), ``)
+	assertPlan(t, MakePlan(desired(st2), observed(running("web", db, 1, rev1), using("id-web-db-1")), Constraints{}), `
+replace web/backup/1 (uses the volumes of db, whose container is replaced) [start-first, batch 1/1, rollback on failure]
+replace web/db/1 (config changed: environment) [start-first, batch 1/1, rollback on failure]`)
+	assertPlan(t, MakePlan(desired(st), observed(running("web", db, 1, rev1), using("id-of-an-older-db")), Constraints{}),
+		`replace web/backup/1 (uses the volumes of db, whose container changed) [start-first, batch 1/1, rollback on failure]`)
+
+	p := MakePlan(desired(st), &Observed{Images: map[string]string{"backup:1": "b", "db:1": "d"}}, Constraints{})
+	for _, op := range p.Ops {
+		if op.Service == "backup" {
+			if got := op.Steps[0].Spec.VolumesFrom; !cmp.Equal(got, []string{"web-db-1", "legacy"}) {
+				t.Errorf("volumes_from at create %q, want [web-db-1 legacy]", got)
+			}
+			return
+		}
+	}
+	t.Fatalf("no op creates backup:\n%s", p)
+}

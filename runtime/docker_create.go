@@ -129,6 +129,7 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, name, s
 		ShmSize:        spec.ShmSize,
 		Resources:      resources(spec),
 		Links:          spec.Links,
+		VolumesFrom:    spec.VolumesFrom,
 	}
 	if spec.Logging != nil {
 		host.LogConfig = container.LogConfig{Type: spec.Logging.Driver, Config: spec.Logging.Options}

@@ -161,10 +161,15 @@ secrets:
   db:
     image: %[1]s
     networks: [back]
+    volumes: [/var/lib/db]
     scale: 2
     healthcheck:
       test: ["CMD", "/testapp", "health"]
       interval: 1s
+  backup:
+    image: %[1]s
+    volumes_from: ["db:ro"]
+    networks: [back]
 networks:
   front: {}
   back:
@@ -266,11 +271,22 @@ func inspectProject(t *testing.T, project string) map[string]any {
 			}
 		}
 		hc := c["HostConfig"].(map[string]any)
+		// compose refers to other containers by ID (network_mode
+		// container:ID, volumes_from), and hashes those IDs, which differ
+		// between the two runs; moor's empty plan after compose's run
+		// below shows it takes compose's hash for its own.
+		refers := false
 		if mode, ok := hc["NetworkMode"].(string); ok && strings.HasPrefix(mode, "container:") {
-			hc["NetworkMode"] = "container:" + names[strings.TrimPrefix(mode, "container:")]
-			// compose hashes the provider's container ID, which differs
-			// between the two runs (TestSharedNetworkNamespace checks that
-			// compose takes moor's hash as its own).
+			hc["NetworkMode"] = "container:" + named(names, strings.TrimPrefix(mode, "container:"))
+			refers = true
+		}
+		if from, ok := hc["VolumesFrom"].([]any); ok {
+			for i, f := range from {
+				from[i] = named(names, f.(string))
+			}
+			refers = true
+		}
+		if refers {
 			delete(cfg["Labels"].(map[string]any), "com.docker.compose.config-hash")
 		}
 		// Lists whose order compose does not fix (it ranges over maps, or
@@ -314,6 +330,14 @@ func inspectProject(t *testing.T, project string) map[string]any {
 }
 
 var anonVolume = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// named returns the name of the container with ID ref, or ref.
+func named(names map[string]string, ref string) string {
+	if n, ok := names[ref]; ok {
+		return n
+	}
+	return ref
+}
 
 // sortBy sorts the list m[key] by key.
 func sortBy(m map[string]any, key string, by func(any) string) {
