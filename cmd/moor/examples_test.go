@@ -50,6 +50,13 @@ func TestExamplesValidate(t *testing.T) {
 		if code, out := m.run("validate", dir); code != 0 || strings.Contains(out, "error") {
 			t.Errorf("moor validate %s: exit %d\n%s", dir, code, out)
 		}
+		// They are what docker compose runs, too.
+		stacks, _ := filepath.Glob(filepath.Join(dir, "*", "compose.yaml"))
+		for _, file := range stacks {
+			if out, err := testkit.ComposeErr(t, filepath.Dir(file), "config", "-q"); err != nil {
+				t.Errorf("docker compose config %s: %v\n%s", file, err, out)
+			}
+		}
 	}
 }
 
