@@ -80,7 +80,7 @@ func LoadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	}
 	st, err := loadStack(ctx, sd, opts)
 	if err != nil {
-		return nil, bounded(fmt.Errorf("stack %s (%s): %w", sd.Name, sd.rel(sd.File), err))
+		return nil, bounded(newStackError(fmt.Sprintf("stack %s (%s): ", sd.Name, sd.rel(sd.File)), err))
 	}
 	return st, nil
 }
@@ -118,6 +118,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		Services: map[string]*reconcile.Service{},
 		Networks: map[string]*reconcile.NetworkSpec{},
 		Volumes:  map[string]*reconcile.VolumeSpec{},
+		Warnings: g.budget.unsetWarnings(),
 	}
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
@@ -136,7 +137,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Volumes[key] = v
 	}
-	m := mapper{sd: sd, project: p, repo: r, budget: g.budget, host: host, files: &stackFiles{}, warnings: &st.Warnings}
+	m := mapper{sd: sd, project: p, repo: r, budget: g.budget, host: host, files: &stackFiles{}, warnings: &st.Warnings, written: g.written}
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		svc := p.Services[name]
 		s, err := m.service(&svc)
@@ -178,6 +179,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compose file %q: %w", sd.rel(sd.File), err)
 	}
+	g.written = scanWritten(data)
 	env, err := g.interpolationEnv(opts.Variables)
 	if err != nil {
 		return nil, err
