@@ -2,6 +2,7 @@ package compose
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 )
 
@@ -14,10 +15,10 @@ type stackError struct {
 	lines []error
 }
 
-func newStackError(prefix string, err error) *stackError {
+func newStackError(sd StackDir, prefix string, err error) *stackError {
 	e := &stackError{}
 	for _, l := range problemLines(err) {
-		e.lines = append(e.lines, &lineError{prefix: prefix + l.prefix, err: l.err})
+		e.lines = append(e.lines, &lineError{prefix: prefix + l.prefix, err: repoPaths(sd, l.err)})
 	}
 	return e
 }
@@ -76,3 +77,26 @@ func problemLines(err error) []lineError {
 	}
 	return []lineError{{err: err}}
 }
+
+// repoPaths is err with the paths of the repository that compose-go puts
+// in its messages ("validating /var/lib/moor/snapshots/…/web/compose.yaml")
+// written relative to the repository, as moor's own messages write them.
+func repoPaths(sd StackDir, err error) error {
+	if err == nil || sd.Root == "" {
+		return err
+	}
+	root := filepath.Clean(sd.Root) + string(filepath.Separator)
+	text := err.Error()
+	if !strings.Contains(text, root) {
+		return err
+	}
+	return &relError{err: err, text: strings.ReplaceAll(text, root, "")}
+}
+
+type relError struct {
+	err  error
+	text string
+}
+
+func (e *relError) Error() string { return e.text }
+func (e *relError) Unwrap() error { return e.err }

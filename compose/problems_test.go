@@ -126,7 +126,7 @@ func TestProblemLinesPrefixEveryLine(t *testing.T) {
 	inner := errors.Join(errors.New("a"), errors.New("b"))
 	err := errors.Join(errors.New("first"), fmt.Errorf("service x: %w", inner), fmt.Errorf("%w (hint)", errors.New("c")))
 	var got []string
-	for _, l := range newStackError("stack s: ", err).lines {
+	for _, l := range newStackError(StackDir{}, "stack s: ", err).lines {
 		got = append(got, l.Error())
 	}
 	if want := "stack s: first|stack s: service x: a|stack s: service x: b|stack s: c (hint)"; strings.Join(got, "|") != want {
