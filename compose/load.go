@@ -68,6 +68,12 @@ func Load(ctx context.Context, root string, opts Options) (*reconcile.Desired, e
 		}
 		d.Stacks[sd.Name] = st
 	}
+	// Two stacks that claim one host port or container name: neither
+	// is touched until one of them changes.
+	for name, err := range CheckClaims(d.Stacks) {
+		d.Broken[name] = err
+		delete(d.Stacks, name)
+	}
 	return d, nil
 }
 
@@ -150,6 +156,8 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Services[name] = s
 	}
+	st.Claims = m.claims(p, sd.Name, st.Services)
+	errs = append(errs, checkStackClaims(st))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -141,3 +141,23 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Errorf("a warning that names no stack, or one for a set variable:\n%s", out)
 	}
 }
+
+// TestValidateCrossStackClaims: two stacks publishing one host port are
+// both reported, each naming both sides.
+func TestValidateCrossStackClaims(t *testing.T) {
+	dir := t.TempDir()
+	writeRepoFile(t, dir, "a/compose.yaml", "services:\n  web:\n    image: app:1\n    ports: [\"8080:80\"]\n")
+	writeRepoFile(t, dir, "b/compose.yaml", "services:\n  api:\n    image: app:1\n    ports: [\"9000:9000\", \"8080:8080\"]\n")
+	writeRepoFile(t, dir, "c/compose.yaml", "services:\n  app:\n    image: app:1\n")
+	m := &moor{t: t}
+	code, out := m.run("validate", dir)
+	if code != exitError {
+		t.Errorf("exit %d, want %d", code, exitError)
+	}
+	both := `stack a service web ports[0] "8080:80" and stack b service api ports[1] "8080:8080" both publish host port 8080/tcp`
+	for _, want := range []string{"error a: " + both, "error b: " + both, "ok    c (app)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
