@@ -231,7 +231,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 		return nil, g.budget.stop
 	}
 	if err != nil {
-		return nil, err
+		return nil, locateSyntax(g.written, err)
 	}
 	labelFiles := takeLabelFiles(model)
 	p, err := unpanic(func() (*types.Project, error) {

@@ -133,3 +133,22 @@ func TestProblemLinesPrefixEveryLine(t *testing.T) {
 		t.Errorf("lines = %s, want %s", got, want)
 	}
 }
+
+// TestSyntaxErrorsNameTheEntry: what compose-go refuses in a short-syntax
+// port or volume, or a field it does not know, is named by service and
+// entry as written.
+func TestSyntaxErrorsNameTheEntry(t *testing.T) {
+	tests := []struct{ service, want string }{
+		{"ports:\n      - \"8080:80\"\n      - \"1080=1080\"", `stack web (web/compose.yaml): service api: ports[1] "1080=1080": invalid containerPort: 1080=1080: write [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. "8080:80"`},
+		{"volumes:\n      - \":/x\"", `stack web (web/compose.yaml): service api: volumes[0] ":/x": invalid spec: :/x: empty section between colons: write SOURCE:TARGET[:ro]`},
+		{"imagez: b", `stack web (web/compose.yaml): service api: field "imagez" is not a compose field: check its spelling and indentation (validating web/compose.yaml: services.api additional properties 'imagez' not allowed)`},
+		{"log_driver: syslog", `service api: field "log_driver" is not a compose field: use logging: {driver: ...}`},
+		{"deploy:\n      replicaz: 2", `service api: field "deploy.replicaz" is not a compose field`},
+	}
+	for _, tt := range tests {
+		_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    " + tt.service + "\n"}, Options{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v\nwant one containing %s", tt.service, err, tt.want)
+		}
+	}
+}

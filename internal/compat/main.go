@@ -148,7 +148,13 @@ func composeConfig(ctx context.Context, bin, file string) string {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		msg := strings.TrimSpace(string(out))
+		var lines []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if !strings.Contains(l, "level=warning") {
+				lines = append(lines, l)
+			}
+		}
+		msg := strings.TrimSpace(strings.Join(lines, "\n"))
 		if msg == "" {
 			msg = err.Error()
 		}
