@@ -67,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		results = append(results, check(ctx, *composeBin, dir, files, *jobs)...)
 	}
+	fmt.Fprintf(stdout, "Measured %s on moor %s with %s:\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), moorRevision(), composeVersion(ctx, *composeBin))
+	fmt.Fprintf(stdout, "    go run ./internal/compat %s\n\n", strings.Join(args, " "))
 	report(stdout, fs.Args(), results, *verbose)
 	return 0
 }
@@ -186,4 +188,26 @@ func moorLoad(ctx context.Context, corpus, file string) string {
 		return ""
 	}
 	return fmt.Sprintf("moor does not find %s as a stack's compose file", filepath.Base(file))
+}
+
+// moorRevision is the commit of the working copy being measured, with
+// "+changes" when it has uncommitted changes.
+func moorRevision() string {
+	out, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "(unknown commit)"
+	}
+	rev := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		rev += "+changes"
+	}
+	return rev
+}
+
+func composeVersion(ctx context.Context, bin string) string {
+	out, err := exec.CommandContext(ctx, bin, "version", "--short").Output()
+	if err != nil {
+		return "docker compose (unknown version)"
+	}
+	return "docker compose " + strings.TrimSpace(string(out))
 }
