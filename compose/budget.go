@@ -31,6 +31,8 @@ type budget struct {
 	// on returning its input unchanged and the load reports stop instead
 	// of what compose-go makes of the rest.
 	stop error
+	// unset are the variables used plainly and not set (unset.go).
+	unset map[string]bool
 }
 
 func newBudget(ctx context.Context, lim Limits) *budget {
@@ -89,7 +91,7 @@ func (b *budget) substitute(tmpl string, m template.Mapping) (string, error) {
 	if !b.spend(len(tmpl)) {
 		return tmpl, b.stop // compose-go stops after this walk; the rest pass through
 	}
-	out, err := template.Substitute(tmpl, b.lookup(m))
+	out, err := b.substituteNoting(tmpl, b.lookup(m))
 	if err == nil && b.stop != nil {
 		err = b.stop
 	}

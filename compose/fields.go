@@ -72,12 +72,13 @@ var (
 	healthcheckFields = set("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
 )
 
-// checkService rejects every set field of the service that moor does not map.
+// checkService rejects every set field of the service that moor does not map;
+// checkEntries does it for the entries of its lists.
 func checkService(s *types.ServiceConfig) error {
-	if s.Build != nil || s.PullPolicy == types.PullPolicyBuild {
-		return fmt.Errorf("service %s: %w", s.Name, ErrBuild)
-	}
 	errs := []error{rejectFields(s.Name, "", reflect.ValueOf(*s), serviceFields)}
+	if s.Build != nil || s.PullPolicy == types.PullPolicyBuild {
+		errs = append(errs, fmt.Errorf("service %s: %w", s.Name, ErrBuild))
+	}
 	if d := s.Deploy; d != nil {
 		errs = append(errs, rejectFields(s.Name, "deploy.", reflect.ValueOf(*d), deployFields))
 		if d.Mode != "" && d.Mode != "replicated" {
@@ -102,27 +103,6 @@ func checkService(s *types.ServiceConfig) error {
 			errs = append(errs, rejectFields(s.Name, "networks."+key+".", reflect.ValueOf(*n), attachmentFields))
 		}
 	}
-	for _, p := range s.Ports {
-		errs = append(errs, rejectFields(s.Name, "ports.", reflect.ValueOf(p), portFields))
-	}
-	for _, v := range s.Volumes {
-		errs = append(errs, rejectFields(s.Name, "volumes.", reflect.ValueOf(v), volumeFields))
-		if v.Bind != nil {
-			errs = append(errs, rejectFields(s.Name, "volumes.bind.", reflect.ValueOf(*v.Bind), volumeBindFields))
-		}
-		if v.Volume != nil {
-			errs = append(errs, rejectFields(s.Name, "volumes.volume.", reflect.ValueOf(*v.Volume), volumeVolFields))
-		}
-		if v.Tmpfs != nil {
-			errs = append(errs, rejectFields(s.Name, "volumes.tmpfs.", reflect.ValueOf(*v.Tmpfs), volumeTmpfsFields))
-		}
-	}
-	for _, c := range s.Configs {
-		errs = append(errs, rejectFields(s.Name, "configs.", reflect.ValueOf(c), fileRefFields))
-	}
-	for _, c := range s.Secrets {
-		errs = append(errs, rejectFields(s.Name, "secrets.", reflect.ValueOf(c), fileRefFields))
-	}
 	return errors.Join(errs...)
 }
 
@@ -131,20 +111,8 @@ func checkService(s *types.ServiceConfig) error {
 // x- extensions are always allowed.
 func rejectFields(service, prefix string, v reflect.Value, allowed map[string]bool) error {
 	var errs []error
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, inline := yamlName(f)
-		switch {
-		case name == "-" || strings.HasPrefix(name, "#"):
-			continue
-		case f.Anonymous && inline:
-			errs = append(errs, rejectFields(service, prefix, v.Field(i), allowed))
-			continue
-		case allowed[name] || !isSet(v.Field(i)):
-			continue
-		}
-		errs = append(errs, fmt.Errorf("service %s: field %q is %w", service, prefix+name, ErrUnsupported))
+	for _, name := range unknownFields(v, allowed) {
+		errs = append(errs, fmt.Errorf("service %s: %w", service, unsupportedField(prefix+name)))
 	}
 	return errors.Join(errs...)
 }

@@ -39,6 +39,8 @@ type guard struct {
 	// projects are the compose files guard has checked, as compose-go
 	// names them, with the project each belongs to.
 	projects map[string]*project
+	// written is the stack's compose file as written, for messages.
+	written written
 }
 
 // project is a compose project: the stack's own, or an included one.

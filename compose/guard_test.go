@@ -33,7 +33,7 @@ func TestLimitsAreSettable(t *testing.T) {
 			files:   map[string]string{"web/compose.yaml": app + "    volumes: ['./conf:/conf']\n", "web/conf/a": "aaaa", "web/conf/b": "bbbb"},
 			limits:  Limits{HashBytes: 8},
 			tighter: Limits{HashBytes: 7},
-			want:    "service app: volume web/conf:/conf: bind source web/conf: binds, configs and secrets of a stack may hold 7 bytes together",
+			want:    "service app: volumes[0] \"./conf:/conf\": bind source web/conf: binds, configs and secrets of a stack may hold 7 bytes together",
 		},
 		{
 			name:    "entries hashed",

@@ -68,6 +68,12 @@ func Load(ctx context.Context, root string, opts Options) (*reconcile.Desired, e
 		}
 		d.Stacks[sd.Name] = st
 	}
+	// Two stacks that claim one host port or container name: neither
+	// is touched until one of them changes.
+	for name, err := range CheckClaims(d.Stacks) {
+		d.Broken[name] = err
+		delete(d.Stacks, name)
+	}
 	return d, nil
 }
 
@@ -80,7 +86,7 @@ func LoadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	}
 	st, err := loadStack(ctx, sd, opts)
 	if err != nil {
-		return nil, bounded(fmt.Errorf("stack %s (%s): %w", sd.Name, sd.rel(sd.File), err))
+		return nil, bounded(newStackError(sd, fmt.Sprintf("stack %s (%s): ", sd.Name, sd.rel(sd.File)), err))
 	}
 	return st, nil
 }
@@ -118,6 +124,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		Services: map[string]*reconcile.Service{},
 		Networks: map[string]*reconcile.NetworkSpec{},
 		Volumes:  map[string]*reconcile.VolumeSpec{},
+		Warnings: g.budget.unsetWarnings(),
 	}
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
@@ -136,7 +143,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Volumes[key] = v
 	}
-	m := mapper{sd: sd, project: p, repo: r, budget: g.budget, host: host, files: &stackFiles{}, warnings: &st.Warnings}
+	m := mapper{sd: sd, project: p, repo: r, budget: g.budget, host: host, files: &stackFiles{}, warnings: &st.Warnings, written: g.written}
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		svc := p.Services[name]
 		s, err := m.service(&svc)
@@ -149,6 +156,8 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Services[name] = s
 	}
+	st.Claims = m.claims(p, sd.Name, st.Services)
+	errs = append(errs, checkStackClaims(st))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -178,6 +187,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compose file %q: %w", sd.rel(sd.File), err)
 	}
+	g.written = scanWritten(data)
 	env, err := g.interpolationEnv(opts.Variables)
 	if err != nil {
 		return nil, err
@@ -221,7 +231,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 		return nil, g.budget.stop
 	}
 	if err != nil {
-		return nil, err
+		return nil, locateSyntax(g.written, err)
 	}
 	labelFiles := takeLabelFiles(model)
 	p, err := unpanic(func() (*types.Project, error) {

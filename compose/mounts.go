@@ -22,10 +22,10 @@ import (
 func (m mapper) mounts(s *types.ServiceConfig) ([]reconcile.Mount, error) {
 	var out []reconcile.Mount
 	var errs []error
-	for _, v := range s.Volumes {
+	for i, v := range s.Volumes {
 		mt, err := m.volumeMount(v)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("volume %s: %w", m.volumeName(v), err))
+			errs = append(errs, fmt.Errorf("%s: %w", m.written.entry(s.Name, "volumes", i, len(s.Volumes), m.volumeName(v)), err))
 			continue
 		}
 		out = append(out, mt)

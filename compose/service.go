@@ -32,6 +32,8 @@ type mapper struct {
 	// warnings collects what the stack's services ask that moor accepts
 	// without effect (Stack.Warnings).
 	warnings *[]string
+	// written is the stack's compose file as written, for messages.
+	written written
 }
 
 // warn records a warning about service s.
@@ -39,33 +41,34 @@ func (m mapper) warn(s *types.ServiceConfig, format string, args ...any) {
 	*m.warnings = append(*m.warnings, "service "+s.Name+": "+fmt.Sprintf(format, args...))
 }
 
-// service maps one compose service onto reconcile.Service.
+// service maps one compose service onto reconcile.Service. Every problem
+// of the service is reported, not the first one only.
 func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
-	if err := checkService(s); err != nil {
-		return nil, err
+	errs := []error{checkService(s), checkEntries(s, m.written)}
+	if s.Image == "" && s.Build != nil {
+		// Rejected above (ErrBuild); a stand-in image keeps the other
+		// problems of the service in view without "image is required".
+		c := *s
+		c.Image = "build-stand-in"
+		s = &c
 	}
 	pull, err := pullPolicy(s)
-	if err != nil {
-		return nil, err
+	if s.PullPolicy != types.PullPolicyBuild { // ErrBuild says it
+		errs = append(errs, err)
 	}
 	replicas, err := m.replicas(s)
-	if err != nil {
-		return nil, err
-	}
+	errs = append(errs, err)
 	spec, err := m.spec(s)
-	if err != nil {
-		return nil, err
-	}
+	errs = append(errs, err)
 	update, err := updateConfig(s, spec)
-	if err != nil {
-		return nil, err
-	}
+	errs = append(errs, err)
 	composed, err := m.composeHash(*s)
-	if err != nil {
-		return nil, err
-	}
+	errs = append(errs, err)
 	if s.ContainerName != "" && replicas > 1 {
-		return nil, fmt.Errorf("service %s: container_name %q with %d replicas: a name is held by one container; drop container_name, or the replicas", s.Name, s.ContainerName, replicas)
+		errs = append(errs, fmt.Errorf("service %s: container_name %q with %d replicas: a name is held by one container; drop container_name, or the replicas", s.Name, s.ContainerName, replicas))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	svc := &reconcile.Service{
 		Name:          s.Name,

@@ -31,8 +31,8 @@ services:
     stop_signal: SIGINT
     stop_grace_period: 30s
     ports:
-      - "9090:90/udp"
-      - "127.0.0.1:8080:80"
+      - "9090-9091:90/udp" # a range: two replicas
+      - "127.0.0.1:8080-8081:80"
     expose: ["4000-4001/udp", "3000"]
     volumes:
       - data:/data
@@ -167,8 +167,8 @@ func TestLoadStackMapsEveryField(t *testing.T) {
 		StopSignal:      "SIGINT",
 		StopGracePeriod: &grace,
 		Ports: []reconcile.Port{
-			{Target: 80, Published: "8080", HostIP: "127.0.0.1", Protocol: "tcp"},
-			{Target: 90, Published: "9090", Protocol: "udp"},
+			{Target: 80, Published: "8080-8081", HostIP: "127.0.0.1", Protocol: "tcp"},
+			{Target: 90, Published: "9090-9091", Protocol: "udp"},
 		},
 		Expose: []string{"3000/tcp", "4000/udp", "4001/udp"},
 		Mounts: []reconcile.Mount{

@@ -84,6 +84,9 @@ type Stack struct {
 	// field with no effect on a single host, an unset variable. Each names
 	// the service and field; `moor validate` and `moor plan` print them.
 	Warnings []string `json:",omitempty"`
+	// Claims are the host ports and container names the stack's services
+	// hold alone, for the check across the stacks of a revision.
+	Claims []Claim `json:"-"`
 }
 
 // StackFiles are the tracked files of a stack's directory as of one

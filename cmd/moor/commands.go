@@ -199,14 +199,28 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			return e.errorf("%s holds no stacks (no directory with a compose.yaml)", dir)
 		}
 		code := exitOK
+		loaded := map[string]*reconcile.Stack{}
+		errs := map[string]error{}
 		for _, sd := range stacks {
 			// The same rules as a source's: nothing outside dir is read,
-			// and every limit holds.
+			// every limit holds, and no two stacks claim one host port or
+			// container name.
 			st, err := compose.LoadStack(ctx, sd, compose.Options{
 				Variables: vars.m,
 				Profiles:  profiles,
 				Limits:    compose.Limits{Replicas: *maxReplicas},
 			})
+			if err != nil {
+				errs[sd.Name] = err
+				continue
+			}
+			loaded[sd.Name] = st
+		}
+		for name, err := range compose.CheckClaims(loaded) {
+			errs[name] = err
+		}
+		for _, sd := range stacks {
+			st, err := loaded[sd.Name], errs[sd.Name]
 			if err != nil {
 				fmt.Fprintf(e.stdout, "error %s: %s\n", sd.Name, printable.Error(err))
 				code = exitError

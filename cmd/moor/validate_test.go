@@ -111,3 +111,53 @@ func writeRepoFile(t *testing.T, dir, p, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestValidateReportsEveryProblem: validate prints every problem of a stack
+// at once, one a line, each naming the stack, the service and the entry as
+// written, and an unset variable as a warning of the stack that uses it.
+func TestValidateReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	writeRepoFile(t, dir, "web/compose.yaml", "services:\n  api:\n    image: app:1\n    ipc: host\n    pull_policy: daily\n    volumes:\n      - ./db:/var/lib/x:z\n")
+	writeRepoFile(t, dir, "blog/compose.yaml", "services:\n  app:\n    image: blog:${TAG}\n")
+	writeRepoFile(t, dir, "blog/.env", "TAG=1\n")
+	writeRepoFile(t, dir, "shop/compose.yaml", "services:\n  app:\n    image: shop:1\n    environment:\n      - KEY=${SHOP_KEY}\n")
+	m := &moor{t: t}
+	code, out := m.run("validate", dir)
+	if code != exitError {
+		t.Errorf("exit %d, want %d", code, exitError)
+	}
+	for _, want := range []string{
+		"ok    blog (app)\n",
+		"ok    shop (app)\nwarn  shop: variable SHOP_KEY is not set: it is empty where the compose file uses it",
+		"error web: stack web (web/compose.yaml): service api: field \"ipc\" is not supported by moor\n",
+		"\nstack web (web/compose.yaml): service api: pull_policy \"daily\" is not supported by moor (use missing, always or never)\n",
+		"\nstack web (web/compose.yaml): service api: volumes[0] \"./db:/var/lib/x:z\": field \"bind.selinux\" is not supported by moor: drop \":z\"/\":Z\"",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "variable is not set") || strings.Contains(out, "warn  blog") {
+		t.Errorf("a warning that names no stack, or one for a set variable:\n%s", out)
+	}
+}
+
+// TestValidateCrossStackClaims: two stacks publishing one host port are
+// both reported, each naming both sides.
+func TestValidateCrossStackClaims(t *testing.T) {
+	dir := t.TempDir()
+	writeRepoFile(t, dir, "a/compose.yaml", "services:\n  web:\n    image: app:1\n    ports: [\"8080:80\"]\n")
+	writeRepoFile(t, dir, "b/compose.yaml", "services:\n  api:\n    image: app:1\n    ports: [\"9000:9000\", \"8080:8080\"]\n")
+	writeRepoFile(t, dir, "c/compose.yaml", "services:\n  app:\n    image: app:1\n")
+	m := &moor{t: t}
+	code, out := m.run("validate", dir)
+	if code != exitError {
+		t.Errorf("exit %d, want %d", code, exitError)
+	}
+	both := `stack a service web ports[0] "8080:80" and stack b service api ports[1] "8080:8080" both publish host port 8080/tcp`
+	for _, want := range []string{"error a: " + both, "error b: " + both, "ok    c (app)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package compose
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/sirupsen/logrus"
+)
+
+// TestEveryProblemOnItsOwnLine: a stack's problems come all at once, each
+// on a line that names the stack, the service and the entry as written.
+func TestEveryProblemOnItsOwnLine(t *testing.T) {
+	yaml := `services:
+  api:
+    build: .
+    ipc: host
+    pull_policy: daily
+    ports:
+      - "8000-8001:8000-8001"
+      - target: 90
+        published: "9090"
+        protocol: sctp
+        x-note: kept
+    volumes:
+      - ./data:/data
+      - /srv:/srv:z
+  db:
+    image: db:1
+    cpu_quota: 50000
+    configs:
+      - source: c
+        mode: 0400
+configs:
+  c:
+    file: ./c.txt
+`
+	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": yaml, "web/c.txt": "c"}, Options{})
+	if err == nil {
+		t.Fatal("LoadStack succeeded")
+	}
+	want := []string{
+		`stack web (web/compose.yaml): service api: field "ipc" is not supported by moor`,
+		`stack web (web/compose.yaml): service api: build is not supported: build images in CI and reference them by tag`,
+		`stack web (web/compose.yaml): service api: pull_policy "daily" is not supported by moor (use missing, always or never)`,
+		`stack web (web/compose.yaml): service api: volumes[1] "/srv:/srv:z": field "bind.selinux" is not supported by moor: drop ":z"/":Z" and label the host directory once (chcon -Rt container_file_t DIR)`,
+		`stack web (web/compose.yaml): service db: field "cpu_quota" is not supported by moor: use cpus`,
+		`stack web (web/compose.yaml): service db: configs[0] "{source: c, mode: 0400}": field "mode" is not supported by moor: give the file its mode in git, or drop mode`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, w := range want {
+		if !containsLine(lines, w) {
+			t.Errorf("no line\n%s\nin\n%s", w, err)
+		}
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "stack web (web/compose.yaml): service ") {
+			t.Errorf("line %q does not name the stack and the service", l)
+		}
+	}
+	if !errors.Is(err, ErrUnsupported) || !errors.Is(err, ErrBuild) {
+		t.Errorf("err is not ErrUnsupported and ErrBuild: %v", err)
+	}
+}
+
+func containsLine(lines []string, want string) bool {
+	for _, l := range lines {
+		if l == want {
+			return true
+		}
+	}
+	return false
+}
+
+// TestWrittenPortOfARange: the ports compose-go expands out of a range are
+// named by the entry the user wrote.
+func TestWrittenPortOfARange(t *testing.T) {
+	w := scanWritten([]byte("services:\n  api:\n    ports:\n      - \"8000-8002:8000-8002\"\n      - 127.0.0.1:9090:90\n"))
+	s := &types.ServiceConfig{Name: "api"}
+	for _, p := range []string{"8000-8002:8000-8002", "127.0.0.1:9090:90"} {
+		parsed, err := types.ParsePortConfig(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Ports = append(s.Ports, parsed...)
+	}
+	for i, want := range []string{`ports[0] "8000-8002:8000-8002"`, `ports[0] "8000-8002:8000-8002"`, `ports[0] "8000-8002:8000-8002"`, `ports[1] "127.0.0.1:9090:90"`} {
+		if got := w.port(s, i); got != want {
+			t.Errorf("port %d = %s, want %s", i, got, want)
+		}
+	}
+	// Without the file (an included service), the loaded entry is quoted.
+	if got, want := written(nil).port(s, 3), `ports[3] "127.0.0.1:9090:90"`; got != want {
+		t.Errorf("port without the file = %s, want %s", got, want)
+	}
+}
+
+// TestUnsetVariableWarnsOnTheStack: an unset variable is a warning of the
+// stack that uses it, and nothing goes to compose-go's global log.
+func TestUnsetVariableWarnsOnTheStack(t *testing.T) {
+	var log bytes.Buffer
+	logrus.SetOutput(&log)
+	t.Cleanup(func() { logrus.SetOutput(nil) })
+	yaml := "services:\n  api:\n    image: app:${TAG}\n    environment:\n      - A=${GONE:-x}\n      - B=${SET}\n      - C=$$LITERAL\n      - D=${NEEDED?}x\n"
+	st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": strings.Replace(yaml, "      - D=${NEEDED?}x\n", "", 1), "web/.env": "SET=1\nTAG=1\n"}, Options{})
+	if len(st.Warnings) != 0 {
+		t.Errorf("warnings with every plain variable set: %q", st.Warnings)
+	}
+	st, _ = mustLoadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: app:1\n    environment:\n      - A=${GONE:-x}\n      - B=${UNSET}\n      - C=$OTHER\n"}, Options{})
+	want := []string{
+		"variable OTHER is not set: it is empty where the compose file uses it (set it in the stack's .env or in moor's variables, or write ${OTHER:-} to mean empty)",
+		"variable UNSET is not set: it is empty where the compose file uses it (set it in the stack's .env or in moor's variables, or write ${UNSET:-} to mean empty)",
+	}
+	if strings.Join(st.Warnings, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings = %q\nwant %q", st.Warnings, want)
+	}
+	if log.Len() != 0 {
+		t.Errorf("compose-go logged: %s", log.String())
+	}
+}
+
+func TestProblemLinesPrefixEveryLine(t *testing.T) {
+	inner := errors.Join(errors.New("a"), errors.New("b"))
+	err := errors.Join(errors.New("first"), fmt.Errorf("service x: %w", inner), fmt.Errorf("%w (hint)", errors.New("c")))
+	var got []string
+	for _, l := range newStackError(StackDir{}, "stack s: ", err).lines {
+		got = append(got, l.Error())
+	}
+	if want := "stack s: first|stack s: service x: a|stack s: service x: b|stack s: c (hint)"; strings.Join(got, "|") != want {
+		t.Errorf("lines = %s, want %s", got, want)
+	}
+}
+
+// TestSyntaxErrorsNameTheEntry: what compose-go refuses in a short-syntax
+// port or volume, or a field it does not know, is named by service and
+// entry as written.
+func TestSyntaxErrorsNameTheEntry(t *testing.T) {
+	tests := []struct{ service, want string }{
+		{"ports:\n      - \"8080:80\"\n      - \"1080=1080\"", `stack web (web/compose.yaml): service api: ports[1] "1080=1080": invalid containerPort: 1080=1080: write [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. "8080:80"`},
+		{"volumes:\n      - \":/x\"", `stack web (web/compose.yaml): service api: volumes[0] ":/x": invalid spec: :/x: empty section between colons: write SOURCE:TARGET[:ro]`},
+		{"imagez: b", `stack web (web/compose.yaml): service api: field "imagez" is not a compose field: check its spelling and indentation (validating web/compose.yaml: services.api additional properties 'imagez' not allowed)`},
+		{"log_driver: syslog", `service api: field "log_driver" is not a compose field: use logging: {driver: ...}`},
+		{"deploy:\n      replicaz: 2", `service api: field "deploy.replicaz" is not a compose field`},
+	}
+	for _, tt := range tests {
+		_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    " + tt.service + "\n"}, Options{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v\nwant one containing %s", tt.service, err, tt.want)
+		}
+	}
+}
