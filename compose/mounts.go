@@ -74,6 +74,8 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 	case types.VolumeTypeVolume:
 		if v.Volume != nil {
 			mt.NoCopy = v.Volume.NoCopy
+			mt.Subpath = v.Volume.Subpath
+			mt.VolumeLabels = cloneMap(v.Volume.Labels)
 		}
 		if v.Source == "" {
 			return mt, nil // anonymous
@@ -88,6 +90,10 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 		if v.Bind != nil {
 			mt.Propagation = v.Bind.Propagation
 			mt.CreateHostPath = bool(v.Bind.CreateHostPath)
+			mt.SELinux = v.Bind.SELinux
+			if v.Bind.Recursive != "enabled" {
+				mt.Recursive = v.Bind.Recursive
+			}
 		}
 		src, content, err := m.bindSource(v.Source, mt.CreateHostPath)
 		if err != nil {

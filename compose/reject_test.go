@@ -17,26 +17,24 @@ func TestLoadStackRejects(t *testing.T) {
 		files   map[string]string
 		want    []string // substrings of the error
 	}{
-		{name: "ipc", service: "ipc: host", want: []string{`service api: field "ipc" is not supported by moor`}},
-		{name: "group_add", service: "group_add: [audio]", want: []string{`field "group_add"`}},
 		{name: "log_driver", service: "log_driver: syslog", want: []string{"log_driver"}},
+		{name: "ipc service", service: "ipc: service:db", extra: "  db:\n    image: db:1\n", want: []string{`service api: ipc "service:db": sharing the ipc namespace of a service of the stack is not supported by moor yet`, "container:NAME"}},
+		{name: "pid service", service: "pid: service:db", extra: "  db:\n    image: db:1\n", want: []string{`service api: pid "service:db": sharing the pid namespace`}},
+		{name: "ipc unknown", service: "ipc: sideways", want: []string{`ipc "sideways": use host, private, shareable, none or container:NAME`}},
+		{name: "pid unknown", service: "pid: private", want: []string{`pid "private": use host or container:NAME`}},
+		{name: "deploy.mode job", service: "deploy:\n      mode: replicated-job", want: []string{`deploy.mode "replicated-job" is not supported`}},
+		{name: "restart_policy condition", service: "deploy:\n      restart_policy:\n        condition: sometimes", want: []string{`deploy.restart_policy.condition "sometimes": use none, on-failure, any or unless-stopped`}},
+		{name: "use_api_socket", service: "use_api_socket: true", want: []string{`field "use_api_socket"`}},
 		{name: "build", service: "build: .", want: []string{"service api: build is not supported: build images in CI and reference them by tag"}},
 		{name: "pull_policy build", service: "pull_policy: build", want: []string{"service api: build is not supported"}},
 		{name: "pull_policy daily", service: "pull_policy: daily", want: []string{`service api: pull_policy "daily" is not supported`}},
 		{name: "pull_policy every", service: "pull_policy: every_12h", want: []string{`pull_policy "every_12h"`}},
-		{name: "deploy.placement", service: "deploy:\n      placement:\n        constraints: [node.role==manager]", want: []string{`field "deploy.placement"`}},
-		{name: "deploy.labels", service: "deploy:\n      labels: {a: b}", want: []string{`field "deploy.labels"`}},
-		{name: "deploy.mode global", service: "deploy:\n      mode: global", want: []string{`deploy.mode "global"`}},
-		{name: "deploy.resources.reservations.cpus", service: "deploy:\n      resources:\n        reservations:\n          cpus: '1'", want: []string{`field "deploy.resources.reservations.cpus"`}},
-		{name: "deploy.restart_policy.delay", service: "deploy:\n      restart_policy:\n        delay: 5s", want: []string{`field "deploy.restart_policy.delay"`}},
 		{name: "restart disagrees", service: "restart: always\n    deploy:\n      restart_policy:\n        condition: none", want: []string{`restart "always" and deploy.restart_policy (no) disagree`}},
 		{name: "start-first with a host port", service: "ports: ['8080:80']\n    deploy:\n      update_config:\n        order: start-first", want: []string{"service api: deploy.update_config.order start-first cannot work with published host port 8080", "use stop-first"}},
 		{name: "start-first with a fixed address", service: "networks:\n      back:\n        ipv4_address: 172.30.0.10\n    deploy:\n      update_config:\n        order: start-first", extra: "networks:\n  back:\n    ipam:\n      config:\n        - subnet: 172.30.0.0/16\n", want: []string{"service api: deploy.update_config.order start-first cannot work with a fixed address on network web_back"}},
 		{name: "update order", service: "deploy:\n      update_config:\n        order: sideways", want: []string{"order"}},
 		{name: "failure_action", service: "deploy:\n      update_config:\n        failure_action: explode", want: []string{`service api: deploy.update_config.failure_action "explode": use rollback, pause or continue`}},
 		{name: "network mac_address", service: "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02", want: []string{`field "networks.default.mac_address"`}},
-		{name: "bind selinux", service: "volumes: ['/srv:/srv:z']", want: []string{`field "volumes.bind.selinux"`}},
-		{name: "volume subpath", service: "volumes:\n      - type: volume\n        source: data\n        target: /d\n        volume:\n          subpath: x", extra: "volumes:\n  data:\n", want: []string{`field "volumes.volume.subpath"`}},
 		{name: "npipe", service: "volumes:\n      - type: npipe\n        source: //./pipe/x\n        target: //./pipe/x", want: []string{`"volumes.type" "npipe" is not supported`}},
 		{name: "moor label", service: "labels: {moor.stack: other}", want: []string{`label "moor.stack"`}},
 		{name: "compose label", service: "labels: {com.docker.compose.project: x}", want: []string{`label "com.docker.compose.project"`}},
@@ -75,7 +73,7 @@ func TestLoadStackRejects(t *testing.T) {
 }
 
 func TestUnsupportedIsErrUnsupported(t *testing.T) {
-	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    pid: host\n"}, Options{})
+	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    use_api_socket: true\n"}, Options{})
 	if !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("err = %v, want ErrUnsupported", err)
 	}

@@ -60,6 +60,7 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.singleHost(s)
 	composed, err := m.composeHash(*s)
 	if err != nil {
 		return nil, err
@@ -219,6 +220,8 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 	})
 	spec.Resources, err = resources(s)
 	fail(err)
+	cgroupResources(s, &spec.Resources)
+	fail(m.hostConfig(s, &spec))
 	return spec, errors.Join(errs...)
 }
 
@@ -266,18 +269,22 @@ func restart(s *types.ServiceConfig) (string, error) {
 	}
 	rp := s.Deploy.RestartPolicy
 	var fromDeploy string
+	// compose maps the condition as mapRestartPolicyCondition does: the
+	// swarm names and the engine's own.
 	switch rp.Condition {
-	case "", "any":
+	case "", "any", types.RestartPolicyAlways:
 		fromDeploy = types.RestartPolicyAlways
-	case "none":
+	case "none", types.RestartPolicyNo:
 		fromDeploy = types.RestartPolicyNo
+	case types.RestartPolicyUnlessStopped:
+		fromDeploy = types.RestartPolicyUnlessStopped
 	case types.RestartPolicyOnFailure:
 		fromDeploy = types.RestartPolicyOnFailure
 		if rp.MaxAttempts != nil {
 			fromDeploy += ":" + strconv.FormatUint(*rp.MaxAttempts, 10)
 		}
 	default:
-		return "", fmt.Errorf("deploy.restart_policy.condition %q: use none, on-failure or any", rp.Condition)
+		return "", fmt.Errorf("deploy.restart_policy.condition %q: use none, on-failure, any or unless-stopped", rp.Condition)
 	}
 	if rp.MaxAttempts != nil && rp.Condition != types.RestartPolicyOnFailure {
 		return "", fmt.Errorf("deploy.restart_policy.max_attempts needs condition on-failure: %w for condition %q", ErrUnsupported, rp.Condition)

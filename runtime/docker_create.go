@@ -126,6 +126,16 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 		ShmSize:        spec.ShmSize,
 		Resources:      resources(spec),
 		Links:          spec.Links,
+		Runtime:        spec.Runtime,
+		IpcMode:        container.IpcMode(spec.Ipc),
+		PidMode:        container.PidMode(spec.Pid),
+		UTSMode:        container.UTSMode(spec.Uts),
+		UsernsMode:     container.UsernsMode(spec.UsernsMode),
+		CgroupnsMode:   container.CgroupnsMode(spec.Cgroup),
+		GroupAdd:       spec.GroupAdd,
+		OomScoreAdj:    int(spec.OomScoreAdj),
+		StorageOpt:     spec.StorageOpt,
+		Isolation:      container.Isolation(spec.Isolation),
 	}
 	if spec.Logging != nil {
 		host.LogConfig = container.LogConfig{Type: spec.Logging.Driver, Config: spec.Logging.Options}
@@ -152,6 +162,12 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 	}
 
 	req := &createRequest{ContainerCreateOptions: client.ContainerCreateOptions{Config: cfg, HostConfig: host}}
+	if err := checkAPI(spec, api); err != nil {
+		return nil, err
+	}
+	if spec.MacAddress != "" && (spec.NetworkMode != "" || len(spec.Networks) == 0) {
+		return nil, fmt.Errorf("mac_address: moor sets it on the service's primary network; network_mode %s has none", spec.NetworkMode)
+	}
 	if spec.NetworkMode == "" && len(spec.Networks) > 0 {
 		order := networkOrder(spec.Networks)
 		req.endpoints = map[string]*network.EndpointSettings{}
@@ -165,6 +181,9 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 		first := order[0].Name
 		// Links, as compose gives them: on the primary network.
 		req.endpoints[first].Links = spec.Links
+		if err := macAddress(spec, req.endpoints[first], api); err != nil {
+			return nil, err
+		}
 		host.NetworkMode = container.NetworkMode(first)
 		req.NetworkingConfig = &network.NetworkingConfig{
 			EndpointsConfig: map[string]*network.EndpointSettings{first: req.endpoints[first]},
@@ -301,6 +320,7 @@ func resources(spec reconcile.ContainerSpec) container.Resources {
 	if p := spec.Resources.PidsLimit; p != 0 {
 		r.PidsLimit = &p
 	}
+	extraResources(spec, &r)
 	for _, u := range spec.Ulimits {
 		r.Ulimits = append(r.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
@@ -373,18 +393,34 @@ func mounts(ms []reconcile.Mount) ([]mount.Mount, []string, error) {
 		switch m.Type {
 		case reconcile.MountVolume:
 			mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.NoCopy {
-				mm.VolumeOptions = &mount.VolumeOptions{NoCopy: true}
+			if m.NoCopy || m.Subpath != "" || len(m.VolumeLabels) > 0 {
+				mm.VolumeOptions = &mount.VolumeOptions{NoCopy: m.NoCopy, Subpath: m.Subpath, Labels: m.VolumeLabels}
 			}
 			out = append(out, mm)
 		case reconcile.MountBind:
-			if m.CreateHostPath {
+			// Only Binds relabel for SELinux, as in compose's short
+			// syntax; they cannot say bind.recursive.
+			if m.SELinux != "" && m.Recursive != "" {
+				return nil, nil, fmt.Errorf("bind %s: bind.selinux and bind.recursive cannot go together: the engine relabels only binds without recursive", m.Target)
+			}
+			if m.CreateHostPath || m.SELinux != "" {
 				binds = append(binds, bindSpec(m))
 				continue
 			}
 			mm := mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.Propagation != "" {
+			if m.Propagation != "" || m.Recursive != "" {
 				mm.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.Propagation)}
+				switch m.Recursive {
+				case "", "enabled":
+				case "disabled":
+					mm.BindOptions.NonRecursive = true
+				case "writable":
+					mm.BindOptions.ReadOnlyNonRecursive = true
+				case "readonly":
+					mm.BindOptions.ReadOnlyForceRecursive = true
+				default:
+					return nil, nil, fmt.Errorf("bind %s: bind.recursive %q: use enabled, disabled, writable or readonly", m.Target, m.Recursive)
+				}
 			}
 			out = append(out, mm)
 		case reconcile.MountTmpfs:
@@ -405,6 +441,9 @@ func bindSpec(m reconcile.Mount) string {
 	var opts []string
 	if m.ReadOnly {
 		opts = append(opts, "ro")
+	}
+	if m.SELinux != "" {
+		opts = append(opts, m.SELinux)
 	}
 	if m.Propagation != "" {
 		opts = append(opts, m.Propagation)
