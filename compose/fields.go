@@ -80,7 +80,9 @@ var (
 	volumeBindFields  = set("propagation", "create_host_path", "selinux", "recursive")
 	volumeVolFields   = set("nocopy", "subpath", "labels")
 	volumeTmpfsFields = set("size", "mode")
-	fileRefFields     = set("source", "target")
+	// uid, gid and mode are honoured for configs and secrets given
+	// inline, and warned about for those from a file, as compose does.
+	fileRefFields     = set("source", "target", "uid", "gid", "mode")
 	healthcheckFields = set("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
 )
 

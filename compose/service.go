@@ -203,6 +203,13 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 	fail(err)
 	spec.Mounts, err = m.mounts(s)
 	fail(err)
+	spec.Files, err = m.inlineFiles(s)
+	fail(err)
+	for _, f := range spec.Files {
+		if _, clash := slices.BinarySearchFunc(spec.Mounts, f.Target, func(mt reconcile.Mount, t string) int { return cmp.Compare(mt.Target, t) }); clash {
+			fail(fmt.Errorf("two mounts on %s", f.Target))
+		}
+	}
 	spec.NetworkMode, spec.Networks, err = m.networks(s)
 	fail(err)
 	spec.Restart, err = restart(s)

@@ -303,6 +303,23 @@ type ContainerSpec struct {
 	// in that order.
 	DeviceRequests []DeviceRequest `json:",omitempty"`
 	Blkio          *Blkio          `json:",omitempty"`
+	// Files are configs and secrets whose content the compose file gives
+	// (content:, environment:), written into the container between its
+	// creation and its start, as compose does; sorted by Target.
+	Files []File `json:",omitempty"`
+}
+
+// File is one file written into a container after its creation.
+type File struct {
+	Target string
+	// Digest is "sha256:<hex>" of Content. The hash covers the digest:
+	// Content itself is in no JSON (not in the hash, the desired state
+	// moor records, nor the ledger), as it may be a secret.
+	Digest  string
+	Mode    uint32 `json:",omitempty"` // permission bits; 0 for 0444
+	UID     string `json:",omitempty"`
+	GID     string `json:",omitempty"`
+	Content string `json:"-"`
 }
 
 // DeviceRequest asks the engine for devices from a driver (GPUs).

@@ -60,7 +60,7 @@ var composeField = map[string]string{
 	"GroupAdd": "group_add", "OomScoreAdj": "oom_score_adj",
 	"StorageOpt": "storage_opt", "MacAddress": "mac_address",
 	"Isolation": "isolation", "DeviceCgroupRules": "device_cgroup_rules",
-	"DeviceRequests": "gpus", "Blkio": "blkio_config",
+	"DeviceRequests": "gpus", "Blkio": "blkio_config", "Files": "configs",
 }
 
 // FieldDigests summarizes the spec per field, as "name=digest" pairs sorted

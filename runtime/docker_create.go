@@ -73,6 +73,13 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 			return "", err
 		}
 	}
+	if err := d.copyFiles(ctx, res.ID, spec.Files); err != nil {
+		err = fmt.Errorf("create container %s: %w", name, err)
+		if rmErr := d.RemoveContainer(context.WithoutCancel(ctx), res.ID); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
+		return "", err
+	}
 	return res.ID, nil
 }
 
