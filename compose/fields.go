@@ -34,7 +34,7 @@ var serviceFields = set(
 	"privileged", "devices", "shm_size", "tty", "stdin_open",
 	"cpus", "mem_limit", "mem_reservation", "pids_limit", "cpu_shares", "cpuset",
 	// mapped into reconcile.ContainerSpec (hostconfig.go)
-	"runtime", "ipc", "pid", "uts", "userns_mode", "cgroup", "cgroup_parent",
+	"platform", "runtime", "ipc", "pid", "uts", "userns_mode", "cgroup", "cgroup_parent",
 	"group_add", "memswap_limit", "mem_swappiness", "oom_kill_disable", "oom_score_adj",
 	"cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
 	"blkio_config", "device_cgroup_rules", "storage_opt", "mac_address", "isolation", "gpus",

@@ -3,11 +3,13 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/containerd/platforms"
 
 	"github.com/moor-dev/moor/reconcile"
 )
@@ -192,4 +194,51 @@ func (m mapper) singleHost(s *types.ServiceConfig) {
 			none("deploy.resources.limits.generic_resources")
 		}
 	}
+}
+
+// platform is the service's platform, or DOCKER_DEFAULT_PLATFORM of the
+// stack's variables, as compose takes it, in its normalized form
+// ("linux/arm64/v8"), so that two spellings of one platform hash alike.
+func (m mapper) platform(s *types.ServiceConfig) (string, error) {
+	p := s.Platform
+	field := "platform"
+	if p == "" {
+		p = m.project.Environment["DOCKER_DEFAULT_PLATFORM"]
+		field = "DOCKER_DEFAULT_PLATFORM"
+	}
+	if p == "" {
+		return "", nil
+	}
+	parsed, err := platforms.Parse(p)
+	if err != nil {
+		return "", fmt.Errorf("%s %q: %w", field, p, err)
+	}
+	return platforms.FormatAll(platforms.Normalize(parsed)), nil
+}
+
+// checkPlatforms refuses a stack whose services want one image for two
+// platforms: on the engine, a tag names one image, of one platform.
+func checkPlatforms(services map[string]*reconcile.Service) error {
+	type want struct{ service, platform string }
+	byImage := map[string]want{}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(services)) {
+		spec := services[name].Spec
+		w, seen := byImage[spec.Image]
+		switch {
+		case !seen:
+			byImage[spec.Image] = want{name, spec.Platform}
+		case w.platform != spec.Platform:
+			errs = append(errs, fmt.Errorf("services %s and %s want image %s for platforms %s and %s: the engine keeps one platform of a tag; use one platform, or tag the image per platform",
+				w.service, name, spec.Image, orEngine(w.platform), orEngine(spec.Platform)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func orEngine(platform string) string {
+	if platform == "" {
+		return "the engine's own"
+	}
+	return platform
 }

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -156,5 +157,31 @@ services:
 	}
 	if d := cmp.Diff(want, st.Warnings); d != "" {
 		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+}
+
+// TestLoadStackPlatform: platform (else the stack's DOCKER_DEFAULT_PLATFORM,
+// as compose takes it) is normalized, and one image wanted for two
+// platforms is refused.
+func TestLoadStackPlatform(t *testing.T) {
+	st, _ := mustLoadWeb(t, map[string]string{
+		"web/compose.yaml": "services:\n  a:\n    image: app:1\n    platform: linux/aarch64\n  b:\n    image: other:1\n",
+		"web/.env":         "DOCKER_DEFAULT_PLATFORM=linux/arm/v7\n",
+	}, Options{})
+	if got := st.Services["a"].Spec.Platform; got != "linux/arm64" {
+		t.Errorf("a platform = %q, want linux/arm64", got)
+	}
+	if got := st.Services["b"].Spec.Platform; got != "linux/arm/v7" {
+		t.Errorf("b platform = %q, want linux/arm/v7 (DOCKER_DEFAULT_PLATFORM)", got)
+	}
+	_, _, err := loadWeb(t, map[string]string{
+		"web/compose.yaml": "services:\n  a:\n    image: app:1\n    platform: linux/arm64\n  b:\n    image: app:1\n",
+	}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "services a and b want image app:1 for platforms linux/arm64 and the engine's own") {
+		t.Errorf("err = %v, want the two platforms refused", err)
+	}
+	_, _, err = loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  a:\n    image: app:1\n    platform: plan9/sparc/x/y\n"}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `platform "plan9/sparc/x/y"`) {
+		t.Errorf("err = %v, want the bad platform named", err)
 	}
 }

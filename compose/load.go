@@ -149,6 +149,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Services[name] = s
 	}
+	errs = append(errs, checkPlatforms(st.Services))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -228,6 +228,8 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 	spec.Resources, err = resources(s)
 	fail(err)
 	cgroupResources(s, &spec.Resources)
+	spec.Platform, err = m.platform(s)
+	fail(err)
 	fail(m.hostConfig(s, &spec))
 	return spec, errors.Join(errs...)
 }

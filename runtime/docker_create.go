@@ -54,6 +54,9 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
+	if req.Platform, err = imagePlatform(spec, img.Os, img.Architecture, img.Variant); err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
 	req.Name = name
 	d.call()
 	res, err := d.cli.ContainerCreate(ctx, req.ContainerCreateOptions)

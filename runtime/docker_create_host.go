@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/containerd/platforms"
 	"github.com/moby/moby/api/types/blkiodev"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client/pkg/versions"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/moor-dev/moor/reconcile"
 )
@@ -94,4 +96,24 @@ func checkAPI(spec reconcile.ContainerSpec, api string) error {
 // know.
 func needsAPI(field, minAPI, engine, api string) error {
 	return fmt.Errorf("%s needs Docker Engine %s or later (API %s); this engine speaks API %s", field, engine, minAPI, api)
+}
+
+// imagePlatform is the platform to create a container of spec with, as
+// compose passes it, once checked that the local image (of platform
+// os/arch/variant) is of it: the engine keeps one platform of a tag, and
+// which one is not part of what moor observes.
+func imagePlatform(spec reconcile.ContainerSpec, os, arch, variant string) (*ocispec.Platform, error) {
+	if spec.Platform == "" {
+		return nil, nil
+	}
+	want, err := platforms.Parse(spec.Platform)
+	if err != nil {
+		return nil, fmt.Errorf("platform %q: %w", spec.Platform, err)
+	}
+	have := ocispec.Platform{OS: os, Architecture: arch, Variant: variant}
+	if !platforms.Only(want).Match(have) {
+		return nil, fmt.Errorf("platform %s: the local image %s is for %s; pull it for %s (pull_policy: always does at every run) or use the engine's platform",
+			spec.Platform, spec.Image, platforms.Format(have), spec.Platform)
+	}
+	return &want, nil
 }
