@@ -86,6 +86,18 @@ var (
 	healthcheckFields = set("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
 )
 
+// refusedHints say what to write instead of a refused field.
+var refusedHints = map[string]string{
+	"volumes_from":           "mount the same named volumes in this service",
+	"use_api_socket":         "bind /var/run/docker.sock explicitly if the service must reach the engine",
+	"annotations":            "use labels",
+	"post_start":             "run the command from the service's entrypoint",
+	"pre_stop":               "handle the stop signal in the service",
+	"provider":               "run what the provider would as a service of the stack",
+	"volumes.image":          "bake the content into the service's image, or use a volume",
+	"networks.*.mac_address": "use the service's mac_address for its primary network",
+}
+
 // checkService rejects every set field of the service that moor does not map.
 func checkService(s *types.ServiceConfig) error {
 	if s.Build != nil || s.PullPolicy == types.PullPolicyBuild {
@@ -158,7 +170,15 @@ func rejectFields(service, prefix string, v reflect.Value, allowed map[string]bo
 		case allowed[name] || !isSet(v.Field(i)):
 			continue
 		}
-		errs = append(errs, fmt.Errorf("service %s: field %q is %w", service, prefix+name, ErrUnsupported))
+		err := fmt.Errorf("service %s: field %q is %w", service, prefix+name, ErrUnsupported)
+		key := prefix + name
+		if strings.HasPrefix(prefix, "networks.") {
+			key = "networks.*." + name // one hint for every network
+		}
+		if hint := refusedHints[key]; hint != "" {
+			err = fmt.Errorf("%w: %s", err, hint)
+		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

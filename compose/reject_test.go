@@ -24,7 +24,8 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "pid unknown", service: "pid: private", want: []string{`pid "private": use host or container:NAME`}},
 		{name: "deploy.mode job", service: "deploy:\n      mode: replicated-job", want: []string{`deploy.mode "replicated-job" is not supported`}},
 		{name: "restart_policy condition", service: "deploy:\n      restart_policy:\n        condition: sometimes", want: []string{`deploy.restart_policy.condition "sometimes": use none, on-failure, any or unless-stopped`}},
-		{name: "use_api_socket", service: "use_api_socket: true", want: []string{`field "use_api_socket"`}},
+		{name: "use_api_socket", service: "use_api_socket: true", want: []string{`field "use_api_socket" is not supported by moor: bind /var/run/docker.sock explicitly`}},
+		{name: "volumes_from", service: "volumes_from: [db]", extra: "  db:\n    image: db:1\n", want: []string{`field "volumes_from" is not supported by moor: mount the same named volumes in this service`}},
 		{name: "build", service: "build: .", want: []string{"service api: build is not supported: build images in CI and reference them by tag"}},
 		{name: "pull_policy build", service: "pull_policy: build", want: []string{"service api: build is not supported"}},
 		{name: "pull_policy daily", service: "pull_policy: daily", want: []string{`service api: pull_policy "daily" is not supported`}},
@@ -34,7 +35,7 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "start-first with a fixed address", service: "networks:\n      back:\n        ipv4_address: 172.30.0.10\n    deploy:\n      update_config:\n        order: start-first", extra: "networks:\n  back:\n    ipam:\n      config:\n        - subnet: 172.30.0.0/16\n", want: []string{"service api: deploy.update_config.order start-first cannot work with a fixed address on network web_back"}},
 		{name: "update order", service: "deploy:\n      update_config:\n        order: sideways", want: []string{"order"}},
 		{name: "failure_action", service: "deploy:\n      update_config:\n        failure_action: explode", want: []string{`service api: deploy.update_config.failure_action "explode": use rollback, pause or continue`}},
-		{name: "network mac_address", service: "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02", want: []string{`field "networks.default.mac_address"`}},
+		{name: "network mac_address", service: "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02", want: []string{`field "networks.default.mac_address" is not supported by moor: use the service's mac_address`}},
 		{name: "npipe", service: "volumes:\n      - type: npipe\n        source: //./pipe/x\n        target: //./pipe/x", want: []string{`"volumes.type" "npipe" is not supported`}},
 		{name: "moor label", service: "labels: {moor.stack: other}", want: []string{`label "moor.stack"`}},
 		{name: "compose label", service: "labels: {com.docker.compose.project: x}", want: []string{`label "com.docker.compose.project"`}},
@@ -150,5 +151,33 @@ func collectNames(t reflect.Type, into map[string]bool) {
 			continue
 		}
 		into[name] = true
+	}
+}
+
+// TestRefusedHintsAreReachable: every hint names a field the schema lets
+// through to the allow-list check, so it can be shown.
+func TestRefusedHintsAreReachable(t *testing.T) {
+	yaml := map[string]string{
+		"use_api_socket":         "use_api_socket: true",
+		"volumes_from":           "volumes_from: [db]",
+		"annotations":            "annotations: {a: b}",
+		"post_start":             "post_start: [{command: [x]}]",
+		"pre_stop":               "pre_stop: [{command: [x]}]",
+		"provider":               "provider: {type: x}",
+		"volumes.image":          "volumes:\n      - type: image\n        source: img:1\n        target: /i\n        image:\n          subpath: x",
+		"networks.*.mac_address": "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02",
+	}
+	for field, hint := range refusedHints {
+		t.Run(field, func(t *testing.T) {
+			svc, ok := yaml[field]
+			if !ok {
+				t.Fatalf("no YAML for the hint of %s", field)
+			}
+			extra := "  db:\n    image: db:1\n"
+			_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: app:1\n    " + svc + "\n" + extra}, Options{})
+			if err == nil || !strings.Contains(err.Error(), hint) {
+				t.Errorf("err = %v, want the hint %q", err, hint)
+			}
+		})
 	}
 }
