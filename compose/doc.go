@@ -12,11 +12,64 @@
 // The check walks the struct by reflection against an explicit allow-list
 // (fields.go), so a field that a newer compose-go learns is rejected until
 // someone maps it. Silently dropping a field would run a container that is
-// not what the repository says (a missing ipc: host, a placement constraint
-// that is not honoured) while every status page reports success; a stack
+// not what the repository says (a missing ipc: host, a device cgroup rule
+// that is not there) while every status page reports success; a stack
 // that does not load is reported and left as it runs, which is the honest
 // outcome. The same rule holds inside nested structures (deploy, network
 // attachments, volume options, configs and secrets).
+//
+// # What is mapped
+//
+// Every service field docker compose v2 honours on one engine takes effect
+// as compose's getCreateConfigs puts it into the engine's Config and
+// HostConfig: image, command, entrypoint, environment, labels, user,
+// working_dir, hostname, domainname, stop_signal, stop_grace_period, ports,
+// expose, volumes (binds with :z/:Z or bind.selinux, propagation,
+// create_host_path and recursive; volumes with nocopy, subpath and labels;
+// tmpfs), tmpfs, configs, secrets, network_mode, networks, links,
+// external_links, container_name, restart, healthcheck, cap_add, cap_drop,
+// extra_hosts, dns, dns_search, dns_opt, sysctls, ulimits, logging, init,
+// read_only, security_opt, privileged, devices, shm_size, tty, stdin_open,
+// platform (pull and create; else DOCKER_DEFAULT_PLATFORM), runtime, ipc,
+// pid, uts, userns_mode, cgroup, cgroup_parent, group_add, mac_address,
+// isolation, storage_opt, oom_score_adj, oom_kill_disable, cpus,
+// cpu_shares, cpuset, cpu_count, cpu_percent, cpu_period, cpu_quota,
+// cpu_rt_period, cpu_rt_runtime, mem_limit, mem_reservation,
+// memswap_limit, mem_swappiness, pids_limit, blkio_config,
+// device_cgroup_rules, gpus, and deploy: replicas, mode (global runs one
+// container), resources.limits (cpus, memory, pids),
+// resources.reservations (memory, devices), restart_policy (condition,
+// max_attempts), update_config. Each new field is a ContainerSpec field
+// omitted when unset, so a service that does not use it keeps its hash.
+//
+// What only swarm uses, and docker compose accepts and ignores on one
+// engine, is accepted with a warning naming it ("deploy.placement has no
+// effect on a single host", Stack.Warnings): deploy.placement, labels,
+// endpoint_mode, restart_policy delay and window, rollback_config,
+// reservations cpus, pids and generic_resources, limits devices and
+// generic_resources, ports mode ingress, credential_spec; so are the uid,
+// gid and mode of a config or secret from a file, which compose ignores.
+//
+// A field the engine's API version does not know is an error at create
+// naming the field and the engine it needs (volume.subpath: API 1.45;
+// bind.recursive writable or readonly, and mac_address, with the engine
+// client moor uses: API 1.44), never dropped. ipc and pid service:NAME are
+// refused until they are resolved as network_mode service:NAME is; use
+// container:NAME. Still refused, each with what to write instead:
+// use_api_socket, volumes_from, annotations, post_start, pre_stop,
+// provider, build, volumes of type image, and the top-level models.
+//
+// # Configs and secrets given inline
+//
+// A config with content:, or a config or secret with environment: (a
+// variable of the stack's .env or of the configured variables), is written
+// into the container between its creation and its start, as compose v2
+// does outside swarm: at its target, 0444 unless mode: says otherwise,
+// owned by its uid and gid. ContainerSpec.Files carries the content's
+// digest, so a change replaces the container; the content itself is in no
+// JSON, so no hash, recorded desired state or ledger entry holds a secret.
+// It counts against the stack's HashBytes. A read_only service refuses
+// them, as compose does.
 //
 // # Bind mounts and their Content
 //
@@ -74,8 +127,8 @@
 // compose-go's own dotenv code); it asks the resource loader in guard.go
 // for every include and extends file, and guard checks each before handing
 // it back; and guard checks the files compose-go reads beside an include
-// before compose-go gets to them. A config or secret must be a file of the
-// repository: for a file of the host, use a bind. What moor reads itself it
+// before compose-go gets to them. A config or secret from a file must be a
+// file of the repository: for a file of the host, use a bind. What moor reads itself it
 // opens through an os.Root at the repository; the include and extends
 // files and an include's env files, which compose-go opens again by path
 // after guard checked them, are safe as long as the repository does not

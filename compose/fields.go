@@ -33,6 +33,13 @@ var serviceFields = set(
 	"sysctls", "ulimits", "logging", "init", "read_only", "security_opt",
 	"privileged", "devices", "shm_size", "tty", "stdin_open",
 	"cpus", "mem_limit", "mem_reservation", "pids_limit", "cpu_shares", "cpuset",
+	// mapped into reconcile.ContainerSpec (hostconfig.go)
+	"platform", "runtime", "ipc", "pid", "uts", "userns_mode", "cgroup", "cgroup_parent",
+	"group_add", "memswap_limit", "mem_swappiness", "oom_kill_disable", "oom_score_adj",
+	"cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
+	"blkio_config", "device_cgroup_rules", "storage_opt", "mac_address", "isolation", "gpus",
+	// swarm only: accepted with a warning, as compose ignores it (singleHost)
+	"credential_spec",
 	// mapped into reconcile.Service
 	"scale", "deploy", "depends_on", "pull_policy",
 	// consumed by the loader: env_file and label_file are merged into
@@ -52,12 +59,17 @@ var deployFields = set(
 	// rollback_config is accepted with nothing to tune: a rollback restores
 	// the kept old containers all at once.
 	"update_config", "rollback_config",
+	// swarm only: accepted with a warning (singleHost)
+	"labels", "placement", "endpoint_mode",
 )
 
 var (
-	limitFields         = set("cpus", "memory", "pids")
-	reservationFields   = set("memory")
-	restartPolicyFields = set("condition", "max_attempts")
+	// devices and generic_resources of limits, and cpus, pids and
+	// generic_resources of reservations, are swarm's: accepted with a
+	// warning (singleHost).
+	limitFields         = set("cpus", "memory", "pids", "devices", "generic_resources")
+	reservationFields   = set("memory", "devices", "cpus", "pids", "generic_resources")
+	restartPolicyFields = set("condition", "max_attempts", "delay", "window")
 	resourcesFields     = set("limits", "reservations")
 	attachmentFields    = set("aliases", "ipv4_address", "ipv6_address", "priority")
 	portFields          = set("target", "published", "host_ip", "protocol",
@@ -65,10 +77,12 @@ var (
 		// are documentation for humans and tools.
 		"mode", "name", "app_protocol")
 	volumeFields      = set("type", "source", "target", "read_only", "bind", "volume", "tmpfs", "consistency")
-	volumeBindFields  = set("propagation", "create_host_path")
-	volumeVolFields   = set("nocopy")
+	volumeBindFields  = set("propagation", "create_host_path", "selinux", "recursive")
+	volumeVolFields   = set("nocopy", "subpath", "labels")
 	volumeTmpfsFields = set("size", "mode")
-	fileRefFields     = set("source", "target")
+	// uid, gid and mode are honoured for configs and secrets given
+	// inline, and warned about for those from a file, as compose does.
+	fileRefFields     = set("source", "target", "uid", "gid", "mode")
 	healthcheckFields = set("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
 )
 
@@ -81,7 +95,7 @@ func checkService(s *types.ServiceConfig) error {
 	}
 	if d := s.Deploy; d != nil {
 		errs = append(errs, rejectFields(s.Name, "deploy.", reflect.ValueOf(*d), deployFields))
-		if d.Mode != "" && d.Mode != "replicated" {
+		if d.Mode != "" && d.Mode != "replicated" && d.Mode != "global" {
 			errs = append(errs, fmt.Errorf("service %s: deploy.mode %q is %w", s.Name, d.Mode, ErrUnsupported))
 		}
 		errs = append(errs, rejectFields(s.Name, "deploy.resources.", reflect.ValueOf(d.Resources), resourcesFields))
@@ -115,6 +129,21 @@ func rejectFields(service, prefix string, v reflect.Value, allowed map[string]bo
 		errs = append(errs, fmt.Errorf("service %s: %w", service, unsupportedField(prefix+name)))
 	}
 	return errors.Join(errs...)
+}
+
+// setFields returns the YAML names of the set fields of the struct v, in
+// their order; x- extensions are left out.
+func setFields(v reflect.Value) []string {
+	var out []string
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _ := yamlName(t.Field(i))
+		if name == "-" || strings.HasPrefix(name, "#") || !isSet(v.Field(i)) {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // yamlName returns the YAML name of a struct field (its json name, then its

@@ -158,6 +158,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	}
 	st.Claims = m.claims(p, sd.Name, st.Services)
 	errs = append(errs, checkStackClaims(st))
+	errs = append(errs, checkPlatforms(st.Services))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

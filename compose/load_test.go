@@ -148,14 +148,14 @@ services:
   debug:
     image: debug:1
     profiles: [debug]
-    ipc: host # unsupported, but only checked when the profile is active
+    use_api_socket: true # unsupported, but only checked when the profile is active
 `
 	st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": compose}, Options{})
 	if diff := cmp.Diff([]string{"app"}, st.ServiceNames()); diff != "" {
 		t.Errorf("services without profiles (-want +got):\n%s", diff)
 	}
 	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": compose}, Options{Profiles: []string{"debug"}})
-	if err == nil || !strings.Contains(err.Error(), `service debug: field "ipc"`) {
+	if err == nil || !strings.Contains(err.Error(), `service debug: field "use_api_socket"`) {
 		t.Errorf("with profile debug: err = %v, want the ipc rejection", err)
 	}
 }
@@ -164,7 +164,7 @@ func TestLoadBrokenAndGood(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{
 		"good/compose.yaml":   "services:\n  app:\n    image: app:1\n",
-		"bad/compose.yaml":    "services:\n  app:\n    image: app:1\n    ipc: host\n",
+		"bad/compose.yaml":    "services:\n  app:\n    image: app:1\n    use_api_socket: true\n",
 		"ugly/compose.yaml":   "services: [\n",
 		"notastack/README.md": "hello",
 	})
@@ -178,7 +178,7 @@ func TestLoadBrokenAndGood(t *testing.T) {
 	if _, ok := d.Stacks["good"]; !ok || len(d.Stacks) != 1 {
 		t.Errorf("Stacks = %v, want only good", d.Stacks)
 	}
-	if err := d.Broken["bad"]; err == nil || !strings.Contains(err.Error(), `stack bad (bad/compose.yaml): service app: field "ipc"`) {
+	if err := d.Broken["bad"]; err == nil || !strings.Contains(err.Error(), `stack bad (bad/compose.yaml): service app: field "use_api_socket"`) {
 		t.Errorf("Broken[bad] = %v", err)
 	}
 	if err := d.Broken["ugly"]; err == nil || !strings.Contains(err.Error(), "stack ugly (ugly/compose.yaml)") {

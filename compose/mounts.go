@@ -30,16 +30,26 @@ func (m mapper) mounts(s *types.ServiceConfig) ([]reconcile.Mount, error) {
 		}
 		out = append(out, mt)
 	}
+	refs := make([]fileRef, 0, len(s.Configs)+len(s.Secrets))
 	for _, c := range s.Configs {
-		mt, err := m.fileMount("config", types.FileReferenceConfig(c))
+		refs = append(refs, fileRef{"config", types.FileReferenceConfig(c)})
+	}
+	for _, c := range s.Secrets {
+		refs = append(refs, fileRef{"secret", types.FileReferenceConfig(c)})
+	}
+	for _, r := range refs {
+		obj, err := m.fileObject(r)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, mt)
-	}
-	for _, c := range s.Secrets {
-		mt, err := m.fileMount("secret", types.FileReferenceConfig(c))
+		if obj.File == "" {
+			continue // inline: see inlineFiles
+		}
+		if r.ref.UID != "" || r.ref.GID != "" || r.ref.Mode != nil {
+			m.warn(s, "uid, gid and mode of %s %s have no effect on a %s from a file", r.kind, r.ref.Source, r.kind)
+		}
+		mt, err := m.fileMount(r.kind, r.ref, obj)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -53,6 +63,41 @@ func (m mapper) mounts(s *types.ServiceConfig) ([]reconcile.Mount, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// fileRef is a service's reference to a config or a secret.
+type fileRef struct {
+	kind string // "config" or "secret"
+	ref  types.FileReferenceConfig
+}
+
+// fileObject returns the declared config or secret a reference names, once
+// checked that moor can give it: from a file, or inline (content: or
+// environment:).
+func (m mapper) fileObject(r fileRef) (types.FileObjectConfig, error) {
+	var obj types.FileObjectConfig
+	var ok bool
+	kind, ref := r.kind, r.ref
+	if kind == "config" {
+		var c types.ConfigObjConfig
+		c, ok = m.project.Configs[ref.Source]
+		obj = types.FileObjectConfig(c)
+	} else {
+		var c types.SecretConfig
+		c, ok = m.project.Secrets[ref.Source]
+		obj = types.FileObjectConfig(c)
+	}
+	switch {
+	case !ok:
+		return obj, fmt.Errorf("%s %q is not declared", kind, ref.Source)
+	case bool(obj.External):
+		return obj, fmt.Errorf("%s %s: external %ss exist only in swarm: %w", kind, ref.Source, kind, ErrUnsupported)
+	case obj.Driver != "" || obj.TemplateDriver != "" || len(obj.DriverOpts) > 0:
+		return obj, fmt.Errorf("%s %s: drivers exist only in swarm: %w", kind, ref.Source, ErrUnsupported)
+	case obj.File == "" && obj.Content == "" && obj.Environment == "":
+		return obj, fmt.Errorf("%s %s: no file", kind, ref.Source)
+	}
+	return obj, nil
 }
 
 // volumeName names a volume entry in messages, a bind source relative to
@@ -74,6 +119,8 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 	case types.VolumeTypeVolume:
 		if v.Volume != nil {
 			mt.NoCopy = v.Volume.NoCopy
+			mt.Subpath = v.Volume.Subpath
+			mt.VolumeLabels = cloneMap(v.Volume.Labels)
 		}
 		if v.Source == "" {
 			return mt, nil // anonymous
@@ -90,6 +137,10 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 		if v.Bind != nil {
 			mt.Propagation = v.Bind.Propagation
 			mt.CreateHostPath = bool(v.Bind.CreateHostPath)
+			mt.SELinux = v.Bind.SELinux
+			if v.Bind.Recursive != "enabled" {
+				mt.Recursive = v.Bind.Recursive
+			}
 			mt.Legacy = mt.CreateHostPath && v.Bind.Propagation == "" && v.Bind.Recursive == ""
 		}
 		src, content, err := m.bindSource(v.Source, mt.CreateHostPath)
@@ -150,31 +201,7 @@ func (m mapper) bindSource(src string, create bool) (string, string, error) {
 
 // fileMount maps a service's config or secret reference onto a read-only
 // bind of its file. Only file-based configs and secrets exist outside swarm.
-func (m mapper) fileMount(kind string, ref types.FileReferenceConfig) (reconcile.Mount, error) {
-	var obj types.FileObjectConfig
-	var ok bool
-	if kind == "config" {
-		var c types.ConfigObjConfig
-		c, ok = m.project.Configs[ref.Source]
-		obj = types.FileObjectConfig(c)
-	} else {
-		var c types.SecretConfig
-		c, ok = m.project.Secrets[ref.Source]
-		obj = types.FileObjectConfig(c)
-	}
-	if !ok {
-		return reconcile.Mount{}, fmt.Errorf("%s %q is not declared", kind, ref.Source)
-	}
-	switch {
-	case bool(obj.External):
-		return reconcile.Mount{}, fmt.Errorf("%s %s: external %ss exist only in swarm: %w", kind, ref.Source, kind, ErrUnsupported)
-	case obj.Environment != "" || (obj.File == "" && obj.Content != ""):
-		return reconcile.Mount{}, fmt.Errorf("%s %s: only %ss from a file are supported; put the content in a file of the repository: %w", kind, ref.Source, kind, ErrUnsupported)
-	case obj.File == "":
-		return reconcile.Mount{}, fmt.Errorf("%s %s: no file", kind, ref.Source)
-	case obj.Driver != "" || obj.TemplateDriver != "" || len(obj.DriverOpts) > 0:
-		return reconcile.Mount{}, fmt.Errorf("%s %s: drivers exist only in swarm: %w", kind, ref.Source, ErrUnsupported)
-	}
+func (m mapper) fileMount(kind string, ref types.FileReferenceConfig, obj types.FileObjectConfig) (reconcile.Mount, error) {
 	// The file is part of the repository: a config or secret from the
 	// host would change without the container knowing.
 	src := filepath.Clean(obj.File)

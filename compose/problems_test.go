@@ -17,7 +17,7 @@ func TestEveryProblemOnItsOwnLine(t *testing.T) {
 	yaml := `services:
   api:
     build: .
-    ipc: host
+    use_api_socket: true
     pull_policy: daily
     ports:
       - "8000-8001:8000-8001"
@@ -27,13 +27,15 @@ func TestEveryProblemOnItsOwnLine(t *testing.T) {
         x-note: kept
     volumes:
       - ./data:/data
-      - /srv:/srv:z
+      - type: image
+        source: img:1
+        target: /i
   db:
     image: db:1
-    cpu_quota: 50000
+    annotations: {a: b}
     configs:
       - source: c
-        mode: 0400
+        uid: "1"
 configs:
   c:
     file: ./c.txt
@@ -43,12 +45,11 @@ configs:
 		t.Fatal("LoadStack succeeded")
 	}
 	want := []string{
-		`stack web (web/compose.yaml): service api: field "ipc" is not supported by moor`,
+		`stack web (web/compose.yaml): service api: field "use_api_socket" is not supported by moor: bind /var/run/docker.sock explicitly if the service must reach the engine`,
 		`stack web (web/compose.yaml): service api: build is not supported: build images in CI and reference them by tag`,
 		`stack web (web/compose.yaml): service api: pull_policy "daily" is not supported by moor (use missing, always or never)`,
-		`stack web (web/compose.yaml): service api: volumes[1] "/srv:/srv:z": field "bind.selinux" is not supported by moor: drop ":z"/":Z" and label the host directory once (chcon -Rt container_file_t DIR)`,
-		`stack web (web/compose.yaml): service db: field "cpu_quota" is not supported by moor: use cpus`,
-		`stack web (web/compose.yaml): service db: configs[0] "{source: c, mode: 0400}": field "mode" is not supported by moor: give the file its mode in git, or drop mode`,
+		`stack web (web/compose.yaml): service api: volumes[1] "{type: image, source: img:1, target: /i}": field "volumes.type" "image" is not supported by moor`,
+		`stack web (web/compose.yaml): service db: field "annotations" is not supported by moor: use labels`,
 	}
 	lines := strings.Split(err.Error(), "\n")
 	for _, w := range want {

@@ -17,32 +17,32 @@ func TestLoadStackRejects(t *testing.T) {
 		files   map[string]string
 		want    []string // substrings of the error
 	}{
-		{name: "ipc", service: "ipc: host", want: []string{`service api: field "ipc" is not supported by moor`}},
-		{name: "group_add", service: "group_add: [audio]", want: []string{`field "group_add"`}},
 		{name: "log_driver", service: "log_driver: syslog", want: []string{"log_driver"}},
+		{name: "ipc service", service: "ipc: service:db", extra: "  db:\n    image: db:1\n", want: []string{`service api: ipc "service:db": sharing the ipc namespace of a service of the stack is not supported by moor yet`, "container:NAME"}},
+		{name: "pid service", service: "pid: service:db", extra: "  db:\n    image: db:1\n", want: []string{`service api: pid "service:db": sharing the pid namespace`}},
+		{name: "ipc unknown", service: "ipc: sideways", want: []string{`ipc "sideways": use host, private, shareable, none or container:NAME`}},
+		{name: "pid unknown", service: "pid: private", want: []string{`pid "private": use host or container:NAME`}},
+		{name: "deploy.mode job", service: "deploy:\n      mode: replicated-job", want: []string{`deploy.mode "replicated-job" is not supported`}},
+		{name: "restart_policy condition", service: "deploy:\n      restart_policy:\n        condition: sometimes", want: []string{`deploy.restart_policy.condition "sometimes": use none, on-failure, any or unless-stopped`}},
+		{name: "use_api_socket", service: "use_api_socket: true", want: []string{`field "use_api_socket" is not supported by moor: bind /var/run/docker.sock explicitly`}},
 		{name: "build", service: "build: .", want: []string{"service api: build is not supported: build images in CI and reference them by tag"}},
 		{name: "pull_policy build", service: "pull_policy: build", want: []string{"service api: build is not supported"}},
 		{name: "pull_policy daily", service: "pull_policy: daily", want: []string{`service api: pull_policy "daily" is not supported`}},
 		{name: "pull_policy every", service: "pull_policy: every_12h", want: []string{`pull_policy "every_12h"`}},
-		{name: "deploy.placement", service: "deploy:\n      placement:\n        constraints: [node.role==manager]", want: []string{`field "deploy.placement"`}},
-		{name: "deploy.labels", service: "deploy:\n      labels: {a: b}", want: []string{`field "deploy.labels"`}},
-		{name: "deploy.mode global", service: "deploy:\n      mode: global", want: []string{`deploy.mode "global"`}},
-		{name: "deploy.resources.reservations.cpus", service: "deploy:\n      resources:\n        reservations:\n          cpus: '1'", want: []string{`field "deploy.resources.reservations.cpus"`}},
-		{name: "deploy.restart_policy.delay", service: "deploy:\n      restart_policy:\n        delay: 5s", want: []string{`field "deploy.restart_policy.delay"`}},
 		{name: "restart disagrees", service: "restart: always\n    deploy:\n      restart_policy:\n        condition: none", want: []string{`restart "always" and deploy.restart_policy (no) disagree`}},
 		{name: "start-first with a host port", service: "ports: ['8080:80']\n    deploy:\n      update_config:\n        order: start-first", want: []string{"service api: deploy.update_config.order start-first cannot work with published host port 8080", "use stop-first"}},
 		{name: "start-first with a fixed address", service: "networks:\n      back:\n        ipv4_address: 172.30.0.10\n    deploy:\n      update_config:\n        order: start-first", extra: "networks:\n  back:\n    ipam:\n      config:\n        - subnet: 172.30.0.0/16\n", want: []string{"service api: deploy.update_config.order start-first cannot work with a fixed address on network web_back"}},
 		{name: "update order", service: "deploy:\n      update_config:\n        order: sideways", want: []string{"order"}},
 		{name: "failure_action", service: "deploy:\n      update_config:\n        failure_action: explode", want: []string{`service api: deploy.update_config.failure_action "explode": use rollback, pause or continue`}},
 		{name: "network mac_address", service: "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02", want: []string{`field "networks.default.mac_address"`}},
-		{name: "bind selinux", service: "volumes: ['/srv:/srv:z']", want: []string{`service api: volumes[0] "/srv:/srv:z": field "bind.selinux" is not supported by moor: drop ":z"/":Z"`}},
-		{name: "volume subpath", service: "volumes:\n      - type: volume\n        source: data\n        target: /d\n        volume:\n          subpath: x", extra: "volumes:\n  data:\n", want: []string{`service api: volumes[0] "{type: volume, source: data, target: /d, volume: {subpath: x}}": field "volume.subpath" is not supported`}},
 		{name: "npipe", service: "volumes:\n      - type: npipe\n        source: //./pipe/x\n        target: //./pipe/x", want: []string{`"volumes.type" "npipe" is not supported`}},
 		{name: "moor label", service: "labels: {moor.stack: other}", want: []string{`label "moor.stack"`}},
 		{name: "compose label", service: "labels: {com.docker.compose.project: x}", want: []string{`label "com.docker.compose.project"`}},
 		{name: "external secret", service: "secrets: [tok]", extra: "secrets:\n  tok:\n    external: true\n", want: []string{"secret tok: external secrets exist only in swarm"}},
-		{name: "config from environment", service: "configs: [c]", extra: "configs:\n  c:\n    environment: FOO\n", want: []string{"config c: only configs from a file are supported"}},
-		{name: "config uid", service: "configs:\n      - source: c\n        uid: '1000'", extra: "configs:\n  c:\n    file: ./c.txt\n", files: map[string]string{"web/c.txt": "c"}, want: []string{`service api: configs[0] "{source: c, uid: 1000}": field "uid" is not supported by moor: give the file its owner in the image`}},
+		{name: "config from an unset variable", service: "configs: [c]", extra: "configs:\n  c:\n    environment: FOO\n", want: []string{"service api: config c: variable FOO is set neither in the stack's .env nor in the configured variables"}},
+		{name: "inline config read_only", service: "read_only: true\n    configs: [c]", extra: "configs:\n  c:\n    content: hello\n", want: []string{"config c: a config given inline is written into the container, and read_only forbids it"}},
+		{name: "inline secret on a mount", service: "volumes: ['/a:/run/secrets/s']\n    secrets: [s]", extra: "secrets:\n  s:\n    environment: S\n", files: map[string]string{"web/.env": "S=x\n"}, want: []string{"two mounts on /run/secrets/s"}},
+		{name: "config driver", service: "configs: [c]", extra: "configs:\n  c:\n    file: ./c.txt\n    template_driver: golang\n", files: map[string]string{"web/c.txt": "c"}, want: []string{"config c: drivers exist only in swarm"}},
 		{name: "two mounts on one target", service: "volumes: ['/a:/c']\n    configs:\n      - source: c\n        target: /c", extra: "configs:\n  c:\n    file: ./c.txt\n", files: map[string]string{"web/c.txt": "c"}, want: []string{"two mounts on /c"}},
 		{name: "no image", service: "environment: [A=1]", want: []string{`service "api" has neither an image nor a build context`}},
 		{name: "bad image", service: "image: UPPER/Case", want: []string{`image "UPPER/Case"`}},
@@ -75,7 +75,7 @@ func TestLoadStackRejects(t *testing.T) {
 }
 
 func TestUnsupportedIsErrUnsupported(t *testing.T) {
-	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    pid: host\n"}, Options{})
+	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    use_api_socket: true\n"}, Options{})
 	if !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("err = %v, want ErrUnsupported", err)
 	}
@@ -154,5 +154,36 @@ func collectNames(t reflect.Type, into map[string]bool) {
 			continue
 		}
 		into[name] = true
+	}
+}
+
+// TestRefusedHintsAreReachable: every hint names a field the schema lets
+// through to the allow-list check, so it can be shown.
+func TestRefusedHintsAreReachable(t *testing.T) {
+	yaml := map[string]string{
+		"log_driver":              "log_driver: syslog",
+		"log_opt":                 "log_opt: {a: b}",
+		"use_api_socket":          "use_api_socket: true",
+		"annotations":             "annotations: {a: b}",
+		"post_start":              "post_start: [{command: [x]}]",
+		"pre_stop":                "pre_stop: [{command: [x]}]",
+		"provider":                "provider: {type: x}",
+		"volumes.image":           "volumes:\n      - type: image\n        source: img:1\n        target: /i\n        image:\n          subpath: x",
+		"networks.mac_address":    "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02",
+		"networks.link_local_ips": "networks:\n      default:\n        link_local_ips: [169.254.8.8]",
+		"networks.driver_opts":    "networks:\n      default:\n        driver_opts: {a: b}",
+	}
+	for field, hint := range hints {
+		t.Run(field, func(t *testing.T) {
+			svc, ok := yaml[field]
+			if !ok {
+				t.Fatalf("no YAML for the hint of %s", field)
+			}
+			extra := "  db:\n    image: db:1\n"
+			_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: app:1\n    " + svc + "\n" + extra}, Options{})
+			if err == nil || !strings.Contains(err.Error(), hint) {
+				t.Errorf("err = %v, want the hint %q", err, hint)
+			}
+		})
 	}
 }

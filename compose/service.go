@@ -62,6 +62,7 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 	errs = append(errs, err)
 	update, err := updateConfig(s, spec)
 	errs = append(errs, err)
+	m.singleHost(s)
 	composed, err := m.composeHash(*s)
 	errs = append(errs, err)
 	if s.ContainerName != "" && replicas > 1 {
@@ -207,6 +208,13 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 	fail(err)
 	spec.Mounts, err = m.mounts(s)
 	fail(err)
+	spec.Files, err = m.inlineFiles(s)
+	fail(err)
+	for _, f := range spec.Files {
+		if _, clash := slices.BinarySearchFunc(spec.Mounts, f.Target, func(mt reconcile.Mount, t string) int { return cmp.Compare(mt.Target, t) }); clash {
+			fail(fmt.Errorf("two mounts on %s", f.Target))
+		}
+	}
 	spec.NetworkMode, spec.Networks, err = m.networks(s)
 	fail(err)
 	spec.Restart, err = restart(s)
@@ -224,6 +232,10 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 	})
 	spec.Resources, err = resources(s)
 	fail(err)
+	cgroupResources(s, &spec.Resources)
+	spec.Platform, err = m.platform(s)
+	fail(err)
+	fail(m.hostConfig(s, &spec))
 	return spec, errors.Join(errs...)
 }
 
@@ -271,18 +283,22 @@ func restart(s *types.ServiceConfig) (string, error) {
 	}
 	rp := s.Deploy.RestartPolicy
 	var fromDeploy string
+	// compose maps the condition as mapRestartPolicyCondition does: the
+	// swarm names and the engine's own.
 	switch rp.Condition {
-	case "", "any":
+	case "", "any", types.RestartPolicyAlways:
 		fromDeploy = types.RestartPolicyAlways
-	case "none":
+	case "none", types.RestartPolicyNo:
 		fromDeploy = types.RestartPolicyNo
+	case types.RestartPolicyUnlessStopped:
+		fromDeploy = types.RestartPolicyUnlessStopped
 	case types.RestartPolicyOnFailure:
 		fromDeploy = types.RestartPolicyOnFailure
 		if rp.MaxAttempts != nil {
 			fromDeploy += ":" + strconv.FormatUint(*rp.MaxAttempts, 10)
 		}
 	default:
-		return "", fmt.Errorf("deploy.restart_policy.condition %q: use none, on-failure or any", rp.Condition)
+		return "", fmt.Errorf("deploy.restart_policy.condition %q: use none, on-failure, any or unless-stopped", rp.Condition)
 	}
 	if rp.MaxAttempts != nil && rp.Condition != types.RestartPolicyOnFailure {
 		return "", fmt.Errorf("deploy.restart_policy.max_attempts needs condition on-failure: %w for condition %q", ErrUnsupported, rp.Condition)

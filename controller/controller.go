@@ -362,8 +362,14 @@ func pullsFirst(d *reconcile.Desired) []string {
 // pullAlways pulls the images of services with pull_policy always, before
 // anything is planned. A failed pull blocks the services of its image.
 func (c *Controller) pullAlways(ctx context.Context, d *reconcile.Desired) (pulled []string, failed map[string]error) {
+	platform := map[string]string{}
+	d.EachService(func(_ string, svc *reconcile.Service) {
+		if _, seen := platform[svc.Spec.Image]; !seen && svc.PullPolicy == reconcile.PullAlways {
+			platform[svc.Spec.Image] = svc.Spec.Platform
+		}
+	})
 	for _, img := range pullsFirst(d) {
-		if err := c.Runtime.Pull(ctx, img); err != nil {
+		if err := c.Runtime.Pull(ctx, img, platform[img]); err != nil {
 			if failed == nil {
 				failed = map[string]error{}
 			}

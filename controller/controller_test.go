@@ -302,7 +302,7 @@ func TestErrorsKeepTheirKind(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, map[string]string{
 		"web/compose.yaml": stack("app=app:1"),
-		"bad/compose.yaml": stack("app=app:1") + "    credential_spec:\n      file: spec.json\n",
+		"bad/compose.yaml": stack("app=app:1") + "    use_api_socket: true\n",
 	})
 	_, err := h.apply()
 	if !errors.Is(err, compose.ErrUnsupported) || fault.Of(err) != fault.Refused {

@@ -280,6 +280,84 @@ type ContainerSpec struct {
 	ShmSize     int64             `json:",omitempty"`
 	Tty         bool              `json:",omitempty"`
 	StdinOpen   bool              `json:",omitempty"`
+
+	// Fields below were added after the ones above; each is omitted when
+	// unset so that the hash of a spec that does not use it is unchanged.
+
+	// Platform is compose's platform ("linux/arm64"): the image is pulled
+	// and the container created for it.
+	Platform string `json:",omitempty"`
+	// Runtime is the OCI runtime ("runc", "runsc"), "" for the engine's.
+	Runtime string `json:",omitempty"`
+	// Ipc, Pid, Uts, UsernsMode and Cgroup are the namespace modes as
+	// compose passes them: "host", "private", "shareable",
+	// "container:NAME", ...
+	Ipc        string `json:",omitempty"`
+	Pid        string `json:",omitempty"`
+	Uts        string `json:",omitempty"`
+	UsernsMode string `json:",omitempty"`
+	Cgroup     string `json:",omitempty"`
+	// GroupAdd are supplementary groups, sorted.
+	GroupAdd    []string          `json:",omitempty"`
+	OomScoreAdj int64             `json:",omitempty"`
+	StorageOpt  map[string]string `json:",omitempty"`
+	// MacAddress is the container's MAC address on its primary network.
+	MacAddress string `json:",omitempty"`
+	Isolation  string `json:",omitempty"`
+	// DeviceCgroupRules are cgroup rules ("c 1:3 mr"), in order.
+	DeviceCgroupRules []string `json:",omitempty"`
+	// DeviceRequests are gpus and deploy.resources.reservations.devices,
+	// in that order.
+	DeviceRequests []DeviceRequest `json:",omitempty"`
+	Blkio          *Blkio          `json:",omitempty"`
+	// Files are configs and secrets whose content the compose file gives
+	// (content:, environment:), written into the container between its
+	// creation and its start, as compose does; sorted by Target.
+	Files []File `json:",omitempty"`
+}
+
+// File is one file written into a container after its creation.
+type File struct {
+	Target string
+	// Digest is "sha256:<hex>" of Content. The hash covers the digest:
+	// Content itself is in no JSON (not in the hash, the desired state
+	// moor records, nor the ledger), as it may be a secret.
+	Digest  string
+	Mode    uint32 `json:",omitempty"` // permission bits; 0 for 0444
+	UID     string `json:",omitempty"`
+	GID     string `json:",omitempty"`
+	Content string `json:"-"`
+}
+
+// DeviceRequest asks the engine for devices from a driver (GPUs).
+type DeviceRequest struct {
+	Driver       string            `json:",omitempty"`
+	Count        int64             `json:",omitempty"` // -1: all
+	DeviceIDs    []string          `json:",omitempty"`
+	Capabilities []string          `json:",omitempty"`
+	Options      map[string]string `json:",omitempty"`
+}
+
+// Blkio is compose's blkio_config.
+type Blkio struct {
+	Weight          uint16           `json:",omitempty"`
+	WeightDevice    []WeightDevice   `json:",omitempty"`
+	DeviceReadBps   []ThrottleDevice `json:",omitempty"`
+	DeviceReadIOps  []ThrottleDevice `json:",omitempty"`
+	DeviceWriteBps  []ThrottleDevice `json:",omitempty"`
+	DeviceWriteIOps []ThrottleDevice `json:",omitempty"`
+}
+
+// WeightDevice is the relative block IO weight of one device.
+type WeightDevice struct {
+	Path   string
+	Weight uint16
+}
+
+// ThrottleDevice caps the block IO rate of one device.
+type ThrottleDevice struct {
+	Path string
+	Rate uint64
 }
 
 // Port is one published port.
@@ -325,6 +403,18 @@ type Mount struct {
 	// changes how the container is described, not what it mounts, and is
 	// not hashed.
 	Legacy bool `json:",omitempty"`
+
+	// Added later, each omitted when unset (see ContainerSpec).
+
+	// SELinux is a bind's relabelling: "z" (shared) or "Z" (private).
+	SELinux string `json:",omitempty"`
+	// Recursive is a bind's bind.recursive: "enabled" (""), "disabled",
+	// "writable" or "readonly".
+	Recursive string `json:",omitempty"`
+	// Subpath mounts a directory of a volume.
+	Subpath string `json:",omitempty"`
+	// VolumeLabels label a volume the mount creates.
+	VolumeLabels map[string]string `json:",omitempty"`
 }
 
 // NetworkAttachment attaches a container to one network.
@@ -375,6 +465,21 @@ type Resources struct {
 	PidsLimit         int64  `json:",omitempty"`
 	CPUShares         int64  `json:",omitempty"`
 	CPUSet            string `json:",omitempty"`
+	// Added later, each omitted when unset (see ContainerSpec).
+	CgroupParent string `json:",omitempty"`
+	// MemorySwap is memswap_limit: memory plus swap, -1 for unlimited.
+	MemorySwap int64 `json:",omitempty"`
+	// MemorySwappiness is mem_swappiness; 0 leaves the engine's default,
+	// as compose does.
+	MemorySwappiness int64 `json:",omitempty"`
+	OomKillDisable   bool  `json:",omitempty"`
+	CPUCount         int64 `json:",omitempty"`
+	// CPUPercent is compose's cpu_percent times 100, as compose passes it.
+	CPUPercent         int64 `json:",omitempty"`
+	CPUPeriod          int64 `json:",omitempty"`
+	CPUQuota           int64 `json:",omitempty"`
+	CPURealtimePeriod  int64 `json:",omitempty"`
+	CPURealtimeRuntime int64 `json:",omitempty"`
 }
 
 // ContainerName is compose's name for replica n of a service: STACK-SERVICE-N.

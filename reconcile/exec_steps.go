@@ -111,7 +111,7 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 	var err error
 	switch s.Kind {
 	case StepPull:
-		err = rt.Pull(ctx, s.Image)
+		err = rt.Pull(ctx, s.Image, s.Platform)
 	case StepCreateNetwork:
 		err = rt.CreateNetwork(ctx, *s.Network, s.Labels)
 	case StepCreateVolume:

@@ -12,9 +12,9 @@ import (
 // undone) is made here, by the planner, so that `moor plan --steps` shows
 // it and the executor only dispatches.
 
-func pullOp(image, cause string) Op {
+func pullOp(image, platform, cause string) Op {
 	return Op{Kind: OpPull, Resource: image, Image: image, Cause: cause,
-		Steps: []Step{{Kind: StepPull, Image: image}}}
+		Steps: []Step{{Kind: StepPull, Image: image, Platform: platform}}}
 }
 
 func (b *builder) createNetworkOp(stack, key string, n *NetworkSpec) Op {

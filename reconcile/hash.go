@@ -56,6 +56,12 @@ var composeField = map[string]string{
 	"SecurityOpt": "security_opt", "Privileged": "privileged", "Devices": "devices",
 	"Tmpfs": "tmpfs", "Resources": "resources", "ShmSize": "shm_size",
 	"Tty": "tty", "StdinOpen": "stdin_open",
+	"Platform": "platform", "Runtime": "runtime", "Ipc": "ipc", "Pid": "pid",
+	"Uts": "uts", "UsernsMode": "userns_mode", "Cgroup": "cgroup",
+	"GroupAdd": "group_add", "OomScoreAdj": "oom_score_adj",
+	"StorageOpt": "storage_opt", "MacAddress": "mac_address",
+	"Isolation": "isolation", "DeviceCgroupRules": "device_cgroup_rules",
+	"DeviceRequests": "gpus", "Blkio": "blkio_config", "Files": "configs",
 }
 
 // FieldDigests summarizes the spec per field, as "name=digest" pairs sorted

@@ -362,10 +362,15 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 			continue
 		}
 		if !present && svc.PullPolicy != PullNever {
-			if _, ok := b.pulls[svc.Spec.Image]; !ok {
-				op := pullOp(svc.Spec.Image, "not present, wanted by "+key)
+			if pull, ok := b.pulls[svc.Spec.Image]; !ok {
+				op := pullOp(svc.Spec.Image, svc.Spec.Platform, "not present, wanted by "+key)
 				op.Stack, op.Service = st.Name, name
 				b.pulls[svc.Spec.Image] = &op
+			} else if other := pull.Steps[0].Platform; other != svc.Spec.Platform {
+				// A tag names one image, of one platform.
+				b.plan.Blocked[key] = fmt.Sprintf("image %s is pulled for %s for %s, and %s wants it for %s",
+					svc.Spec.Image, platformName(other), ServiceKey(pull.Stack, pull.Service), key, platformName(svc.Spec.Platform))
+				continue
 			}
 		}
 		b.service(st.Name, svc, byService[name], imageID)
@@ -497,6 +502,14 @@ func missingWhat(have StackFiles, had bool) string {
 		return "every file moor writes there"
 	}
 	return strings.Join(have.Missing, ", ")
+}
+
+// platformName names a platform in a message.
+func platformName(p string) string {
+	if p == "" {
+		return "the engine's own platform"
+	}
+	return p
 }
 
 // blocked says why svc cannot converge this time, or "".

@@ -18,9 +18,10 @@ type Runtime interface {
 	Observe(ctx context.Context) (*Observed, error)
 
 	// Pull pulls ref (familiar form, "nginx:1.27") with the registry
-	// credentials the Docker CLI would use. Pulling a present image is
-	// allowed and refreshes it.
-	Pull(ctx context.Context, ref string) error
+	// credentials the Docker CLI would use, for platform ("linux/arm64";
+	// "" for the engine's own). Pulling a present image is allowed and
+	// refreshes it.
+	Pull(ctx context.Context, ref, platform string) error
 
 	// CreateNetwork creates the network with the given labels. A network of
 	// that name that already exists is success.

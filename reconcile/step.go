@@ -79,9 +79,12 @@ type Step struct {
 	Grace *time.Duration
 	// Image, Network, Volume: what StepPull, StepCreateNetwork,
 	// StepCreateVolume, StepRemoveNetwork and StepRemoveVolume act on.
-	Image   string
-	Network *NetworkSpec
-	Volume  *VolumeSpec
+	Image string
+	// Platform is the platform StepPull pulls Image for, "" for the
+	// engine's own.
+	Platform string `json:",omitempty"`
+	Network  *NetworkSpec
+	Volume   *VolumeSpec
 	// Stack and Files: the stack directory StepSyncFiles makes hold Files.
 	Stack string
 	Files *StackFiles
@@ -101,6 +104,9 @@ func (s Step) String() string {
 	switch s.Kind {
 	case StepPull:
 		out = "pull " + s.Image
+		if s.Platform != "" {
+			out += " for " + s.Platform
+		}
 	case StepCreateNetwork, StepRemoveNetwork:
 		out = s.Kind.String() + " " + s.Network.Name
 	case StepCreateVolume, StepRemoveVolume:

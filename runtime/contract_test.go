@@ -116,7 +116,7 @@ func contract(t *testing.T, rt reconcile.Runtime, stack, image, missing string) 
 		t.Errorf("create from a missing image = %v, want %q", err, want)
 	}
 	wantIs("create from a missing image", err, reconcile.ErrNotFound)
-	if err := rt.Pull(ctx, missing); err == nil || !strings.HasPrefix(err.Error(), "pull "+missing+": ") {
+	if err := rt.Pull(ctx, missing, ""); err == nil || !strings.HasPrefix(err.Error(), "pull "+missing+": ") {
 		t.Errorf("pull of a missing image = %v, want an error naming it", err)
 	}
 }

@@ -54,6 +54,9 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, err)
 	}
+	if req.Platform, err = imagePlatform(spec, img.Os, img.Architecture, img.Variant); err != nil {
+		return "", fmt.Errorf("create container %s: %w", name, err)
+	}
 	req.Name = name
 	d.call()
 	res, err := d.cli.ContainerCreate(ctx, req.ContainerCreateOptions)
@@ -72,6 +75,13 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 			}
 			return "", err
 		}
+	}
+	if err := d.copyFiles(ctx, res.ID, spec.Files); err != nil {
+		err = fmt.Errorf("create container %s: %w", name, err)
+		if rmErr := d.RemoveContainer(context.WithoutCancel(ctx), res.ID); rmErr != nil {
+			err = errors.Join(err, rmErr)
+		}
+		return "", err
 	}
 	return res.ID, nil
 }
@@ -130,6 +140,16 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, name, s
 		Resources:      resources(spec),
 		Links:          spec.Links,
 		VolumesFrom:    spec.VolumesFrom,
+		Runtime:        spec.Runtime,
+		IpcMode:        container.IpcMode(spec.Ipc),
+		PidMode:        container.PidMode(spec.Pid),
+		UTSMode:        container.UTSMode(spec.Uts),
+		UsernsMode:     container.UsernsMode(spec.UsernsMode),
+		CgroupnsMode:   container.CgroupnsMode(spec.Cgroup),
+		GroupAdd:       spec.GroupAdd,
+		OomScoreAdj:    int(spec.OomScoreAdj),
+		StorageOpt:     spec.StorageOpt,
+		Isolation:      container.Isolation(spec.Isolation),
 	}
 	if spec.Logging != nil {
 		host.LogConfig = container.LogConfig{Type: spec.Logging.Driver, Config: spec.Logging.Options}
@@ -156,6 +176,12 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, name, s
 	}
 
 	req := &createRequest{ContainerCreateOptions: client.ContainerCreateOptions{Config: cfg, HostConfig: host}}
+	if err := checkAPI(spec, api); err != nil {
+		return nil, err
+	}
+	if spec.MacAddress != "" && (spec.NetworkMode != "" || len(spec.Networks) == 0) {
+		return nil, fmt.Errorf("mac_address: moor sets it on the service's primary network; network_mode %s has none", spec.NetworkMode)
+	}
 	if spec.NetworkMode == "" && len(spec.Networks) > 0 {
 		order := networkOrder(spec.Networks)
 		req.endpoints = map[string]*network.EndpointSettings{}
@@ -169,6 +195,9 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, name, s
 			req.endpoints[att.Name] = ep
 		}
 		first := order[0].Name
+		if err := macAddress(spec, req.endpoints[first], api); err != nil {
+			return nil, err
+		}
 		host.NetworkMode = container.NetworkMode(first)
 		req.NetworkingConfig = &network.NetworkingConfig{
 			EndpointsConfig: map[string]*network.EndpointSettings{first: req.endpoints[first]},
@@ -305,6 +334,7 @@ func resources(spec reconcile.ContainerSpec) container.Resources {
 	if p := spec.Resources.PidsLimit; p != 0 {
 		r.PidsLimit = &p
 	}
+	extraResources(spec, &r)
 	for _, u := range spec.Ulimits {
 		r.Ulimits = append(r.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
@@ -378,12 +408,17 @@ func mounts(ms []reconcile.Mount) ([]mount.Mount, []string, error) {
 		switch m.Type {
 		case reconcile.MountVolume:
 			mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.NoCopy {
-				mm.VolumeOptions = &mount.VolumeOptions{NoCopy: true}
+			if m.NoCopy || m.Subpath != "" || len(m.VolumeLabels) > 0 {
+				mm.VolumeOptions = &mount.VolumeOptions{NoCopy: m.NoCopy, Subpath: m.Subpath, Labels: m.VolumeLabels}
 			}
 			out = append(out, mm)
 		case reconcile.MountBind:
-			if m.CreateHostPath {
+			// Only Binds relabel for SELinux, as in compose's short
+			// syntax; they cannot say bind.recursive.
+			if m.SELinux != "" && m.Recursive != "" {
+				return nil, nil, fmt.Errorf("bind %s: bind.selinux and bind.recursive cannot go together: the engine relabels only binds without recursive", m.Target)
+			}
+			if m.CreateHostPath || m.SELinux != "" {
 				// Only Binds creates a missing source on every API
 				// version (BindOptions.CreateMountpoint needs 1.42), on
 				// the engine's own filesystem.
@@ -391,8 +426,19 @@ func mounts(ms []reconcile.Mount) ([]mount.Mount, []string, error) {
 				continue
 			}
 			mm := mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.Propagation != "" {
+			if m.Propagation != "" || m.Recursive != "" {
 				mm.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.Propagation)}
+				switch m.Recursive {
+				case "", "enabled":
+				case "disabled":
+					mm.BindOptions.NonRecursive = true
+				case "writable":
+					mm.BindOptions.ReadOnlyNonRecursive = true
+				case "readonly":
+					mm.BindOptions.ReadOnlyForceRecursive = true
+				default:
+					return nil, nil, fmt.Errorf("bind %s: bind.recursive %q: use enabled, disabled, writable or readonly", m.Target, m.Recursive)
+				}
 			}
 			out = append(out, mm)
 		case reconcile.MountTmpfs:
@@ -414,6 +460,9 @@ func bindSpec(m reconcile.Mount) string {
 	opts := []string{"rw"}
 	if m.ReadOnly {
 		opts[0] = "ro"
+	}
+	if m.SELinux != "" {
+		opts = append(opts, m.SELinux)
 	}
 	if m.Propagation != "" {
 		opts = append(opts, m.Propagation)

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
 	"github.com/docker/cli/cli/config"
 	"github.com/moby/moby/api/pkg/authconfig"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -19,6 +20,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/moor-dev/moor/reconcile"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // dockerHubAuthKey is where the docker CLI stores Docker Hub credentials.
@@ -29,13 +31,21 @@ const dockerHubAuthKey = "https://index.docker.io/v1/"
 // included), read at every pull so that a `docker login` takes effect
 // without a restart. The engine reports most failures inside the progress
 // stream with a 200 answer; the first one is the error.
-func (d *Docker) Pull(ctx context.Context, ref string) error {
+func (d *Docker) Pull(ctx context.Context, ref, platform string) error {
 	auth, err := registryAuth(ref)
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", ref, err)
 	}
+	opts := client.ImagePullOptions{RegistryAuth: auth}
+	if platform != "" {
+		p, err := platforms.Parse(platform)
+		if err != nil {
+			return fmt.Errorf("pull %s: platform %q: %w", ref, platform, err)
+		}
+		opts.Platforms = []ocispec.Platform{p}
+	}
 	d.call()
-	resp, err := d.cli.ImagePull(ctx, ref, client.ImagePullOptions{RegistryAuth: auth})
+	resp, err := d.cli.ImagePull(ctx, ref, opts)
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", ref, classify(err))
 	}

@@ -344,7 +344,7 @@ func TestDockerPull(t *testing.T) {
 	if obs := observe(t, d); obs.Images[ref] != "" {
 		t.Fatalf("%s present before the pull", ref)
 	}
-	if err := d.Pull(t.Context(), ref); err != nil {
+	if err := d.Pull(t.Context(), ref, ""); err != nil {
 		t.Fatal(err)
 	}
 	obs := observe(t, d)
@@ -362,7 +362,7 @@ func TestDockerPull(t *testing.T) {
 	}
 
 	missing := reg + "/moor/app:nope"
-	err := d.Pull(t.Context(), missing)
+	err := d.Pull(t.Context(), missing, "")
 	if err == nil || !strings.HasPrefix(err.Error(), "pull "+missing+": ") {
 		t.Errorf("pull of a missing tag = %v, want an error naming %s", err, missing)
 	}
@@ -376,7 +376,7 @@ func TestDockerPullAuth(t *testing.T) {
 	ref := testkit.Push(t, reg, testkit.TestImage(t), "private/app:v1")
 
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	if err := d.Pull(t.Context(), ref); err == nil {
+	if err := d.Pull(t.Context(), ref, ""); err == nil {
 		t.Fatalf("pull without credentials succeeded")
 	}
 	dir := t.TempDir()
@@ -387,7 +387,7 @@ func TestDockerPullAuth(t *testing.T) {
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
 	t.Cleanup(func() { removeImage(t, ref) })
-	if err := d.Pull(t.Context(), ref); err != nil {
+	if err := d.Pull(t.Context(), ref, ""); err != nil {
 		t.Fatalf("pull with config.json credentials: %v", err)
 	}
 }

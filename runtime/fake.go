@@ -202,7 +202,8 @@ func (f *Fake) summary(c *fakeContainer) container.Summary {
 
 // Pull fetches ref from the fake registry (see Publish) into the local
 // images. A reference the registry does not have fails with ErrNotFound.
-func (f *Fake) Pull(ctx context.Context, ref string) (err error) {
+// The fake's images have no platform: platform is not checked.
+func (f *Fake) Pull(ctx context.Context, ref, platform string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer f.journal(&err, "Pull", ref)

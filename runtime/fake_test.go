@@ -185,15 +185,15 @@ func TestFakeFaults(t *testing.T) {
 	f.FailAlways("Pull", "app:2", boom)
 	f.Publish("app:2", id2)
 	for range 2 {
-		if err := f.Pull(ctx, "docker.io/library/app:2"); !errors.Is(err, boom) {
+		if err := f.Pull(ctx, "docker.io/library/app:2", ""); !errors.Is(err, boom) {
 			t.Errorf("pull = %v, want the sticky boom", err)
 		}
 	}
-	if err := f.Pull(ctx, "app:3"); !errors.Is(err, reconcile.ErrNotFound) || !strings.HasPrefix(err.Error(), "pull app:3: ") {
+	if err := f.Pull(ctx, "app:3", ""); !errors.Is(err, reconcile.ErrNotFound) || !strings.HasPrefix(err.Error(), "pull app:3: ") {
 		t.Errorf("pull of an unpublished ref = %v, want ErrNotFound", err)
 	}
 	f.ClearFaults()
-	if err := f.Pull(ctx, "app:2"); err != nil {
+	if err := f.Pull(ctx, "app:2", ""); err != nil {
 		t.Errorf("pull after ClearFaults: %v", err)
 	}
 

@@ -89,10 +89,10 @@ func TestExampleConfig(t *testing.T) {
 func TestValidateNamesTheFault(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "web"), 0o755)
-	os.WriteFile(filepath.Join(dir, "web", "compose.yaml"), []byte("services:\n  api:\n    image: x:1\n    ipc: host\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "web", "compose.yaml"), []byte("services:\n  api:\n    image: x:1\n    use_api_socket: true\n"), 0o644)
 	m := &moor{t: t}
 	code, out := m.run("validate", dir)
-	if code == 0 || !strings.Contains(out, "compose.yaml") || !strings.Contains(out, `"ipc"`) {
+	if code == 0 || !strings.Contains(out, "compose.yaml") || !strings.Contains(out, `"use_api_socket"`) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }

@@ -117,7 +117,7 @@ func writeRepoFile(t *testing.T, dir, p, content string) {
 // written, and an unset variable as a warning of the stack that uses it.
 func TestValidateReportsEveryProblem(t *testing.T) {
 	dir := t.TempDir()
-	writeRepoFile(t, dir, "web/compose.yaml", "services:\n  api:\n    image: app:1\n    ipc: host\n    pull_policy: daily\n    volumes:\n      - ./db:/var/lib/x:z\n")
+	writeRepoFile(t, dir, "web/compose.yaml", "services:\n  api:\n    image: app:1\n    use_api_socket: true\n    pull_policy: daily\n    volumes:\n      - type: image\n        source: img:1\n        target: /i\n")
 	writeRepoFile(t, dir, "blog/compose.yaml", "services:\n  app:\n    image: blog:${TAG}\n")
 	writeRepoFile(t, dir, "blog/.env", "TAG=1\n")
 	writeRepoFile(t, dir, "shop/compose.yaml", "services:\n  app:\n    image: shop:1\n    environment:\n      - KEY=${SHOP_KEY}\n")
@@ -129,9 +129,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"ok    blog (app)\n",
 		"ok    shop (app)\nwarn  shop: variable SHOP_KEY is not set: it is empty where the compose file uses it",
-		"error web: stack web (web/compose.yaml): service api: field \"ipc\" is not supported by moor\n",
+		"error web: stack web (web/compose.yaml): service api: field \"use_api_socket\" is not supported by moor: bind /var/run/docker.sock explicitly if the service must reach the engine\n",
 		"\nstack web (web/compose.yaml): service api: pull_policy \"daily\" is not supported by moor (use missing, always or never)\n",
-		"\nstack web (web/compose.yaml): service api: volumes[0] \"./db:/var/lib/x:z\": field \"bind.selinux\" is not supported by moor: drop \":z\"/\":Z\"",
+		"\nstack web (web/compose.yaml): service api: volumes[0] \"{type: image, source: img:1, target: /i}\": field \"volumes.type\" \"image\" is not supported by moor",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)

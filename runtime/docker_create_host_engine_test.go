@@ -1,0 +1,67 @@
+package runtime_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/moor-dev/moor/internal/testkit"
+	"github.com/moor-dev/moor/reconcile"
+)
+
+// TestDockerCreateHostConfigFields creates and starts a container with the
+// HostConfig fields compose passes as they are and that an engine of API
+// 1.41 on cgroup v1 accepts, and checks the engine recorded each one and
+// runs the container.
+func TestDockerCreateHostConfigFields(t *testing.T) {
+	t.Parallel()
+	d := newDocker(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	ctx := t.Context()
+	spec := reconcile.ContainerSpec{
+		Image:             testkit.TestImage(t),
+		Env:               []string{"PORT=8080"},
+		Runtime:           "runc",
+		Ipc:               "shareable",
+		Uts:               "host",
+		UsernsMode:        "host",
+		Cgroup:            "private",
+		GroupAdd:          []string{"29"},
+		OomScoreAdj:       200,
+		Isolation:         "default",
+		DeviceCgroupRules: []string{"c 1:3 mr"},
+		Resources: reconcile.Resources{
+			MemoryBytes: 64 << 20, MemorySwap: 128 << 20, MemorySwappiness: 10,
+			CPUPeriod: 100000, CPUQuota: 50000,
+		},
+	}
+	id := create(t, d, stack, "api", 1, spec)
+	hc := inspectRaw(t, id).HostConfig
+	got := []any{hc.Runtime, hc.IpcMode, hc.UTSMode, hc.UsernsMode, hc.CgroupnsMode, hc.GroupAdd, hc.OomScoreAdj,
+		hc.Isolation, hc.DeviceCgroupRules, hc.Memory, hc.MemorySwap, *hc.MemorySwappiness, hc.CPUPeriod, hc.CPUQuota}
+	want := []any{"runc", container.IpcMode("shareable"), container.UTSMode("host"), container.UsernsMode("host"),
+		container.CgroupnsMode("private"), []string{"29"}, 200, container.Isolation("default"), []string{"c 1:3 mr"},
+		int64(64 << 20), int64(128 << 20), int64(10), int64(100000), int64(50000)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("host config (-want +got):\n%s", diff)
+	}
+	testkit.Eventually(t, 10*time.Second, "api running", func() bool {
+		c, err := d.InspectContainer(ctx, id)
+		return err == nil && c.State == reconcile.StateRunning
+	})
+
+	// pid container:NAME joins that container's namespace.
+	pid := create(t, d, stack, "side", 1, reconcile.ContainerSpec{
+		Image: spec.Image, Env: []string{"PORT=8081"}, Pid: "container:" + reconcile.ContainerName(stack, "api", 1), Ipc: "container:" + reconcile.ContainerName(stack, "api", 1),
+	})
+	shc := inspectRaw(t, pid).HostConfig
+	if string(shc.PidMode) != "container:"+reconcile.ContainerName(stack, "api", 1) && string(shc.PidMode) != "container:"+id {
+		t.Errorf("pid mode = %q, want the api container's", shc.PidMode)
+	}
+	if string(shc.IpcMode) != "container:"+reconcile.ContainerName(stack, "api", 1) && string(shc.IpcMode) != "container:"+id {
+		t.Errorf("ipc mode = %q, want the api container's", shc.IpcMode)
+	}
+}
