@@ -15,10 +15,6 @@ import (
 // moor rejects it rather than ignoring it: see the package documentation.
 var ErrUnsupported = errors.New("not supported by moor")
 
-// ErrBuild is returned for a service with a build section or pull_policy:
-// build. moor deploys images; it does not build them.
-var ErrBuild = errors.New("build is not supported: build images in CI and reference them by tag")
-
 // serviceFields are the YAML fields of a service that moor maps into the
 // container spec or the service, or that the loader has already consumed.
 // A set field of types.ServiceConfig missing here is rejected.
@@ -41,7 +37,8 @@ var serviceFields = set(
 	// irrelevant to a deployed container: attach only selects the logs
 	// `docker compose up` prints, develop only drives `docker compose watch`
 	"attach", "develop",
-	// rejected with a dedicated message (ErrBuild) in checkService
+	// mapped into reconcile.BuildSpec (build.go), each sub-field checked
+	// there
 	"build",
 )
 
@@ -74,9 +71,6 @@ var (
 
 // checkService rejects every set field of the service that moor does not map.
 func checkService(s *types.ServiceConfig) error {
-	if s.Build != nil || s.PullPolicy == types.PullPolicyBuild {
-		return fmt.Errorf("service %s: %w", s.Name, ErrBuild)
-	}
 	errs := []error{rejectFields(s.Name, "", reflect.ValueOf(*s), serviceFields)}
 	if d := s.Deploy; d != nil {
 		errs = append(errs, rejectFields(s.Name, "deploy.", reflect.ValueOf(*d), deployFields))
