@@ -100,7 +100,7 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 				d.EachService(func(stack string, svc *reconcile.Service) {
 					key := reconcile.ServiceKey(stack, svc.Name)
 					if svc.Build != nil && svc.Spec.Image == r.Op.Image && failed[key] == "" {
-						failed[key] = fmt.Sprintf("build %s: %s", r.Op.Resource, printable.Error(r.Err))
+						failed[key] = printable.Error(r.Err) // it names the build
 					}
 				})
 				continue
