@@ -94,6 +94,23 @@
 // repository is such a host bind too: it is never read or walked. Inside a
 // bound tree, symlinks are hashed by their target and never followed.
 //
+// # build:
+//
+// A service with a build section gets a reconcile.BuildSpec (build.go):
+// its context must be a directory of the repository (a URL or git context
+// is refused: moor builds from the revision's files), its Dockerfile a
+// regular file of the context, dockerfile_inline, or a file of the
+// repository outside the context (read now, sent in the context). The
+// fields are those compose v2's classic builder path sends to the Engine
+// (the Engine here has no BuildKit), plus shm_size; BuildKit's (ssh,
+// secrets, cache_from, cache_to, platforms, additional_contexts, ...) are
+// refused with what to do instead. The context is hashed with the settings
+// (package buildcontext, honouring .dockerignore, within the stack's
+// HashBytes and HashEntries); the service's image is NAME:moor-<hash>,
+// NAME being image:'s repository or compose's STACK-SERVICE, so the
+// service's config hash, and its containers, change exactly when the
+// build does.
+//
 // # What docker compose records
 //
 // Each service also carries compose's own config hash (Service.Compose.Hash)

@@ -15,10 +15,6 @@ import (
 // moor rejects it rather than ignoring it: see the package documentation.
 var ErrUnsupported = errors.New("not supported by moor")
 
-// ErrBuild is returned for a service with a build section or pull_policy:
-// build. moor deploys images; it does not build them.
-var ErrBuild = errors.New("build is not supported: build images in CI and reference them by tag")
-
 // serviceFields are the YAML fields of a service that moor maps into the
 // container spec or the service, or that the loader has already consumed.
 // A set field of types.ServiceConfig missing here is rejected.
@@ -48,7 +44,8 @@ var serviceFields = set(
 	// irrelevant to a deployed container: attach only selects the logs
 	// `docker compose up` prints, develop only drives `docker compose watch`
 	"attach", "develop",
-	// rejected with a dedicated message (ErrBuild) in checkService
+	// mapped into reconcile.BuildSpec (build.go), each sub-field checked
+	// there
 	"build",
 )
 
@@ -90,9 +87,6 @@ var (
 // checkEntries does it for the entries of its lists.
 func checkService(s *types.ServiceConfig) error {
 	errs := []error{rejectFields(s.Name, "", reflect.ValueOf(*s), serviceFields)}
-	if s.Build != nil || s.PullPolicy == types.PullPolicyBuild {
-		errs = append(errs, fmt.Errorf("service %s: %w", s.Name, ErrBuild))
-	}
 	if d := s.Deploy; d != nil {
 		errs = append(errs, rejectFields(s.Name, "deploy.", reflect.ValueOf(*d), deployFields))
 		if d.Mode != "" && d.Mode != "replicated" && d.Mode != "global" {

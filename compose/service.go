@@ -45,20 +45,13 @@ func (m mapper) warn(s *types.ServiceConfig, format string, args ...any) {
 // of the service is reported, not the first one only.
 func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 	errs := []error{checkService(s), checkEntries(s, m.written)}
-	if s.Image == "" && s.Build != nil {
-		// Rejected above (ErrBuild); a stand-in image keeps the other
-		// problems of the service in view without "image is required".
-		c := *s
-		c.Image = "build-stand-in"
-		s = &c
-	}
 	pull, err := pullPolicy(s)
-	if s.PullPolicy != types.PullPolicyBuild { // ErrBuild says it
-		errs = append(errs, err)
-	}
+	errs = append(errs, err)
 	replicas, err := m.replicas(s)
 	errs = append(errs, err)
-	spec, err := m.spec(s)
+	build, err := m.build(s)
+	errs = append(errs, err)
+	spec, err := m.spec(withBuildImage(s, build))
 	errs = append(errs, err)
 	update, err := updateConfig(s, spec)
 	errs = append(errs, err)
@@ -80,6 +73,7 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 		Spec:          spec,
 		Hash:          spec.Hash(),
 		Compose:       composed,
+		Build:         build,
 	}
 	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
 		if svc.DependsOn == nil {
@@ -140,8 +134,25 @@ func updateConfig(s *types.ServiceConfig, spec reconcile.ContainerSpec) (reconci
 	return u, nil
 }
 
+// pullPolicy maps pull_policy. A service with a build section follows
+// compose v2, in moor's content-addressed terms: compose builds on up when
+// the image is missing (missing, if_not_present, never: never only
+// forbids pulls) or always (build); moor builds when no image of the
+// build's hash is present, which yields the same image as building again
+// would, so all of them are PullBuild. always makes compose pull image:
+// from a registry instead of building it: moor refuses it rather than run
+// a registry's image in place of the repository's build.
 func pullPolicy(s *types.ServiceConfig) (string, error) {
+	if s.Build != nil {
+		switch s.PullPolicy {
+		case "", types.PullPolicyMissing, types.PullPolicyIfNotPresent, types.PullPolicyBuild, types.PullPolicyNever:
+			return reconcile.PullBuild, nil
+		}
+		return "", fmt.Errorf("service %s: pull_policy %q with build: compose would pull image: from a registry instead of building it; drop pull_policy to build it on the host, or drop build: to pull it: %w", s.Name, s.PullPolicy, ErrUnsupported)
+	}
 	switch s.PullPolicy {
+	case types.PullPolicyBuild:
+		return "", fmt.Errorf("service %s: pull_policy build needs a build section", s.Name)
 	case "", types.PullPolicyMissing, types.PullPolicyIfNotPresent:
 		return reconcile.PullMissing, nil
 	case types.PullPolicyAlways:
@@ -150,6 +161,16 @@ func pullPolicy(s *types.ServiceConfig) (string, error) {
 		return reconcile.PullNever, nil
 	}
 	return "", fmt.Errorf("service %s: pull_policy %q is %w (use missing, always or never)", s.Name, s.PullPolicy, ErrUnsupported)
+}
+
+// withBuildImage is s with the image its containers run: the build's.
+func withBuildImage(s *types.ServiceConfig, b *reconcile.BuildSpec) *types.ServiceConfig {
+	if b == nil {
+		return s
+	}
+	c := *s
+	c.Image = b.Image
+	return &c
 }
 
 // spec builds the normalized container spec of a service.

@@ -394,7 +394,7 @@ func outcomeError(out *Outcome) error {
 			switch {
 			case r.Skipped, r.RolledBack:
 				err = fault.Mark(fault.ErrHeld, err) // a consequence, classed by its cause
-			case r.Op.Kind.ContainerOp() && r.Op.Kind != reconcile.OpRemove:
+			case r.Op.Kind.ContainerOp() && r.Op.Kind != reconcile.OpRemove, r.Op.Kind == reconcile.OpBuild:
 				err = fault.Mark(fault.ErrHeld, err)
 			}
 			problems = append(problems, err)

@@ -86,13 +86,25 @@ func heldReason(f Failure) string {
 		shortRev(f.Revision), f.Reason, f.Attempts, f.At.UTC().Format(time.RFC3339), f.RetryAt.UTC().Format(time.RFC3339))
 }
 
-// noteFailures remembers the services whose container ops failed in this
-// run, and forgets those that now match the revision.
+// noteFailures remembers the services whose container ops or image build
+// failed in this run, and forgets those that now match the revision.
 func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, remaining *reconcile.Plan, now time.Time) {
 	dec := c.decisions()
 	failed := map[string]string{}
 	if res != nil {
 		for _, r := range res.Ops {
+			if r.Op.Kind == reconcile.OpBuild && r.Err != nil && !r.Skipped {
+				// A failed build holds every service that runs its image,
+				// as a failed rollout does: the same broken build is not
+				// tried again on every poll.
+				d.EachService(func(stack string, svc *reconcile.Service) {
+					key := reconcile.ServiceKey(stack, svc.Name)
+					if svc.Build != nil && svc.Spec.Image == r.Op.Image && failed[key] == "" {
+						failed[key] = printable.Error(r.Err) // it names the build
+					}
+				})
+				continue
+			}
 			switch r.Op.Kind {
 			case reconcile.OpCreate, reconcile.OpReplace, reconcile.OpStart, reconcile.OpRestart, reconcile.OpRestore:
 			default:

@@ -22,6 +22,15 @@ func svc(name, image string, replicas int, env ...string) *reconcile.Service {
 	return s
 }
 
+// built is a service whose image is built from a context hashing to hash.
+func built(name, hash string, replicas int) *reconcile.Service {
+	b := &reconcile.BuildSpec{Image: reconcile.BuildImage("web-"+name, hash), Tags: []string{"web-" + name + ":latest"},
+		Hash: hash, Root: "/snapshot", Context: "web/" + name, Dockerfile: "Dockerfile"}
+	s := svc(name, b.Image, replicas)
+	s.PullPolicy, s.Build = reconcile.PullBuild, b
+	return s
+}
+
 func want(rev string, svcs ...*reconcile.Service) *reconcile.Desired {
 	st := &reconcile.Stack{Name: "web", Services: map[string]*reconcile.Service{},
 		Networks: map[string]*reconcile.NetworkSpec{"default": {Key: "default", Name: "web_default"}}}
@@ -68,6 +77,8 @@ func TestConvergeFromRandomStates(t *testing.T) {
 		want("main@sha1:2", svc("api", "app:1", 2, "A=2"), svc("db", "db:1", 1)),
 		want("main@sha1:3", svc("api", "app:2", 3, "A=2"), svc("db", "db:1", 1), svc("jobs", "app:2", 1)),
 		want("main@sha1:4", svc("api", "app:2", 1, "A=2")),
+		want("main@sha1:5", svc("api", "app:2", 1, "A=2"), built("site", "sha256:51", 2)),
+		want("main@sha1:6", svc("api", "app:2", 1, "A=2"), built("site", "sha256:52", 1)),
 	}
 	disturb := []func(f *runtime.Fake){
 		func(f *runtime.Fake) { f.StopByHand("web-api-1") },
@@ -121,6 +132,33 @@ func TestFailedPullKeepsOldContainer(t *testing.T) {
 	}
 	if f.String() != before {
 		t.Fatalf("a failed pull changed the engine:\n%s\nwas:\n%s", f, before)
+	}
+}
+
+// TestFailedBuildKeepsOldContainer: a build that fails leaves the service
+// as it ran, and a build once done is not done again.
+func TestFailedBuildKeepsOldContainer(t *testing.T) {
+	f := runtime.NewFake()
+	converge(t, f, want("main@sha1:1", built("site", "sha256:1", 1)), 2)
+	if n := f.Calls()["Build"]; n != 1 {
+		t.Fatalf("built %d times, want 1", n)
+	}
+	before := f.String()
+	next := built("site", "sha256:2", 1)
+	f.FailAlways("Build", next.Spec.Image, errors.New("COPY failed"))
+	obs, _ := f.Observe(context.Background())
+	res := executor(f).Apply(context.Background(), reconcile.MakePlan(want("main@sha1:2", next), obs, reconcile.Constraints{}))
+	if len(res.Failed()) != 2 {
+		t.Fatalf("want the build to fail and the replace to be skipped, got %+v", res.Failed())
+	}
+	if f.String() != before {
+		t.Fatalf("a failed build changed the engine:\n%s\nwas:\n%s", f, before)
+	}
+	f.ClearFaults()
+	converge(t, f, want("main@sha1:2", next), 2)
+	converge(t, f, want("main@sha1:1", built("site", "sha256:1", 1)), 2) // a revert finds its image
+	if n := f.Calls()["Build"]; n != 3 {
+		t.Fatalf("built %d times, want 3 (the revert reuses the first build)", n)
 	}
 }
 

@@ -118,7 +118,7 @@ type Service struct {
 	// service's one replica instead of STACK-SERVICE-1.
 	ContainerName string `json:",omitempty"`
 	Replicas      int
-	// PullPolicy is one of PullMissing, PullAlways, PullNever.
+	// PullPolicy is one of PullMissing, PullAlways, PullNever, PullBuild.
 	PullPolicy string
 	DependsOn  map[string]Dependency
 	// Update is how replicas are replaced (deploy.update_config). It is
@@ -130,6 +130,10 @@ type Service struct {
 	Hash string
 	// Compose is what docker compose knows the service by.
 	Compose ComposeService `json:",omitempty"`
+	// Build, when set, is how moor builds the service's image on the
+	// host (compose's build:); Spec.Image is then BuildSpec.Image, which
+	// names the build's hash, so the service's Hash changes with it.
+	Build *BuildSpec `json:",omitempty"`
 }
 
 // ComposeService is what docker compose v2 records of a service on its
@@ -162,6 +166,10 @@ const (
 	PullMissing = "missing"
 	PullAlways  = "always"
 	PullNever   = "never"
+	// PullBuild: the service's image is built by moor (it has a build
+	// section) when no image of its build hash is present; it is never
+	// pulled. See BuildSpec.
+	PullBuild = "build"
 )
 
 // Dependency is one depends_on entry.

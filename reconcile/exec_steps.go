@@ -112,6 +112,8 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 	switch s.Kind {
 	case StepPull:
 		err = rt.Pull(ctx, s.Image, s.Platform)
+	case StepBuild:
+		err = rt.Build(ctx, *s.Build)
 	case StepCreateNetwork:
 		err = rt.CreateNetwork(ctx, *s.Network, s.Labels)
 	case StepCreateVolume:

@@ -27,6 +27,11 @@ const (
 	// an image that carries moor's labels, cannot make it remove anything
 	// else.
 	LabelOwner = "moor.owner"
+	// LabelBuildHash is on the images moor builds (compose's build:):
+	// BuildSpec.Hash, over the build context's files and the build's
+	// settings. An image that carries the hash a service wants is that
+	// build, done before: it is not built again.
+	LabelBuildHash = "moor.build-hash"
 	// Compose's own labels, so that `docker compose -p STACK ps|logs|exec`
 	// see moor's containers.
 	LabelComposeProject         = "com.docker.compose.project"

@@ -12,6 +12,9 @@ type Observed struct {
 	// Images maps every local image reference (familiar form with tag,
 	// "nginx:1.27", or with digest, "app@sha256:…") to its image ID.
 	Images map[string]string
+	// BuildHashes are the LabelBuildHash of the local images that carry
+	// it (the images moor built), by image ID.
+	BuildHashes map[string]string `json:",omitempty"`
 	// Files is what each stack directory of the source holds, by stack
 	// (Files.ObserveFiles).
 	Files map[string]StackFiles

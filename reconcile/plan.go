@@ -10,13 +10,14 @@ import (
 // OpKind is what an operation does.
 type OpKind int
 
-// Operation kinds. The executor runs them in phases, in this order: pulls,
-// then networks and volumes, then every service's container ops, then
+// Operation kinds. The executor runs them in phases, in this order: pulls
+// and builds, then networks and volumes, then every service's container ops, then
 // network and volume removals.
 const (
 	OpCreateNetwork OpKind = iota + 1
 	OpCreateVolume
 	OpPull
+	OpBuild     // build a service's image on the host (compose's build:)
 	OpSyncFiles // write a revision's tracked files into a stack's directory
 	OpAdopt     // take over a container docker compose made
 	OpRestore   // rename a retired container back and start it
@@ -33,6 +34,7 @@ var opNames = map[OpKind]string{
 	OpCreateNetwork: "create-network",
 	OpCreateVolume:  "create-volume",
 	OpPull:          "pull",
+	OpBuild:         "build",
 	OpSyncFiles:     "sync-files",
 	OpAdopt:         "adopt",
 	OpRestore:       "restore",
@@ -65,7 +67,7 @@ type Op struct {
 	// Resource identifies what the op touches: "STACK/SERVICE/N" for a
 	// container, "STACK/SERVICE/NAME" for a container that is not a
 	// canonical replica, "STACK/network/KEY" or "STACK/volume/KEY", or the
-	// image reference for a pull.
+	// image reference for a pull or a build.
 	Resource string
 	// Cause says why, in words a person reads in `moor plan`.
 	Cause string
@@ -77,14 +79,16 @@ type Op struct {
 	// Container is the observed container the op acts on (start, replace,
 	// remove, restore); nil for create.
 	Container *Container
-	// Image is the reference to pull (pull), or the image of the service.
+	// Image is the reference to pull (pull) or build (build), or the image
+	// of the service.
 	Image string
 
 	// Rollout is how a replacement is rolled out: its order, batch and
 	// failure policy. Set on OpReplace only.
 	Rollout *Rollout
 	// Needs are the Resources of ops of this plan that must have succeeded
-	// before this one runs (its image's pull, its stack's networks); when
+	// before this one runs (its image's pull or build, its stack's
+	// networks); when
 	// one failed, this op is skipped.
 	Needs []string
 	// Waits are the depends_on conditions of the op's service on services

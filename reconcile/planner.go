@@ -28,7 +28,7 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 		p.Broken[name] = printable.Error(err) // it quotes the repository's files
 	}
 	owned := ownedBy(o, d, c)
-	b := &builder{d: d, c: c, plan: p, images: o.Images, files: o.Files, pulls: map[string]*Op{}, owned: owned}
+	b := &builder{d: d, c: c, plan: p, images: o.Images, buildHashes: o.BuildHashes, files: o.Files, pulls: map[string]*Op{}, owned: owned}
 	for _, name := range slices.Sorted(maps.Keys(d.Stacks)) {
 		if why, ok := owned.conflicts[name]; ok {
 			p.Conflicts[name] = why
@@ -69,12 +69,14 @@ type builder struct {
 	c      Constraints
 	plan   *Plan
 	images map[string]string
-	files  map[string]StackFiles
-	owned  ownedState
+	// buildHashes are the LabelBuildHash of local images, by ID.
+	buildHashes map[string]string
+	files       map[string]StackFiles
+	owned       ownedState
 	// firstIDs are the IDs of the first replica of each service of the
 	// stack being planned, for the services that share their namespace.
 	firstIDs map[string]string
-	pulls    map[string]*Op // by image: the first service that wants it
+	pulls    map[string]*Op // pulls and builds, by image: the first service that wants it
 	ops      []Op
 }
 
@@ -102,7 +104,7 @@ const (
 // phase is where an op kind runs in the executor.
 func phase(k OpKind) int {
 	switch {
-	case k == OpCreateNetwork || k == OpCreateVolume || k == OpPull:
+	case k == OpCreateNetwork || k == OpCreateVolume || k == OpPull || k == OpBuild:
 		return phaseResources
 	case k == OpSyncFiles:
 		return phaseFiles
@@ -115,7 +117,7 @@ func phase(k OpKind) int {
 }
 
 func compareOps(a, b Op) int {
-	if a.Kind == OpPull && b.Kind == OpPull {
+	if (a.Kind == OpPull || a.Kind == OpBuild) && a.Kind == b.Kind {
 		return cmp.Compare(a.Resource, b.Resource)
 	}
 	return cmp.Or(
@@ -356,12 +358,18 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 			}
 			b.plan.Notes = append(b.plan.Notes, fmt.Sprintf("%s is retried now; a controller run holds it: %s", key, why))
 		}
-		imageID, present := b.images[svc.Spec.Image]
+		imageID, present := built(b.images, b.buildHashes, svc)
 		if why := b.blocked(svc, present); why != "" {
 			b.plan.Blocked[key] = why
 			continue
 		}
-		if !present && svc.PullPolicy != PullNever {
+		if !present && svc.Build != nil {
+			if _, ok := b.pulls[svc.Spec.Image]; !ok {
+				op := buildOp(svc, "no image of this build, wanted by "+key)
+				op.Stack, op.Service = st.Name, name
+				b.pulls[svc.Spec.Image] = &op
+			}
+		} else if !present && svc.PullPolicy != PullNever {
 			if pull, ok := b.pulls[svc.Spec.Image]; !ok {
 				op := pullOp(svc.Spec.Image, svc.Spec.Platform, "not present, wanted by "+key)
 				op.Stack, op.Service = st.Name, name
@@ -517,7 +525,7 @@ func (b *builder) blocked(svc *Service, imagePresent bool) string {
 	if why, failed := b.c.FailedPulls[svc.Spec.Image]; failed {
 		return why
 	}
-	if !imagePresent && svc.PullPolicy == PullNever {
+	if !imagePresent && svc.PullPolicy == PullNever && svc.Build == nil {
 		return fmt.Sprintf("image %s is not present and pull_policy is never", svc.Spec.Image)
 	}
 	return ""
@@ -731,13 +739,13 @@ func (b *builder) removeStack(name string, obs *observedStack) {
 // volumes; a network's or volume's removal for the removal of its stack's
 // containers.
 func linkNeeds(ops []Op) {
-	pulls := map[string]string{}       // image -> resource
+	pulls := map[string]string{}       // image -> resource of its pull or build
 	resources := map[string][]string{} // stack -> create-network/volume/sync-files resources
 	removes := map[string][]string{}   // stack -> container remove resources
 	news := map[string][]string{}      // stack -> create/replace resources
 	for _, op := range ops {
 		switch op.Kind {
-		case OpPull:
+		case OpPull, OpBuild:
 			pulls[op.Image] = op.Resource
 		case OpCreateNetwork, OpCreateVolume, OpSyncFiles:
 			resources[op.Stack] = append(resources[op.Stack], op.Resource)

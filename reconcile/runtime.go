@@ -22,6 +22,13 @@ type Runtime interface {
 	// "" for the engine's own). Pulling a present image is allowed and
 	// refreshes it.
 	Pull(ctx context.Context, ref, platform string) error
+	// Build builds spec.Image from the files of spec's context (sent only
+	// if they still hash to spec.ContextDigest), tags it spec.Image and
+	// spec.Tags, and labels it LabelBuildHash=spec.Hash. Building an image
+	// that is present builds it again (the builder's cache makes that
+	// cheap) and moves its tags. A failed build changes no tag; its error
+	// carries the last lines of the build's output.
+	Build(ctx context.Context, spec BuildSpec) error
 
 	// CreateNetwork creates the network with the given labels. A network of
 	// that name that already exists is success.

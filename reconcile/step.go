@@ -24,6 +24,7 @@ const (
 	StepRename                            // rename the container from Name to To
 	StepRemove                            // force-remove the container
 	StepSyncFiles                         // make Stack's directory hold Files
+	StepBuild                             // build Image from Build
 )
 
 var stepNames = map[StepKind]string{
@@ -31,6 +32,7 @@ var stepNames = map[StepKind]string{
 	StepRemoveNetwork: "remove-network", StepRemoveVolume: "remove-volume",
 	StepCreate: "create", StepStart: "start", StepReady: "wait", StepExpose: "expose",
 	StepStop: "stop", StepRename: "rename", StepRemove: "remove", StepSyncFiles: "sync-files",
+	StepBuild: "build",
 }
 
 func (k StepKind) String() string {
@@ -85,6 +87,8 @@ type Step struct {
 	Platform string `json:",omitempty"`
 	Network  *NetworkSpec
 	Volume   *VolumeSpec
+	// Build is what StepBuild builds Image from.
+	Build *BuildSpec
 	// Stack and Files: the stack directory StepSyncFiles makes hold Files.
 	Stack string
 	Files *StackFiles
@@ -106,6 +110,13 @@ func (s Step) String() string {
 		out = "pull " + s.Image
 		if s.Platform != "" {
 			out += " for " + s.Platform
+		}
+	case StepBuild:
+		out = fmt.Sprintf("build %s from %s", s.Image, s.Build.Context)
+		if s.Build.DockerfileInline != "" {
+			out += " (dockerfile_inline)"
+		} else {
+			out += " (" + s.Build.Dockerfile + ")"
 		}
 	case StepCreateNetwork, StepRemoveNetwork:
 		out = s.Kind.String() + " " + s.Network.Name

@@ -87,6 +87,12 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		if _, ok := img.Labels[reconcile.LabelStack]; ok {
 			labeled[img.ID] = true
 		}
+		if h, ok := img.Labels[reconcile.LabelBuildHash]; ok {
+			if obs.BuildHashes == nil {
+				obs.BuildHashes = map[string]string{}
+			}
+			obs.BuildHashes[img.ID] = h
+		}
 		for _, ref := range append(img.RepoTags, img.RepoDigests...) {
 			if ref == "<none>:<none>" || ref == "<none>@<none>" {
 				continue

@@ -139,6 +139,14 @@ func (f *Fake) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
 	obs := &reconcile.Observed{Images: maps.Clone(f.images)}
+	for id, labels := range f.imgLabels {
+		if h, ok := labels[reconcile.LabelBuildHash]; ok {
+			if obs.BuildHashes == nil {
+				obs.BuildHashes = map[string]string{}
+			}
+			obs.BuildHashes[id] = h
+		}
+	}
 	for _, c := range f.containers {
 		_, moors := c.labels[reconcile.LabelStack]
 		_, composes := c.labels[reconcile.LabelComposeProject]
@@ -216,6 +224,31 @@ func (f *Fake) Pull(ctx context.Context, ref, platform string) (err error) {
 		return fmt.Errorf("pull %s: %w", ref, notFound("manifest for %s not found: manifest unknown", fam))
 	}
 	f.images[fam] = id
+	return nil
+}
+
+// Build makes spec.Image a local image, as a build of spec would: an ID
+// derived from spec.Hash, the tags of spec, and spec's labels with
+// LabelBuildHash. It reads no file. Inject a fault on spec.Image (or "*")
+// to make it fail as a broken Dockerfile would: no tag changes.
+func (f *Fake) Build(ctx context.Context, spec reconcile.BuildSpec) (err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer f.journal(&err, "Build", spec.Image)
+	if err := f.begin("Build", spec.Image); err != nil {
+		return fmt.Errorf("build %s: %w", spec.Image, err)
+	}
+	sum := sha256.Sum256([]byte("build " + spec.Hash))
+	id := "sha256:" + hex.EncodeToString(sum[:])
+	for _, ref := range append([]string{spec.Image}, spec.Tags...) {
+		f.images[familiarRef(ref)] = id
+	}
+	labels := maps.Clone(spec.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[reconcile.LabelBuildHash] = spec.Hash
+	f.imgLabels[id] = labels
 	return nil
 }
 
