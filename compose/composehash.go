@@ -27,9 +27,15 @@ func (m mapper) composeHash(s types.ServiceConfig) (reconcile.ComposeService, er
 	c := reconcile.ComposeService{DependsOn: composeDependsOn(s)}
 	// compose hashes the container ID of a service whose namespace this one
 	// shares: known when the container is created.
-	if ref, ok := strings.CutPrefix(s.NetworkMode, types.ServicePrefix); ok {
-		s.NetworkMode = types.ContainerPrefix + reconcile.RefPrefix + ref
-		c.Refs = append(c.Refs, ref)
+	// Namespaces, as compose resolves them before hashing: the service's
+	// first container's ID.
+	for _, mode := range []*string{&s.NetworkMode, &s.Ipc, &s.Pid} {
+		if ref, ok := strings.CutPrefix(*mode, types.ServicePrefix); ok {
+			*mode = types.ContainerPrefix + reconcile.RefPrefix + ref
+			if !slices.Contains(c.Refs, ref) {
+				c.Refs = append(c.Refs, ref)
+			}
+		}
 	}
 	// volumes_from as compose resolves it before hashing: a service's
 	// first container's ID, a container's name, the mode dropped.

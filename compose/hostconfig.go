@@ -33,9 +33,9 @@ func (m mapper) hostConfig(s *types.ServiceConfig, spec *reconcile.ContainerSpec
 		spec.DeviceCgroupRules = nil
 	}
 	var err error
-	spec.Ipc, err = namespaceMode("ipc", s.Ipc, "host", "private", "shareable", "none")
+	spec.Ipc, err = m.namespaceMode("ipc", s.Ipc, "host", "private", "shareable", "none")
 	errs = append(errs, err)
-	spec.Pid, err = namespaceMode("pid", s.Pid, "host")
+	spec.Pid, err = m.namespaceMode("pid", s.Pid, "host")
 	errs = append(errs, err)
 	switch s.Cgroup {
 	case "", "host", "private":
@@ -54,18 +54,22 @@ func (m mapper) hostConfig(s *types.ServiceConfig, spec *reconcile.ContainerSpec
 	return errors.Join(errs...)
 }
 
-// namespaceMode checks an ipc or pid mode: one of modes, or container:NAME.
-// service:NAME is not resolved yet, and says so.
-func namespaceMode(field, mode string, modes ...string) (string, error) {
+// namespaceMode checks an ipc or pid mode: one of modes, container:NAME,
+// or service:NAME for a service of the stack (its first replica's
+// namespace, resolved when the container is created, as compose does).
+func (m mapper) namespaceMode(field, mode string, modes ...string) (string, error) {
 	switch {
 	case mode == "" || slices.Contains(modes, mode):
 		return mode, nil
 	case strings.HasPrefix(mode, types.ContainerPrefix) && len(mode) > len(types.ContainerPrefix):
 		return mode, nil
 	case strings.HasPrefix(mode, types.ServicePrefix):
-		return "", fmt.Errorf("%s %q: sharing the %s namespace of a service of the stack is %w yet; use container:NAME with the container's name (STACK-SERVICE-1 or its container_name)", field, mode, field, ErrUnsupported)
+		if ref := strings.TrimPrefix(mode, types.ServicePrefix); m.project.Services[ref].Name == "" {
+			return "", fmt.Errorf("%s %q: the stack has no service %q", field, mode, ref)
+		}
+		return mode, nil
 	}
-	return "", fmt.Errorf("%s %q: use %s or container:NAME", field, mode, strings.Join(modes, ", "))
+	return "", fmt.Errorf("%s %q: use %s, container:NAME or service:NAME", field, mode, strings.Join(modes, ", "))
 }
 
 // deviceRequest maps gpus (gpu: the "gpu" capability added, as compose

@@ -18,10 +18,8 @@ func TestLoadStackRejects(t *testing.T) {
 		want    []string // substrings of the error
 	}{
 		{name: "log_driver", service: "log_driver: syslog", want: []string{"log_driver"}},
-		{name: "ipc service", service: "ipc: service:db", extra: "  db:\n    image: db:1\n", want: []string{`service api: ipc "service:db": sharing the ipc namespace of a service of the stack is not supported by moor yet`, "container:NAME"}},
-		{name: "pid service", service: "pid: service:db", extra: "  db:\n    image: db:1\n", want: []string{`service api: pid "service:db": sharing the pid namespace`}},
-		{name: "ipc unknown", service: "ipc: sideways", want: []string{`ipc "sideways": use host, private, shareable, none or container:NAME`}},
-		{name: "pid unknown", service: "pid: private", want: []string{`pid "private": use host or container:NAME`}},
+		{name: "ipc unknown", service: "ipc: sideways", want: []string{`ipc "sideways": use host, private, shareable, none, container:NAME or service:NAME`}},
+		{name: "pid unknown", service: "pid: private", want: []string{`pid "private": use host, container:NAME or service:NAME`}},
 		{name: "deploy.mode job", service: "deploy:\n      mode: replicated-job", want: []string{`deploy.mode "replicated-job" is not supported`}},
 		{name: "restart_policy condition", service: "deploy:\n      restart_policy:\n        condition: sometimes", want: []string{`deploy.restart_policy.condition "sometimes": use none, on-failure, any or unless-stopped`}},
 		{name: "use_api_socket", service: "use_api_socket: true", want: []string{`field "use_api_socket" is not supported by moor: bind /var/run/docker.sock explicitly`}},

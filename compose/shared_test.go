@@ -122,3 +122,34 @@ services:
 		t.Errorf("warnings %q, want one about db:ro", st.Warnings)
 	}
 }
+
+func TestSharedIPCAndPIDNamespaces(t *testing.T) {
+	st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": `
+services:
+  app:
+    image: app:1
+    ipc: shareable
+  debug:
+    image: debug:1
+    ipc: service:app
+    pid: service:app
+`}, Options{})
+	debug := st.Services["debug"]
+	if debug.Spec.Ipc != "service:app" || debug.Spec.Pid != "service:app" {
+		t.Errorf("ipc %q, pid %q; want service:app", debug.Spec.Ipc, debug.Spec.Pid)
+	}
+	if !cmp.Equal(debug.Compose.Refs, []string{"app"}) ||
+		!strings.Contains(debug.Compose.Template, `"ipc":"container:`+reconcile.RefPrefix+`app"`) ||
+		!strings.Contains(debug.Compose.Template, `"pid":"container:`+reconcile.RefPrefix+`app"`) {
+		t.Errorf("compose hash %+v, want a template with app's ID for ipc and pid", debug.Compose)
+	}
+	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": `
+services:
+  debug:
+    image: debug:1
+    pid: service:nothere
+`}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "nothere") {
+		t.Errorf("pid of a service that does not exist: %v", err)
+	}
+}

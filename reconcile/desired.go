@@ -299,7 +299,8 @@ type ContainerSpec struct {
 	Runtime string `json:",omitempty"`
 	// Ipc, Pid, Uts, UsernsMode and Cgroup are the namespace modes as
 	// compose passes them: "host", "private", "shareable",
-	// "container:NAME", ...
+	// "container:NAME", ...; Ipc and Pid may also be "service:NAME", as
+	// NetworkMode.
 	Ipc        string `json:",omitempty"`
 	Pid        string `json:",omitempty"`
 	Uts        string `json:",omitempty"`

@@ -156,17 +156,20 @@ func adoptOp(stack string, svc *Service, c Container) Op {
 }
 
 // createStep creates replica n of svc as name: its spec with the services
-// it refers to resolved into the containers that run them (network_mode
-// service:X into container:X's first replica, volumes_from likewise, links
+// it refers to resolved into the containers that run them (network_mode,
+// ipc and pid service:X into container:X's first replica, volumes_from
+// likewise, links
 // into the linked replicas under compose's aliases), and its labels. compose's hash of a
 // service that shares another's namespace covers that one's container ID,
 // known when the step runs.
 func (b *builder) createStep(stack string, svc *Service, n int, name string) Step {
 	st := b.d.Stacks[stack]
 	spec := svc.Spec
-	if ref, ok := strings.CutPrefix(spec.NetworkMode, "service:"); ok {
-		if p := st.Services[ref]; p != nil {
-			spec.NetworkMode = "container:" + p.ReplicaName(stack, 1)
+	for _, mode := range []*string{&spec.NetworkMode, &spec.Ipc, &spec.Pid} {
+		if ref, ok := strings.CutPrefix(*mode, "service:"); ok {
+			if p := st.Services[ref]; p != nil {
+				*mode = "container:" + p.ReplicaName(stack, 1)
+			}
 		}
 	}
 	spec.Links = b.links(stack, svc, n)

@@ -492,8 +492,12 @@ func (b *builder) nsReplaced(stack string, svc *Service) string {
 // "shares the network namespace of vpn", "uses the volumes of data".
 func (s *Service) shares(ref string) string {
 	var what []string
-	if s.Spec.NetworkMode == "service:"+ref {
-		what = append(what, "shares the network namespace of "+ref)
+	for _, ns := range []struct{ mode, name string }{
+		{s.Spec.NetworkMode, "network"}, {s.Spec.Ipc, "IPC"}, {s.Spec.Pid, "PID"},
+	} {
+		if ns.mode == "service:"+ref {
+			what = append(what, "shares the "+ns.name+" namespace of "+ref)
+		}
 	}
 	if slices.Contains(s.Spec.VolumesFrom, "service:"+ref) {
 		what = append(what, "uses the volumes of "+ref)

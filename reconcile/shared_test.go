@@ -389,3 +389,35 @@ replace web/db/1 (config changed: environment) [start-first, batch 1/1, rollback
 	}
 	t.Fatalf("no op creates backup:\n%s", p)
 }
+
+// TestPlanSharedIPCAndPID: ipc and pid service:X join X's first replica's
+// namespaces, and follow its container like network_mode does.
+func TestPlanSharedIPCAndPID(t *testing.T) {
+	mk := func(appEnv string) (*Stack, *Service, *Service) {
+		app := service("app", "app:1", appEnv)
+		debug := service("debug", "debug:1")
+		debug.Spec.Ipc, debug.Spec.Pid = "service:app", "service:app"
+		debug.Hash = debug.Spec.Hash()
+		debug.DependsOn = map[string]Dependency{"app": {Condition: ConditionStarted, Required: true}}
+		debug.Compose = ComposeService{Template: `{"ipc":"container:` + RefPrefix + `app","pid":"container:` + RefPrefix + `app"}`, Refs: []string{"app"}}
+		return stack("web", app, debug), app, debug
+	}
+	st, app, debug := mk("A=1")
+	st2, _, _ := mk("A=2")
+	sharing := running("web", debug, 1, rev1)
+	sharing.ComposeHash = debug.Compose.HashWith(map[string]string{"app": "id-web-app-1"})
+	assertPlan(t, MakePlan(desired(st), observed(running("web", app, 1, rev1), sharing), Constraints{}), ``)
+	assertPlan(t, MakePlan(desired(st2), observed(running("web", app, 1, rev1), sharing), Constraints{}), `
+replace web/app/1 (config changed: environment) [start-first, batch 1/1, rollback on failure]
+replace web/debug/1 (shares the IPC namespace of app and shares the PID namespace of app, whose container is replaced) [start-first, batch 1/1, rollback on failure]`)
+	p := MakePlan(desired(st), &Observed{Images: map[string]string{"app:1": "a", "debug:1": "d"}}, Constraints{})
+	for _, op := range p.Ops {
+		if op.Service == "debug" {
+			if s := op.Steps[0].Spec; s.Ipc != "container:web-app-1" || s.Pid != "container:web-app-1" {
+				t.Errorf("ipc %q, pid %q at create; want container:web-app-1", s.Ipc, s.Pid)
+			}
+			return
+		}
+	}
+	t.Fatalf("no op creates debug:\n%s", p)
+}

@@ -133,6 +133,51 @@ secrets:
 		},
 	},
 	{
+		name: "host",
+		compose: `services:
+  app:
+    image: %[1]s
+    platform: linux/amd64
+    runtime: runc
+    ipc: shareable
+    uts: host
+    cgroup: private
+    group_add: ["100", "1000"]
+    mem_limit: 64m
+    memswap_limit: 128m
+    oom_score_adj: 100
+    cpu_period: 100000
+    cpu_quota: 50000
+    device_cgroup_rules: ["c 1:3 mr"]
+    configs:
+      - source: inline
+        target: /etc/inline.conf
+    secrets: [token]
+    volumes:
+      - ./state:/state:z
+    deploy:
+      placement:
+        constraints: [node.role == manager]
+      restart_policy:
+        condition: unless-stopped
+        delay: 5s
+  sidecar:
+    image: %[1]s
+    platform: linux/amd64
+    environment: {PORT: "8081"}
+    ipc: service:app
+    pid: service:app
+configs:
+  inline:
+    content: |
+      level=debug
+secrets:
+  token:
+    environment: TOKEN
+`,
+		files: map[string]string{".env": "TOKEN=s3cret\n"},
+	},
+	{
 		name: "wiring",
 		compose: `services:
   vpn:
@@ -276,9 +321,11 @@ func inspectProject(t *testing.T, project string) map[string]any {
 		// between the two runs; moor's empty plan after compose's run
 		// below shows it takes compose's hash for its own.
 		refers := false
-		if mode, ok := hc["NetworkMode"].(string); ok && strings.HasPrefix(mode, "container:") {
-			hc["NetworkMode"] = "container:" + named(names, strings.TrimPrefix(mode, "container:"))
-			refers = true
+		for _, key := range []string{"NetworkMode", "IpcMode", "PidMode"} {
+			if mode, ok := hc[key].(string); ok && strings.HasPrefix(mode, "container:") {
+				hc[key] = "container:" + named(names, strings.TrimPrefix(mode, "container:"))
+				refers = true
+			}
 		}
 		if from, ok := hc["VolumesFrom"].([]any); ok {
 			for i, f := range from {
