@@ -39,7 +39,7 @@ volumes:
 }
 
 // TestComposeSeesMoorsStacks: docker compose v2 sees a stack moor deployed
-// (ps, ls), and `docker compose up -d` run on the stack's own files in its
+// (ps, ls, logs, exec), and `docker compose up -d` run on the stack's own files in its
 // directory recreates nothing: moor and compose agree on what runs. moor's
 // plan after that is empty.
 func TestComposeSeesMoorsStacks(t *testing.T) {
@@ -66,6 +66,13 @@ func TestComposeSeesMoorsStacks(t *testing.T) {
 	}
 	if ls := testkit.Compose(t, dir, "ls", "--all"); !strings.Contains(ls, stack) || !strings.Contains(ls, filepath.Join(dir, "compose.yaml")) {
 		t.Errorf("docker compose ls does not list the stack with its file:\n%s", ls)
+	}
+
+	if logs := testkit.Compose(t, dir, "logs", "worker"); !strings.Contains(logs, "testapp: version=") {
+		t.Errorf("docker compose logs worker shows nothing of the worker's output:\n%s", logs)
+	}
+	if out := testkit.Compose(t, dir, "exec", "-T", "web", "/testapp", "get", "http://127.0.0.1:8080/"); !strings.Contains(out, "version=1") {
+		t.Errorf("docker compose exec web: %q, want the app's answer", out)
 	}
 
 	testkit.Compose(t, dir, "up", "-d", "--wait")
