@@ -21,7 +21,25 @@ var differentialStacks = []struct {
 	name    string
 	compose string
 	files   map[string]string
+	// outside: a container STACK-outside runs, started by hand, before
+	// the stack is deployed.
+	outside bool
 }{
+	{
+		name: "outside",
+		compose: `services:
+  probe:
+    image: %[1]s
+    network_mode: container:%[4]s-outside
+    environment: {PORT: "8081"}
+    volumes:
+      - type: bind
+        source: ./logs
+        target: /logs
+        bind: {selinux: z, create_host_path: true}
+`,
+		outside: true,
+	},
 	{
 		name: "container",
 		compose: `services:
@@ -235,6 +253,9 @@ func TestDifferentialCompose(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stack := testkit.StackName(t)
 			testkit.CleanupStack(t, stack)
+			if tc.outside {
+				testkit.RunByHand(t, stack, stack+"-outside", img)
+			}
 			repo := testkit.NewRepo(t)
 			repo.Write(stack+"/compose.yaml", fmt.Sprintf(tc.compose, img, testkit.FreePort(t), testkit.FreePort(t), stack))
 			for path, content := range tc.files {
@@ -321,17 +342,25 @@ func inspectProject(t *testing.T, project string) map[string]any {
 		// between the two runs; moor's empty plan after compose's run
 		// below shows it takes compose's hash for its own.
 		refers := false
+		inProject := func(ref string) (string, bool) {
+			if n, ok := names[ref]; ok {
+				return n, true
+			}
+			return ref, slices.Contains(slices.Collect(maps.Values(names)), ref)
+		}
 		for _, key := range []string{"NetworkMode", "IpcMode", "PidMode"} {
-			if mode, ok := hc[key].(string); ok && strings.HasPrefix(mode, "container:") {
-				hc[key] = "container:" + named(names, strings.TrimPrefix(mode, "container:"))
-				refers = true
+			if ref, ok := strings.CutPrefix(hc[key].(string), "container:"); ok {
+				if name, ok := inProject(ref); ok {
+					hc[key], refers = "container:"+name, true
+				}
 			}
 		}
 		if from, ok := hc["VolumesFrom"].([]any); ok {
 			for i, f := range from {
-				from[i] = named(names, f.(string))
+				if name, ok := inProject(f.(string)); ok {
+					from[i], refers = name, true
+				}
 			}
-			refers = true
 		}
 		if refers {
 			delete(cfg["Labels"].(map[string]any), "com.docker.compose.config-hash")
@@ -378,13 +407,6 @@ func inspectProject(t *testing.T, project string) map[string]any {
 
 var anonVolume = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// named returns the name of the container with ID ref, or ref.
-func named(names map[string]string, ref string) string {
-	if n, ok := names[ref]; ok {
-		return n
-	}
-	return ref
-}
 
 // sortBy sorts the list m[key] by key.
 func sortBy(m map[string]any, key string, by func(any) string) {
