@@ -334,7 +334,14 @@ func resources(spec reconcile.ContainerSpec) container.Resources {
 	for _, u := range spec.Ulimits {
 		r.Ulimits = append(r.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
+	var cdiNames []string
 	for _, dev := range spec.Devices {
+		// A CDI device name ("vendor.com/class=name") is a request of the
+		// cdi driver, as compose makes it.
+		if isCDI(dev) {
+			cdiNames = append(cdiNames, dev.Host)
+			continue
+		}
 		perm := dev.Permissions
 		if perm == "" {
 			perm = "rwm"
@@ -342,6 +349,9 @@ func resources(spec reconcile.ContainerSpec) container.Resources {
 		r.Devices = append(r.Devices, container.DeviceMapping{
 			PathOnHost: dev.Host, PathInContainer: dev.Container, CgroupPermissions: perm,
 		})
+	}
+	if len(cdiNames) > 0 {
+		r.DeviceRequests = append(r.DeviceRequests, container.DeviceRequest{Driver: "cdi", DeviceIDs: cdiNames})
 	}
 	return r
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"net"
+	"regexp"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/moby/api/types/blkiodev"
@@ -81,6 +82,11 @@ func macAddress(spec reconcile.ContainerSpec, ep *network.EndpointSettings, api 
 // checkAPI refuses a spec that needs a newer engine than api, naming the
 // field and the version.
 func checkAPI(spec reconcile.ContainerSpec, api string) error {
+	for _, dev := range spec.Devices {
+		if isCDI(dev) && versions.LessThan(api, "1.44") {
+			return needsAPI("devices "+dev.Host+" (a CDI device)", "1.44", "25.0", api)
+		}
+	}
 	for _, m := range spec.Mounts {
 		if m.Subpath != "" && versions.LessThan(api, "1.45") {
 			return needsAPI("volumes.volume.subpath (on "+m.Target+")", "1.45", "26.0", api)
@@ -116,4 +122,14 @@ func imagePlatform(spec reconcile.ContainerSpec, os, arch, variant string) (*oci
 			spec.Platform, spec.Image, platforms.Format(have), spec.Platform)
 	}
 	return &want, nil
+}
+
+// cdiName matches a fully qualified CDI device name, vendor/class=name, as
+// the CDI parser compose uses accepts it.
+var cdiName = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?/[a-zA-Z0-9]([a-zA-Z0-9_-]*[a-zA-Z0-9])?=[a-zA-Z0-9]([a-zA-Z0-9_.:-]*[a-zA-Z0-9])?$`)
+
+// isCDI reports whether a device is a CDI device (source and target one
+// qualified name), as compose v2's getDeployResources tells them.
+func isCDI(dev reconcile.Device) bool {
+	return dev.Host == dev.Container && cdiName.MatchString(dev.Host)
 }

@@ -21,6 +21,7 @@ func TestDockerCreateHostConfigFields(t *testing.T) {
 	stack := testkit.StackName(t)
 	testkit.CleanupStack(t, stack)
 	ctx := t.Context()
+	dir := t.TempDir()
 	spec := reconcile.ContainerSpec{
 		Image:             testkit.TestImage(t),
 		Env:               []string{"PORT=8080"},
@@ -33,6 +34,7 @@ func TestDockerCreateHostConfigFields(t *testing.T) {
 		OomScoreAdj:       200,
 		Isolation:         "default",
 		DeviceCgroupRules: []string{"c 1:3 mr"},
+		Mounts:            []reconcile.Mount{{Type: reconcile.MountBind, Source: dir, Target: "/shared", ReadOnly: true, SELinux: "z"}},
 		Resources: reconcile.Resources{
 			MemoryBytes: 64 << 20, MemorySwap: 128 << 20, MemorySwappiness: 10,
 			CPUPeriod: 100000, CPUQuota: 50000,
@@ -41,10 +43,10 @@ func TestDockerCreateHostConfigFields(t *testing.T) {
 	id := create(t, d, stack, "api", 1, spec)
 	hc := inspectRaw(t, id).HostConfig
 	got := []any{hc.Runtime, hc.IpcMode, hc.UTSMode, hc.UsernsMode, hc.CgroupnsMode, hc.GroupAdd, hc.OomScoreAdj,
-		hc.Isolation, hc.DeviceCgroupRules, hc.Memory, hc.MemorySwap, *hc.MemorySwappiness, hc.CPUPeriod, hc.CPUQuota}
+		hc.Isolation, hc.DeviceCgroupRules, hc.Memory, hc.MemorySwap, *hc.MemorySwappiness, hc.CPUPeriod, hc.CPUQuota, hc.Binds}
 	want := []any{"runc", container.IpcMode("shareable"), container.UTSMode("host"), container.UsernsMode("host"),
 		container.CgroupnsMode("private"), []string{"29"}, 200, container.Isolation("default"), []string{"c 1:3 mr"},
-		int64(64 << 20), int64(128 << 20), int64(10), int64(100000), int64(50000)}
+		int64(64 << 20), int64(128 << 20), int64(10), int64(100000), int64(50000), []string{dir + ":/shared:ro,z"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("host config (-want +got):\n%s", diff)
 	}

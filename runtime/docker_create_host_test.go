@@ -141,3 +141,26 @@ func TestBuildCreateNeedsNewerEngine(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildCreateCDIDevices: a device named by its CDI name is a request of
+// the cdi driver, as compose makes it, and needs an engine that has one.
+func TestBuildCreateCDIDevices(t *testing.T) {
+	spec := reconcile.ContainerSpec{Image: "app:1", Devices: []reconcile.Device{
+		{Host: "nvidia.com/gpu=all", Container: "nvidia.com/gpu=all"},
+		{Host: "/dev/null", Container: "/dev/nothing"},
+	}}
+	req, err := buildCreate(spec, nil, "api", "1.44")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := req.HostConfig.Resources
+	if d := cmp.Diff([]container.DeviceRequest{{Driver: "cdi", DeviceIDs: []string{"nvidia.com/gpu=all"}}}, r.DeviceRequests); d != "" {
+		t.Errorf("device requests (-want +got):\n%s", d)
+	}
+	if len(r.Devices) != 1 || r.Devices[0].PathOnHost != "/dev/null" {
+		t.Errorf("devices = %+v, want /dev/null only", r.Devices)
+	}
+	if _, err := buildCreate(spec, nil, "api", "1.41"); err == nil || !strings.Contains(err.Error(), "devices nvidia.com/gpu=all (a CDI device) needs Docker Engine 25.0 or later") {
+		t.Errorf("on API 1.41: %v", err)
+	}
+}
