@@ -185,3 +185,22 @@ func TestLoadStackPlatform(t *testing.T) {
 		t.Errorf("err = %v, want the bad platform named", err)
 	}
 }
+
+// TestHashOfEveryOldFieldPinned pins the hash of a service that sets every
+// field moor mapped before the fields of hostconfig.go: a field added to
+// the spec since must leave it alone, or upgrading moor would replace
+// every container.
+func TestHashOfEveryOldFieldPinned(t *testing.T) {
+	st, _ := mustLoadWeb(t, map[string]string{
+		"web/compose.yaml": fullCompose,
+		"web/api.env":      "FROM_FILE=yes\nB=from-file-loses\n",
+		"web/conf/a.conf":  "a",
+		"web/conf/b.conf":  "b",
+		"web/app.conf":     "app",
+		"web/token.txt":    "s3cret",
+	}, Options{})
+	const want = "sha256:038121b936263827936720322721e1c7d30025625e56ffd2adcd6b3854d3b067"
+	if got := st.Services["api"].Hash; got != want {
+		t.Errorf("hash of the full service changed:\n got %s\nwant %s", got, want)
+	}
+}
