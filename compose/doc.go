@@ -52,8 +52,9 @@
 //
 // A field the engine's API version does not know is an error at create
 // naming the field and the engine it needs (volume.subpath: API 1.45;
-// bind.recursive writable or readonly, and mac_address, with the engine
-// client moor uses: API 1.44), never dropped. ipc and pid service:NAME are
+// bind.recursive writable or readonly: API 1.44; a CDI device: API 1.44),
+// never dropped. mac_address is set as compose sets it: on the primary
+// network's endpoint from API 1.44 on, container-wide before. ipc and pid service:NAME are
 // refused until they are resolved as network_mode service:NAME is; use
 // container:NAME. Still refused, each with what to write instead:
 // use_api_socket, volumes_from, annotations, post_start, pre_stop,

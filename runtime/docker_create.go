@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -59,7 +60,12 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 	}
 	req.Name = name
 	d.call()
-	res, err := d.cli.ContainerCreate(ctx, req.ContainerCreateOptions)
+	var res client.ContainerCreateResult
+	if req.legacyMAC != "" {
+		res, err = d.createLegacyMAC(ctx, req.ContainerCreateOptions, req.legacyMAC)
+	} else {
+		res, err = d.cli.ContainerCreate(ctx, req.ContainerCreateOptions)
+	}
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, classify(err))
 	}
@@ -91,6 +97,9 @@ type createRequest struct {
 	client.ContainerCreateOptions
 	connect   []reconcile.NetworkAttachment
 	endpoints map[string]*network.EndpointSettings
+	// legacyMAC is the container-wide MAC address, for engines before API
+	// 1.44 (see createLegacyMAC).
+	legacyMAC string
 }
 
 // buildCreate translates every field of spec into the engine's create
@@ -175,8 +184,14 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 	if err := checkAPI(spec, api); err != nil {
 		return nil, err
 	}
-	if spec.MacAddress != "" && (spec.NetworkMode != "" || len(spec.Networks) == 0) {
-		return nil, fmt.Errorf("mac_address: moor sets it on the service's primary network; network_mode %s has none", spec.NetworkMode)
+	if spec.MacAddress != "" && versions.LessThan(api, "1.44") {
+		// The container-wide field, as compose sends it to such engines.
+		if _, err := net.ParseMAC(spec.MacAddress); err != nil {
+			return nil, fmt.Errorf("mac_address %q: %w", spec.MacAddress, err)
+		}
+		req.legacyMAC = spec.MacAddress
+	} else if spec.MacAddress != "" && (spec.NetworkMode != "" || len(spec.Networks) == 0) {
+		return nil, fmt.Errorf("mac_address: from API 1.44 on it is set on the service's primary network, and network_mode %s has none", spec.NetworkMode)
 	}
 	if spec.NetworkMode == "" && len(spec.Networks) > 0 {
 		order := networkOrder(spec.Networks)

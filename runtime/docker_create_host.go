@@ -62,14 +62,10 @@ func extraResources(spec reconcile.ContainerSpec, r *container.Resources) {
 
 // macAddress sets the service's MAC address on its primary network's
 // endpoint, where compose puts it from API 1.44 on. Older engines read it
-// from the container-wide config only, which the engine client moor uses
-// no longer sends.
+// from the container-wide config (createRequest.legacyMAC).
 func macAddress(spec reconcile.ContainerSpec, ep *network.EndpointSettings, api string) error {
-	if spec.MacAddress == "" {
+	if spec.MacAddress == "" || versions.LessThan(api, "1.44") {
 		return nil
-	}
-	if versions.LessThan(api, "1.44") {
-		return needsAPI("mac_address", "1.44", "25.0", api)
 	}
 	mac, err := net.ParseMAC(spec.MacAddress)
 	if err != nil {

@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -65,5 +66,37 @@ func TestDockerCreateHostConfigFields(t *testing.T) {
 	}
 	if string(shc.IpcMode) != "container:"+reconcile.ContainerName(stack, "api", 1) && string(shc.IpcMode) != "container:"+id {
 		t.Errorf("ipc mode = %q, want the api container's", shc.IpcMode)
+	}
+}
+
+// TestDockerMacAddress: mac_address is the container's MAC address on its
+// primary network, on this engine's API version whatever it is.
+func TestDockerMacAddress(t *testing.T) {
+	t.Parallel()
+	d := newDocker(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	net := stack + "_default"
+	own := map[string]string{reconcile.LabelStack: stack, reconcile.LabelComposeProject: stack}
+	if err := d.CreateNetwork(t.Context(), reconcile.NetworkSpec{Name: net}, own); err != nil {
+		t.Fatal(err)
+	}
+	const mac = "02:42:ac:11:00:99"
+	id := create(t, d, stack, "api", 1, reconcile.ContainerSpec{
+		Image: testkit.TestImage(t), Env: []string{"PORT=8080"}, MacAddress: mac,
+		Networks: []reconcile.NetworkAttachment{{Name: net}},
+	})
+	var got string
+	testkit.Eventually(t, 10*time.Second, "api running with its MAC address", func() bool {
+		c := inspectRaw(t, id)
+		if ep := c.NetworkSettings.Networks[net]; ep != nil {
+			got = ep.MacAddress.String()
+		}
+		return got == mac
+	})
+	// The engine's errors keep their kind.
+	spec := reconcile.ContainerSpec{Image: testkit.TestImage(t), MacAddress: mac, Networks: []reconcile.NetworkAttachment{{Name: net}}}
+	if _, err := d.CreateContainer(t.Context(), reconcile.ContainerName(stack, "api", 1), spec, labels(stack, "api", 1)); !errors.Is(err, reconcile.ErrConflict) {
+		t.Errorf("create of a taken name: %v, want ErrConflict", err)
 	}
 }

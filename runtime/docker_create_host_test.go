@@ -119,8 +119,8 @@ func TestBuildCreateNeedsNewerEngine(t *testing.T) {
 		{"subpath on 1.45", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountVolume, Source: "v", Target: "/v", Subpath: "x"}}}, "1.45", ""},
 		{"recursive readonly on 1.41", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountBind, Source: "/s", Target: "/s", Recursive: "readonly"}}}, "1.41",
 			"volumes.bind.recursive readonly (on /s) needs Docker Engine 25.0 or later (API 1.44)"},
-		{"mac_address on 1.41", reconcile.ContainerSpec{MacAddress: "02:42:ac:11:00:02", Networks: net}, "1.41",
-			"mac_address needs Docker Engine 25.0 or later (API 1.44); this engine speaks API 1.41"},
+		{"mac_address on 1.41", reconcile.ContainerSpec{MacAddress: "02:42:ac:11:00:02", Networks: net}, "1.41", ""},
+		{"bad mac_address on 1.41", reconcile.ContainerSpec{MacAddress: "02:42", Networks: net}, "1.41", `mac_address "02:42"`},
 		{"mac_address on 1.44", reconcile.ContainerSpec{MacAddress: "02:42:ac:11:00:02", Networks: net}, "1.44", ""},
 		{"mac_address without networks", reconcile.ContainerSpec{MacAddress: "02:42:ac:11:00:02", NetworkMode: "host"}, "1.44", "mac_address"},
 		{"selinux and recursive", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountBind, Source: "/s", Target: "/s", SELinux: "z", Recursive: "disabled"}}}, "1.44", "bind.selinux and bind.recursive"},
@@ -135,8 +135,11 @@ func TestBuildCreateNeedsNewerEngine(t *testing.T) {
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
-			if tt.name == "mac_address on 1.44" && req.endpoints["web_default"].MacAddress.String() != "02:42:ac:11:00:02" {
-				t.Errorf("primary endpoint MAC = %v", req.endpoints["web_default"].MacAddress)
+			if tt.name == "mac_address on 1.44" && (req.endpoints["web_default"].MacAddress.String() != "02:42:ac:11:00:02" || req.legacyMAC != "") {
+				t.Errorf("primary endpoint MAC = %v, container-wide %q", req.endpoints["web_default"].MacAddress, req.legacyMAC)
+			}
+			if tt.name == "mac_address on 1.41" && (req.legacyMAC != "02:42:ac:11:00:02" || len(req.endpoints["web_default"].MacAddress) != 0) {
+				t.Errorf("container-wide MAC = %q, endpoint %v", req.legacyMAC, req.endpoints["web_default"].MacAddress)
 			}
 		})
 	}
@@ -162,5 +165,17 @@ func TestBuildCreateCDIDevices(t *testing.T) {
 	}
 	if _, err := buildCreate(spec, nil, "api", "1.41"); err == nil || !strings.Contains(err.Error(), "devices nvidia.com/gpu=all (a CDI device) needs Docker Engine 25.0 or later") {
 		t.Errorf("on API 1.41: %v", err)
+	}
+}
+
+// TestWithField adds the container-wide MacAddress to a create request's
+// JSON and keeps the rest.
+func TestWithField(t *testing.T) {
+	b, err := withField([]byte(`{"Image":"app:1","HostConfig":{"Init":true}}`), "MacAddress", "02:42:ac:11:00:02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"HostConfig":{"Init":true},"Image":"app:1","MacAddress":"02:42:ac:11:00:02"}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
 	}
 }
