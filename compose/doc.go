@@ -47,8 +47,10 @@
 // effect on a single host", Stack.Warnings): deploy.placement, labels,
 // endpoint_mode, restart_policy delay and window, rollback_config,
 // reservations cpus, pids and generic_resources, limits devices and
-// generic_resources, ports mode ingress, credential_spec; so are the uid,
-// gid and mode of a config or secret from a file, which compose ignores.
+// generic_resources, credential_spec; so are the uid, gid and mode of a
+// config or secret from a file, which compose ignores. A port's mode is
+// accepted without one: compose-go gives every port of the short syntax
+// mode ingress, and compose publishes it all the same.
 //
 // A field the engine's API version does not know is an error at create
 // naming the field and the engine it needs (volume.subpath: API 1.45;

@@ -140,12 +140,9 @@ func (m mapper) singleHost(s *types.ServiceConfig) {
 	if s.CredentialSpec != nil {
 		none("credential_spec")
 	}
-	for _, p := range s.Ports {
-		if p.Mode == "ingress" {
-			none(fmt.Sprintf("ports mode ingress (port %d)", p.Target))
-			break
-		}
-	}
+	// ports mode is not warned about: compose-go gives every port of the
+	// short syntax mode ingress, and compose publishes it as it would
+	// mode host.
 	d := s.Deploy
 	if d == nil {
 		return

@@ -110,6 +110,7 @@ services:
       - target: 80
         published: "8080"
         mode: ingress
+      - "8081:81"
     credential_spec:
       config: cred
     deploy:
@@ -144,7 +145,6 @@ services:
 	}
 	want := []string{
 		"service api: credential_spec has no effect on a single host",
-		"service api: ports mode ingress (port 80) has no effect on a single host",
 		"service api: deploy.mode global runs one container on a single host",
 		"service api: deploy.labels has no effect on a single host",
 		"service api: deploy.endpoint_mode has no effect on a single host",
