@@ -159,6 +159,9 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 		}
 		return mt, nil
 	}
+	if v.Type == types.VolumeTypeImage {
+		return mt, fmt.Errorf("field \"volumes.type\" %q is %w (it needs Docker Engine 28, API 1.48): bake the content into the service's image, or use a volume", v.Type, ErrUnsupported)
+	}
 	return mt, fmt.Errorf("field \"volumes.type\" %q is %w", v.Type, ErrUnsupported)
 }
 

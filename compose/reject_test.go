@@ -37,6 +37,7 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "update order", service: "deploy:\n      update_config:\n        order: sideways", want: []string{"order"}},
 		{name: "failure_action", service: "deploy:\n      update_config:\n        failure_action: explode", want: []string{`service api: deploy.update_config.failure_action "explode": use rollback, pause or continue`}},
 		{name: "network mac_address", service: "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02", want: []string{`field "networks.default.mac_address" is not supported by moor: use the service's mac_address`}},
+		{name: "image volume", service: "volumes:\n      - type: image\n        source: img:1\n        target: /i", want: []string{`field "volumes.type" "image" is not supported by moor (it needs Docker Engine 28, API 1.48): bake the content`}},
 		{name: "npipe", service: "volumes:\n      - type: npipe\n        source: //./pipe/x\n        target: //./pipe/x", want: []string{`"volumes.type" "npipe" is not supported`}},
 		{name: "moor label", service: "labels: {moor.stack: other}", want: []string{`label "moor.stack"`}},
 		{name: "compose label", service: "labels: {com.docker.compose.project: x}", want: []string{`label "com.docker.compose.project"`}},
