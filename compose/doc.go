@@ -32,7 +32,7 @@
 // read_only, security_opt, privileged, devices, shm_size, tty, stdin_open,
 // platform (pull and create; else DOCKER_DEFAULT_PLATFORM), runtime, ipc,
 // pid, uts, userns_mode, cgroup, cgroup_parent, group_add, mac_address,
-// isolation, storage_opt, oom_score_adj, oom_kill_disable, cpus,
+// isolation, annotations, storage_opt, oom_score_adj, oom_kill_disable, cpus,
 // cpu_shares, cpuset, cpu_count, cpu_percent, cpu_period, cpu_quota,
 // cpu_rt_period, cpu_rt_runtime, mem_limit, mem_reservation,
 // memswap_limit, mem_swappiness, pids_limit, blkio_config,
@@ -54,13 +54,14 @@
 //
 // A field the engine's API version does not know is an error at create
 // naming the field and the engine it needs (volume.subpath: API 1.45;
-// bind.recursive writable or readonly: API 1.44; a CDI device: API 1.44),
-// never dropped. mac_address is set as compose sets it: on the primary
-// network's endpoint from API 1.44 on, container-wide before. ipc and pid service:NAME are
-// refused until they are resolved as network_mode service:NAME is; use
-// container:NAME. Still refused, each with what to write instead:
-// use_api_socket, volumes_from, annotations, post_start, pre_stop,
-// provider, build, volumes of type image, and the top-level models.
+// bind.recursive writable or readonly: API 1.44; a CDI device: API 1.44;
+// annotations: API 1.43), never dropped. mac_address is set as compose
+// sets it: on the primary network's endpoint from API 1.44 on,
+// container-wide before. ipc and pid service:NAME are refused until they
+// are resolved as network_mode service:NAME is; use container:NAME. Still
+// refused, each with what to write instead: use_api_socket, volumes_from,
+// post_start, pre_stop, provider, build, volumes of type image, and the
+// top-level models.
 //
 // # Configs and secrets given inline
 //

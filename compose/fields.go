@@ -37,7 +37,7 @@ var serviceFields = set(
 	"platform", "runtime", "ipc", "pid", "uts", "userns_mode", "cgroup", "cgroup_parent",
 	"group_add", "memswap_limit", "mem_swappiness", "oom_kill_disable", "oom_score_adj",
 	"cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-	"blkio_config", "device_cgroup_rules", "storage_opt", "mac_address", "isolation", "gpus",
+	"blkio_config", "device_cgroup_rules", "storage_opt", "mac_address", "isolation", "gpus", "annotations",
 	// swarm only: accepted with a warning, as compose ignores it (singleHost)
 	"credential_spec",
 	// mapped into reconcile.Service
@@ -90,7 +90,6 @@ var (
 var refusedHints = map[string]string{
 	"volumes_from":           "mount the same named volumes in this service",
 	"use_api_socket":         "bind /var/run/docker.sock explicitly if the service must reach the engine",
-	"annotations":            "use labels",
 	"post_start":             "run the command from the service's entrypoint",
 	"pre_stop":               "handle the stop signal in the service",
 	"provider":               "run what the provider would as a service of the stack",

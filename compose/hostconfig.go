@@ -28,6 +28,7 @@ func (m mapper) hostConfig(s *types.ServiceConfig, spec *reconcile.ContainerSpec
 	spec.StorageOpt = cloneMap(s.StorageOpt)
 	spec.MacAddress = s.MacAddress
 	spec.Isolation = s.Isolation
+	spec.Annotations = cloneMap(s.Annotations)
 	spec.DeviceCgroupRules = cloneSlice(s.DeviceCgroupRules)
 	if len(spec.DeviceCgroupRules) == 0 {
 		spec.DeviceCgroupRules = nil

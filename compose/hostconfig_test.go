@@ -48,6 +48,7 @@ services:
     storage_opt: {size: 1G}
     mac_address: 02:42:ac:11:00:02
     isolation: default
+    annotations: {com.example.a: b}
     gpus:
       - driver: nvidia
         count: 1
@@ -64,7 +65,7 @@ services:
 	got := reconcile.ContainerSpec{
 		Runtime: spec.Runtime, Ipc: spec.Ipc, Pid: spec.Pid, Uts: spec.Uts, UsernsMode: spec.UsernsMode,
 		Cgroup: spec.Cgroup, GroupAdd: spec.GroupAdd, OomScoreAdj: spec.OomScoreAdj, StorageOpt: spec.StorageOpt,
-		MacAddress: spec.MacAddress, Isolation: spec.Isolation, DeviceCgroupRules: spec.DeviceCgroupRules,
+		MacAddress: spec.MacAddress, Isolation: spec.Isolation, Annotations: spec.Annotations, DeviceCgroupRules: spec.DeviceCgroupRules,
 		DeviceRequests: spec.DeviceRequests, Blkio: spec.Blkio, Resources: spec.Resources,
 	}
 	want := reconcile.ContainerSpec{
@@ -74,6 +75,7 @@ services:
 		StorageOpt:        map[string]string{"size": "1G"},
 		MacAddress:        "02:42:ac:11:00:02",
 		Isolation:         "default",
+		Annotations:       map[string]string{"com.example.a": "b"},
 		DeviceCgroupRules: []string{"c 1:3 mr", "a 7:* rmw"},
 		DeviceRequests: []reconcile.DeviceRequest{
 			{Driver: "nvidia", Count: 1, Capabilities: []string{"gpu"}},

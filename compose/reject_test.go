@@ -162,7 +162,6 @@ func TestRefusedHintsAreReachable(t *testing.T) {
 	yaml := map[string]string{
 		"use_api_socket":         "use_api_socket: true",
 		"volumes_from":           "volumes_from: [db]",
-		"annotations":            "annotations: {a: b}",
 		"post_start":             "post_start: [{command: [x]}]",
 		"pre_stop":               "pre_stop: [{command: [x]}]",
 		"provider":               "provider: {type: x}",

@@ -155,6 +155,7 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 		OomScoreAdj:    int(spec.OomScoreAdj),
 		StorageOpt:     spec.StorageOpt,
 		Isolation:      container.Isolation(spec.Isolation),
+		Annotations:    spec.Annotations,
 	}
 	if spec.Logging != nil {
 		host.LogConfig = container.LogConfig{Type: spec.Logging.Driver, Config: spec.Logging.Options}

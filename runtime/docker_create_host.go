@@ -78,6 +78,9 @@ func macAddress(spec reconcile.ContainerSpec, ep *network.EndpointSettings, api 
 // checkAPI refuses a spec that needs a newer engine than api, naming the
 // field and the version.
 func checkAPI(spec reconcile.ContainerSpec, api string) error {
+	if len(spec.Annotations) > 0 && versions.LessThan(api, "1.43") {
+		return needsAPI("annotations", "1.43", "24.0", api)
+	}
 	for _, dev := range spec.Devices {
 		if isCDI(dev) && versions.LessThan(api, "1.44") {
 			return needsAPI("devices "+dev.Host+" (a CDI device)", "1.44", "25.0", api)

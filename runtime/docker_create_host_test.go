@@ -116,6 +116,9 @@ func TestBuildCreateNeedsNewerEngine(t *testing.T) {
 	}{
 		{"subpath on 1.41", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountVolume, Source: "v", Target: "/v", Subpath: "x"}}}, "1.41",
 			"volumes.volume.subpath (on /v) needs Docker Engine 26.0 or later (API 1.45); this engine speaks API 1.41"},
+		{"annotations on 1.41", reconcile.ContainerSpec{Annotations: map[string]string{"a": "b"}}, "1.41",
+			"annotations needs Docker Engine 24.0 or later (API 1.43); this engine speaks API 1.41"},
+		{"annotations on 1.43", reconcile.ContainerSpec{Annotations: map[string]string{"a": "b"}}, "1.43", ""},
 		{"subpath on 1.45", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountVolume, Source: "v", Target: "/v", Subpath: "x"}}}, "1.45", ""},
 		{"recursive readonly on 1.41", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountBind, Source: "/s", Target: "/s", Recursive: "readonly"}}}, "1.41",
 			"volumes.bind.recursive readonly (on /s) needs Docker Engine 25.0 or later (API 1.44)"},
