@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,7 +16,6 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/versions"
@@ -415,80 +413,6 @@ func ports(published []reconcile.Port, expose []string) (network.PortSet, networ
 		bindings = nil
 	}
 	return set, bindings, nil
-}
-
-// mounts translates volume, bind and tmpfs mounts. A bind that may create its
-// missing source goes into Binds: the engine creates a missing Binds source
-// on every API version, on its own filesystem (which is the right one when
-// moor itself runs in a container), whereas the Mounts equivalent,
-// BindOptions.CreateMountpoint, needs API 1.42.
-func mounts(ms []reconcile.Mount) ([]mount.Mount, []string, error) {
-	var out []mount.Mount
-	var binds []string
-	for _, m := range ms {
-		switch m.Type {
-		case reconcile.MountVolume:
-			mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.NoCopy || m.Subpath != "" || len(m.VolumeLabels) > 0 {
-				mm.VolumeOptions = &mount.VolumeOptions{NoCopy: m.NoCopy, Subpath: m.Subpath, Labels: m.VolumeLabels}
-			}
-			out = append(out, mm)
-		case reconcile.MountBind:
-			// Only Binds relabel for SELinux, as in compose's short
-			// syntax; they cannot say bind.recursive.
-			if m.SELinux != "" && m.Recursive != "" {
-				return nil, nil, fmt.Errorf("bind %s: bind.selinux and bind.recursive cannot go together: the engine relabels only binds without recursive", m.Target)
-			}
-			if m.CreateHostPath || m.SELinux != "" {
-				binds = append(binds, bindSpec(m))
-				continue
-			}
-			mm := mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.Propagation != "" || m.Recursive != "" {
-				mm.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.Propagation)}
-				switch m.Recursive {
-				case "", "enabled":
-				case "disabled":
-					mm.BindOptions.NonRecursive = true
-				case "writable":
-					mm.BindOptions.ReadOnlyNonRecursive = true
-				case "readonly":
-					mm.BindOptions.ReadOnlyForceRecursive = true
-				default:
-					return nil, nil, fmt.Errorf("bind %s: bind.recursive %q: use enabled, disabled, writable or readonly", m.Target, m.Recursive)
-				}
-			}
-			out = append(out, mm)
-		case reconcile.MountTmpfs:
-			mm := mount.Mount{Type: mount.TypeTmpfs, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.TmpfsSize != 0 || m.TmpfsMode != 0 {
-				mm.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: m.TmpfsSize, Mode: os.FileMode(m.TmpfsMode)}
-			}
-			out = append(out, mm)
-		default:
-			return nil, nil, fmt.Errorf("mount %s: unknown type %q", m.Target, m.Type)
-		}
-	}
-	return out, binds, nil
-}
-
-// bindSpec writes a bind in the "SRC:DST[:OPTS]" form of HostConfig.Binds.
-func bindSpec(m reconcile.Mount) string {
-	var opts []string
-	if m.ReadOnly {
-		opts = append(opts, "ro")
-	}
-	if m.SELinux != "" {
-		opts = append(opts, m.SELinux)
-	}
-	if m.Propagation != "" {
-		opts = append(opts, m.Propagation)
-	}
-	s := m.Source + ":" + m.Target
-	if len(opts) > 0 {
-		s += ":" + strings.Join(opts, ",")
-	}
-	return s
 }
 
 // graceSeconds is a stop timeout in whole seconds, rounded up so that a
