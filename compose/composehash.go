@@ -31,6 +31,17 @@ func (m mapper) composeHash(s types.ServiceConfig) (reconcile.ComposeService, er
 		s.NetworkMode = types.ContainerPrefix + reconcile.RefPrefix + ref
 		c.Refs = append(c.Refs, ref)
 	}
+	// compose hashes volumes_from as it resolves it: container:NAME[:MODE]
+	// becomes NAME (resolveVolumeFrom).
+	if len(s.VolumesFrom) > 0 {
+		vf := slices.Clone(s.VolumesFrom)
+		for i, v := range vf {
+			if parts := strings.Split(v, ":"); parts[0] == "container" && len(parts) > 1 {
+				vf[i] = parts[1]
+			}
+		}
+		s.VolumesFrom = vf
+	}
 	s.Build = nil
 	s.PullPolicy = ""
 	s.Scale = nil

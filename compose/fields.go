@@ -38,6 +38,7 @@ var serviceFields = set(
 	"group_add", "memswap_limit", "mem_swappiness", "oom_kill_disable", "oom_score_adj",
 	"cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
 	"blkio_config", "device_cgroup_rules", "storage_opt", "mac_address", "isolation", "gpus", "annotations",
+	"volumes_from",
 	// swarm only: accepted with a warning, as compose ignores it (singleHost)
 	"credential_spec",
 	// mapped into reconcile.Service
@@ -88,7 +89,6 @@ var (
 
 // refusedHints say what to write instead of a refused field.
 var refusedHints = map[string]string{
-	"volumes_from":           "mount the same named volumes in this service",
 	"use_api_socket":         "bind /var/run/docker.sock explicitly if the service must reach the engine",
 	"post_start":             "run the command from the service's entrypoint",
 	"pre_stop":               "handle the stop signal in the service",

@@ -38,6 +38,14 @@ func (m mapper) hostConfig(s *types.ServiceConfig, spec *reconcile.ContainerSpec
 	errs = append(errs, err)
 	spec.Pid, err = namespaceMode("pid", s.Pid, "host")
 	errs = append(errs, err)
+	for _, v := range s.VolumesFrom {
+		name, ok := strings.CutPrefix(v, types.ContainerPrefix)
+		if !ok || name == "" {
+			errs = append(errs, fmt.Errorf("volumes_from %q: sharing the volumes of a service of the stack is %w yet; use container:NAME with the container's name (STACK-SERVICE-1 or its container_name)", v, ErrUnsupported))
+			continue
+		}
+		spec.VolumesFrom = append(spec.VolumesFrom, name)
+	}
 	switch s.Cgroup {
 	case "", "host", "private":
 	default:

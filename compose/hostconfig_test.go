@@ -49,6 +49,7 @@ services:
     mac_address: 02:42:ac:11:00:02
     isolation: default
     annotations: {com.example.a: b}
+    volumes_from: ["container:data-1:ro", "container:data-2"]
     gpus:
       - driver: nvidia
         count: 1
@@ -65,7 +66,7 @@ services:
 	got := reconcile.ContainerSpec{
 		Runtime: spec.Runtime, Ipc: spec.Ipc, Pid: spec.Pid, Uts: spec.Uts, UsernsMode: spec.UsernsMode,
 		Cgroup: spec.Cgroup, GroupAdd: spec.GroupAdd, OomScoreAdj: spec.OomScoreAdj, StorageOpt: spec.StorageOpt,
-		MacAddress: spec.MacAddress, Isolation: spec.Isolation, Annotations: spec.Annotations, DeviceCgroupRules: spec.DeviceCgroupRules,
+		MacAddress: spec.MacAddress, Isolation: spec.Isolation, Annotations: spec.Annotations, VolumesFrom: spec.VolumesFrom, DeviceCgroupRules: spec.DeviceCgroupRules,
 		DeviceRequests: spec.DeviceRequests, Blkio: spec.Blkio, Resources: spec.Resources,
 	}
 	want := reconcile.ContainerSpec{
@@ -76,6 +77,7 @@ services:
 		MacAddress:        "02:42:ac:11:00:02",
 		Isolation:         "default",
 		Annotations:       map[string]string{"com.example.a": "b"},
+		VolumesFrom:       []string{"data-1:ro", "data-2"},
 		DeviceCgroupRules: []string{"c 1:3 mr", "a 7:* rmw"},
 		DeviceRequests: []reconcile.DeviceRequest{
 			{Driver: "nvidia", Count: 1, Capabilities: []string{"gpu"}},
@@ -204,5 +206,20 @@ func TestHashOfEveryOldFieldPinned(t *testing.T) {
 	const want = "sha256:038121b936263827936720322721e1c7d30025625e56ffd2adcd6b3854d3b067"
 	if got := st.Services["api"].Hash; got != want {
 		t.Errorf("hash of the full service changed:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestComposeHashOfVolumesFrom: compose hashes volumes_from as it resolves
+// it, container:NAME[:MODE] as NAME, so the mode does not count.
+func TestComposeHashOfVolumesFrom(t *testing.T) {
+	hash := func(vf string) string {
+		st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: app:1\n    volumes_from: [\"" + vf + "\"]\n"}, Options{})
+		return st.Services["api"].Compose.Hash
+	}
+	if hash("container:data:ro") != hash("container:data") {
+		t.Error("the mode of volumes_from changed compose's hash")
+	}
+	if hash("container:data") == hash("container:other") {
+		t.Error("another container kept compose's hash")
 	}
 }

@@ -25,7 +25,7 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "deploy.mode job", service: "deploy:\n      mode: replicated-job", want: []string{`deploy.mode "replicated-job" is not supported`}},
 		{name: "restart_policy condition", service: "deploy:\n      restart_policy:\n        condition: sometimes", want: []string{`deploy.restart_policy.condition "sometimes": use none, on-failure, any or unless-stopped`}},
 		{name: "use_api_socket", service: "use_api_socket: true", want: []string{`field "use_api_socket" is not supported by moor: bind /var/run/docker.sock explicitly`}},
-		{name: "volumes_from", service: "volumes_from: [db]", extra: "  db:\n    image: db:1\n", want: []string{`field "volumes_from" is not supported by moor: mount the same named volumes in this service`}},
+		{name: "volumes_from", service: "volumes_from: [db]", extra: "  db:\n    image: db:1\n", want: []string{`service api: volumes_from "db": sharing the volumes of a service of the stack is not supported by moor yet; use container:NAME`}},
 		{name: "build", service: "build: .", want: []string{"service api: build is not supported: build images in CI and reference them by tag"}},
 		{name: "pull_policy build", service: "pull_policy: build", want: []string{"service api: build is not supported"}},
 		{name: "pull_policy daily", service: "pull_policy: daily", want: []string{`service api: pull_policy "daily" is not supported`}},
@@ -161,7 +161,6 @@ func collectNames(t reflect.Type, into map[string]bool) {
 func TestRefusedHintsAreReachable(t *testing.T) {
 	yaml := map[string]string{
 		"use_api_socket":         "use_api_socket: true",
-		"volumes_from":           "volumes_from: [db]",
 		"post_start":             "post_start: [{command: [x]}]",
 		"pre_stop":               "pre_stop: [{command: [x]}]",
 		"provider":               "provider: {type: x}",

@@ -303,6 +303,9 @@ type ContainerSpec struct {
 	// in that order.
 	DeviceRequests []DeviceRequest `json:",omitempty"`
 	Blkio          *Blkio          `json:",omitempty"`
+	// VolumesFrom are containers whose volumes the container mounts,
+	// "NAME[:ro|:rw]", in order.
+	VolumesFrom []string `json:",omitempty"`
 	// Annotations are OCI annotations of the container (API 1.43).
 	Annotations map[string]string `json:",omitempty"`
 	// Files are configs and secrets whose content the compose file gives

@@ -154,6 +154,7 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, service
 		StorageOpt:     spec.StorageOpt,
 		Isolation:      container.Isolation(spec.Isolation),
 		Annotations:    spec.Annotations,
+		VolumesFrom:    spec.VolumesFrom,
 	}
 	if spec.Logging != nil {
 		host.LogConfig = container.LogConfig{Type: spec.Logging.Driver, Config: spec.Logging.Options}

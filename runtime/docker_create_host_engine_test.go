@@ -100,3 +100,30 @@ func TestDockerMacAddress(t *testing.T) {
 		t.Errorf("create of a taken name: %v, want ErrConflict", err)
 	}
 }
+
+// TestDockerVolumesFrom: volumes_from container:NAME mounts that container's
+// volumes, read-only when asked.
+func TestDockerVolumesFrom(t *testing.T) {
+	t.Parallel()
+	d := newDocker(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	img := testkit.TestImage(t)
+	data := reconcile.ContainerName(stack, "data", 1)
+	create(t, d, stack, "data", 1, reconcile.ContainerSpec{Image: img, Env: []string{"PORT=8080"},
+		Mounts: []reconcile.Mount{{Type: reconcile.MountVolume, Target: "/shared"}}})
+	id := create(t, d, stack, "api", 1, reconcile.ContainerSpec{Image: img, Env: []string{"PORT=8081"}, VolumesFrom: []string{data + ":ro"}})
+	c := inspectRaw(t, id)
+	if len(c.HostConfig.VolumesFrom) != 1 || c.HostConfig.VolumesFrom[0] != data+":ro" {
+		t.Errorf("volumes_from = %v, want [%s:ro]", c.HostConfig.VolumesFrom, data)
+	}
+	found := false
+	for _, m := range c.Mounts {
+		if m.Destination == "/shared" && !m.RW {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("mounts = %+v, want /shared read-only from %s", c.Mounts, data)
+	}
+}

@@ -18,7 +18,7 @@ func TestBuildCreateHostConfigFields(t *testing.T) {
 	spec := reconcile.ContainerSpec{
 		Image: "app:1", Runtime: "runc", Ipc: "shareable", Pid: "container:db", Uts: "host",
 		UsernsMode: "host", Cgroup: "private", GroupAdd: []string{"audio"}, OomScoreAdj: -100,
-		StorageOpt: map[string]string{"size": "1G"}, Isolation: "default",
+		StorageOpt: map[string]string{"size": "1G"}, Isolation: "default", VolumesFrom: []string{"data-1:ro"},
 		DeviceCgroupRules: []string{"c 1:3 mr"},
 		DeviceRequests: []reconcile.DeviceRequest{
 			{Driver: "nvidia", Count: -1, Capabilities: []string{"gpu"}},
@@ -44,8 +44,8 @@ func TestBuildCreateHostConfigFields(t *testing.T) {
 	}
 	hc := req.HostConfig
 	swappiness, yes := int64(10), true
-	got := []any{hc.Runtime, hc.IpcMode, hc.PidMode, hc.UTSMode, hc.UsernsMode, hc.CgroupnsMode, hc.GroupAdd, hc.OomScoreAdj, hc.StorageOpt, hc.Isolation, hc.Resources}
-	want := []any{"runc", container.IpcMode("shareable"), container.PidMode("container:db"), container.UTSMode("host"),
+	got := []any{hc.VolumesFrom, hc.Runtime, hc.IpcMode, hc.PidMode, hc.UTSMode, hc.UsernsMode, hc.CgroupnsMode, hc.GroupAdd, hc.OomScoreAdj, hc.StorageOpt, hc.Isolation, hc.Resources}
+	want := []any{[]string{"data-1:ro"}, "runc", container.IpcMode("shareable"), container.PidMode("container:db"), container.UTSMode("host"),
 		container.UsernsMode("host"), container.CgroupnsMode("private"), []string{"audio"}, -100,
 		map[string]string{"size": "1G"}, container.Isolation("default"),
 		container.Resources{
