@@ -32,9 +32,10 @@
 // read_only, security_opt, privileged, devices, shm_size, tty, stdin_open,
 // platform (pull and create; else DOCKER_DEFAULT_PLATFORM), runtime, ipc,
 // pid, uts, userns_mode, cgroup, cgroup_parent, group_add, mac_address,
-// isolation, storage_opt, oom_score_adj, oom_kill_disable, cpus,
-// cpu_shares, cpuset, cpu_count, cpu_percent, cpu_period, cpu_quota,
-// cpu_rt_period, cpu_rt_runtime, mem_limit, mem_reservation,
+// isolation, annotations, volumes_from (container:NAME), storage_opt,
+// oom_score_adj, oom_kill_disable, cpus, cpu_shares, cpuset, cpu_count,
+// cpu_percent, cpu_period, cpu_quota, cpu_rt_period, cpu_rt_runtime,
+// mem_limit, mem_reservation,
 // memswap_limit, mem_swappiness, pids_limit, blkio_config,
 // device_cgroup_rules, gpus, and deploy: replicas, mode (global runs one
 // container), resources.limits (cpus, memory, pids),
@@ -47,17 +48,22 @@
 // effect on a single host", Stack.Warnings): deploy.placement, labels,
 // endpoint_mode, restart_policy delay and window, rollback_config,
 // reservations cpus, pids and generic_resources, limits devices and
-// generic_resources, ports mode ingress, credential_spec; so are the uid,
-// gid and mode of a config or secret from a file, which compose ignores.
+// generic_resources, credential_spec; so are the uid, gid and mode of a
+// config or secret from a file, which compose ignores. A port's mode is
+// accepted without one: compose-go gives every port of the short syntax
+// mode ingress, and compose publishes it all the same.
 //
 // A field the engine's API version does not know is an error at create
 // naming the field and the engine it needs (volume.subpath: API 1.45;
-// bind.recursive writable or readonly, and mac_address, with the engine
-// client moor uses: API 1.44), never dropped. ipc and pid service:NAME are
-// refused until they are resolved as network_mode service:NAME is; use
-// container:NAME. Still refused, each with what to write instead:
-// use_api_socket, volumes_from, annotations, post_start, pre_stop,
-// provider, build, volumes of type image, and the top-level models.
+// bind.recursive writable or readonly: API 1.44; a CDI device: API 1.44;
+// annotations: API 1.43), never dropped. mac_address is set as compose
+// sets it: on the primary network's endpoint from API 1.44 on,
+// container-wide before. ipc, pid and volumes_from naming a service of the
+// stack (service:NAME, or NAME) are refused until they are resolved as
+// network_mode service:NAME is; use container:NAME, which is mapped. Still
+// refused, each with what to write instead: use_api_socket, post_start,
+// pre_stop, provider, build, volumes of type image, and the top-level
+// models.
 //
 // # Configs and secrets given inline
 //

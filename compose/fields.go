@@ -33,7 +33,8 @@ var serviceFields = set(
 	"platform", "runtime", "ipc", "pid", "uts", "userns_mode", "cgroup", "cgroup_parent",
 	"group_add", "memswap_limit", "mem_swappiness", "oom_kill_disable", "oom_score_adj",
 	"cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-	"blkio_config", "device_cgroup_rules", "storage_opt", "mac_address", "isolation", "gpus",
+	"blkio_config", "device_cgroup_rules", "storage_opt", "mac_address", "isolation", "gpus", "annotations",
+	"volumes_from",
 	// swarm only: accepted with a warning, as compose ignores it (singleHost)
 	"credential_spec",
 	// mapped into reconcile.Service

@@ -13,12 +13,11 @@ var hints = map[string]string{
 	"log_driver":              "use logging: {driver: ...}",
 	"log_opt":                 "use logging: {options: ...}",
 	"use_api_socket":          "bind /var/run/docker.sock explicitly if the service must reach the engine",
-	"annotations":             "use labels",
 	"post_start":              "run the command from the service's entrypoint",
 	"pre_stop":                "handle the stop signal in the service",
 	"provider":                "run what the provider would as a service of the stack",
 	"volumes.image":           "bake the content into the service's image, or use a volume",
-	"networks.mac_address":    "remove it: the engine assigns one",
+	"networks.mac_address":    "use the service's mac_address for its primary network",
 	"networks.link_local_ips": "remove it",
 	"networks.driver_opts":    "set the options on the top-level network",
 }

@@ -28,6 +28,7 @@ func (m mapper) hostConfig(s *types.ServiceConfig, spec *reconcile.ContainerSpec
 	spec.StorageOpt = cloneMap(s.StorageOpt)
 	spec.MacAddress = s.MacAddress
 	spec.Isolation = s.Isolation
+	spec.Annotations = cloneMap(s.Annotations)
 	spec.DeviceCgroupRules = cloneSlice(s.DeviceCgroupRules)
 	if len(spec.DeviceCgroupRules) == 0 {
 		spec.DeviceCgroupRules = nil
@@ -144,12 +145,9 @@ func (m mapper) singleHost(s *types.ServiceConfig) {
 	if s.CredentialSpec != nil {
 		none("credential_spec")
 	}
-	for _, p := range s.Ports {
-		if p.Mode == "ingress" {
-			none(fmt.Sprintf("ports mode ingress (port %d)", p.Target))
-			break
-		}
-	}
+	// ports mode is not warned about: compose-go gives every port of the
+	// short syntax mode ingress, and compose publishes it as it would
+	// mode host.
 	d := s.Deploy
 	if d == nil {
 		return

@@ -48,6 +48,8 @@ services:
     storage_opt: {size: 1G}
     mac_address: 02:42:ac:11:00:02
     isolation: default
+    annotations: {com.example.a: b}
+    volumes_from: ["container:data-1", "container:data-2"]
     gpus:
       - driver: nvidia
         count: 1
@@ -64,7 +66,7 @@ services:
 	got := reconcile.ContainerSpec{
 		Runtime: spec.Runtime, Ipc: spec.Ipc, Pid: spec.Pid, Uts: spec.Uts, UsernsMode: spec.UsernsMode,
 		Cgroup: spec.Cgroup, GroupAdd: spec.GroupAdd, OomScoreAdj: spec.OomScoreAdj, StorageOpt: spec.StorageOpt,
-		MacAddress: spec.MacAddress, Isolation: spec.Isolation, DeviceCgroupRules: spec.DeviceCgroupRules,
+		MacAddress: spec.MacAddress, Isolation: spec.Isolation, Annotations: spec.Annotations, VolumesFrom: spec.VolumesFrom, DeviceCgroupRules: spec.DeviceCgroupRules,
 		DeviceRequests: spec.DeviceRequests, Blkio: spec.Blkio, Resources: spec.Resources,
 	}
 	want := reconcile.ContainerSpec{
@@ -74,6 +76,8 @@ services:
 		StorageOpt:        map[string]string{"size": "1G"},
 		MacAddress:        "02:42:ac:11:00:02",
 		Isolation:         "default",
+		Annotations:       map[string]string{"com.example.a": "b"},
+		VolumesFrom:       []string{"container:data-1", "container:data-2"},
 		DeviceCgroupRules: []string{"c 1:3 mr", "a 7:* rmw"},
 		DeviceRequests: []reconcile.DeviceRequest{
 			{Driver: "nvidia", Count: 1, Capabilities: []string{"gpu"}},
@@ -110,6 +114,7 @@ services:
       - target: 80
         published: "8080"
         mode: ingress
+      - "8081:81"
     credential_spec:
       config: cred
     deploy:
@@ -144,7 +149,6 @@ services:
 	}
 	want := []string{
 		"service api: credential_spec has no effect on a single host",
-		"service api: ports mode ingress (port 80) has no effect on a single host",
 		"service api: deploy.mode global runs one container on a single host",
 		"service api: deploy.labels has no effect on a single host",
 		"service api: deploy.endpoint_mode has no effect on a single host",
@@ -183,5 +187,39 @@ func TestLoadStackPlatform(t *testing.T) {
 	_, _, err = loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  a:\n    image: app:1\n    platform: plan9/sparc/x/y\n"}, Options{})
 	if err == nil || !strings.Contains(err.Error(), `platform "plan9/sparc/x/y"`) {
 		t.Errorf("err = %v, want the bad platform named", err)
+	}
+}
+
+// TestHashOfEveryOldFieldPinned pins the hash of a service that sets every
+// field moor mapped before the fields of hostconfig.go: a field added to
+// the spec since must leave it alone, or upgrading moor would replace
+// every container.
+func TestHashOfEveryOldFieldPinned(t *testing.T) {
+	st, _ := mustLoadWeb(t, map[string]string{
+		"web/compose.yaml": fullCompose,
+		"web/api.env":      "FROM_FILE=yes\nB=from-file-loses\n",
+		"web/conf/a.conf":  "a",
+		"web/conf/b.conf":  "b",
+		"web/app.conf":     "app",
+		"web/token.txt":    "s3cret",
+	}, Options{})
+	const want = "sha256:4dec1e25dbb881664da1cbc934c4473c34fd26625d31ba29c5233dbda7949c49"
+	if got := st.Services["api"].Hash; got != want {
+		t.Errorf("hash of the full service changed:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestComposeHashOfVolumesFrom: compose hashes volumes_from as it resolves
+// it, container:NAME[:MODE] as NAME, so the mode does not count.
+func TestComposeHashOfVolumesFrom(t *testing.T) {
+	hash := func(vf string) string {
+		st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: app:1\n    volumes_from: [\"" + vf + "\"]\n"}, Options{})
+		return st.Services["api"].Compose.Hash
+	}
+	if hash("container:data:ro") != hash("container:data") {
+		t.Error("the mode of volumes_from changed compose's hash")
+	}
+	if hash("container:data") == hash("container:other") {
+		t.Error("another container kept compose's hash")
 	}
 }

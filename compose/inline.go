@@ -21,14 +21,7 @@ import (
 func (m mapper) inlineFiles(s *types.ServiceConfig) ([]reconcile.File, error) {
 	var out []reconcile.File
 	var errs []error
-	refs := make([]fileRef, 0, len(s.Configs)+len(s.Secrets))
-	for _, c := range s.Configs {
-		refs = append(refs, fileRef{"config", types.FileReferenceConfig(c)})
-	}
-	for _, c := range s.Secrets {
-		refs = append(refs, fileRef{"secret", types.FileReferenceConfig(c)})
-	}
-	for _, r := range refs {
+	for _, r := range fileRefs(s) {
 		obj, err := m.fileObject(r)
 		if err != nil || obj.File != "" {
 			continue // reported, or a bind (mounts)

@@ -30,14 +30,7 @@ func (m mapper) mounts(s *types.ServiceConfig) ([]reconcile.Mount, error) {
 		}
 		out = append(out, mt)
 	}
-	refs := make([]fileRef, 0, len(s.Configs)+len(s.Secrets))
-	for _, c := range s.Configs {
-		refs = append(refs, fileRef{"config", types.FileReferenceConfig(c)})
-	}
-	for _, c := range s.Secrets {
-		refs = append(refs, fileRef{"secret", types.FileReferenceConfig(c)})
-	}
-	for _, r := range refs {
+	for _, r := range fileRefs(s) {
 		obj, err := m.fileObject(r)
 		if err != nil {
 			errs = append(errs, err)
@@ -69,6 +62,18 @@ func (m mapper) mounts(s *types.ServiceConfig) ([]reconcile.Mount, error) {
 type fileRef struct {
 	kind string // "config" or "secret"
 	ref  types.FileReferenceConfig
+}
+
+// fileRefs are the service's configs, then its secrets.
+func fileRefs(s *types.ServiceConfig) []fileRef {
+	refs := make([]fileRef, 0, len(s.Configs)+len(s.Secrets))
+	for _, c := range s.Configs {
+		refs = append(refs, fileRef{"config", types.FileReferenceConfig(c)})
+	}
+	for _, c := range s.Secrets {
+		refs = append(refs, fileRef{"secret", types.FileReferenceConfig(c)})
+	}
+	return refs
 }
 
 // fileObject returns the declared config or secret a reference names, once
@@ -162,6 +167,9 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 		}
 		return mt, nil
 	}
+	if v.Type == types.VolumeTypeImage {
+		return mt, fmt.Errorf("field \"volumes.type\" %q is %w (it needs Docker Engine 28, API 1.48): bake the content into the service's image, or use a volume", v.Type, ErrUnsupported)
+	}
 	return mt, fmt.Errorf("field \"volumes.type\" %q is %w", v.Type, ErrUnsupported)
 }
 
@@ -199,8 +207,9 @@ func (m mapper) bindSource(src string, create bool) (string, string, error) {
 	return host, digest, nil
 }
 
-// fileMount maps a service's config or secret reference onto a read-only
-// bind of its file. Only file-based configs and secrets exist outside swarm.
+// fileMount maps a service's config or secret from a file onto a read-only
+// bind of it; one given inline is written into the container instead
+// (inlineFiles).
 func (m mapper) fileMount(kind string, ref types.FileReferenceConfig, obj types.FileObjectConfig) (reconcile.Mount, error) {
 	// The file is part of the repository: a config or secret from the
 	// host would change without the container knowing.

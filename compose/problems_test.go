@@ -31,7 +31,7 @@ func TestEveryProblemOnItsOwnLine(t *testing.T) {
         target: /i
   db:
     image: db:1
-    annotations: {a: b}
+    post_start: [{command: [x]}]
     configs:
       - source: c
         uid: "1"
@@ -46,8 +46,8 @@ configs:
 	want := []string{
 		`stack web (web/compose.yaml): service api: field "use_api_socket" is not supported by moor: bind /var/run/docker.sock explicitly if the service must reach the engine`,
 		`stack web (web/compose.yaml): service api: build.dockerfile web/Dockerfile: not found`,
-		`stack web (web/compose.yaml): service api: volumes[1] "{type: image, source: img:1, target: /i}": field "volumes.type" "image" is not supported by moor`,
-		`stack web (web/compose.yaml): service db: field "annotations" is not supported by moor: use labels`,
+		`stack web (web/compose.yaml): service api: volumes[1] "{type: image, source: img:1, target: /i}": field "volumes.type" "image" is not supported by moor (it needs Docker Engine 28, API 1.48): bake the content into the service's image, or use a volume`,
+		`stack web (web/compose.yaml): service db: field "post_start" is not supported by moor: run the command from the service's entrypoint`,
 	}
 	lines := strings.Split(err.Error(), "\n")
 	for _, w := range want {
@@ -56,6 +56,9 @@ configs:
 		}
 	}
 	for _, l := range lines {
+		if strings.Contains(l, "image") && strings.Contains(l, "required") {
+			t.Errorf("line %q: the failed build's image reported missing as well", l)
+		}
 		if !strings.HasPrefix(l, "stack web (web/compose.yaml): service ") {
 			t.Errorf("line %q does not name the stack and the service", l)
 		}

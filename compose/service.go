@@ -51,6 +51,14 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 	errs = append(errs, err)
 	build, err := m.build(s)
 	errs = append(errs, err)
+	if err != nil && s.Image == "" {
+		// The build's error says what is wrong; a stand-in image keeps
+		// the service's other problems in view without "image is
+		// required".
+		c := *s
+		c.Image = "build-failed"
+		s = &c
+	}
 	spec, err := m.spec(withBuildImage(s, build))
 	errs = append(errs, err)
 	update, err := updateConfig(s, spec)

@@ -319,6 +319,8 @@ type ContainerSpec struct {
 	// in that order.
 	DeviceRequests []DeviceRequest `json:",omitempty"`
 	Blkio          *Blkio          `json:",omitempty"`
+	// Annotations are OCI annotations of the container (API 1.43).
+	Annotations map[string]string `json:",omitempty"`
 	// Files are configs and secrets whose content the compose file gives
 	// (content:, environment:), written into the container between its
 	// creation and its start, as compose does; sorted by Target.

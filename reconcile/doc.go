@@ -24,8 +24,11 @@
 // over the canonical JSON of moor's own normalized spec, which holds what
 // needs a new container to take effect and nothing that does not (replica
 // count, depends_on, pull policy, update config, moor's labels). A bind of a
-// repository file hashes by content. TestHashGolden pins it, so that a
-// library upgrade cannot recreate every container. The image is compared
+// repository file hashes by content, and a config or secret given inline
+// by the digest of its content (File.Content is in no JSON). TestHashGolden
+// pins it, so that a library upgrade cannot recreate every container; a
+// field added to the spec is omitted when unset, so that it leaves the
+// hash of every spec that does not use it alone. The image is compared
 // apart: the local image ID of the reference against the container's.
 //
 // # Ownership and pruning

@@ -62,6 +62,7 @@ var composeField = map[string]string{
 	"StorageOpt": "storage_opt", "MacAddress": "mac_address",
 	"Isolation": "isolation", "DeviceCgroupRules": "device_cgroup_rules",
 	"DeviceRequests": "gpus", "Blkio": "blkio_config", "Files": "configs",
+	"Annotations": "annotations",
 }
 
 // FieldDigests summarizes the spec per field, as "name=digest" pairs sorted

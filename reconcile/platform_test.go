@@ -33,3 +33,21 @@ func TestPlanPullsForPlatform(t *testing.T) {
 		t.Errorf("plan does not say b/api is blocked:\n%s", p)
 	}
 }
+
+// TestChangedFieldsNameNewFields: a change of a field added to the spec is
+// named as the compose file names it in a replacement's cause.
+func TestChangedFieldsNameNewFields(t *testing.T) {
+	a := ContainerSpec{Image: "x:1"}
+	b := ContainerSpec{Image: "x:1", Ipc: "host", Platform: "linux/arm64", GroupAdd: []string{"audio"},
+		Blkio: &Blkio{Weight: 300}, Files: []File{{Target: "/c", Digest: "sha256:1", Content: "c"}}}
+	got := ChangedFields(a.FieldDigests(), b.FieldDigests())
+	want := []string{"blkio_config", "configs", "group_add", "ipc", "platform"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("changed = %v, want %v", got, want)
+	}
+	c := b
+	c.Files = []File{{Target: "/c", Digest: "sha256:1", Content: "other"}}
+	if c.Hash() != b.Hash() {
+		t.Error("the hash covers a file's content, not only its digest")
+	}
+}

@@ -86,8 +86,8 @@ func (s *Service) startFirst() bool {
 }
 
 // startFirstConflict says why two containers made from spec cannot run at
-// once, or "": a published host port, a fixed address or the host's
-// network can be held by one container only.
+// once, or "": a published host port, a fixed address, a MAC address or
+// the host's network can be held by one container only.
 func startFirstConflict(spec ContainerSpec) string {
 	for _, p := range spec.Ports {
 		if p.Published != "" {
@@ -98,6 +98,9 @@ func startFirstConflict(spec ContainerSpec) string {
 		if n.IPv4Address != "" || n.IPv6Address != "" {
 			return fmt.Sprintf("a fixed address on network %s: two containers cannot hold it (use stop-first)", n.Name)
 		}
+	}
+	if spec.MacAddress != "" {
+		return "mac_address: two containers cannot hold one MAC address on a network (use stop-first)"
 	}
 	if spec.NetworkMode == "host" {
 		return "network_mode host: the new container could not bind the old one's ports (use stop-first)"

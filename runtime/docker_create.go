@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -16,7 +16,6 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/versions"
@@ -59,7 +58,12 @@ func (d *Docker) CreateContainer(ctx context.Context, name string, spec reconcil
 	}
 	req.Name = name
 	d.call()
-	res, err := d.cli.ContainerCreate(ctx, req.ContainerCreateOptions)
+	var res client.ContainerCreateResult
+	if req.legacyMAC != "" {
+		res, err = d.createLegacyMAC(ctx, req.ContainerCreateOptions, req.legacyMAC)
+	} else {
+		res, err = d.cli.ContainerCreate(ctx, req.ContainerCreateOptions)
+	}
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", name, classify(err))
 	}
@@ -91,6 +95,9 @@ type createRequest struct {
 	client.ContainerCreateOptions
 	connect   []reconcile.NetworkAttachment
 	endpoints map[string]*network.EndpointSettings
+	// legacyMAC is the container-wide MAC address, for engines before API
+	// 1.44 (see createLegacyMAC).
+	legacyMAC string
 }
 
 // buildCreate translates every field of spec into the engine's create
@@ -150,6 +157,7 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, name, s
 		OomScoreAdj:    int(spec.OomScoreAdj),
 		StorageOpt:     spec.StorageOpt,
 		Isolation:      container.Isolation(spec.Isolation),
+		Annotations:    spec.Annotations,
 	}
 	if spec.Logging != nil {
 		host.LogConfig = container.LogConfig{Type: spec.Logging.Driver, Config: spec.Logging.Options}
@@ -179,8 +187,14 @@ func buildCreate(spec reconcile.ContainerSpec, labels map[string]string, name, s
 	if err := checkAPI(spec, api); err != nil {
 		return nil, err
 	}
-	if spec.MacAddress != "" && (spec.NetworkMode != "" || len(spec.Networks) == 0) {
-		return nil, fmt.Errorf("mac_address: moor sets it on the service's primary network; network_mode %s has none", spec.NetworkMode)
+	if spec.MacAddress != "" && versions.LessThan(api, "1.44") {
+		// The container-wide field, as compose sends it to such engines.
+		if _, err := net.ParseMAC(spec.MacAddress); err != nil {
+			return nil, fmt.Errorf("mac_address %q: %w", spec.MacAddress, err)
+		}
+		req.legacyMAC = spec.MacAddress
+	} else if spec.MacAddress != "" && (spec.NetworkMode != "" || len(spec.Networks) == 0) {
+		return nil, fmt.Errorf("mac_address: from API 1.44 on it is set on the service's primary network, and network_mode %s has none", spec.NetworkMode)
 	}
 	if spec.NetworkMode == "" && len(spec.Networks) > 0 {
 		order := networkOrder(spec.Networks)
@@ -338,7 +352,14 @@ func resources(spec reconcile.ContainerSpec) container.Resources {
 	for _, u := range spec.Ulimits {
 		r.Ulimits = append(r.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
+	var cdiNames []string
 	for _, dev := range spec.Devices {
+		// A CDI device name ("vendor.com/class=name") is a request of the
+		// cdi driver, as compose makes it.
+		if isCDI(dev) {
+			cdiNames = append(cdiNames, dev.Host)
+			continue
+		}
 		perm := dev.Permissions
 		if perm == "" {
 			perm = "rwm"
@@ -346,6 +367,9 @@ func resources(spec reconcile.ContainerSpec) container.Resources {
 		r.Devices = append(r.Devices, container.DeviceMapping{
 			PathOnHost: dev.Host, PathInContainer: dev.Container, CgroupPermissions: perm,
 		})
+	}
+	if len(cdiNames) > 0 {
+		r.DeviceRequests = append(r.DeviceRequests, container.DeviceRequest{Driver: "cdi", DeviceIDs: cdiNames})
 	}
 	return r
 }
@@ -393,84 +417,6 @@ func ports(published []reconcile.Port, expose []string) (network.PortSet, networ
 		bindings = nil
 	}
 	return set, bindings, nil
-}
-
-// mounts translates volume, bind and tmpfs mounts. A Legacy mount goes
-// into Binds, as docker compose gives it; the others into Mounts.
-func mounts(ms []reconcile.Mount) ([]mount.Mount, []string, error) {
-	var out []mount.Mount
-	var binds []string
-	for _, m := range ms {
-		if m.Legacy && (m.Type == reconcile.MountBind || m.Type == reconcile.MountVolume && m.Source != "") {
-			binds = append(binds, bindSpec(m))
-			continue
-		}
-		switch m.Type {
-		case reconcile.MountVolume:
-			mm := mount.Mount{Type: mount.TypeVolume, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.NoCopy || m.Subpath != "" || len(m.VolumeLabels) > 0 {
-				mm.VolumeOptions = &mount.VolumeOptions{NoCopy: m.NoCopy, Subpath: m.Subpath, Labels: m.VolumeLabels}
-			}
-			out = append(out, mm)
-		case reconcile.MountBind:
-			// Only Binds relabel for SELinux, as in compose's short
-			// syntax; they cannot say bind.recursive.
-			if m.SELinux != "" && m.Recursive != "" {
-				return nil, nil, fmt.Errorf("bind %s: bind.selinux and bind.recursive cannot go together: the engine relabels only binds without recursive", m.Target)
-			}
-			if m.CreateHostPath || m.SELinux != "" {
-				// Only Binds creates a missing source on every API
-				// version (BindOptions.CreateMountpoint needs 1.42), on
-				// the engine's own filesystem.
-				binds = append(binds, bindSpec(m))
-				continue
-			}
-			mm := mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.Propagation != "" || m.Recursive != "" {
-				mm.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.Propagation)}
-				switch m.Recursive {
-				case "", "enabled":
-				case "disabled":
-					mm.BindOptions.NonRecursive = true
-				case "writable":
-					mm.BindOptions.ReadOnlyNonRecursive = true
-				case "readonly":
-					mm.BindOptions.ReadOnlyForceRecursive = true
-				default:
-					return nil, nil, fmt.Errorf("bind %s: bind.recursive %q: use enabled, disabled, writable or readonly", m.Target, m.Recursive)
-				}
-			}
-			out = append(out, mm)
-		case reconcile.MountTmpfs:
-			mm := mount.Mount{Type: mount.TypeTmpfs, Target: m.Target, ReadOnly: m.ReadOnly}
-			if m.TmpfsSize != 0 || m.TmpfsMode != 0 {
-				mm.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: m.TmpfsSize, Mode: os.FileMode(m.TmpfsMode)}
-			}
-			out = append(out, mm)
-		default:
-			return nil, nil, fmt.Errorf("mount %s: unknown type %q", m.Target, m.Type)
-		}
-	}
-	return out, binds, nil
-}
-
-// bindSpec writes a mount in the "SRC:DST:MODE[,OPTS]" form of
-// HostConfig.Binds, as docker compose writes it.
-func bindSpec(m reconcile.Mount) string {
-	opts := []string{"rw"}
-	if m.ReadOnly {
-		opts[0] = "ro"
-	}
-	if m.SELinux != "" {
-		opts = append(opts, m.SELinux)
-	}
-	if m.Propagation != "" {
-		opts = append(opts, m.Propagation)
-	}
-	if m.NoCopy {
-		opts = append(opts, "nocopy")
-	}
-	return m.Source + ":" + m.Target + ":" + strings.Join(opts, ",")
 }
 
 // graceSeconds is a stop timeout in whole seconds, rounded up so that a

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"net"
+	"regexp"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/moby/api/types/blkiodev"
@@ -61,14 +62,10 @@ func extraResources(spec reconcile.ContainerSpec, r *container.Resources) {
 
 // macAddress sets the service's MAC address on its primary network's
 // endpoint, where compose puts it from API 1.44 on. Older engines read it
-// from the container-wide config only, which the engine client moor uses
-// no longer sends.
+// from the container-wide config (createRequest.legacyMAC).
 func macAddress(spec reconcile.ContainerSpec, ep *network.EndpointSettings, api string) error {
-	if spec.MacAddress == "" {
+	if spec.MacAddress == "" || versions.LessThan(api, "1.44") {
 		return nil
-	}
-	if versions.LessThan(api, "1.44") {
-		return needsAPI("mac_address", "1.44", "25.0", api)
 	}
 	mac, err := net.ParseMAC(spec.MacAddress)
 	if err != nil {
@@ -81,6 +78,14 @@ func macAddress(spec reconcile.ContainerSpec, ep *network.EndpointSettings, api 
 // checkAPI refuses a spec that needs a newer engine than api, naming the
 // field and the version.
 func checkAPI(spec reconcile.ContainerSpec, api string) error {
+	if len(spec.Annotations) > 0 && versions.LessThan(api, "1.43") {
+		return needsAPI("annotations", "1.43", "24.0", api)
+	}
+	for _, dev := range spec.Devices {
+		if isCDI(dev) && versions.LessThan(api, "1.44") {
+			return needsAPI("devices "+dev.Host+" (a CDI device)", "1.44", "25.0", api)
+		}
+	}
 	for _, m := range spec.Mounts {
 		if m.Subpath != "" && versions.LessThan(api, "1.45") {
 			return needsAPI("volumes.volume.subpath (on "+m.Target+")", "1.45", "26.0", api)
@@ -116,4 +121,14 @@ func imagePlatform(spec reconcile.ContainerSpec, os, arch, variant string) (*oci
 			spec.Platform, spec.Image, platforms.Format(have), spec.Platform)
 	}
 	return &want, nil
+}
+
+// cdiName matches a fully qualified CDI device name, vendor/class=name, as
+// the CDI parser compose uses accepts it.
+var cdiName = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?/[a-zA-Z0-9]([a-zA-Z0-9_-]*[a-zA-Z0-9])?=[a-zA-Z0-9]([a-zA-Z0-9_.:-]*[a-zA-Z0-9])?$`)
+
+// isCDI reports whether a device is a CDI device (source and target one
+// qualified name), as compose v2's getDeployResources tells them.
+func isCDI(dev reconcile.Device) bool {
+	return dev.Host == dev.Container && cdiName.MatchString(dev.Host)
 }

@@ -18,7 +18,7 @@ func TestBuildCreateHostConfigFields(t *testing.T) {
 	spec := reconcile.ContainerSpec{
 		Image: "app:1", Runtime: "runc", Ipc: "shareable", Pid: "container:db", Uts: "host",
 		UsernsMode: "host", Cgroup: "private", GroupAdd: []string{"audio"}, OomScoreAdj: -100,
-		StorageOpt: map[string]string{"size": "1G"}, Isolation: "default",
+		StorageOpt: map[string]string{"size": "1G"}, Isolation: "default", VolumesFrom: []string{"data-1:ro"},
 		DeviceCgroupRules: []string{"c 1:3 mr"},
 		DeviceRequests: []reconcile.DeviceRequest{
 			{Driver: "nvidia", Count: -1, Capabilities: []string{"gpu"}},
@@ -44,8 +44,8 @@ func TestBuildCreateHostConfigFields(t *testing.T) {
 	}
 	hc := req.HostConfig
 	swappiness, yes := int64(10), true
-	got := []any{hc.Runtime, hc.IpcMode, hc.PidMode, hc.UTSMode, hc.UsernsMode, hc.CgroupnsMode, hc.GroupAdd, hc.OomScoreAdj, hc.StorageOpt, hc.Isolation, hc.Resources}
-	want := []any{"runc", container.IpcMode("shareable"), container.PidMode("container:db"), container.UTSMode("host"),
+	got := []any{hc.VolumesFrom, hc.Runtime, hc.IpcMode, hc.PidMode, hc.UTSMode, hc.UsernsMode, hc.CgroupnsMode, hc.GroupAdd, hc.OomScoreAdj, hc.StorageOpt, hc.Isolation, hc.Resources}
+	want := []any{[]string{"data-1:ro"}, "runc", container.IpcMode("shareable"), container.PidMode("container:db"), container.UTSMode("host"),
 		container.UsernsMode("host"), container.CgroupnsMode("private"), []string{"audio"}, -100,
 		map[string]string{"size": "1G"}, container.Isolation("default"),
 		container.Resources{
@@ -116,11 +116,14 @@ func TestBuildCreateNeedsNewerEngine(t *testing.T) {
 	}{
 		{"subpath on 1.41", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountVolume, Source: "v", Target: "/v", Subpath: "x"}}}, "1.41",
 			"volumes.volume.subpath (on /v) needs Docker Engine 26.0 or later (API 1.45); this engine speaks API 1.41"},
+		{"annotations on 1.41", reconcile.ContainerSpec{Annotations: map[string]string{"a": "b"}}, "1.41",
+			"annotations needs Docker Engine 24.0 or later (API 1.43); this engine speaks API 1.41"},
+		{"annotations on 1.43", reconcile.ContainerSpec{Annotations: map[string]string{"a": "b"}}, "1.43", ""},
 		{"subpath on 1.45", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountVolume, Source: "v", Target: "/v", Subpath: "x"}}}, "1.45", ""},
 		{"recursive readonly on 1.41", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountBind, Source: "/s", Target: "/s", Recursive: "readonly"}}}, "1.41",
 			"volumes.bind.recursive readonly (on /s) needs Docker Engine 25.0 or later (API 1.44)"},
-		{"mac_address on 1.41", reconcile.ContainerSpec{MacAddress: "02:42:ac:11:00:02", Networks: net}, "1.41",
-			"mac_address needs Docker Engine 25.0 or later (API 1.44); this engine speaks API 1.41"},
+		{"mac_address on 1.41", reconcile.ContainerSpec{MacAddress: "02:42:ac:11:00:02", Networks: net}, "1.41", ""},
+		{"bad mac_address on 1.41", reconcile.ContainerSpec{MacAddress: "02:42", Networks: net}, "1.41", `mac_address "02:42"`},
 		{"mac_address on 1.44", reconcile.ContainerSpec{MacAddress: "02:42:ac:11:00:02", Networks: net}, "1.44", ""},
 		{"mac_address without networks", reconcile.ContainerSpec{MacAddress: "02:42:ac:11:00:02", NetworkMode: "host"}, "1.44", "mac_address"},
 		{"selinux and recursive", reconcile.ContainerSpec{Mounts: []reconcile.Mount{{Type: reconcile.MountBind, Source: "/s", Target: "/s", SELinux: "z", Recursive: "disabled"}}}, "1.44", "bind.selinux and bind.recursive"},
@@ -135,9 +138,47 @@ func TestBuildCreateNeedsNewerEngine(t *testing.T) {
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
-			if tt.name == "mac_address on 1.44" && req.endpoints["web_default"].MacAddress.String() != "02:42:ac:11:00:02" {
-				t.Errorf("primary endpoint MAC = %v", req.endpoints["web_default"].MacAddress)
+			if tt.name == "mac_address on 1.44" && (req.endpoints["web_default"].MacAddress.String() != "02:42:ac:11:00:02" || req.legacyMAC != "") {
+				t.Errorf("primary endpoint MAC = %v, container-wide %q", req.endpoints["web_default"].MacAddress, req.legacyMAC)
+			}
+			if tt.name == "mac_address on 1.41" && (req.legacyMAC != "02:42:ac:11:00:02" || len(req.endpoints["web_default"].MacAddress) != 0) {
+				t.Errorf("container-wide MAC = %q, endpoint %v", req.legacyMAC, req.endpoints["web_default"].MacAddress)
 			}
 		})
+	}
+}
+
+// TestBuildCreateCDIDevices: a device named by its CDI name is a request of
+// the cdi driver, as compose makes it, and needs an engine that has one.
+func TestBuildCreateCDIDevices(t *testing.T) {
+	spec := reconcile.ContainerSpec{Image: "app:1", Devices: []reconcile.Device{
+		{Host: "nvidia.com/gpu=all", Container: "nvidia.com/gpu=all"},
+		{Host: "/dev/null", Container: "/dev/nothing"},
+	}}
+	req, err := buildCreate(spec, nil, "web-api-1", "api", "1.44")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := req.HostConfig.Resources
+	if d := cmp.Diff([]container.DeviceRequest{{Driver: "cdi", DeviceIDs: []string{"nvidia.com/gpu=all"}}}, r.DeviceRequests); d != "" {
+		t.Errorf("device requests (-want +got):\n%s", d)
+	}
+	if len(r.Devices) != 1 || r.Devices[0].PathOnHost != "/dev/null" {
+		t.Errorf("devices = %+v, want /dev/null only", r.Devices)
+	}
+	if _, err := buildCreate(spec, nil, "web-api-1", "api", "1.41"); err == nil || !strings.Contains(err.Error(), "devices nvidia.com/gpu=all (a CDI device) needs Docker Engine 25.0 or later") {
+		t.Errorf("on API 1.41: %v", err)
+	}
+}
+
+// TestWithField adds the container-wide MacAddress to a create request's
+// JSON and keeps the rest.
+func TestWithField(t *testing.T) {
+	b, err := withField([]byte(`{"Image":"app:1","HostConfig":{"Init":true}}`), "MacAddress", "02:42:ac:11:00:02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"HostConfig":{"Init":true},"Image":"app:1","MacAddress":"02:42:ac:11:00:02"}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
 	}
 }

@@ -407,7 +407,6 @@ func inspectProject(t *testing.T, project string) map[string]any {
 
 var anonVolume = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-
 // sortBy sorts the list m[key] by key.
 func sortBy(m map[string]any, key string, by func(any) string) {
 	if list, ok := m[key].([]any); ok {
