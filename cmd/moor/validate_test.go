@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,5 +160,26 @@ func TestValidateCrossStackClaims(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+}
+
+// TestPlanWarnsUnsetVariable: moor plan names the stack that uses an
+// unset variable (compose-go's own line, which names no stack, is not
+// logged: compose's TestUnsetVariableWarnsOnTheStack).
+func TestPlanWarnsUnsetVariable(t *testing.T) {
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", "services:\n  app:\n    image: "+img+"\n    environment:\n      - KEY=${PLAN_KEY}\n")
+	repo.Commit("a stack with an unset variable")
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"plan", "--repo", repo.Dir, "--name", stack, "--state-dir", t.TempDir()}, &stdout, &stderr)
+	out := stdout.String() + stderr.String()
+	if code != exitOK {
+		t.Fatalf("plan exited %d:\n%s", code, out)
+	}
+	if want := "warning: stack " + stack + ": variable PLAN_KEY is not set"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }
