@@ -104,7 +104,7 @@ var (
 	bothSides    = regexp.MustCompile(` and .* both `)
 	namedThing   = regexp.MustCompile(`^(config|secret|volume|network) [^ :]+:`)
 	pathLike     = regexp.MustCompile(`(?:\.{0,2}/)?[\w.-]+(?:/[\w.-]+)+`)
-	maxReasonLen = 110
+	maxReasonLen = 140
 )
 
 // reasonKeys turns the error moor gave a stack into its reasons, one per
@@ -128,6 +128,7 @@ func reasonKey(line string) string {
 		s = m[1] // the hint after it says what to do, not why
 	}
 	s, _, _ = strings.Cut(s, "; ") // likewise
+	s, _, _ = strings.Cut(s, " (") // and a parenthesis
 	s = bothSides.ReplaceAllString(s, " and … both ")
 	s = namedThing.ReplaceAllString(s, "$1 …:")
 	// A field's name is the reason; other quoted text is the user's.
