@@ -241,7 +241,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 		return nil, g.budget.stop
 	}
 	if err != nil {
-		return nil, err
+		return nil, undeclared(g.written, err)
 	}
 	p = p.WithoutUnnecessaryResources()
 	for name, files := range labelFiles {

@@ -152,3 +152,21 @@ func TestSyntaxErrorsNameTheEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestUndeclaredReferences: a reference to something the stack does not
+// declare names the service and the entry, and says what to declare.
+func TestUndeclaredReferences(t *testing.T) {
+	tests := []struct{ service, want string }{
+		{"volumes:\n      - ./conf:/c\n      - data:/d", `stack web (web/compose.yaml): service api: volumes[1] "data:/d": volume "data" is not declared: declare it under the top-level volumes (volumes: {data: {}}), or write a path (./data) to bind a directory of the stack`},
+		{"networks: [back]", `service api: networks[0] "back": network "back" is not declared: declare it under the top-level networks (networks: {back: {}})`},
+		{"configs:\n      - source: c\n        target: /c", `service api: configs[0] "{source: c, target: /c}": config "c" is not declared: declare it under the top-level configs`},
+		{"secrets: [tok]", `service api: secrets[0] "tok": secret "tok" is not declared`},
+		{"depends_on: [db]", `service api: depends_on or links "db": the stack has no service "db", or its profile is not active`},
+	}
+	for _, tt := range tests {
+		_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    " + tt.service + "\n", "web/conf": "x"}, Options{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v\nwant one containing %s", tt.service, err, tt.want)
+		}
+	}
+}

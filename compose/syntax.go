@@ -44,7 +44,7 @@ func locateSyntax(w written, err error) error {
 		}
 	}
 	if len(errs) == 0 {
-		return unknownField(err)
+		return undeclared(w, unknownField(err))
 	}
 	return errors.Join(errs...)
 }
