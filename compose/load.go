@@ -124,7 +124,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		Services: map[string]*reconcile.Service{},
 		Networks: map[string]*reconcile.NetworkSpec{},
 		Volumes:  map[string]*reconcile.VolumeSpec{},
-		Warnings: g.budget.unsetWarnings(),
+		Warnings: g.warnings(),
 	}
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
@@ -188,6 +188,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 		return nil, fmt.Errorf("compose file %q: %w", sd.rel(sd.File), err)
 	}
 	g.written = scanWritten(data)
+	data, g.obsoleteVersion = dropVersion(data)
 	env, err := g.interpolationEnv(opts.Variables)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,5 +169,27 @@ func TestUndeclaredReferences(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v\nwant one containing %s", tt.service, err, tt.want)
 		}
+	}
+}
+
+// TestObsoleteVersionWarnsOnTheStack: a top-level version is a warning of
+// the stack, not compose-go's global log line.
+func TestObsoleteVersionWarnsOnTheStack(t *testing.T) {
+	var log bytes.Buffer
+	logrus.SetOutput(&log)
+	t.Cleanup(func() { logrus.SetOutput(nil) })
+	st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": "version: '3.8'\nservices:\n  api:\n    image: a:1\n"}, Options{})
+	if want := []string{versionWarning}; !slices.Equal(st.Warnings, want) {
+		t.Errorf("warnings = %q, want %q", st.Warnings, want)
+	}
+	if log.Len() != 0 {
+		t.Errorf("compose-go logged: %s", log.String())
+	}
+	// Written any other way, it is left to compose-go.
+	if _, ok := dropVersion([]byte("version: >\n  3\nservices: {}\n")); ok {
+		t.Error("a folded version was dropped")
+	}
+	if out, ok := dropVersion([]byte("services: {}\nversion: \"3\" # old\n")); !ok || string(out) != "services: {}\n#version: \"3\" # old\n" {
+		t.Errorf("dropVersion = %q, %v", out, ok)
 	}
 }
