@@ -103,8 +103,9 @@ func TestWrittenPortOfARange(t *testing.T) {
 // stack that uses it, and nothing goes to compose-go's global log.
 func TestUnsetVariableWarnsOnTheStack(t *testing.T) {
 	var log bytes.Buffer
+	prev := logrus.StandardLogger().Out
 	logrus.SetOutput(&log)
-	t.Cleanup(func() { logrus.SetOutput(nil) })
+	t.Cleanup(func() { logrus.SetOutput(prev) })
 	yaml := "services:\n  api:\n    image: app:${TAG}\n    environment:\n      - A=${GONE:-x}\n      - B=${SET}\n      - C=$$LITERAL\n      - D=${NEEDED?}x\n"
 	st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": strings.Replace(yaml, "      - D=${NEEDED?}x\n", "", 1), "web/.env": "SET=1\nTAG=1\n"}, Options{})
 	if len(st.Warnings) != 0 {
@@ -176,8 +177,9 @@ func TestUndeclaredReferences(t *testing.T) {
 // the stack, not compose-go's global log line.
 func TestObsoleteVersionWarnsOnTheStack(t *testing.T) {
 	var log bytes.Buffer
+	prev := logrus.StandardLogger().Out
 	logrus.SetOutput(&log)
-	t.Cleanup(func() { logrus.SetOutput(nil) })
+	t.Cleanup(func() { logrus.SetOutput(prev) })
 	st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": "version: '3.8'\nservices:\n  api:\n    image: a:1\n"}, Options{})
 	if want := []string{versionWarning}; !slices.Equal(st.Warnings, want) {
 		t.Errorf("warnings = %q, want %q", st.Warnings, want)
