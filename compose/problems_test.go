@@ -188,8 +188,10 @@ func TestObsoleteVersionWarnsOnTheStack(t *testing.T) {
 		t.Errorf("compose-go logged: %s", log.String())
 	}
 	// Written any other way, it is left to compose-go.
-	if _, ok := dropVersion([]byte("version: >\n  3\nservices: {}\n")); ok {
-		t.Error("a folded version was dropped")
+	for _, yaml := range []string{"version: >\n  3\nservices: {}\n", "version: \"3\n  .8\"\nservices: {}\n", "{version: 3, services: {}}\n"} {
+		if _, ok := dropVersion([]byte(yaml)); ok {
+			t.Errorf("dropVersion(%q) dropped it", yaml)
+		}
 	}
 	if out, ok := dropVersion([]byte("services: {}\nversion: \"3\" # old\n")); !ok || string(out) != "services: {}\n#version: \"3\" # old\n" {
 		t.Errorf("dropVersion = %q, %v", out, ok)

@@ -40,6 +40,12 @@ func dropVersion(data []byte) ([]byte, bool) {
 		out = append(out, data[:start]...)
 		out = append(out, '#')
 		out = append(out, data[start:]...)
+		// The value may go on on the next lines ("3
+		//   .8"): then the file is no longer the same, less its version.
+		var check yaml.Node
+		if yaml.Unmarshal(out, &check) != nil || mapping(&check) == nil || len(mapping(&check).Content) != len(root.Content)-2 {
+			return data, false
+		}
 		return out, true
 	}
 	return data, false
