@@ -29,7 +29,7 @@ func dropVersion(data []byte) ([]byte, bool) {
 		if k.Value != "version" || k.Kind != yaml.ScalarNode || k.Column != 1 || v.Kind != yaml.ScalarNode || v.Line != k.Line {
 			continue
 		}
-		if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 || bytes.Contains([]byte(v.Value), []byte("\n")) {
+		if v.Style&(yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) != 0 || k.Style&yaml.TaggedStyle != 0 || v.Anchor != "" || bytes.Contains([]byte(v.Value), []byte("\n")) {
 			return data, false
 		}
 		start := lineStart(data, k.Line)
