@@ -44,7 +44,7 @@ configs:
 		t.Fatal("LoadStack succeeded")
 	}
 	want := []string{
-		`stack web (web/compose.yaml): service api: field "ipc" is not supported by moor`,
+		`stack web (web/compose.yaml): service api: field "ipc" is not supported by moor: remove it: the container gets an IPC namespace of its own`,
 		`stack web (web/compose.yaml): service api: build is not supported: build images in CI and reference them by tag`,
 		`stack web (web/compose.yaml): service api: pull_policy "daily" is not supported by moor (use missing, always or never)`,
 		`stack web (web/compose.yaml): service api: volumes[1] "/srv:/srv:z": field "bind.selinux" is not supported by moor: drop ":z"/":Z" and label the host directory once (chcon -Rt container_file_t DIR)`,

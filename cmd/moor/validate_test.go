@@ -130,7 +130,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"ok    blog (app)\n",
 		"ok    shop (app)\nwarn  shop: variable SHOP_KEY is not set: it is empty where the compose file uses it",
-		"error web: stack web (web/compose.yaml): service api: field \"ipc\" is not supported by moor\n",
+		"error web: stack web (web/compose.yaml): service api: field \"ipc\" is not supported by moor: remove it: the container gets an IPC namespace of its own\n",
 		"\nstack web (web/compose.yaml): service api: pull_policy \"daily\" is not supported by moor (use missing, always or never)\n",
 		"\nstack web (web/compose.yaml): service api: volumes[0] \"./db:/var/lib/x:z\": field \"bind.selinux\" is not supported by moor: drop \":z\"/\":Z\"",
 	} {
