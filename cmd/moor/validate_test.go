@@ -121,7 +121,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	writeRepoFile(t, dir, "web/compose.yaml", "services:\n  api:\n    image: app:1\n    ipc: host\n    pull_policy: daily\n    volumes:\n      - ./db:/var/lib/x:z\n")
 	writeRepoFile(t, dir, "blog/compose.yaml", "services:\n  app:\n    image: blog:${TAG}\n")
 	writeRepoFile(t, dir, "blog/.env", "TAG=1\n")
-	writeRepoFile(t, dir, "shop/compose.yaml", "services:\n  app:\n    image: shop:1\n    environment:\n      - KEY=${SHOP_KEY}\n")
+	writeRepoFile(t, dir, "shop/compose.yaml", "services:\n  app:\n    image: shop:1\n    env_file: [app.env]\n    environment:\n      - KEY=${SHOP_KEY}\n")
+	writeRepoFile(t, dir, "shop/app.env", "B=${SHOP_ENV_KEY}\n")
 	m := &moor{t: t}
 	code, out := m.run("validate", dir)
 	if code != exitError {
@@ -130,6 +131,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"ok    blog (app)\n",
 		"ok    shop (app)\nwarn  shop: variable SHOP_KEY is not set: it is empty where the compose file uses it",
+		"\nwarn  shop: The \"SHOP_ENV_KEY\" variable is not set. Defaulting to a blank string.\n",
 		"error web: stack web (web/compose.yaml): service api: field \"ipc\" is not supported by moor: remove it: the container gets an IPC namespace of its own\n",
 		"\nstack web (web/compose.yaml): service api: pull_policy \"daily\" is not supported by moor (use missing, always or never)\n",
 		"\nstack web (web/compose.yaml): service api: volumes[0] \"./db:/var/lib/x:z\": field \"bind.selinux\" is not supported by moor: drop \":z\"/\":Z\"",
