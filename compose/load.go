@@ -86,7 +86,7 @@ func LoadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	}
 	st, err := loadStack(ctx, sd, opts)
 	if err != nil {
-		return nil, bounded(newStackError(sd, fmt.Sprintf("stack %s (%s): ", sd.Name, sd.rel(sd.File)), err))
+		return nil, bounded(newStackError(sd, fmt.Sprintf("stack %s (%s): ", sd.Name, sd.rel(sd.File)), err).bound(maxErrorBytes))
 	}
 	return st, nil
 }

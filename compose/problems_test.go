@@ -197,3 +197,32 @@ func TestObsoleteVersionWarnsOnTheStack(t *testing.T) {
 		t.Errorf("dropVersion = %q, %v", out, ok)
 	}
 }
+
+// TestManyProblemsKeepTheirLines: a stack with more problems than fit in
+// an error keeps whole lines, and says how many more there are.
+func TestManyProblemsKeepTheirLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "  s%d:\n    image: a:1\n    ipc: host\n", i)
+	}
+	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": b.String()}, Options{})
+	if err == nil {
+		t.Fatal("LoadStack succeeded")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(err.Error()) > maxErrorBytes || len(lines) < 10 {
+		t.Fatalf("%d bytes in %d lines", len(err.Error()), len(lines))
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if !strings.HasSuffix(l, `field "ipc" is not supported by moor: remove it: the container gets an IPC namespace of its own`) {
+			t.Errorf("line cut: %q", l)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "stack web (web/compose.yaml): … and ") || !strings.HasSuffix(last, " more problems") {
+		t.Errorf("last line %q", last)
+	}
+	if !errors.Is(err, ErrUnsupported) {
+		t.Error("not ErrUnsupported")
+	}
+}
