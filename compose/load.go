@@ -242,7 +242,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 		return nil, g.budget.stop
 	}
 	if err != nil {
-		return nil, undeclared(g.written, err)
+		return nil, undeclared(g.written, fieldMessage(err))
 	}
 	p = p.WithoutUnnecessaryResources()
 	for name, files := range labelFiles {

@@ -146,6 +146,9 @@ func TestSyntaxErrorsNameTheEntry(t *testing.T) {
 		{"imagez: b", `stack web (web/compose.yaml): service api: field "imagez" is not a compose field: check its spelling and indentation (validating web/compose.yaml: services.api additional properties 'imagez' not allowed)`},
 		{"log_driver: syslog", `service api: field "log_driver" is not a compose field: use logging: {driver: ...}`},
 		{"deploy:\n      replicaz: 2", `service api: field "deploy.replicaz" is not a compose field`},
+		{"ports: 80", `stack web (web/compose.yaml): service api: field "ports": must be a array`},
+		{"deploy:\n      replicas: two", `stack web (web/compose.yaml): service api: field "deploy.replicas": parsing "two": invalid syntax`},
+		{"healthcheck:\n      interval: soon", `stack web (web/compose.yaml): service api: field "healthcheck.interval": invalid duration "soon"`},
 	}
 	for _, tt := range tests {
 		_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    " + tt.service + "\n"}, Options{})
