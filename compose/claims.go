@@ -39,6 +39,9 @@ func (m mapper) claims(p *types.Project, stack string, services map[string]*reco
 		svc := services[name]
 		s := p.Services[name]
 		for i, port := range s.Ports {
+			if svc.Replicas == 0 || !publishes(s.NetworkMode) {
+				break // no container, or the engine discards the ports
+			}
 			lo, hi, ok := publishedRange(port.Published)
 			if !ok {
 				continue // the engine picks a free port
@@ -58,6 +61,12 @@ func (m mapper) claims(p *types.Project, stack string, services map[string]*reco
 		}
 	}
 	return out
+}
+
+// publishes reports whether a container in the network mode publishes
+// ports: on the host's network, or in another container's, it does not.
+func publishes(networkMode string) bool {
+	return networkMode != "host" && !strings.HasPrefix(networkMode, "service:") && !strings.HasPrefix(networkMode, "container:")
 }
 
 // publishedRange parses a published port, "8080" or "8080-8082".

@@ -137,6 +137,16 @@ func TestClaimsInsideAStack(t *testing.T) {
 			}
 		})
 	}
-	// Replicas on a range as wide as they are, and on engine-picked ports.
-	mustLoadWeb(t, map[string]string{"web/compose.yaml": "services:\n  web:\n    image: x:1\n    ports: [\"8080-8082:80\", \"90\"]\n    scale: 3\n"}, Options{})
+	// Replicas on a range as wide as they are, and on engine-picked
+	// ports; a service with no replica, or on the host's network, holds
+	// no port.
+	for _, services := range []string{
+		"  web:\n    image: x:1\n    ports: [\"8080-8082:80\", \"90\"]\n    scale: 3\n",
+		"  web:\n    image: x:1\n    ports: [\"8080:80\"]\n  old:\n    image: x:1\n    ports: [\"8080:80\"]\n    scale: 0\n",
+		"  web:\n    image: x:1\n    ports: [\"8080:80\"]\n  host:\n    image: x:1\n    network_mode: host\n    ports: [\"8080:80\"]\n",
+	} {
+		if _, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n" + services}, Options{}); err != nil {
+			t.Errorf("%s: %v", services, err)
+		}
+	}
 }

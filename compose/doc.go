@@ -77,6 +77,24 @@
 // It counts against the stack's HashBytes. A read_only service refuses
 // them, as compose does.
 //
+// # Messages
+//
+// A stack's error holds all of its problems, one a line, each line naming
+// the stack and its file, the service, and the field as written: a list
+// entry by its index and its text in the compose file (ports[0]
+// "8080:80"), read from the file itself since compose-go keeps no
+// positions (written.go). A common rejection says what to do instead
+// (hints.go). An unset variable is a warning of the stack that uses it
+// (unset.go), not compose-go's global log line.
+//
+// # Claims
+//
+// A host port a service publishes and a container name (container_name,
+// or the STACK-SERVICE-N compose gives) are held by one container alone
+// (claims.go). Two services or replicas of a stack holding one refuse the
+// stack; two stacks holding one both go to Desired.Broken, each message
+// naming both sides, so that neither is touched until one changes.
+//
 // # Bind mounts and their Content
 //
 // With Options.StacksRoot, the directory given to Load is mirrored onto the

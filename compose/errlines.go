@@ -2,6 +2,7 @@ package compose
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 )
@@ -12,11 +13,28 @@ import (
 // errors.Join (printable.Error keeps its line breaks), and errors.Is
 // finds ErrUnsupported and the other marks in any of its lines.
 type stackError struct {
-	lines []error
+	prefix string
+	lines  []error
+}
+
+// bound keeps the first lines of e that fit in max bytes and ends with
+// one that says how many more problems there are: a stack with a hundred
+// problems is reported line by line, not cut in the middle of one.
+func (e *stackError) bound(max int) *stackError {
+	const room = 64 // for the last line
+	n := 0
+	for i, l := range e.lines {
+		n += len(l.Error()) + 1
+		if n > max-room && i > 0 {
+			more := fmt.Errorf("… and %d more problems", len(e.lines)-i)
+			return &stackError{prefix: e.prefix, lines: append(e.lines[:i:i], &lineError{prefix: e.prefix, err: more})}
+		}
+	}
+	return e
 }
 
 func newStackError(sd StackDir, prefix string, err error) *stackError {
-	e := &stackError{}
+	e := &stackError{prefix: prefix}
 	for _, l := range problemLines(err) {
 		e.lines = append(e.lines, &lineError{prefix: prefix + l.prefix, err: repoPaths(sd, l.err)})
 	}

@@ -41,6 +41,8 @@ type guard struct {
 	projects map[string]*project
 	// written is the stack's compose file as written, for messages.
 	written written
+	// obsoleteVersion: the compose file has a top-level version.
+	obsoleteVersion bool
 }
 
 // project is a compose project: the stack's own, or an included one.

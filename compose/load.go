@@ -86,7 +86,7 @@ func LoadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	}
 	st, err := loadStack(ctx, sd, opts)
 	if err != nil {
-		return nil, bounded(newStackError(sd, fmt.Sprintf("stack %s (%s): ", sd.Name, sd.rel(sd.File)), err))
+		return nil, bounded(newStackError(sd, fmt.Sprintf("stack %s (%s): ", sd.Name, sd.rel(sd.File)), err).bound(maxErrorBytes))
 	}
 	return st, nil
 }
@@ -124,7 +124,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		Services: map[string]*reconcile.Service{},
 		Networks: map[string]*reconcile.NetworkSpec{},
 		Volumes:  map[string]*reconcile.VolumeSpec{},
-		Warnings: g.budget.unsetWarnings(),
+		Warnings: g.warnings(),
 	}
 	var errs []error
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
@@ -189,6 +189,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 		return nil, fmt.Errorf("compose file %q: %w", sd.rel(sd.File), err)
 	}
 	g.written = scanWritten(data)
+	data, g.obsoleteVersion = dropVersion(data)
 	env, err := g.interpolationEnv(opts.Variables)
 	if err != nil {
 		return nil, err
@@ -242,7 +243,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 		return nil, g.budget.stop
 	}
 	if err != nil {
-		return nil, err
+		return nil, undeclared(g.written, fieldMessage(err))
 	}
 	p = p.WithoutUnnecessaryResources()
 	for name, files := range labelFiles {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,8 +105,9 @@ func TestWrittenPortOfARange(t *testing.T) {
 // stack that uses it, and nothing goes to compose-go's global log.
 func TestUnsetVariableWarnsOnTheStack(t *testing.T) {
 	var log bytes.Buffer
+	prev := logrus.StandardLogger().Out
 	logrus.SetOutput(&log)
-	t.Cleanup(func() { logrus.SetOutput(nil) })
+	t.Cleanup(func() { logrus.SetOutput(prev) })
 	yaml := "services:\n  api:\n    image: app:${TAG}\n    environment:\n      - A=${GONE:-x}\n      - B=${SET}\n      - C=$$LITERAL\n      - D=${NEEDED?}x\n"
 	st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": strings.Replace(yaml, "      - D=${NEEDED?}x\n", "", 1), "web/.env": "SET=1\nTAG=1\n"}, Options{})
 	if len(st.Warnings) != 0 {
@@ -146,11 +148,86 @@ func TestSyntaxErrorsNameTheEntry(t *testing.T) {
 		{"imagez: b", `stack web (web/compose.yaml): service api: field "imagez" is not a compose field: check its spelling and indentation (validating web/compose.yaml: services.api additional properties 'imagez' not allowed)`},
 		{"log_driver: syslog", `service api: field "log_driver" is not a compose field: use logging: {driver: ...}`},
 		{"deploy:\n      replicaz: 2", `service api: field "deploy.replicaz" is not a compose field`},
+		{"ports: 80", `stack web (web/compose.yaml): service api: field "ports": must be a array`},
+		{"deploy:\n      replicas: two", `stack web (web/compose.yaml): service api: field "deploy.replicas": parsing "two": invalid syntax`},
+		{"healthcheck:\n      interval: soon", `stack web (web/compose.yaml): service api: field "healthcheck.interval": invalid duration "soon"`},
 	}
 	for _, tt := range tests {
 		_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    " + tt.service + "\n"}, Options{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v\nwant one containing %s", tt.service, err, tt.want)
 		}
+	}
+}
+
+// TestUndeclaredReferences: a reference to something the stack does not
+// declare names the service and the entry, and says what to declare.
+func TestUndeclaredReferences(t *testing.T) {
+	tests := []struct{ service, want string }{
+		{"volumes:\n      - ./conf:/c\n      - data:/d", `stack web (web/compose.yaml): service api: volumes[1] "data:/d": volume "data" is not declared: declare it under the top-level volumes (volumes: {data: {}}), or write a path (./data) to bind a directory of the stack`},
+		{"networks: [back]", `service api: networks[0] "back": network "back" is not declared: declare it under the top-level networks (networks: {back: {}})`},
+		{"configs:\n      - source: c\n        target: /c", `service api: configs[0] "{source: c, target: /c}": config "c" is not declared: declare it under the top-level configs`},
+		{"secrets: [tok]", `service api: secrets[0] "tok": secret "tok" is not declared`},
+		{"depends_on: [db]", `service api: depends_on or links "db": the stack has no service "db", or its profile is not active`},
+	}
+	for _, tt := range tests {
+		_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: a:1\n    " + tt.service + "\n", "web/conf": "x"}, Options{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v\nwant one containing %s", tt.service, err, tt.want)
+		}
+	}
+}
+
+// TestObsoleteVersionWarnsOnTheStack: a top-level version is a warning of
+// the stack, not compose-go's global log line.
+func TestObsoleteVersionWarnsOnTheStack(t *testing.T) {
+	var log bytes.Buffer
+	prev := logrus.StandardLogger().Out
+	logrus.SetOutput(&log)
+	t.Cleanup(func() { logrus.SetOutput(prev) })
+	st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": "version: '3.8'\nservices:\n  api:\n    image: a:1\n"}, Options{})
+	if want := []string{versionWarning}; !slices.Equal(st.Warnings, want) {
+		t.Errorf("warnings = %q, want %q", st.Warnings, want)
+	}
+	if log.Len() != 0 {
+		t.Errorf("compose-go logged: %s", log.String())
+	}
+	// Written any other way, it is left to compose-go.
+	for _, yaml := range []string{"version: >\n  3\nservices: {}\n", "version: \"3\n  .8\"\nservices: {}\n", "{version: 3, services: {}}\n"} {
+		if _, ok := dropVersion([]byte(yaml)); ok {
+			t.Errorf("dropVersion(%q) dropped it", yaml)
+		}
+	}
+	if out, ok := dropVersion([]byte("services: {}\nversion: \"3\" # old\n")); !ok || string(out) != "services: {}\n#version: \"3\" # old\n" {
+		t.Errorf("dropVersion = %q, %v", out, ok)
+	}
+}
+
+// TestManyProblemsKeepTheirLines: a stack with more problems than fit in
+// an error keeps whole lines, and says how many more there are.
+func TestManyProblemsKeepTheirLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "  s%d:\n    image: a:1\n    use_api_socket: true\n", i)
+	}
+	_, _, err := loadWeb(t, map[string]string{"web/compose.yaml": b.String()}, Options{})
+	if err == nil {
+		t.Fatal("LoadStack succeeded")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(err.Error()) > maxErrorBytes || len(lines) < 10 {
+		t.Fatalf("%d bytes in %d lines", len(err.Error()), len(lines))
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if !strings.HasSuffix(l, `field "use_api_socket" is not supported by moor: bind /var/run/docker.sock explicitly if the service must reach the engine`) {
+			t.Errorf("line cut: %q", l)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "stack web (web/compose.yaml): … and ") || !strings.HasSuffix(last, " more problems") {
+		t.Errorf("last line %q", last)
+	}
+	if !errors.Is(err, ErrUnsupported) {
+		t.Error("not ErrUnsupported")
 	}
 }

@@ -44,7 +44,7 @@ func locateSyntax(w written, err error) error {
 		}
 	}
 	if len(errs) == 0 {
-		return unknownField(err)
+		return undeclared(w, fieldMessage(unknownField(err)))
 	}
 	return errors.Join(errs...)
 }
@@ -65,4 +65,24 @@ func unknownField(err error) error {
 		return fmt.Errorf("service %s: field %q is not a compose field: %s (%w)", m[1], field, h, err)
 	}
 	return fmt.Errorf("service %s: field %q is not a compose field: check its spelling and indentation (%w)", m[1], field, err)
+}
+
+// compose-go's messages about one field of a service, in its three forms:
+// the schema's, the interpolation's type casts, and the decoding's.
+var (
+	schemaField = regexp.MustCompile(`^validating [^:]*: services\.([^ .]+)\.(\S+) (must .*|does not .*|is .*)$`)
+	castField   = regexp.MustCompile(`^error while interpolating services\.([^ .]+)\.(\S+): failed to cast to expected type: (?:strconv\.\w+: )?(.*)$`)
+	decodeField = regexp.MustCompile(`(?s)^decoding failed due to the following error\(s\):\s*'services\[([^\]]+)\]\.(\S+)' (?:time: )?([^\n]*)$`)
+)
+
+// fieldMessage rewrites compose-go's message about one field of a service
+// to name the service and the field as moor's messages do.
+func fieldMessage(err error) error {
+	text := err.Error()
+	for _, re := range []*regexp.Regexp{schemaField, castField, decodeField} {
+		if m := re.FindStringSubmatch(text); m != nil {
+			return explained(err, "service %s: field %q: %s", m[1], m[2], m[3])
+		}
+	}
+	return err
 }

@@ -44,3 +44,12 @@ func (b *budget) unsetWarnings() []string {
 	}
 	return out
 }
+
+// warnings are what loading the stack noticed about its compose file.
+func (g *guard) warnings() []string {
+	var out []string
+	if g.obsoleteVersion {
+		out = append(out, versionWarning)
+	}
+	return append(out, g.budget.unsetWarnings()...)
+}

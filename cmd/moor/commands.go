@@ -201,7 +201,14 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		code := exitOK
 		loaded := map[string]*reconcile.Stack{}
 		errs := map[string]error{}
+		// What compose-go still logs itself (an unset variable in an
+		// env_file) is a warning of the stack being loaded.
+		logged := map[string][]string{}
+		var current string
+		restore := captureLogrus(func(msg string) { logged[current] = append(logged[current], msg) })
+		defer restore()
 		for _, sd := range stacks {
+			current = sd.Name
 			// The same rules as a source's: nothing outside dir is read,
 			// every limit holds, and no two stacks claim one host port or
 			// container name.
@@ -221,14 +228,16 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		}
 		for _, sd := range stacks {
 			st, err := loaded[sd.Name], errs[sd.Name]
+			var warnings []string
 			if err != nil {
 				fmt.Fprintf(e.stdout, "error %s: %s\n", sd.Name, printable.Error(err))
 				code = exitError
-				continue
+			} else {
+				fmt.Fprintf(e.stdout, "ok    %s (%s)\n", st.Name, printable.Escape(strings.Join(st.ServiceNames(), ", ")))
+				warnings = st.Warnings
 			}
-			fmt.Fprintf(e.stdout, "ok    %s (%s)\n", st.Name, printable.Escape(strings.Join(st.ServiceNames(), ", ")))
-			for _, w := range st.Warnings {
-				fmt.Fprintf(e.stdout, "warn  %s: %s\n", st.Name, printable.Escape(w))
+			for _, w := range append(warnings, logged[sd.Name]...) {
+				fmt.Fprintf(e.stdout, "warn  %s: %s\n", sd.Name, printable.Escape(w))
 			}
 		}
 		return code

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,7 +121,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	writeRepoFile(t, dir, "web/compose.yaml", "services:\n  api:\n    image: app:1\n    use_api_socket: true\n    pull_policy: daily\n    volumes:\n      - type: image\n        source: img:1\n        target: /i\n")
 	writeRepoFile(t, dir, "blog/compose.yaml", "services:\n  app:\n    image: blog:${TAG}\n")
 	writeRepoFile(t, dir, "blog/.env", "TAG=1\n")
-	writeRepoFile(t, dir, "shop/compose.yaml", "services:\n  app:\n    image: shop:1\n    environment:\n      - KEY=${SHOP_KEY}\n")
+	writeRepoFile(t, dir, "shop/compose.yaml", "services:\n  app:\n    image: shop:1\n    env_file: [app.env]\n    environment:\n      - KEY=${SHOP_KEY}\n")
+	writeRepoFile(t, dir, "shop/app.env", "B=${SHOP_ENV_KEY}\n")
 	m := &moor{t: t}
 	code, out := m.run("validate", dir)
 	if code != exitError {
@@ -129,6 +131,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		"ok    blog (app)\n",
 		"ok    shop (app)\nwarn  shop: variable SHOP_KEY is not set: it is empty where the compose file uses it",
+		"\nwarn  shop: The \"SHOP_ENV_KEY\" variable is not set. Defaulting to a blank string.\n",
 		"error web: stack web (web/compose.yaml): service api: field \"use_api_socket\" is not supported by moor: bind /var/run/docker.sock explicitly if the service must reach the engine\n",
 		"\nstack web (web/compose.yaml): service api: pull_policy \"daily\" is not supported by moor (use missing, always or never)\n",
 		"\nstack web (web/compose.yaml): service api: volumes[0] \"{type: image, source: img:1, target: /i}\": field \"volumes.type\" \"image\" is not supported by moor",
@@ -137,8 +140,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	if strings.Contains(out, "variable is not set") || strings.Contains(out, "warn  blog") {
-		t.Errorf("a warning that names no stack, or one for a set variable:\n%s", out)
+	if strings.Contains(out, "warn  blog") {
+		t.Errorf("a warning for a set variable:\n%s", out)
 	}
 }
 
@@ -159,5 +162,26 @@ func TestValidateCrossStackClaims(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+}
+
+// TestPlanWarnsUnsetVariable: moor plan names the stack that uses an
+// unset variable (compose-go's own line, which names no stack, is not
+// logged: compose's TestUnsetVariableWarnsOnTheStack).
+func TestPlanWarnsUnsetVariable(t *testing.T) {
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", "services:\n  app:\n    image: "+img+"\n    environment:\n      - KEY=${PLAN_KEY}\n")
+	repo.Commit("a stack with an unset variable")
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"plan", "--repo", repo.Dir, "--name", stack, "--state-dir", t.TempDir()}, &stdout, &stderr)
+	out := stdout.String() + stderr.String()
+	if code != exitOK {
+		t.Fatalf("plan exited %d:\n%s", code, out)
+	}
+	if want := "warning: stack " + stack + ": variable PLAN_KEY is not set"; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }

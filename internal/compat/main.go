@@ -82,6 +82,8 @@ type result struct {
 	// moorErr is the error of moor's loader ("" accepted), when compose
 	// accepted it.
 	moorErr string
+	// warnings are the stack's warnings, when moor accepted it.
+	warnings []string
 }
 
 // composeFiles lists the compose files under dir that moor would read as
@@ -132,7 +134,7 @@ func check(ctx context.Context, composeBin, corpus string, files []string, jobs 
 			rel, _ := filepath.Rel(abs, f)
 			r := result{corpus: corpus, file: filepath.ToSlash(rel)}
 			if r.composeErr = composeConfig(ctx, composeBin, f); r.composeErr == "" {
-				r.moorErr = moorLoad(ctx, corpus, f)
+				r.moorErr, r.warnings = moorLoad(ctx, corpus, f)
 			}
 			out[i] = r
 		}()
@@ -167,27 +169,27 @@ func composeConfig(ctx context.Context, bin, file string) string {
 
 // moorLoad loads the stack of file as moor validate does, the corpus being
 // its repository.
-func moorLoad(ctx context.Context, corpus, file string) string {
+func moorLoad(ctx context.Context, corpus, file string) (string, []string) {
 	repo, err := filepath.Abs(corpus)
 	if err != nil {
-		return err.Error()
+		return err.Error(), nil
 	}
 	stacks, err := compose.Discover(filepath.Dir(file))
 	if err != nil {
-		return err.Error()
+		return err.Error(), nil
 	}
 	for _, sd := range stacks {
 		if filepath.Dir(sd.File) != filepath.Dir(file) {
 			continue
 		}
 		sd.Repo = repo
-		_, err := compose.LoadStack(ctx, sd, compose.Options{Limits: compose.Limits{Replicas: config.DefaultMaxReplicas}})
+		st, err := compose.LoadStack(ctx, sd, compose.Options{Limits: compose.Limits{Replicas: config.DefaultMaxReplicas}})
 		if err != nil {
-			return err.Error()
+			return err.Error(), nil
 		}
-		return ""
+		return "", st.Warnings
 	}
-	return fmt.Sprintf("moor does not find %s as a stack's compose file", filepath.Base(file))
+	return fmt.Sprintf("moor does not find %s as a stack's compose file", filepath.Base(file)), nil
 }
 
 // moorRevision is the commit of the working copy being measured, with

@@ -65,6 +65,26 @@ func report(w io.Writer, corpora []string, results []result, verbose bool) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "| %s | %d | %d | %s |\n", strings.ReplaceAll(k, "|", `\|`), reasons[k], alone[k], example[k])
 	}
+	warned := map[string]int{}
+	for _, r := range results {
+		seen := map[string]bool{}
+		for _, wn := range r.warnings {
+			seen[reasonKey(wn)] = true
+		}
+		for k := range seen {
+			warned[k]++
+		}
+	}
+	if len(warned) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| warning on a stack moor accepts | stacks |")
+		fmt.Fprintln(w, "|---|---:|")
+		for _, k := range slices.SortedFunc(maps.Keys(warned), func(a, b string) int {
+			return cmp.Or(cmp.Compare(warned[b], warned[a]), cmp.Compare(a, b))
+		}) {
+			fmt.Fprintf(w, "| %s | %d |\n", strings.ReplaceAll(k, "|", `\|`), warned[k])
+		}
+	}
 	if !verbose {
 		return
 	}
@@ -98,13 +118,14 @@ var (
 	servicePart  = regexp.MustCompile(`\bservice [^ :]+(:| )`)
 	entry        = regexp.MustCompile(`\b([a-z_]+)\[\d+\] "(?:[^"\\]|\\.)*"`)
 	unsupported  = regexp.MustCompile(`^(.*?is not supported by moor)`)
-	quoted       = regexp.MustCompile(`(field )?"(?:[^"\\]|\\.)*"`)
+	quoted       = regexp.MustCompile(`(field |top-level )?"(?:[^"\\]|\\.)*"`)
 	hostPort     = regexp.MustCompile(`(?:\[[0-9a-fA-F:]*\]:|\d+\.\d+\.\d+\.\d+:)?\d+/(?:tcp|udp|sctp)\b`)
 	number       = regexp.MustCompile(`\b\d+\b`)
 	bothSides    = regexp.MustCompile(` and .* both `)
+	variable     = regexp.MustCompile(`variable \S+ is not set`)
 	namedThing   = regexp.MustCompile(`^(config|secret|volume|network) [^ :]+:`)
 	pathLike     = regexp.MustCompile(`(?:\.{0,2}/)?[\w.-]+(?:/[\w.-]+)+`)
-	maxReasonLen = 110
+	maxReasonLen = 140
 )
 
 // reasonKeys turns the error moor gave a stack into its reasons, one per
@@ -128,11 +149,13 @@ func reasonKey(line string) string {
 		s = m[1] // the hint after it says what to do, not why
 	}
 	s, _, _ = strings.Cut(s, "; ") // likewise
+	s, _, _ = strings.Cut(s, " (") // and a parenthesis
 	s = bothSides.ReplaceAllString(s, " and … both ")
+	s = variable.ReplaceAllString(s, "variable … is not set")
 	s = namedThing.ReplaceAllString(s, "$1 …:")
 	// A field's name is the reason; other quoted text is the user's.
 	s = quoted.ReplaceAllStringFunc(s, func(q string) string {
-		if strings.HasPrefix(q, "field ") {
+		if strings.HasPrefix(q, "field ") || strings.HasPrefix(q, "top-level ") {
 			return q
 		}
 		return `"…"`
