@@ -67,6 +67,11 @@ func (m mapper) build(s *types.ServiceConfig) (*reconcile.BuildSpec, error) {
 	if err := checkBuild(s.Name, b); err != nil {
 		return nil, err
 	}
+	if err := checkUserLabels(b.Labels); err != nil {
+		// The image's labels become its containers': moor's would make
+		// them look like another owner's.
+		return nil, fail("labels: %w", err)
+	}
 	if remoteContext(b.Context) {
 		return nil, fail("context %q: a URL, git or service context is not supported: moor builds from the revision's own files; put the context in the repository", b.Context)
 	}

@@ -211,3 +211,25 @@ func TestBuildContextSymlinkNotFollowed(t *testing.T) {
 		t.Error("the hash followed a symlink out of the repository")
 	}
 }
+
+// A context that leaves the repository through a symlink is refused before
+// anything in it is read.
+func TestBuildContextSymlinkOutsideRefused(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"web/compose.yaml": "services:\n  api:\n    build: ./app\n"})
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "web/app")); err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := Discover(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadStack(t.Context(), dirs[0], Options{})
+	if err == nil || !strings.Contains(err.Error(), "build.context web/app is outside the repository") {
+		t.Fatalf("LoadStack = %v, want the context refused as outside the repository", err)
+	}
+}

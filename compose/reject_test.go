@@ -32,6 +32,7 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "build git context", service: "build: https://github.com/moor-dev/app.git", want: []string{`build.context "https://github.com/moor-dev/app.git": a URL, git or service context is not supported`}},
 		{name: "build context outside", service: "build: ../../outside", want: []string{"build.context", "is outside the repository"}},
 		{name: "build dockerfile missing", service: "build: .", want: []string{"service api: build.dockerfile web/Dockerfile: not found"}},
+		{name: "build moor label", service: "build:\n      context: .\n      labels: {moor.stack: other}", files: map[string]string{"web/Dockerfile": "FROM scratch\n"}, want: []string{`service api: build.labels: label "moor.stack": the moor namespace is reserved`}},
 		{name: "build image digest", service: "image: app@sha256:0000000000000000000000000000000000000000000000000000000000000000\n    build: .", files: map[string]string{"web/Dockerfile": "FROM scratch\n"}, want: []string{"with a digest cannot name a build"}},
 		{name: "pull_policy daily", service: "pull_policy: daily", want: []string{`service api: pull_policy "daily" is not supported`}},
 		{name: "pull_policy every", service: "pull_policy: every_12h", want: []string{`pull_policy "every_12h"`}},

@@ -71,6 +71,17 @@ func built(o map[string]string, hashes map[string]string, svc *Service) (string,
 	return id, true
 }
 
+// buildCause says why svc's image is built: its containers run another
+// build (the context or the settings changed), or none.
+func buildCause(svc *Service, have []Container, key string) string {
+	for _, c := range have {
+		if c.Image != svc.Spec.Image && strings.Contains(c.Image, ":"+BuildTagPrefix) {
+			return "context or settings changed, wanted by " + key
+		}
+	}
+	return "no image of this build, wanted by " + key
+}
+
 func buildOp(svc *Service, cause string) Op {
 	return Op{Kind: OpBuild, Resource: svc.Spec.Image, Image: svc.Spec.Image, Cause: cause,
 		Steps: []Step{{Kind: StepBuild, Image: svc.Spec.Image, Build: svc.Build}}}

@@ -62,7 +62,7 @@ create web/api/1 (missing)
 			d:    desired(stack("web", apiB)),
 			o:    withBuilt(observed(running("web", apiA, 1, rev1)), apiA),
 			want: `
-build web-api:moor-bbbbbbbbbbbbbbbb (no image of this build, wanted by web/api)
+build web-api:moor-bbbbbbbbbbbbbbbb (context or settings changed, wanted by web/api)
 replace web/api/1 (config changed: image) [start-first, batch 1/1, rollback on failure]`,
 		},
 		{

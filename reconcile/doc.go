@@ -31,6 +31,16 @@
 // hash of every spec that does not use it alone. The image is compared
 // apart: the local image ID of the reference against the container's.
 //
+// # Builds
+//
+// A service with a BuildSpec runs an image moor builds on the host. The
+// build is content-addressed: BuildSpec.Hash covers the context's files and
+// the settings, and the spec's image reference (BuildSpec.Image) names it,
+// so the config hash changes exactly when the build does. The planner adds
+// an OpBuild, beside the pulls, when no local image of that reference
+// carries the hash (LabelBuildHash, Observed.BuildHashes); the service's
+// creates and replacements need it, so a failed build stops nothing.
+//
 // # Ownership and pruning
 //
 // The planner considers only resources whose LabelSource is the source's:

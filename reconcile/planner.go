@@ -365,7 +365,7 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 		}
 		if !present && svc.Build != nil {
 			if _, ok := b.pulls[svc.Spec.Image]; !ok {
-				op := buildOp(svc, "no image of this build, wanted by "+key)
+				op := buildOp(svc, buildCause(svc, byService[name], key))
 				op.Stack, op.Service = st.Name, name
 				b.pulls[svc.Spec.Image] = &op
 			}

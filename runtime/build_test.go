@@ -2,7 +2,9 @@ package runtime_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,4 +159,34 @@ func TestFakeBuildContract(t *testing.T) {
 	buildContract(t, f, good, broken, func() {
 		f.FailOnce("Build", broken.Image, errors.New("COPY failed"))
 	})
+}
+
+// TestDockerBuildAuth builds FROM an image of a registry with basic auth,
+// with the credentials of the docker CLI's config.json: the builder pulls
+// the base with them.
+func TestDockerBuildAuth(t *testing.T) {
+	d := newDocker(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupBuilds(t, stack)
+	reg := testkit.RegistryWithAuth(t, "moor", "s3cret")
+	base := testkit.Push(t, reg, testkit.TestImage(t), "private/base:v1")
+	t.Cleanup(func() { removeImage(t, base) })
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"app/Dockerfile": "FROM " + base + "\nLABEL built=on-top\n"})
+	spec := buildSpec(t, root, "app", stack+"-app", map[string]string{testkit.LabelTestBuild: stack})
+
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if err := d.Build(t.Context(), spec); err == nil {
+		t.Fatal("a build FROM a private image succeeded without credentials")
+	}
+	dir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("moor:s3cret"))
+	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, reg, auth)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir)
+	if err := d.Build(t.Context(), spec); err != nil {
+		t.Fatalf("build with config.json credentials: %v", err)
+	}
 }

@@ -10,8 +10,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/docker/cli/cli/config"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 
 	"github.com/moor-dev/moor/buildcontext"
@@ -46,6 +48,10 @@ func (d *Docker) Build(ctx context.Context, spec reconcile.BuildSpec) error {
 		pw.CloseWithError(err) // nil closes it cleanly
 		sent <- err
 	}()
+	auths, err := buildAuths()
+	if err != nil {
+		return fmt.Errorf("build %s: %w", spec.Image, err)
+	}
 	labels := maps.Clone(spec.Labels)
 	if labels == nil {
 		labels = map[string]string{}
@@ -65,6 +71,7 @@ func (d *Docker) Build(ctx context.Context, spec reconcile.BuildSpec) error {
 		ExtraHosts:  spec.ExtraHosts,
 		Target:      spec.Target,
 		ShmSize:     spec.ShmSize,
+		AuthConfigs: auths,
 	}
 	d.call()
 	res, err := d.cli.ImageBuild(ctx, pr, opts)
@@ -85,6 +92,36 @@ func (d *Docker) Build(ctx context.Context, spec reconcile.BuildSpec) error {
 		return fmt.Errorf("build %s: %w", spec.Image, err)
 	}
 	return nil
+}
+
+// buildAuths are every registry credential the docker CLI has (as compose
+// sends them to the classic builder), for the builder to pull FROM images
+// that are not local; read at every build, as Pull reads them.
+func buildAuths() (map[string]registry.AuthConfig, error) {
+	dir := os.Getenv(config.EnvOverrideConfigDir)
+	if dir == "" {
+		dir = config.Dir()
+	}
+	cfg, err := config.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("docker config: %w", err)
+	}
+	creds, err := cfg.GetAllCredentials()
+	if err != nil {
+		return nil, fmt.Errorf("registry credentials: %w", err)
+	}
+	out := make(map[string]registry.AuthConfig, len(creds))
+	for host, a := range creds {
+		out[host] = registry.AuthConfig{
+			Username:      a.Username,
+			Password:      a.Password,
+			Auth:          a.Auth,
+			ServerAddress: a.ServerAddress,
+			IdentityToken: a.IdentityToken,
+			RegistryToken: a.RegistryToken,
+		}
+	}
+	return out, nil
 }
 
 // buildArgs is the API's form of build args: a value for each.

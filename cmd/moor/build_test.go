@@ -143,3 +143,36 @@ func builtImage(t *testing.T, cli *client.Client, id string) string {
 	}
 	return res.Container.Config.Image
 }
+
+// TestComposeUpKeepsBuiltStack: `docker compose up -d` on the stack's own
+// files, in its directory, neither builds nor recreates what moor built
+// and runs: compose finds its image (STACK-SERVICE) and the same config
+// hash and image ID on the container.
+func TestComposeUpKeepsBuiltStack(t *testing.T) {
+	cli := testkit.Docker(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupBuilds(t, stack)
+	testkit.CleanupStack(t, stack)
+	port := testkit.FreePort(t)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", buildCompose(stack, port))
+	repo.Write(stack+"/app/Dockerfile", buildDockerfile)
+	repo.Write(stack+"/app/version.txt", "1\n")
+	repo.Write(stack+"/app/testapp", string(testkit.TestAppBinary(t)))
+	if err := os.Chmod(filepath.Join(repo.Dir, stack, "app", "testapp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	repo.Commit("built")
+	m := newMoor(t, repo.Dir, stack)
+	m.mustApply()
+	before := containers(t, cli, stack)
+	dir := filepath.Join(m.stateDir, "stacks", stack, stack)
+
+	testkit.Compose(t, dir, "up", "-d", "--wait")
+	if after := containers(t, cli, stack); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("docker compose up -d recreated containers:\nbefore %v\nafter  %v", before, after)
+	}
+	if code, out := m.run("plan", "--exit-code"); code != 0 {
+		t.Errorf("moor plan after docker compose up -d: exit %d\n%s", code, out)
+	}
+}

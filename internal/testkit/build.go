@@ -14,7 +14,8 @@ import (
 // LabelTestBuild marks the images a test has moor build: give it in the
 // build's labels (build.labels in compose) with the test's stack name as
 // value, and CleanupBuilds removes them.
-const LabelTestBuild = "moor.test.build"
+// It is outside the moor. namespace, which compose files may not use.
+const LabelTestBuild = "moor-test.build"
 
 // TestAppBinary returns the test app (./internal/testapp) built static for
 // Linux, for a test's own FROM scratch Dockerfile to COPY: no base image
