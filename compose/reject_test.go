@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/moor-dev/moor/reconcile"
 )
 
 func TestLoadStackRejects(t *testing.T) {
@@ -37,9 +40,6 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "pull_policy daily", service: "pull_policy: daily", want: []string{`service api: pull_policy "daily" is not supported`}},
 		{name: "pull_policy every", service: "pull_policy: every_12h", want: []string{`pull_policy "every_12h"`}},
 		{name: "restart disagrees", service: "restart: always\n    deploy:\n      restart_policy:\n        condition: none", want: []string{`restart "always" and deploy.restart_policy (no) disagree`}},
-		{name: "start-first with a host port", service: "ports: ['8080:80']\n    deploy:\n      update_config:\n        order: start-first", want: []string{"service api: deploy.update_config.order start-first cannot work with published host port 8080", "use stop-first"}},
-		{name: "start-first with a fixed address", service: "networks:\n      back:\n        ipv4_address: 172.30.0.10\n    deploy:\n      update_config:\n        order: start-first", extra: "networks:\n  back:\n    ipam:\n      config:\n        - subnet: 172.30.0.0/16\n", want: []string{"service api: deploy.update_config.order start-first cannot work with a fixed address on network web_back"}},
-		{name: "start-first with a mac_address", service: "mac_address: 02:42:ac:11:00:02\n    deploy:\n      update_config:\n        order: start-first", want: []string{"service api: deploy.update_config.order start-first cannot work with mac_address: two containers cannot hold one MAC address"}},
 		{name: "update order", service: "deploy:\n      update_config:\n        order: sideways", want: []string{"order"}},
 		{name: "failure_action", service: "deploy:\n      update_config:\n        failure_action: explode", want: []string{`service api: deploy.update_config.failure_action "explode": use rollback, pause or continue`}},
 		{name: "network mac_address", service: "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02", want: []string{`field "networks.default.mac_address" is not supported by moor: use the service's mac_address`}},
@@ -193,5 +193,26 @@ func TestRefusedHintsAreReachable(t *testing.T) {
 				t.Errorf("err = %v, want the hint %q", err, hint)
 			}
 		})
+	}
+}
+
+// TestStartFirstThatCannotWork: compose runs a file whose update_config
+// asks start-first for a service that cannot run twice at once (it
+// recreates stop-first); moor runs it stop-first too, and warns.
+func TestStartFirstThatCannotWork(t *testing.T) {
+	for _, tt := range []struct{ service, extra, why string }{
+		{"ports: ['8080:80']", "", "published host port 8080: the new container could not bind it while the old one runs"},
+		{"networks:\n      back:\n        ipv4_address: 172.30.0.10", "networks:\n  back:\n    ipam:\n      config:\n        - subnet: 172.30.0.0/16\n", "a fixed address on network web_back: two containers cannot hold it"},
+		{"mac_address: 02:42:ac:11:00:02", "", "mac_address: two containers cannot hold one MAC address on a network"},
+	} {
+		st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: app:1\n    " + tt.service +
+			"\n    deploy:\n      update_config:\n        order: start-first\n" + tt.extra}, Options{})
+		if got := st.Services["api"].Update.Order; got != reconcile.OrderStopFirst {
+			t.Errorf("%s: order %q, want stop-first", tt.service, got)
+		}
+		want := []string{"service api: deploy.update_config.order start-first cannot work with " + tt.why + ": replaced stop-first"}
+		if !cmp.Equal(st.Warnings, want) {
+			t.Errorf("%s: warnings %q, want %q", tt.service, st.Warnings, want)
+		}
 	}
 }

@@ -61,7 +61,7 @@ func (m mapper) service(s *types.ServiceConfig) (*reconcile.Service, error) {
 	}
 	spec, err := m.spec(withBuildImage(s, build))
 	errs = append(errs, err)
-	update, err := updateConfig(s, spec)
+	update, err := m.updateConfig(s, spec)
 	errs = append(errs, err)
 	m.singleHost(s)
 	composed, err := m.composeHash(*s)
@@ -118,7 +118,7 @@ func (m mapper) replicas(s *types.ServiceConfig) (int, error) {
 // updateConfig maps deploy.update_config. rollback_config has nothing to
 // tune in moor: a rollback renames the kept old containers back and starts
 // them, all at once.
-func updateConfig(s *types.ServiceConfig, spec reconcile.ContainerSpec) (reconcile.UpdateConfig, error) {
+func (m mapper) updateConfig(s *types.ServiceConfig, spec reconcile.ContainerSpec) (reconcile.UpdateConfig, error) {
 	if s.Deploy == nil || s.Deploy.UpdateConfig == nil {
 		return reconcile.UpdateConfig{}, nil
 	}
@@ -135,6 +135,12 @@ func updateConfig(s *types.ServiceConfig, spec reconcile.ContainerSpec) (reconci
 			return u, fmt.Errorf("service %s: deploy.update_config.parallelism %d is too large", s.Name, *uc.Parallelism)
 		}
 		u.Parallelism = int(*uc.Parallelism)
+	}
+	if why := reconcile.StartFirstConflict(spec); u.Order == reconcile.OrderStartFirst && why != "" {
+		// docker compose runs the file, recreating stop-first: so does
+		// moor, and says why.
+		m.warn(s, "deploy.update_config.order start-first cannot work with %s: replaced stop-first", why)
+		u.Order = reconcile.OrderStopFirst
 	}
 	if err := u.Check(spec); err != nil {
 		return u, fmt.Errorf("service %s: deploy.update_config.%w", s.Name, err)

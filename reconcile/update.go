@@ -67,7 +67,7 @@ func (u UpdateConfig) Check(spec ContainerSpec) error {
 	if u.MaxFailureRatio < 0 || u.MaxFailureRatio > 1 {
 		return fmt.Errorf("max_failure_ratio %v is not between 0 and 1", u.MaxFailureRatio)
 	}
-	if why := startFirstConflict(spec); u.Order == OrderStartFirst && why != "" {
+	if why := StartFirstConflict(spec); u.Order == OrderStartFirst && why != "" {
 		return fmt.Errorf("order start-first cannot work with %s", why)
 	}
 	return nil
@@ -82,31 +82,31 @@ func (s *Service) startFirst() bool {
 	case OrderStopFirst:
 		return false
 	}
-	return startFirstConflict(s.Spec) == ""
+	return StartFirstConflict(s.Spec) == ""
 }
 
-// startFirstConflict says why two containers made from spec cannot run at
+// StartFirstConflict says why two containers made from spec cannot run at
 // once, or "": a published host port, a fixed address, a MAC address or
 // the host's network can be held by one container only.
-func startFirstConflict(spec ContainerSpec) string {
+func StartFirstConflict(spec ContainerSpec) string {
 	for _, p := range spec.Ports {
 		if p.Published != "" {
-			return fmt.Sprintf("published host port %s: the new container could not bind it while the old one runs (use stop-first, or let the engine pick the host port)", p.Published)
+			return fmt.Sprintf("published host port %s: the new container could not bind it while the old one runs", p.Published)
 		}
 	}
 	for _, n := range spec.Networks {
 		if n.IPv4Address != "" || n.IPv6Address != "" {
-			return fmt.Sprintf("a fixed address on network %s: two containers cannot hold it (use stop-first)", n.Name)
+			return fmt.Sprintf("a fixed address on network %s: two containers cannot hold it", n.Name)
 		}
 	}
 	if spec.MacAddress != "" {
-		return "mac_address: two containers cannot hold one MAC address on a network (use stop-first)"
+		return "mac_address: two containers cannot hold one MAC address on a network"
 	}
 	if spec.NetworkMode == "host" {
-		return "network_mode host: the new container could not bind the old one's ports (use stop-first)"
+		return "network_mode host: the new container could not bind the old one's ports"
 	}
 	if strings.HasPrefix(spec.NetworkMode, "service:") || strings.HasPrefix(spec.NetworkMode, "container:") {
-		return fmt.Sprintf("network_mode %s: the new container would share the old one's network namespace, and its ports (use stop-first)", spec.NetworkMode)
+		return fmt.Sprintf("network_mode %s: the new container would share the old one's network namespace, and its ports", spec.NetworkMode)
 	}
 	return ""
 }
