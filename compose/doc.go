@@ -32,11 +32,11 @@
 // read_only, security_opt, privileged, devices, shm_size, tty, stdin_open,
 // platform (pull and create; else DOCKER_DEFAULT_PLATFORM), runtime, ipc,
 // pid, uts, userns_mode, cgroup, cgroup_parent, group_add, mac_address,
-// isolation, annotations, volumes_from (container:NAME), storage_opt,
+// isolation, annotations, volumes_from, storage_opt,
 // oom_score_adj, oom_kill_disable, cpus, cpu_shares, cpuset, cpu_count,
 // cpu_percent, cpu_period, cpu_quota, cpu_rt_period, cpu_rt_runtime,
-// mem_limit, mem_reservation,
-// memswap_limit, mem_swappiness, pids_limit, blkio_config,
+// mem_limit, mem_reservation, memswap_limit, mem_swappiness, pids_limit,
+// blkio_config,
 // device_cgroup_rules, gpus, and deploy: replicas, mode (global runs one
 // container), resources.limits (cpus, memory, pids),
 // resources.reservations (memory, devices), restart_policy (condition,
@@ -58,12 +58,24 @@
 // bind.recursive writable or readonly: API 1.44; a CDI device: API 1.44;
 // annotations: API 1.43), never dropped. mac_address is set as compose
 // sets it: on the primary network's endpoint from API 1.44 on,
-// container-wide before. ipc, pid and volumes_from naming a service of the
-// stack (service:NAME, or NAME) are refused until they are resolved as
-// network_mode service:NAME is; use container:NAME, which is mapped. Still
-// refused, each with what to write instead: use_api_socket, post_start,
-// pre_stop, provider, build, volumes of type image, and the top-level
-// models.
+// container-wide before.
+//
+// network_mode, ipc and pid service:NAME, and volumes_from NAME, name the
+// first replica of the stack's service NAME, as compose resolves them: the
+// spec keeps "service:NAME", the container is created after NAME's with
+// its container's name, and compose's hash of the service takes that
+// container's ID when it is created (ComposeService.Template), so a
+// replaced provider replaces the services that share it. volumes_from
+// mounts read-write whatever its mode says, as compose does; moor warns.
+// deploy.update_config.order start-first for a service that cannot run
+// twice at once (a published host port, a fixed address) is run
+// stop-first, as compose recreates it, with a warning.
+//
+// Still refused, each with what to write instead: use_api_socket,
+// post_start, pre_stop, provider, volumes of type image, a build context
+// that is a URL or git repository, BuildKit-only build fields, and the
+// top-level models. Two services or stacks publishing one host port, or
+// one container name twice, are refused (see Claims).
 //
 // # Configs and secrets given inline
 //
