@@ -3,6 +3,7 @@ package compose
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,7 +40,6 @@ func TestLoadStackRejects(t *testing.T) {
 		{name: "build image digest", service: "image: app@sha256:0000000000000000000000000000000000000000000000000000000000000000\n    build: .", files: map[string]string{"web/Dockerfile": "FROM scratch\n"}, want: []string{"with a digest cannot name a build"}},
 		{name: "pull_policy daily", service: "pull_policy: daily", want: []string{`service api: pull_policy "daily" is not supported`}},
 		{name: "pull_policy every", service: "pull_policy: every_12h", want: []string{`pull_policy "every_12h"`}},
-		{name: "restart disagrees", service: "restart: always\n    deploy:\n      restart_policy:\n        condition: none", want: []string{`restart "always" and deploy.restart_policy (no) disagree`}},
 		{name: "update order", service: "deploy:\n      update_config:\n        order: sideways", want: []string{"order"}},
 		{name: "failure_action", service: "deploy:\n      update_config:\n        failure_action: explode", want: []string{`service api: deploy.update_config.failure_action "explode": use rollback, pause or continue`}},
 		{name: "network mac_address", service: "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02", want: []string{`field "networks.default.mac_address" is not supported by moor: use the service's mac_address`}},
@@ -213,6 +213,25 @@ func TestStartFirstThatCannotWork(t *testing.T) {
 		want := []string{"service api: deploy.update_config.order start-first cannot work with " + tt.why + ": replaced stop-first"}
 		if !cmp.Equal(st.Warnings, want) {
 			t.Errorf("%s: warnings %q, want %q", tt.service, st.Warnings, want)
+		}
+	}
+}
+
+// TestRestartAsComposeGivesIt: deploy.restart_policy replaces restart, as
+// compose's getRestartPolicy does, and no condition is no policy.
+func TestRestartAsComposeGivesIt(t *testing.T) {
+	for _, tt := range []struct{ service, want, warning string }{
+		{"restart: always\n    deploy:\n      restart_policy:\n        condition: none", "no", `service api: restart "always" is replaced by deploy.restart_policy (no), as compose replaces it: keep one`},
+		{"deploy:\n      restart_policy:\n        delay: 5s", "", "service api: deploy.restart_policy.delay has no effect on a single host"},
+		{"deploy:\n      restart_policy:\n        condition: unless-stopped", "unless-stopped", ""},
+		{"deploy:\n      restart_policy:\n        condition: on-failure\n        max_attempts: 3", "on-failure:3", ""},
+	} {
+		st, _ := mustLoadWeb(t, map[string]string{"web/compose.yaml": "services:\n  api:\n    image: app:1\n    " + tt.service + "\n"}, Options{})
+		if got := st.Services["api"].Spec.Restart; got != tt.want {
+			t.Errorf("%s: restart %q, want %q", tt.service, got, tt.want)
+		}
+		if tt.warning != "" && !slices.Contains(st.Warnings, tt.warning) {
+			t.Errorf("%s: warnings %q, want %q", tt.service, st.Warnings, tt.warning)
 		}
 	}
 }

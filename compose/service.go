@@ -252,7 +252,7 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 	}
 	spec.NetworkMode, spec.Networks, err = m.networks(s)
 	fail(err)
-	spec.Restart, err = restart(s)
+	spec.Restart, err = m.restart(s)
 	fail(err)
 	spec.Healthcheck = healthcheck(s.HealthCheck)
 	spec.Ulimits = ulimits(s.Ulimits)
@@ -301,7 +301,9 @@ func checkUserLabels(labels map[string]string) error {
 	return errors.Join(errs...)
 }
 
-func restart(s *types.ServiceConfig) (string, error) {
+// restart is the restart policy as compose's getRestartPolicy gives it:
+// restart:, replaced by deploy.restart_policy when there is one.
+func (m mapper) restart(s *types.ServiceConfig) (string, error) {
 	r := s.Restart
 	switch {
 	case r == "" || r == types.RestartPolicyNo || r == types.RestartPolicyAlways || r == types.RestartPolicyUnlessStopped || r == types.RestartPolicyOnFailure:
@@ -321,7 +323,10 @@ func restart(s *types.ServiceConfig) (string, error) {
 	// compose maps the condition as mapRestartPolicyCondition does: the
 	// swarm names and the engine's own.
 	switch rp.Condition {
-	case "", "any", types.RestartPolicyAlways:
+	case "":
+		// No condition is no policy: compose passes the engine an empty
+		// one (the engine's "no").
+	case "any", types.RestartPolicyAlways:
 		fromDeploy = types.RestartPolicyAlways
 	case "none", types.RestartPolicyNo:
 		fromDeploy = types.RestartPolicyNo
@@ -339,7 +344,7 @@ func restart(s *types.ServiceConfig) (string, error) {
 		return "", fmt.Errorf("deploy.restart_policy.max_attempts needs condition on-failure: %w for condition %q", ErrUnsupported, rp.Condition)
 	}
 	if r != "" && r != fromDeploy {
-		return "", fmt.Errorf("restart %q and deploy.restart_policy (%s) disagree: keep one", r, fromDeploy)
+		m.warn(s, "restart %q is replaced by deploy.restart_policy (%s), as compose replaces it: keep one", r, cmp.Or(fromDeploy, "none"))
 	}
 	return fromDeploy, nil
 }

@@ -298,7 +298,7 @@ func TestLoadStackDeployRestartPolicy(t *testing.T) {
 		want   string
 	}{
 		{"{condition: any}", "always"},
-		{"{}", "always"},
+		{"{}", ""}, // compose gives no policy
 		{"{condition: none}", "no"},
 		{"{condition: on-failure}", "on-failure"},
 		{"{condition: on-failure, max_attempts: 5}", "on-failure:5"},

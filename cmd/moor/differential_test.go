@@ -185,6 +185,10 @@ secrets:
     environment: {PORT: "8081"}
     ipc: service:app
     pid: service:app
+    restart: always
+    deploy:
+      restart_policy:
+        window: 10s
 configs:
   inline:
     content: |
