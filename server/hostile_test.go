@@ -70,7 +70,7 @@ func TestHostileClients(t *testing.T) {
 	flood.Start(t)
 
 	// Every probe on a new connection, as a health checker makes them.
-	health := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	health := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var latencies []time.Duration
 	var peakHeap uint64
 	var peakConns float64
