@@ -107,6 +107,9 @@ func TestHostileClients(t *testing.T) {
 	slices.Sort(latencies)
 	t.Logf("flood: %s", stats)
 	t.Logf("/healthz: %d probes, median %s, slowest %s", len(latencies), latencies[len(latencies)/2], latencies[len(latencies)-1])
+	if median := latencies[len(latencies)/2]; median > 250*time.Millisecond {
+		t.Errorf("/healthz answered in %s at the median under the flood, want it prompt", median)
+	}
 	t.Logf("heap in use: %.1f MiB before, %.1f MiB at most during the flood; at most %.0f connections open",
 		mib(before), mib(peakHeap), peakConns)
 	if peakConns > config.DefaultMaxConnections {
