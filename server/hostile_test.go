@@ -32,9 +32,9 @@ import (
 // closes it. (The flood and the server share this process and its two
 // cores; cmd/moor's TestRunSurvivesHostileClients holds four times as many
 // against a real moor run.) /healthz
-// answers every probe, on a new connection, within two seconds (in
-// milliseconds mostly; the first probes wait behind the flood's first
-// connections in the accept queue), the server keeps at most its connection
+// answers every probe, on a new connection, within five seconds and in
+// milliseconds at the median (the first probes wait behind the flood's
+// first connections in the accept queue), the server keeps at most its connection
 // limit open and its heap small, a commit made meanwhile is deployed, and
 // a valid webhook works once the flood ends.
 func TestHostileClients(t *testing.T) {
@@ -55,7 +55,14 @@ func TestHostileClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	go ctl.Loop(t.Context(), cron.Every(time.Second), nil)
+	// The loop ends with the test's context; its state directory goes
+	// once it has.
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		ctl.Loop(t.Context(), cron.Every(time.Second), nil)
+	}()
+	t.Cleanup(func() { <-loopDone })
 	testkit.Eventually(t, 10*time.Second, "v1 deployed", func() bool {
 		rep := ctl.Report()
 		return rep != nil && rep.Applied != ""
