@@ -255,6 +255,9 @@ func TestDifferentialCompose(t *testing.T) {
 	img := testkit.TestImage(t)
 	for _, tc := range differentialStacks {
 		t.Run(tc.name, func(t *testing.T) {
+			// Each stack has its own name, directory and moor; most of
+			// the time goes in waiting on the engine.
+			t.Parallel()
 			stack := testkit.StackName(t)
 			testkit.CleanupStack(t, stack)
 			if tc.outside {
