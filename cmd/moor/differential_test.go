@@ -274,7 +274,8 @@ func TestDifferentialCompose(t *testing.T) {
 			dir := filepath.Join(m.stateDir, "stacks", stack, stack)
 			byMoor := inspectProject(t, stack)
 
-			testkit.Compose(t, dir, "down")
+			// -v: the anonymous volumes of moor's containers go with them.
+			testkit.Compose(t, dir, "down", "-v")
 			testkit.Compose(t, dir, "up", "-d")
 			byCompose := inspectProject(t, stack)
 
