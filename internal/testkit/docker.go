@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,7 +182,16 @@ func removeStack(t testing.TB, cli *client.Client, stack string) {
 			return
 		}
 		for _, n := range ns.Items {
-			if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+			// The engine may release a removed container's endpoint a
+			// moment after the remove returns: ask again until it has.
+			var err error
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				_, err = cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+				if err == nil || isNotFound(err) || !strings.Contains(err.Error(), "active endpoints") || time.Now().After(deadline) {
+					break
+				}
+			}
+			if err != nil && !isNotFound(err) {
 				t.Errorf("cleanup %s: remove network %s: %v", stack, n.Name, err)
 			}
 		}
