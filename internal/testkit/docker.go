@@ -191,7 +191,15 @@ func removeStack(t testing.TB, cli *client.Client, stack string) {
 					break
 				}
 			}
-			if err != nil && !isNotFound(err) {
+			switch {
+			case err == nil || isNotFound(err):
+			case strings.Contains(err.Error(), "active endpoints"):
+				// The stack's containers are gone (removed above), yet
+				// for ten seconds the engine has kept an endpoint: one it
+				// leaked (seen on Docker 20.10 after a client was killed
+				// mid-connect), which only a restart of the engine frees.
+				t.Logf("cleanup %s: network %s keeps an endpoint no container holds: %v", stack, n.Name, err)
+			default:
 				t.Errorf("cleanup %s: remove network %s: %v", stack, n.Name, err)
 			}
 		}
