@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +59,10 @@ func TestKillAtEveryStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := testkit.TestImage(t)
-	stack := testkit.StackName(t)
+	// A name of its own each run: a kill -9 mid-connect can leave the
+	// engine (Docker 20.10) holding an endpoint on the stack's network
+	// that only an engine restart frees, and the next run must not meet it.
+	stack := fmt.Sprintf("%s-%04x", testkit.StackName(t), rand.IntN(1<<16))
 	testkit.CleanupStack(t, stack)
 	bystander := testkit.Unrelated(t, stack)
 	port := testkit.FreePort(t)
