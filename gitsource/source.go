@@ -82,6 +82,7 @@ func (s *Source) timeout() time.Duration {
 // credential (repourl.Check) is never used: so no error of go-git's, which
 // may quote the URL, can carry one.
 func (s *Source) remoteURL() (string, error) {
+	installTransports()
 	if err := repourl.Check(s.URL); err != nil {
 		return "", fmt.Errorf("repository %s: %w: %w", s.shownURL(), ErrAuth, err)
 	}

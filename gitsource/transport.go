@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -26,11 +27,15 @@ import (
 // fetches the ref with its history, see shallowUnsupported), and it
 // advertises no peeled tags, which inProcessFile adds so that Resolve gives
 // an annotated tag's commit, as it does through git-upload-pack.
-func init() {
+//
+// The choice is made on the first remote URL a Source uses, not at start-up:
+// a command that reaches no repository pays nothing for the PATH search.
+var installTransports = sync.OnceFunc(func() {
 	if t := fileTransport(exec.LookPath); t != nil {
 		client.InstallProtocol("file", t)
 	}
-}
+	useFallbackRoots()
+})
 
 // fileTransport returns the transport to install for "file", or nil to keep
 // go-git's, which works whenever lookPath finds git-upload-pack or git.

@@ -126,7 +126,7 @@ func TestInProcessFile(t *testing.T) {
 const envNoGit = "MOOR_TEST_NOGIT_REPO"
 
 // TestNoGitOnPath runs TestNoGitChild in a process whose PATH is empty, as
-// in moor's image: the package's init must have chosen the in-process
+// in moor's image: the first use of a source must choose the in-process
 // transport, and local sources must resolve and check out through it.
 func TestNoGitOnPath(t *testing.T) {
 	f := newFileRepo(t)
@@ -146,6 +146,7 @@ func TestNoGitChild(t *testing.T) {
 	if _, err := exec.LookPath("git"); err == nil {
 		t.Fatalf("git is on PATH %q in the child", os.Getenv("PATH"))
 	}
+	installTransports()
 	if _, ok := client.Protocols["file"].(inProcessFile); !ok {
 		t.Fatalf("file transport is %T, want inProcessFile", client.Protocols["file"])
 	}
