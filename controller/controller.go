@@ -52,6 +52,8 @@ type Controller struct {
 	// held back by a recent failure are retried, and drift that the source
 	// only reports is repaired.
 	Explicit bool
+	// Ran, when set, is told of every run of Loop once it is logged.
+	Ran func(out *Outcome, err error)
 
 	git *gitsource.Source
 	// files are the source's stack directories; nil for a plan of a

@@ -119,6 +119,9 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		out, err := c.applyDetached(ctx)
 		st.next(out, err, clock.Now())
 		c.logRun(out, err, &st)
+		if c.Ran != nil {
+			c.Ran(out, err)
+		}
 	}
 }
 

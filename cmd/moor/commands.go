@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/moor-dev/moor/internal/memtrim"
 	"io"
 	"strings"
 	"sync"
@@ -147,8 +148,15 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			defer srv.Close()
 			p.log.Info("serving", zap.String("addr", srv.Addr))
 		}
+		// What a load or an apply touched is given back once the host is
+		// quiet: a controller at rest keeps only what its polls use.
+		trim := &memtrim.After{Quiet: 2 * time.Second, Trimmed: func(n int64) {
+			p.log.Debug("memory trimmed", zap.Int64("code_bytes_released", n))
+		}}
+		defer trim.Stop()
 		var wg sync.WaitGroup
 		for _, ctl := range p.sources {
+			ctl.Ran = workDone(trim.Note)
 			sched, err := ctl.Source.CronSchedule()
 			if err != nil {
 				return e.errorf("source %s: %v", ctl.Source.Name, err)
@@ -305,4 +313,24 @@ func prefixed(prefix string, lines []string) []string {
 		out[i] = prefix + l + "\n"
 	}
 	return out
+}
+
+// workDone returns a Controller.Ran that calls note after every run that
+// loaded a revision it had not loaded before or applied a plan: the runs
+// after which memory is worth trimming.
+func workDone(note func()) func(*controller.Outcome, error) {
+	var last string
+	return func(out *controller.Outcome, _ error) {
+		if out == nil {
+			return
+		}
+		var rev string
+		if out.Snapshot != nil {
+			rev = out.Snapshot.Revision.String()
+		}
+		if out.Result != nil || rev != last {
+			last = rev
+			note()
+		}
+	}
 }
