@@ -88,6 +88,9 @@ type Controller struct {
 		notes           []string
 	}
 
+	// clock times the stages of the current run.
+	clock timeline
+
 	// mu guards report, which readers on other goroutines (the HTTP
 	// server) take while runs go on.
 	mu     sync.Mutex
@@ -153,6 +156,8 @@ type Outcome struct {
 	// Notes are facts about the revision for the ledger: who signed it,
 	// whether history was rewritten.
 	Notes []string
+	// Stages are the steps of the run in order, with their durations.
+	Stages []Stage
 }
 
 // Warnings are the warnings of the ops that ran without failing: data the
@@ -187,6 +192,10 @@ func (c *Controller) Apply(ctx context.Context) (*Outcome, error) {
 	started := time.Now()
 	out, err := c.apply(ctx)
 	c.record(started, out, err)
+	if out != nil {
+		c.clock.mark("record")
+		out.Stages = c.clock.stages
+	}
 	return out, err
 }
 
@@ -197,14 +206,20 @@ func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
 	if c.identityErr != nil {
 		return nil, fault.Mark(fault.ErrRefused, c.identityErr)
 	}
+	c.clock.start()
 	out, err := c.revision(ctx)
+	if out != nil {
+		defer func() { out.Stages = c.clock.stages }()
+	}
 	if err != nil {
 		return out, err
 	}
 	d := out.Desired
 	out.Constraints = c.constraints(d, time.Now())
+	c.clock.mark("records")
 	if apply {
 		out.Pulled, out.FailedPulls = c.pullAlways(ctx, d)
+		c.clock.mark("pull")
 	}
 	if len(out.FailedPulls) > 0 {
 		out.Constraints.FailedPulls = map[string]string{}
@@ -215,7 +230,9 @@ func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
 	if out.Observed, err = c.observe(ctx); err != nil {
 		return out, err
 	}
+	c.clock.mark("observe")
 	out.Plan = reconcile.MakePlan(d, out.Observed, out.Constraints)
+	c.clock.mark("plan")
 	if !apply {
 		if imgs := pullsFirst(d); len(imgs) > 0 {
 			out.Plan.Notes = append(out.Plan.Notes, fmt.Sprintf("pull_policy always: apply pulls %v first; a newer image replaces the containers that run it", imgs))
@@ -235,7 +252,9 @@ func (c *Controller) revision(ctx context.Context) (*Outcome, error) {
 	if out.Notes, err = c.trust(ctx, snap); err != nil {
 		return out, err
 	}
+	c.clock.mark("trust")
 	out.Desired, err = c.load(ctx, snap)
+	c.clock.mark("load")
 	return out, err
 }
 
@@ -254,7 +273,10 @@ func (c *Controller) snapshot(ctx context.Context) (*gitsource.Snapshot, error) 
 	if err != nil {
 		return nil, err
 	}
-	return c.git.Checkout(ctx, rev)
+	c.clock.mark("resolve")
+	snap, err := c.git.Checkout(ctx, rev)
+	c.clock.mark("checkout")
+	return snap, err
 }
 
 // load reads the stacks of a snapshot. A path missing from the revision, or a
@@ -330,10 +352,12 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 		end := c.beginRollout(out)
 		out.Result = ex.Apply(ctx, out.Plan)
 		end()
+		c.clock.mark("apply")
 		// Success is what the engine shows, not what the calls returned.
 		if out.Observed, err = c.observe(ctx); err != nil {
 			return out, err
 		}
+		c.clock.mark("verify")
 	}
 	if c.WorkDir == "" {
 		// What the apply took over is the instance's from now on.

@@ -207,10 +207,14 @@ func (c *Controller) logRun(out *Outcome, err error, st *loopState) {
 		log.Warn("drift: the host no longer matches the revision; not repaired (drift: report)", zap.Strings("repair", repair))
 	case out != nil && out.Result != nil:
 		st.logged = ""
-		log.Info("applied", zap.Int("ops", len(out.Result.Ops)))
+		log.Info("applied", zap.Int("ops", len(out.Result.Ops)), stagesField(out.Stages))
 	default:
 		st.logged = ""
-		log.Debug("converged")
+		if out != nil {
+			log.Debug("converged", stagesField(out.Stages))
+		} else {
+			log.Debug("converged")
+		}
 	}
 }
 
