@@ -20,8 +20,10 @@ var ErrNotLocal = errors.New("not a local repository")
 
 // watchSettle is how long Watch waits after the first change it sees before
 // it calls back, so that a push (lock files, renames, several refs) or a
-// burst of pushes costs one call.
-const watchSettle = 100 * time.Millisecond
+// burst of pushes costs one call. It is part of every watched deploy's
+// latency, and a call made before a push has finished costs one ref
+// listing: the push's last rename calls back again.
+const watchSettle = 25 * time.Millisecond
 
 // Watch calls changed soon after a ref of the source's repository changes:
 // a branch or tag is created, moved or deleted (a loose ref under refs/ or
@@ -33,7 +35,7 @@ const watchSettle = 100 * time.Millisecond
 // only when it cannot watch (the repository is missing: ErrUnreachable) or
 // the watch breaks. It calls changed once as soon as it watches, since a
 // change made before that moment would otherwise go unnoticed, and then at
-// most once per watchSettle (100ms) while changes go on. Any ref counts,
+// most once per watchSettle (25ms) while changes go on. Any ref counts,
 // not only the source's: a spurious call costs one ls-remote, a missed one
 // a whole poll interval.
 //
