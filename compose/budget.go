@@ -7,6 +7,7 @@ import (
 	"maps"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	interp "github.com/compose-spec/compose-go/v2/interpolation"
@@ -161,14 +162,14 @@ func (b *budget) casts(compose map[tree.Path]interp.Cast) map[tree.Path]interp.C
 	return casts
 }
 
-var portRange = regexp.MustCompile(`(\d+)-(\d+)`)
+var portRange = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(\d+)-(\d+)`) })
 
 // countPorts counts the ports the entry s may expand to (its widest
 // range), and leaves it as it is. Over the limit it returns an error,
 // which makes compose-go drop the entry unexpanded, and stops the load.
 func (b *budget) countPorts(s string) (any, error) {
 	n := 1
-	for _, m := range portRange.FindAllStringSubmatch(s, -1) {
+	for _, m := range portRange().FindAllStringSubmatch(s, -1) {
 		lo, err1 := strconv.Atoi(m[1])
 		hi, err2 := strconv.Atoi(m[2])
 		if err1 == nil && err2 == nil && hi >= lo {

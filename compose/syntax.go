@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/format"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -50,13 +51,15 @@ func locateSyntax(w written, err error) error {
 }
 
 // schemaUnknown is compose-go's schema message for a field it does not know.
-var schemaUnknown = regexp.MustCompile(`^validating [^:]*: services\.([^ .]+)((?:\.[^ ]+)?) additional properties '([^']+)' not allowed$`)
+var schemaUnknown = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^validating [^:]*: services\.([^ .]+)((?:\.[^ ]+)?) additional properties '([^']+)' not allowed$`)
+})
 
 // unknownField rewrites compose-go's message for a field that is not in
 // the compose specification (a typo) to name the service and the field
 // as moor's messages do.
 func unknownField(err error) error {
-	m := schemaUnknown.FindStringSubmatch(err.Error())
+	m := schemaUnknown().FindStringSubmatch(err.Error())
 	if m == nil {
 		return err
 	}
@@ -70,16 +73,22 @@ func unknownField(err error) error {
 // compose-go's messages about one field of a service, in its three forms:
 // the schema's, the interpolation's type casts, and the decoding's.
 var (
-	schemaField = regexp.MustCompile(`^validating [^:]*: services\.([^ .]+)\.(\S+) (must .*|does not .*|is .*)$`)
-	castField   = regexp.MustCompile(`^error while interpolating services\.([^ .]+)\.(\S+): failed to cast to expected type: (?:strconv\.\w+: )?(.*)$`)
-	decodeField = regexp.MustCompile(`(?s)^decoding failed due to the following error\(s\):\s*'services\[([^\]]+)\]\.(\S+)' (?:time: )?([^\n]*)$`)
+	schemaField = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^validating [^:]*: services\.([^ .]+)\.(\S+) (must .*|does not .*|is .*)$`)
+	})
+	castField = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^error while interpolating services\.([^ .]+)\.(\S+): failed to cast to expected type: (?:strconv\.\w+: )?(.*)$`)
+	})
+	decodeField = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?s)^decoding failed due to the following error\(s\):\s*'services\[([^\]]+)\]\.(\S+)' (?:time: )?([^\n]*)$`)
+	})
 )
 
 // fieldMessage rewrites compose-go's message about one field of a service
 // to name the service and the field as moor's messages do.
 func fieldMessage(err error) error {
 	text := err.Error()
-	for _, re := range []*regexp.Regexp{schemaField, castField, decodeField} {
+	for _, re := range []*regexp.Regexp{schemaField(), castField(), decodeField()} {
 		if m := re.FindStringSubmatch(text); m != nil {
 			return explained(err, "service %s: field %q: %s", m[1], m[2], m[3])
 		}

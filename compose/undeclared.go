@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // compose-go's consistency check stops at the first reference to
@@ -11,8 +12,12 @@ import (
 // ("service \"api\" refers to undefined volume data: invalid compose
 // project").
 var (
-	undefinedRef = regexp.MustCompile(`^service "([^"]+)" refers to undefined (network|volume|config|secret) (\S+): invalid compose project$`)
-	undefinedDep = regexp.MustCompile(`^service "([^"]+)" depends on undefined service "([^"]+)": invalid compose project$`)
+	undefinedRef = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^service "([^"]+)" refers to undefined (network|volume|config|secret) (\S+): invalid compose project$`)
+	})
+	undefinedDep = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^service "([^"]+)" depends on undefined service "([^"]+)": invalid compose project$`)
+	})
 )
 
 // undeclared rewrites compose-go's message for a reference to an
@@ -21,10 +26,10 @@ var (
 // error is returned as it is.
 func undeclared(w written, err error) error {
 	text := err.Error()
-	if m := undefinedDep.FindStringSubmatch(text); m != nil {
+	if m := undefinedDep().FindStringSubmatch(text); m != nil {
 		return explained(err, "service %s: depends_on or links %q: the stack has no service %q, or its profile is not active", m[1], m[2], m[2])
 	}
-	m := undefinedRef.FindStringSubmatch(text)
+	m := undefinedRef().FindStringSubmatch(text)
 	if m == nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/template"
 )
@@ -12,7 +13,7 @@ import (
 // plainVariable matches a use of a variable without a default, an
 // alternative or a required mark: $NAME or ${NAME}. Only those become
 // empty silently when the variable is unset.
-var plainVariable = regexp.MustCompile(`^\$\{?([_a-zA-Z][_a-zA-Z0-9]*)\}?$`)
+var plainVariable = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\$\{?([_a-zA-Z][_a-zA-Z0-9]*)\}?$`) })
 
 // substituteNoting is compose-go's template.Substitute without its global
 // log: an unset variable used plainly is noted in b.unset, for the stack's
@@ -22,7 +23,7 @@ func (b *budget) substituteNoting(tmpl string, m template.Mapping) (string, erro
 	replace := func(sub string, m template.Mapping, cfg *template.Config) (string, error) {
 		value, applied, err := template.DefaultReplacementAppliedFunc(sub, m, cfg)
 		if err == nil && !applied {
-			if v := plainVariable.FindStringSubmatch(sub); v != nil {
+			if v := plainVariable().FindStringSubmatch(sub); v != nil {
 				if _, ok := m(v[1]); !ok {
 					if b.unset == nil {
 						b.unset = map[string]bool{}

@@ -305,9 +305,10 @@ func readKnownHosts(file string) (ssh.HostKeyCallback, error) {
 	return cb, nil
 }
 
-// probeKey is a key no known_hosts file lists: checking it makes
-// knownhosts return every key it knows for a host.
-var probeKey, _ = ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public())
+// probeKey is a key no known_hosts file lists (32 zero bytes: no private
+// key has it as its public key, and nothing is derived at start-up):
+// checking it makes knownhosts return every key it knows for a host.
+var probeKey, _ = ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
 
 // algorithms returns the host key algorithms to offer for host: those of
 // the keys pinned for it first, then the rest. Without it, x/crypto prefers

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // ErrCredentials is wrapped by every error of Check.
@@ -27,10 +28,10 @@ const Hidden = "***"
 
 // plainUser is an SSH user name as the URL may give it: it names an account
 // and never authenticates (moor's SSH auth is a key).
-var plainUser = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$`)
+var plainUser = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$`) })
 
 // scpLike is go-git's reading of "[user@]host:path".
-var scpLike = regexp.MustCompile(`^(?:([^@]+)@)?([^:\s]+):`)
+var scpLike = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:([^@]+)@)?([^:\s]+):`) })
 
 // parts is a URL cut where credentials can hide.
 type parts struct {
@@ -62,7 +63,7 @@ func split(url string) parts {
 		p.host = authority
 		return p
 	}
-	m := scpLike.FindStringSubmatchIndex(url)
+	m := scpLike().FindStringSubmatchIndex(url)
 	if m == nil {
 		return parts{scheme: "", host: url}
 	}
@@ -93,7 +94,7 @@ func (p parts) ssh() bool {
 // userShown reports whether the user part may be shown and used: a plain
 // user name of an SSH URL.
 func (p parts) userShown() bool {
-	return p.ssh() && plainUser.MatchString(p.user)
+	return p.ssh() && plainUser().MatchString(p.user)
 }
 
 // Check returns nil for a repository URL that carries no credential, and
