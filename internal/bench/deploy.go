@@ -7,12 +7,9 @@ import (
 	"time"
 )
 
-// deployServices is the size of the first-deploy and change-one stack;
-// changedService is the one whose environment changes.
-const (
-	deployServices = 20
-	changedService = 7
-)
+// changedService is the service of the first-deploy stack (-services
+// services) whose environment changes.
+const changedService = 7
 
 // changeResult is what changing one service cost a tool.
 type changeResult struct {
@@ -20,13 +17,19 @@ type changeResult struct {
 	replaced []int // containers recreated, per change
 }
 
-// deployAndChange measures, per tool, the first deploy of 20 independent
-// services from nothing (a fresh state dir each time for moor), and then a
-// change of one service's environment, comparing container IDs before and
-// after.
+// deployAndChange measures, per tool, the first deploy of -services
+// independent services from nothing (a fresh state dir each time for
+// moor), and then a change of one service's environment, comparing
+// container IDs before and after; and the Engine floor of the first deploy.
 func (b *bench) deployAndChange(ctx context.Context) error {
-	dep := comparison{label: fmt.Sprintf("first deploy, %d services in 1 stack", deployServices)}
-	chg := comparison{label: fmt.Sprintf("one service of %d changed (environment)", deployServices)}
+	n := b.opt.services
+	dep := comparison{label: fmt.Sprintf("first deploy, %d services in 1 stack", n)}
+	chg := comparison{label: fmt.Sprintf("one service of %d changed (environment)", n)}
+	floor, err := b.deployFloor(ctx)
+	if err != nil {
+		return err
+	}
+	dep.floor = floor
 	for _, t := range []tool{b.moorTool(prefix + "deploy"), b.composeTool()} {
 		d, c, err := b.deployOf(ctx, t)
 		if err != nil {
@@ -38,8 +41,33 @@ func (b *bench) deployAndChange(ctx context.Context) error {
 			dep.compose, chg.compose, b.rep.replacedCompose = d, c.samples, c.replaced
 		}
 	}
-	b.rep.deploy, b.rep.change = dep, chg
+	b.rep.deploy, b.rep.change, b.rep.services = dep, chg, n
 	return nil
+}
+
+// deployFloor measures the Engine floor of the first deploy -deploys times.
+func (b *bench) deployFloor(ctx context.Context) ([]sample, error) {
+	cli, err := b.floorClient()
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	var out []sample
+	for i := range b.opt.deploys {
+		b.logf("first deploy of %d services, Engine floor, %d/%d", b.opt.services, i+1, b.opt.deploys)
+		if err := b.cleanup(ctx); err != nil {
+			return nil, err
+		}
+		s, err := b.floorDeploy(ctx, cli, b.opt.services)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := b.waitRunning(ctx, b.opt.services, time.Minute, floorProject); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, b.cleanup(ctx)
 }
 
 func (b *bench) deployOf(ctx context.Context, t tool) ([]sample, changeResult, error) {
@@ -58,16 +86,16 @@ func (b *bench) deployOf(ctx context.Context, t tool) ([]sample, changeResult, e
 			return "0"
 		}
 	}
-	if err := r.write(dir, plainServices(b.image, 0, deployServices, rev("0"))); err != nil {
+	if err := r.write(dir, plainServices(b.image, 0, b.opt.services, rev("0"))); err != nil {
 		return nil, res, err
 	}
-	if err := r.commit(ctx, "20 services"); err != nil {
+	if err := r.commit(ctx, fmt.Sprintf("%d services", b.opt.services)); err != nil {
 		return nil, res, err
 	}
 	var deploys []sample
 	var state string
 	for i := range b.opt.deploys {
-		b.logf("first deploy of %d services, %s, %d/%d", deployServices, t.name, i+1, b.opt.deploys)
+		b.logf("first deploy of %d services, %s, %d/%d", b.opt.services, t.name, i+1, b.opt.deploys)
 		if err := b.cleanup(ctx); err != nil {
 			return nil, res, err
 		}
@@ -78,19 +106,19 @@ func (b *bench) deployOf(ctx context.Context, t tool) ([]sample, changeResult, e
 		if err != nil {
 			return nil, res, err
 		}
-		if _, err := b.waitRunning(ctx, deployServices, time.Minute, project); err != nil {
+		if _, err := b.waitRunning(ctx, b.opt.services, time.Minute, project); err != nil {
 			return nil, res, err
 		}
 		deploys = append(deploys, s)
 	}
 	defer b.cleanup(context.WithoutCancel(ctx))
 	for c := 1; c <= b.opt.changes; c++ {
-		b.logf("one service of %d changed, %s, %d/%d", deployServices, t.name, c, b.opt.changes)
-		before, err := b.waitRunning(ctx, deployServices, time.Minute, project)
+		b.logf("one service of %d changed, %s, %d/%d", b.opt.services, t.name, c, b.opt.changes)
+		before, err := b.waitRunning(ctx, b.opt.services, time.Minute, project)
 		if err != nil {
 			return nil, res, err
 		}
-		if err := r.write(dir, plainServices(b.image, 0, deployServices, rev(strconv.Itoa(c)))); err != nil {
+		if err := r.write(dir, plainServices(b.image, 0, b.opt.services, rev(strconv.Itoa(c)))); err != nil {
 			return nil, res, err
 		}
 		if err := r.commit(ctx, fmt.Sprintf("svc%d: REV=%d", changedService, c)); err != nil {
@@ -100,7 +128,7 @@ func (b *bench) deployOf(ctx context.Context, t tool) ([]sample, changeResult, e
 		if err != nil {
 			return nil, res, err
 		}
-		after, err := b.waitRunning(ctx, deployServices, time.Minute, project)
+		after, err := b.waitRunning(ctx, b.opt.services, time.Minute, project)
 		if err != nil {
 			return nil, res, err
 		}

@@ -30,7 +30,89 @@ func (b *bench) downtime(ctx context.Context) error {
 			b.rep.downCompose = res
 		}
 	}
+	res, err := b.downtimeFloor(ctx)
+	if err != nil {
+		return fmt.Errorf("Engine floor: %w", err)
+	}
+	b.rep.downFloor = res
 	return nil
+}
+
+// downtimeFloor measures the downtime of the Engine floor of a stop-first
+// replacement (create new, stop old, start new; see floorReplacer) of the
+// service moor deployed, under the same prober. Its "run" is from the
+// create to the start's answer.
+func (b *bench) downtimeFloor(ctx context.Context) (downtimeResult, error) {
+	var res downtimeResult
+	if err := b.cleanup(ctx); err != nil {
+		return res, err
+	}
+	defer b.cleanup(context.WithoutCancel(ctx))
+	dir := prefix + "down"
+	f, port, err := b.floorWeb(ctx, "down", dir)
+	if err != nil {
+		return res, err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	for c := 1; c <= b.opt.stops; c++ {
+		b.logf("stop-first downtime, Engine floor, %d/%d", c, b.opt.stops)
+		v := strconv.Itoa(c)
+		p := startProber(ctx, url)
+		if err := p.ready(ctx); err != nil {
+			p.finish()
+			return res, err
+		}
+		start, err := f.replace(ctx, v)
+		took := time.Since(start)
+		if err == nil {
+			_, err = waitServes(ctx, port, v, time.Minute)
+		}
+		if err == nil {
+			err = sleep(ctx, 100*time.Millisecond)
+		}
+		down, fails := p.finish()
+		if err != nil {
+			return res, err
+		}
+		if err := f.removeRetired(ctx); err != nil {
+			return res, err
+		}
+		res.downtime = append(res.downtime, down)
+		res.fails = append(res.fails, fails)
+		res.wall = append(res.wall, took)
+		res.replaced = append(res.replaced, 1)
+	}
+	return res, nil
+}
+
+// floorWeb deploys the web service of a new repository with `moor apply`
+// and hands its container to a floorReplacer talking to the engine's own
+// socket.
+func (b *bench) floorWeb(ctx context.Context, name, dir string) (*floorReplacer, int, error) {
+	r, port, err := b.webRepo(ctx, name, dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	state, err := b.dir("state")
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, _, err := b.moorTool(dir).up(ctx, r.dir, state, []string{dir}); err != nil {
+		return nil, 0, err
+	}
+	if _, err := waitServes(ctx, port, "0", time.Minute); err != nil {
+		return nil, 0, err
+	}
+	running, err := b.waitRunning(ctx, 1, time.Minute, dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	var id string
+	for _, v := range running {
+		id = v
+	}
+	f, err := newFloorReplacer(ctx, b.cli, id)
+	return f, port, err
 }
 
 func (b *bench) downtimeOf(ctx context.Context, t tool) (downtimeResult, error) {

@@ -45,34 +45,42 @@ func main() {
 
 // options are the command's flags.
 type options struct {
-	reps     int           // repetitions of a no-op run
-	deploys  int           // repetitions of a first deploy
-	changes  int           // changes of one service out of 20
-	stops    int           // stop-first changes
-	pushes   int           // commits per push-to-deploy trigger
-	idle     time.Duration // how long the controller at rest is watched
-	only     map[string]bool
-	compose  string // the Compose v1 binary
-	engine   string // the engine's unix socket
-	keepWork bool
+	starts    int           // repetitions of a process start
+	inittrace bool          // report moor's package inits (GODEBUG=inittrace=1)
+	reps      int           // repetitions of a no-op run
+	poll      time.Duration // how long moor run's unchanged polls are watched
+	services  int           // services of the first deploy
+	deploys   int           // repetitions of a first deploy
+	changes   int           // changes of one service of the first deploy's stack
+	stops     int           // stop-first changes
+	pushes    int           // commits per push-to-deploy trigger
+	idle      time.Duration // how long the controller at rest is watched
+	only      map[string]bool
+	compose   string // the compose command: "docker compose" (v2, the CLI plugin)
+	engine    string // the engine's unix socket
+	keepWork  bool
 }
 
 // scenarios, in the order they run.
-var scenarios = []string{"noop", "deploy", "idle", "downtime", "push"}
+var scenarios = []string{"start", "noop", "poll", "deploy", "idle", "downtime", "push"}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
 	var only string
+	fs.IntVar(&o.starts, "starts", 50, "repetitions of a process start (`moor version`)")
+	fs.BoolVar(&o.inittrace, "inittrace", false, "also run `moor version` with GODEBUG=inittrace=1 and report the costliest package inits")
 	fs.IntVar(&o.reps, "reps", 5, "repetitions of each no-op run (the median is reported)")
-	fs.IntVar(&o.deploys, "deploys", 5, "repetitions of the first deploy of 20 services")
-	fs.IntVar(&o.changes, "changes", 5, "changes of one service out of 20, per tool")
+	fs.DurationVar(&o.poll, "poll", 20*time.Second, "how long `moor run`'s unchanged polls (interval 1s) are watched")
+	fs.IntVar(&o.services, "services", 100, "services of the first deploy (one stack)")
+	fs.IntVar(&o.deploys, "deploys", 5, "repetitions of the first deploy, per tool and of the floor")
+	fs.IntVar(&o.changes, "changes", 5, "changes of one service of the first deploy's stack, per tool")
 	fs.IntVar(&o.stops, "stops", 7, "stop-first changes of a service publishing a port, per tool")
 	fs.IntVar(&o.pushes, "pushes", 10, "commits per push-to-deploy trigger (poll, webhook, local watch)")
 	fs.DurationVar(&o.idle, "idle", 60*time.Second, "how long the controller at rest is watched")
 	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarios, ","))
-	fs.StringVar(&o.compose, "compose", "docker-compose", "the docker-compose (v1) binary")
+	fs.StringVar(&o.compose, "compose", "docker compose", "the compose v2 command (words split on spaces); ./scripts/compose-v2 builds the CLI plugin")
 	fs.StringVar(&o.engine, "engine", "/var/run/docker.sock", "the Docker Engine's unix socket, behind the counting proxy")
 	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the work directory (repositories, state dirs, logs)")
 	if err := fs.Parse(args); err != nil {
@@ -91,8 +99,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			o.only[s] = true
 		}
 	}
-	if o.reps < 1 || o.deploys < 1 || o.changes < 1 || o.stops < 1 || o.pushes < 1 {
-		fmt.Fprintln(stderr, "bench: -reps, -deploys, -changes, -stops and -pushes must be at least 1")
+	if o.starts < 1 || o.reps < 1 || o.deploys < 1 || o.changes < 1 || o.stops < 1 || o.pushes < 1 {
+		fmt.Fprintln(stderr, "bench: -starts, -reps, -deploys, -changes, -stops and -pushes must be at least 1")
+		return 2
+	}
+	if o.services <= changedService || o.poll < 5*time.Second {
+		fmt.Fprintf(stderr, "bench: -services must be more than %d and -poll at least 5s\n", changedService)
 		return 2
 	}
 
@@ -134,6 +146,10 @@ func (b *bench) scenario(ctx context.Context, name string) error {
 	}
 	defer b.cleanup(context.WithoutCancel(ctx))
 	switch name {
+	case "start":
+		return b.start(ctx)
+	case "poll":
+		return b.pollIdle(ctx)
 	case "noop":
 		return b.noop(ctx)
 	case "deploy":

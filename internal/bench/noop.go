@@ -36,25 +36,28 @@ var noopLayouts = []layout{
 	{label: "no-op, 100 services in 1 stack", key: "noop100", stacks: 1, per: 100},
 }
 
-// comparison is one measurement taken of both tools.
+// comparison is one measurement taken of both tools, and of the Engine
+// floor (none: not measured).
 type comparison struct {
 	label   string
 	moor    []sample
 	compose []sample
+	floor   []sample
 }
 
 // noop measures a run on a converged host, per layout and tool: converge
-// once, then run again reps times and check that nothing was recreated.
+// once, then run again reps times and check that nothing was recreated. The
+// Engine floor, one list of the containers, is measured on moor's host.
 func (b *bench) noop(ctx context.Context) error {
 	for _, l := range noopLayouts {
 		c := comparison{label: l.label}
 		for _, t := range []tool{b.moorTool(prefix + l.key), b.composeTool()} {
-			samples, err := b.noopOf(ctx, l, t)
+			samples, floor, err := b.noopOf(ctx, l, t)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", l.label, t.name, err)
 			}
 			if t.name == "moor" {
-				c.moor = samples
+				c.moor, c.floor = samples, floor
 			} else {
 				c.compose = samples
 			}
@@ -64,56 +67,69 @@ func (b *bench) noop(ctx context.Context) error {
 	return nil
 }
 
-func (b *bench) noopOf(ctx context.Context, l layout, t tool) ([]sample, error) {
+func (b *bench) noopOf(ctx context.Context, l layout, t tool) (samples, floor []sample, err error) {
 	b.logf("%s: %s", l.label, t.name)
 	if err := b.cleanup(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer b.cleanup(context.WithoutCancel(ctx))
 	r, err := b.newRepo(ctx, l.key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var projects []string
 	for i, d := range l.dirs() {
 		projects = append(projects, t.project(d))
 		if err := r.write(d, plainServices(b.image, i*l.per, l.per, func(int) string { return "0" })); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := r.commit(ctx, l.label); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	state, err := b.dir("state")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, _, err := t.up(ctx, r.dir, state, l.dirs()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	before, err := b.waitRunning(ctx, l.services(), time.Minute, projects...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var samples []sample
 	for range b.opt.reps {
 		s, out, err := t.up(ctx, r.dir, state, l.dirs())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !isNoop(t, out) {
-			return nil, fmt.Errorf("not a no-op:\n%s", out)
+			return nil, nil, fmt.Errorf("not a no-op:\n%s", out)
 		}
 		samples = append(samples, s)
 	}
+	if t.name == "moor" {
+		cli, err := b.floorClient()
+		if err != nil {
+			return nil, nil, err
+		}
+		defer cli.Close()
+		for range b.opt.reps {
+			s, err := b.floorList(ctx, cli, projects)
+			if err != nil {
+				return nil, nil, err
+			}
+			floor = append(floor, s)
+		}
+	}
 	after, err := b.running(ctx, projects...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !maps.Equal(before, after) {
-		return nil, fmt.Errorf("containers changed during no-op runs: %d of %d replaced", before.replaced(after), len(before))
+		return nil, nil, fmt.Errorf("containers changed during no-op runs: %d of %d replaced", before.replaced(after), len(before))
 	}
-	return samples, nil
+	return samples, floor, nil
 }
 
 // isNoop says whether a tool's output reports that it changed nothing.
@@ -121,7 +137,8 @@ func isNoop(t tool, out string) bool {
 	if t.name == "moor" {
 		return strings.Contains(out, "no changes")
 	}
-	for _, w := range []string{"Creating", "Recreating", "Starting", "Removing"} {
+	// compose v2: "Container NAME  Running" for each service it left alone.
+	for _, w := range []string{"Creat", "Recreat", "Start", "Remov", "Stop"} {
 		if strings.Contains(out, w) {
 			return false
 		}

@@ -67,7 +67,46 @@ func (b *bench) push(ctx context.Context) error {
 		}
 		b.rep.push = append(b.rep.push, res)
 	}
+	if err := b.cleanup(ctx); err != nil {
+		return err
+	}
+	res, err := b.pushFloor(ctx)
+	if err != nil {
+		return fmt.Errorf("Engine floor: %w", err)
+	}
+	b.rep.pushFloor = &res
 	return nil
+}
+
+// pushFloor measures the Engine floor of a commit reaching the service:
+// the web service deployed by `moor apply`, then replaced -pushes times by
+// the bench itself as moor replaces it (create new, stop old, start new),
+// each timed from the create to the port answering the new VERSION.
+func (b *bench) pushFloor(ctx context.Context) (pushResult, error) {
+	res := pushResult{trigger: "Engine floor: create new, stop old, start new, until the port answers"}
+	defer b.cleanup(context.WithoutCancel(ctx))
+	dir := prefix + "push"
+	f, port, err := b.floorWeb(ctx, "push", dir)
+	if err != nil {
+		return res, err
+	}
+	for i := 1; i <= b.opt.pushes; i++ {
+		b.logf("push to deploy, Engine floor, %d/%d", i, b.opt.pushes)
+		v := strconv.Itoa(i)
+		start, err := f.replace(ctx, v)
+		if err != nil {
+			return res, err
+		}
+		served, err := waitServes(ctx, port, v, time.Minute)
+		if err != nil {
+			return res, err
+		}
+		res.latency = append(res.latency, served.Sub(start))
+		if err := f.removeRetired(ctx); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 func (b *bench) pushOf(ctx context.Context, srv *gitServer, t trigger) (pushResult, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -10,24 +11,38 @@ import (
 
 // report is everything measured, rendered as Markdown by write.
 type report struct {
-	machine, command, build string
-	took                    time.Duration
-	loadBefore, loadAfter   string
+	machine, engine, compose, build, date, command string
+	took                                           time.Duration
+	loadBefore, loadAfter                          string
 
+	start                         *startResult
 	noop                          []comparison
+	poll                          *pollResult
 	deploy, change                comparison
+	services                      int // of the first deploy's stack
 	replacedMoor, replacedCompose []int
 	idle                          *idleResult
 	downMoor, downCompose         downtimeResult
+	downFloor                     downtimeResult
 	push                          []pushResult
+	pushFloor                     *pushResult
 }
 
 func (r *report) write(w io.Writer) {
-	fmt.Fprintf(w, "## Side by side with docker-compose\n\n")
-	fmt.Fprintf(w, "Machine: %s.\n\n", r.machine)
-	fmt.Fprintf(w, "Command: `%s` (%s in all); moor built from %s; load average %s before, %s after.\n\n",
-		r.command, r.took.Round(time.Second), r.build, r.loadBefore, r.loadAfter)
+	fmt.Fprintf(w, "## moor, compose v2 and the Engine floor\n\n")
+	fmt.Fprintf(w, "- Machine: %s; %s; %s.\n", r.machine, r.engine, runtime.Version())
+	fmt.Fprintf(w, "- moor: built from %s. Compose: %s.\n", r.build, r.compose)
+	fmt.Fprintf(w, "- Command: `%s` on %s, %s in all; load average %s before, %s after.\n\n",
+		r.command, r.date, r.took.Round(time.Second), r.loadBefore, r.loadAfter)
+	fmt.Fprintf(w, "The Engine floor is the least the figure needs, done by the bench itself through the Engine API "+
+		"(moby's Go client, through the same counting proxy as the tools): for a no-op, one list of the containers; "+
+		"for a first deploy, a network create and every container's create and start, all in parallel; "+
+		"for a change reaching the service, the new container created, the old one stopped and the new one started "+
+		"until the port answers; for a process start, the exec of /bin/true.\n\n")
 	var rows []comparison
+	if r.start != nil {
+		rows = append(rows, r.start.comparison)
+	}
 	rows = append(rows, r.noop...)
 	if r.deploy.moor != nil {
 		rows = append(rows, r.deploy, r.change)
@@ -36,83 +51,173 @@ func (r *report) write(w io.Writer) {
 		r.writeComparison(w, rows)
 	}
 	if r.change.moor != nil {
-		fmt.Fprintf(w, "Containers recreated by a change of one service's environment, per change: moor %v, docker-compose %v (of %d).\n\n",
-			r.replacedMoor, r.replacedCompose, deployServices)
+		fmt.Fprintf(w, "Containers recreated by a change of one service's environment, per change: moor %v, compose %v (of %d).\n\n",
+			r.replacedMoor, r.replacedCompose, r.services)
+	}
+	if r.start != nil && r.start.inits != nil {
+		r.writeInits(w)
+	}
+	if r.poll != nil {
+		r.writePoll(w)
 	}
 	if r.idle != nil {
 		r.writeIdle(w)
 	}
 	if r.downMoor.downtime != nil {
-		fmt.Fprintf(w, "## Stop-first downtime\n\n")
+		fmt.Fprintf(w, "### Stop-first downtime\n\n")
 		r.writeDowntime(w)
 	}
 	if len(r.push) > 0 {
-		fmt.Fprintf(w, "## Push to deploy\n\n")
+		fmt.Fprintf(w, "### Commit to the new version serving\n\n")
 		r.writePush(w)
 	}
 }
 
 func (r *report) writeComparison(w io.Writer, rows []comparison) {
-	fmt.Fprintf(w, "Medians of each figure over its repetitions; ×: docker-compose ÷ moor.\n\n")
-	fmt.Fprintln(w, "| run | n | moor wall | compose wall | × | moor CPU | compose CPU | × | moor API calls | compose API calls | × |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintf(w, "Medians over the repetitions (n); compose ÷ moor and moor ÷ floor are ratios of those medians.\n\n")
+	fmt.Fprintln(w, "Wall time:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | n | moor | compose | floor | compose ÷ moor | moor ÷ floor |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|")
 	for _, c := range rows {
-		mw, cw := medianOf(c.moor, wallOf), medianOf(c.compose, wallOf)
-		mc, cc := medianOf(c.moor, cpuOf), medianOf(c.compose, cpuOf)
-		mn, cn := medianOf(c.moor, callsOf), medianOf(c.compose, callsOf)
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s |\n", c.label, len(c.moor),
-			dur(time.Duration(mw)), dur(time.Duration(cw)), ratio(cw, mw),
-			dur(time.Duration(mc)), dur(time.Duration(cc)), ratio(cc, mc),
-			mn, cn, ratio(cn, mn))
+		m, p, f := medianOf(c.moor, wallOf), medianOf(c.compose, wallOf), medianOf(c.floor, wallOf)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s |\n", c.label, len(c.moor),
+			durOr(m, c.moor), durOr(p, c.compose), durOr(f, c.floor), ratio(p, m), ratio(m, f))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Engine API requests of the first run, by endpoint (moor / docker-compose):")
+	fmt.Fprintln(w, "CPU time of the process (user+sys from wait4, children included):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | moor | compose | compose ÷ moor |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|")
+	for _, c := range rows {
+		m, p := medianOf(c.moor, cpuOf), medianOf(c.compose, cpuOf)
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", c.label, durOr(m, c.moor), durOr(p, c.compose), ratio(p, m))
+	}
+	fmt.Fprintln(w)
+	rows = slices.DeleteFunc(slices.Clone(rows), func(c comparison) bool { return medianOf(c.moor, callsOf)+medianOf(c.compose, callsOf) == 0 })
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Engine API requests:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | moor | compose | floor | compose ÷ moor | moor ÷ floor |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
+	for _, c := range rows {
+		m, p, f := medianOf(c.moor, callsOf), medianOf(c.compose, callsOf), medianOf(c.floor, callsOf)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", c.label, numOr(m, c.moor), numOr(p, c.compose), numOr(f, c.floor), ratio(p, m), ratio(m, f))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Engine API requests of the first run, by endpoint:")
 	fmt.Fprintln(w)
 	for _, c := range rows {
-		fmt.Fprintf(w, "- %s: moor %s; docker-compose %s\n", c.label, breakdown(c.moor[0].calls), breakdown(c.compose[0].calls))
+		fmt.Fprintf(w, "- %s: moor %s; compose %s", c.label, breakdown(c.moor[0].calls), breakdown(c.compose[0].calls))
+		if c.floor != nil {
+			fmt.Fprintf(w, "; floor %s", breakdown(c.floor[0].calls))
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
 }
 
+// writeInits lists the costliest package inits of moor's start.
+func (r *report) writeInits(w io.Writer) {
+	s := r.start
+	fmt.Fprintf(w, "Package inits of `moor version` (`GODEBUG=inittrace=1`, mean of %d runs): %d packages, %s in all. The costliest:\n\n",
+		s.traced, len(s.inits), dur(s.initsTotal))
+	fmt.Fprintln(w, "| package | clock | bytes | allocs |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|")
+	for _, c := range s.inits[:min(len(s.inits), 12)] {
+		fmt.Fprintf(w, "| `%s` | %s | %d | %d |\n", c.pkg, dur(c.clock), c.bytes, c.allocs)
+	}
+	fmt.Fprintln(w)
+}
+
+func (r *report) writePoll(w io.Writer) {
+	p := r.poll
+	fmt.Fprintf(w, "### Unchanged poll in `moor run`\n\n")
+	fmt.Fprintf(w, "`moor run --interval %s`, %d services in one stack (a local repository), converged; over %s it ran %d times (%d no-ops). "+
+		"Time per poll is moor's own `moor_run_duration_seconds` (sum ÷ count over the window, from /metrics); "+
+		"requests are the proxy's count over the window ÷ runs. Compose has no daemon: its unchanged poll is a no-op `docker compose up -d` (above).\n\n",
+		p.interval, p.services, p.window.Round(time.Second), p.polls, p.noops)
+	perPoll := float64(p.calls.total()) / float64(p.polls)
+	f := medianOf(p.floor, wallOf)
+	fmt.Fprintln(w, "| what | moor run | floor (one list) | moor ÷ floor |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|")
+	fmt.Fprintf(w, "| time per poll | %s | %s | %s |\n", dur(p.perPoll), dur(time.Duration(f)), ratio(float64(p.perPoll), f))
+	fmt.Fprintf(w, "| Engine API requests per poll | %.1f | %.0f | %s |\n", perPoll, medianOf(p.floor, callsOf), ratio(perPoll, medianOf(p.floor, callsOf)))
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Requests over the window: %s.\n\n", breakdown(p.calls))
+}
+
 func (r *report) writeIdle(w io.Writer) {
 	i := r.idle
+	fmt.Fprintf(w, "### `moor run` at rest\n\n")
 	fmt.Fprintf(w, "`moor run`, %d stacks of one service, interval 10s, `--listen off`, after the first converge:\n\n", idleStacks)
-	fmt.Fprintln(w, "| what | moor | docker-compose |")
+	fmt.Fprintln(w, "| what | moor | compose |")
 	fmt.Fprintln(w, "|---|--:|---|")
 	fmt.Fprintf(w, "| resident memory (VmRSS / VmHWM) | %s / %s | no daemon |\n", mib(i.rss), mib(i.hwm))
 	fmt.Fprintf(w, "| CPU over %s (utime+stime) | %s (%.2f %% of one core) | no daemon: each run is a fresh process |\n",
 		i.window.Round(time.Second), dur(i.cpu), 100*i.cpu.Seconds()/i.window.Seconds())
 	fmt.Fprintf(w, "| Engine API requests over %s | %d (%s) | — |\n", i.window.Round(time.Second), i.calls.total(), breakdown(i.calls))
-	fmt.Fprintf(w, "| binary size | %s (`go build ./cmd/moor`), %s with `-ldflags \"-s -w\"` | a Python program on CPython |\n\n",
+	fmt.Fprintf(w, "| binary size | %s (`go build ./cmd/moor`), %s with `-ldflags \"-s -w\"` | — |\n\n",
 		mib(i.plain), mib(i.stripped))
 }
 
 func (r *report) writeDowntime(w io.Writer) {
-	fmt.Fprintln(w, "| tool | n | downtime, median | min | max | failed requests, median | the tool's run, median | containers recreated |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|---|")
+	fmt.Fprintln(w, "| tool | n | downtime, median | min | max | failed requests, median | the run, median | containers recreated | ÷ floor, median downtime |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|---|--:|")
+	floor := float64(median(r.downFloor.downtime))
 	for _, t := range []struct {
 		name string
 		res  downtimeResult
-	}{{"moor apply", r.downMoor}, {"docker-compose up -d", r.downCompose}} {
+	}{{"`moor apply`", r.downMoor}, {"`docker compose up -d`", r.downCompose}, {"Engine floor (create, stop, start)", r.downFloor}} {
 		d := t.res
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %.0f | %s | %v |\n", t.name, len(d.downtime),
+		if d.downtime == nil {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %.0f | %s | %v | %s |\n", t.name, len(d.downtime),
 			dur(median(d.downtime)), dur(slices.Min(d.downtime)), dur(slices.Max(d.downtime)),
-			medianInts(d.fails), dur(median(d.wall)), d.replaced)
+			medianInts(d.fails), dur(median(d.wall)), d.replaced, ratio(float64(median(d.downtime)), floor))
 	}
 	if m, c := median(r.downMoor.downtime), median(r.downCompose.downtime); m > 0 {
-		fmt.Fprintf(w, "\ndocker-compose ÷ moor, median downtime: %s.\n", ratio(float64(c), float64(m)))
+		fmt.Fprintf(w, "\ncompose ÷ moor, median downtime: %s.\n", ratio(float64(c), float64(m)))
 	}
 	fmt.Fprintln(w)
 }
 
 func (r *report) writePush(w io.Writer) {
-	fmt.Fprintln(w, "| trigger | median | min | max | commits |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|")
-	for _, p := range r.push {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %d |\n", p.trigger,
-			dur(median(p.latency)), dur(slices.Min(p.latency)), dur(slices.Max(p.latency)), len(p.latency))
+	fmt.Fprintln(w, "| trigger | median | min | max | commits | ÷ floor, median |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
+	var floor float64
+	if r.pushFloor != nil {
+		floor = float64(median(r.pushFloor.latency))
+	}
+	rows := r.push
+	if r.pushFloor != nil {
+		rows = append(slices.Clone(rows), *r.pushFloor)
+	}
+	for _, p := range rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s |\n", p.trigger,
+			dur(median(p.latency)), dur(slices.Min(p.latency)), dur(slices.Max(p.latency)), len(p.latency),
+			ratio(float64(median(p.latency)), floor))
 	}
 	fmt.Fprintln(w)
+}
+
+// durOr prints a median duration, or "—" when nothing was measured.
+func durOr(v float64, of []sample) string {
+	if len(of) == 0 {
+		return "—"
+	}
+	return dur(time.Duration(v))
+}
+
+// numOr prints a median count, or "—" when nothing was measured.
+func numOr(v float64, of []sample) string {
+	if len(of) == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 func wallOf(s sample) float64  { return float64(s.wall) }

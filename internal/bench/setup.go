@@ -58,8 +58,8 @@ func setup(ctx context.Context, o options, log io.Writer) (*bench, error) {
 	if _, err := b.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		return b, fmt.Errorf("docker engine at %s: %w", o.engine, err)
 	}
-	if _, err := exec.LookPath(o.compose); err != nil {
-		return b, fmt.Errorf("docker-compose: %w", err)
+	if b.rep.compose, err = composeVersion(ctx, o.compose); err != nil {
+		return b, err
 	}
 	if err := b.cleanup(ctx); err != nil { // leftovers of a killed run
 		return b, err
@@ -75,7 +75,9 @@ func setup(ctx context.Context, o options, log io.Writer) (*bench, error) {
 	if b.proxy, err = startProxy(filepath.Join(b.work, "docker.sock"), o.engine); err != nil {
 		return b, err
 	}
-	b.rep.machine = b.machine(ctx)
+	b.rep.machine = b.machine()
+	b.rep.engine = b.engineVersion(ctx)
+	b.rep.date = time.Now().UTC().Format("2006-01-02")
 	b.rep.build = b.revision(ctx)
 	b.rep.command = "go run ./internal/bench"
 	if a := os.Args[1:]; len(a) > 0 {
@@ -204,8 +206,8 @@ func (b *bench) pruneImages(ctx context.Context, keep string) {
 	}
 }
 
-// machine describes the host in one line.
-func (b *bench) machine(ctx context.Context) string {
+// machine describes the host's CPUs and memory.
+func (b *bench) machine() string {
 	cpu := "unknown CPU"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
@@ -222,26 +224,30 @@ func (b *bench) machine(ctx context.Context) string {
 			mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
 		}
 	}
-	engine := "Docker Engine ?"
-	if v, err := b.cli.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
-		engine = fmt.Sprintf("Docker Engine %s (API %s)", v.Version, v.APIVersion)
+	return fmt.Sprintf("%d vCPUs (%s)%s", runtime.NumCPU(), cpu, mem)
+}
+
+// engineVersion names the engine and its API version.
+func (b *bench) engineVersion(ctx context.Context) string {
+	v, err := b.cli.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return "Docker Engine ?"
 	}
-	compose := "docker-compose ?"
-	if out, err := exec.CommandContext(ctx, b.opt.compose, "version", "--short").Output(); err == nil {
-		compose = "docker-compose " + strings.TrimSpace(string(out))
+	return fmt.Sprintf("Docker Engine %s (API %s)", v.Version, v.APIVersion)
+}
+
+// composeVersion runs `COMPOSE version --short`: the compose command must
+// work before anything is measured with it.
+func composeVersion(ctx context.Context, compose string) (string, error) {
+	cmd := strings.Fields(compose)
+	if len(cmd) == 0 {
+		return "", fmt.Errorf("-compose is empty")
 	}
-	var py bytes.Buffer
-	cmd := exec.CommandContext(ctx, b.opt.compose, "version")
-	cmd.Stdout = &py
-	if cmd.Run() == nil {
-		for _, line := range strings.Split(py.String(), "\n") {
-			if v, ok := strings.CutPrefix(line, "CPython version: "); ok {
-				compose += " (CPython " + strings.TrimSpace(v) + ")"
-			}
-		}
+	out, err := exec.CommandContext(ctx, cmd[0], append(cmd[1:], "version", "--short")...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s version (build it with ./scripts/compose-v2): %w\n%s", compose, err, out)
 	}
-	return fmt.Sprintf("%d vCPUs (%s)%s, %s, %s, %s, on %s",
-		runtime.NumCPU(), cpu, mem, engine, compose, runtime.Version(), time.Now().Format("2006-01-02"))
+	return fmt.Sprintf("`%s` %s", compose, strings.TrimSpace(string(out))), nil
 }
 
 // revision names the commit moor was built from, and whether the working

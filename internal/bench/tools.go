@@ -31,7 +31,7 @@ func (s *sample) add(o sample) {
 
 // tool is one of the two ways to converge the host being compared.
 type tool struct {
-	name string // "moor" or "docker-compose"
+	name string // "moor" or "compose"
 	// up converges the stacks under repo (dirs, in this order), returning
 	// the cost and the output. state is moor's state dir.
 	up func(ctx context.Context, repo, state string, dirs []string) (sample, string, error)
@@ -58,15 +58,14 @@ func composeProject(dir string) string {
 
 func (b *bench) composeTool() tool {
 	return tool{
-		name: "docker-compose",
+		name: "compose",
 		// One invocation per stack, one after the other, as a cron job
-		// running `docker-compose up -d` in each directory would.
+		// running `docker compose up -d` in each directory would.
 		up: func(ctx context.Context, repo, _ string, dirs []string) (sample, string, error) {
 			var total sample
 			var out strings.Builder
 			for _, d := range dirs {
-				s, o, err := b.exec(ctx, filepath.Join(repo, d), b.opt.compose,
-					"-p", composeProject(d), "-f", "compose.yaml", "up", "-d")
+				s, o, err := b.compose(ctx, filepath.Join(repo, d), "-p", composeProject(d), "-f", "compose.yaml", "up", "-d")
 				total.add(s)
 				out.WriteString(o)
 				if err != nil {
@@ -79,13 +78,12 @@ func (b *bench) composeTool() tool {
 	}
 }
 
-// composeParallelLimit is COMPOSE_PARALLEL_LIMIT for docker-compose. With
-// its default, 64, docker-compose 1.29 deadlocks on `up -d` of a project of
-// more than 64 services: the tasks of one level of its nested thread pools
-// take every slot and wait for tasks of the next level that never get one
-// (docker/compose#7486, #8226). Set higher than twice the largest project,
-// it has no other effect on these stacks.
-const composeParallelLimit = "256"
+// compose runs the compose command (-compose: `docker compose`, the CLI
+// plugin) with args in dir, through the counting proxy.
+func (b *bench) compose(ctx context.Context, dir string, args ...string) (sample, string, error) {
+	cmd := strings.Fields(b.opt.compose)
+	return b.exec(ctx, dir, cmd[0], append(cmd[1:], args...)...)
+}
 
 // execTimeout bounds one run of a tool, so that a hang fails the bench.
 const execTimeout = 5 * time.Minute
@@ -97,7 +95,7 @@ func (b *bench) exec(ctx context.Context, dir, bin string, args ...string) (samp
 	before := b.proxy.snapshot()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+b.proxy.path, "COMPOSE_PARALLEL_LIMIT="+composeParallelLimit)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+b.proxy.path)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
