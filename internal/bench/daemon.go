@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// daemon is a `moor run` process and what its JSON log says: every apply
-// that changed something (or failed) logs a line "apply".
+// daemon is a `moor run` process and what its JSON log says: a run that
+// changed something logs "applied", one that failed "run failed" (once,
+// until its error changes); a no-op logs nothing at info.
 type daemon struct {
 	cmd  *exec.Cmd
 	done chan error
@@ -56,14 +57,16 @@ func (d *daemon) read(r io.Reader) {
 	for sc.Scan() {
 		line := sc.Text()
 		var entry struct {
-			Msg    string `json:"msg"`
-			Result string `json:"result"`
-			Error  string `json:"error"`
+			Msg   string `json:"msg"`
+			Error string `json:"error"`
 		}
 		json.Unmarshal([]byte(line), &entry)
 		d.mu.Lock()
-		if entry.Msg == "apply" {
-			d.applies = append(d.applies, applyLine{at: time.Now(), result: entry.Result, err: entry.Error})
+		switch entry.Msg {
+		case "applied":
+			d.applies = append(d.applies, applyLine{at: time.Now(), result: "success"})
+		case "run failed":
+			d.applies = append(d.applies, applyLine{at: time.Now(), result: "failed", err: entry.Error})
 		}
 		d.tail = append(d.tail, line)
 		if len(d.tail) > 50 {
