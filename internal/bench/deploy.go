@@ -30,7 +30,7 @@ func (b *bench) deployAndChange(ctx context.Context) error {
 		return err
 	}
 	dep.floor = floor
-	for _, t := range []tool{b.moorTool(prefix + "deploy"), b.composeTool()} {
+	for _, t := range []tool{b.moorTool(b.name("deploy")), b.composeTool()} {
 		d, c, err := b.deployOf(ctx, t)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
@@ -62,7 +62,7 @@ func (b *bench) deployFloor(ctx context.Context) ([]sample, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := b.waitRunning(ctx, b.opt.services, time.Minute, floorProject); err != nil {
+		if _, err := b.waitRunning(ctx, b.opt.services, time.Minute, b.name("floor")); err != nil {
 			return nil, err
 		}
 		out = append(out, s)
@@ -72,7 +72,7 @@ func (b *bench) deployFloor(ctx context.Context) ([]sample, error) {
 
 func (b *bench) deployOf(ctx context.Context, t tool) ([]sample, changeResult, error) {
 	var res changeResult
-	dir := prefix + "deploy"
+	dir := b.name("deploy")
 	project := t.project(dir)
 	r, err := b.newRepo(ctx, "deploy")
 	if err != nil {

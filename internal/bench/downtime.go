@@ -19,7 +19,7 @@ type downtimeResult struct {
 // (moor replaces it stop-first; compose always stops, then creates and
 // starts) while a prober GETs the port in a tight loop.
 func (b *bench) downtime(ctx context.Context) error {
-	for _, t := range []tool{b.moorTool(prefix + "down"), b.composeTool()} {
+	for _, t := range []tool{b.moorTool(b.name("down")), b.composeTool()} {
 		res, err := b.downtimeOf(ctx, t)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
@@ -48,7 +48,7 @@ func (b *bench) downtimeFloor(ctx context.Context) (downtimeResult, error) {
 		return res, err
 	}
 	defer b.cleanup(context.WithoutCancel(ctx))
-	dir := prefix + "down"
+	dir := b.name("down")
 	f, port, err := b.floorWeb(ctx, "down", dir)
 	if err != nil {
 		return res, err
@@ -121,7 +121,7 @@ func (b *bench) downtimeOf(ctx context.Context, t tool) (downtimeResult, error) 
 		return res, err
 	}
 	defer b.cleanup(context.WithoutCancel(ctx))
-	dir := prefix + "down"
+	dir := b.name("down")
 	project := t.project(dir)
 	r, port, err := b.webRepo(ctx, "down", dir)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,8 +15,16 @@ import (
 )
 
 // prefix starts every stack and compose project the bench creates; cleanup
-// goes by it.
+// goes by it. Their names are b.name(KEY).
 const prefix = "moorbench-"
+
+// name is the name of the bench's stack or project KEY in this run:
+// moorbench-TAG-KEY, TAG being new each run. A network the engine fails to
+// release (it can keep a stale endpoint on one until it restarts, moby
+// #43286) then stays in the way of no later run.
+func (b *bench) name(key string) string {
+	return prefix + b.tag + "-" + key
+}
 
 // Labels both tools put on what they create (moor sets compose's too).
 const (
@@ -133,7 +140,7 @@ func (b *bench) cleanup(ctx context.Context) error {
 			return fmt.Errorf("cleanup: list networks: %w", err)
 		}
 		for _, n := range res.Items {
-			if !ours(n.Labels) {
+			if !ours(n.Labels) || b.stale[n.ID] {
 				continue
 			}
 			// A container whose removal the engine has in progress (a
@@ -152,8 +159,10 @@ func (b *bench) cleanup(ctx context.Context) error {
 			}
 			if err != nil && !cerrdefs.IsNotFound(err) {
 				// The engine can keep a stale endpoint on a network with no
-				// container left; such a network harms no measurement.
-				fmt.Fprintf(os.Stderr, "bench: warning: remove network %s: %v\n", n.Name, err)
+				// container left, until it restarts; such a network harms
+				// no measurement (this run's names are new).
+				b.stale[n.ID] = true
+				b.logf("warning: remove network %s: %v", n.Name, err)
 			}
 		}
 	}

@@ -17,10 +17,6 @@ import (
 // no tool in between. A tool's figure divided by the floor's is what the
 // tool adds.
 
-// floorProject is the compose project label of what the floor creates, so
-// that cleanup finds it as it finds the tools'.
-const floorProject = prefix + "floor"
-
 // floorClient is a client of the engine behind the counting proxy, as the
 // tools are: the floor pays the proxy's hop too, and its calls are counted.
 func (b *bench) floorClient() (*client.Client, error) {
@@ -41,13 +37,13 @@ func (b *bench) floorDeploy(ctx context.Context, cli *client.Client, n int) (sam
 		return sample{}, fmt.Errorf("floor: ping: %w", err)
 	}
 	labels := func(service string) map[string]string {
-		l := map[string]string{labelProject: floorProject}
+		l := map[string]string{labelProject: b.name("floor")}
 		if service != "" {
 			l[labelService], l[labelNumber] = service, "1"
 		}
 		return l
 	}
-	net := floorProject + "_default"
+	net := b.name("floor") + "_default"
 	before := b.proxy.snapshot()
 	start := time.Now()
 	if _, err := cli.NetworkCreate(ctx, net, client.NetworkCreateOptions{Driver: "bridge", Labels: labels("")}); err != nil {
@@ -59,7 +55,7 @@ func (b *bench) floorDeploy(ctx context.Context, cli *client.Client, n int) (sam
 	}
 	errs := parallel(items, n, func(svc string) error {
 		res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-			Name: floorProject + "-" + svc + "-1",
+			Name: b.name("floor") + "-" + svc + "-1",
 			Config: &container.Config{
 				Image:  b.image,
 				Env:    []string{"N=" + strings.TrimPrefix(svc, "svc"), "REV=0"},

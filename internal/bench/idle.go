@@ -34,7 +34,7 @@ func (b *bench) idle(ctx context.Context) error {
 	}
 	var projects []string
 	for i := range idleStacks {
-		dir := fmt.Sprintf("%sidle-%d", prefix, i)
+		dir := b.name(fmt.Sprintf("idle-%d", i))
 		projects = append(projects, dir)
 		if err := r.write(dir, plainServices(b.image, i, 1, func(int) string { return "0" })); err != nil {
 			return err
@@ -48,7 +48,7 @@ func (b *bench) idle(ctx context.Context) error {
 		return err
 	}
 	b.logf("controller at rest: %d stacks, interval 10s, watched for %s", idleStacks, b.opt.idle)
-	d, err := b.startDaemon("unix://"+b.proxy.path, "run", "--repo", r.dir, "--name", prefix+"idle",
+	d, err := b.startDaemon("unix://"+b.proxy.path, "run", "--repo", r.dir, "--name", b.name("idle"),
 		"--state-dir", state, "--interval", "10s", "--listen", "off", "--log-format", "json")
 	if err != nil {
 		return err

@@ -18,14 +18,14 @@ type layout struct {
 
 func (l layout) services() int { return l.stacks * l.per }
 
-// dirs are the stack directories: moorbench-KEY, or moorbench-KEY-I.
-func (l layout) dirs() []string {
+// dirs are the stack directories of l: b.name(KEY), or b.name(KEY-I).
+func (b *bench) dirs(l layout) []string {
 	if l.stacks == 1 {
-		return []string{prefix + l.key}
+		return []string{b.name(l.key)}
 	}
 	var out []string
 	for i := range l.stacks {
-		out = append(out, fmt.Sprintf("%s%s-%d", prefix, l.key, i))
+		out = append(out, b.name(fmt.Sprintf("%s-%d", l.key, i)))
 	}
 	return out
 }
@@ -51,7 +51,7 @@ type comparison struct {
 func (b *bench) noop(ctx context.Context) error {
 	for _, l := range noopLayouts {
 		c := comparison{label: l.label}
-		for _, t := range []tool{b.moorTool(prefix + l.key), b.composeTool()} {
+		for _, t := range []tool{b.moorTool(b.name(l.key)), b.composeTool()} {
 			samples, floor, err := b.noopOf(ctx, l, t)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", l.label, t.name, err)
@@ -78,7 +78,7 @@ func (b *bench) noopOf(ctx context.Context, l layout, t tool) (samples, floor []
 		return nil, nil, err
 	}
 	var projects []string
-	for i, d := range l.dirs() {
+	for i, d := range b.dirs(l) {
 		projects = append(projects, t.project(d))
 		if err := r.write(d, plainServices(b.image, i*l.per, l.per, func(int) string { return "0" })); err != nil {
 			return nil, nil, err
@@ -91,7 +91,7 @@ func (b *bench) noopOf(ctx context.Context, l layout, t tool) (samples, floor []
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, _, err := t.up(ctx, r.dir, state, l.dirs()); err != nil {
+	if _, _, err := t.up(ctx, r.dir, state, b.dirs(l)); err != nil {
 		return nil, nil, err
 	}
 	before, err := b.waitRunning(ctx, l.services(), time.Minute, projects...)
@@ -99,7 +99,7 @@ func (b *bench) noopOf(ctx context.Context, l layout, t tool) (samples, floor []
 		return nil, nil, err
 	}
 	for range b.opt.reps {
-		s, out, err := t.up(ctx, r.dir, state, l.dirs())
+		s, out, err := t.up(ctx, r.dir, state, b.dirs(l))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -36,7 +36,7 @@ func (b *bench) pollIdle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir := pollLayout.dirs()[0]
+	dir := b.dirs(pollLayout)[0]
 	if err := r.write(dir, plainServices(b.image, 0, pollLayout.per, func(int) string { return "0" })); err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (b *bench) pollIdle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	source := prefix + "poll"
+	source := b.name("poll")
 	res.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	b.logf("unchanged polls: %d services, interval %s, watched for %s", res.services, res.interval, b.opt.poll)
 	d, err := b.startDaemon("unix://"+b.proxy.path, "run", "--repo", r.dir, "--name", source,

@@ -85,7 +85,7 @@ func (b *bench) push(ctx context.Context) error {
 func (b *bench) pushFloor(ctx context.Context) (pushResult, error) {
 	res := pushResult{trigger: "Engine floor: create new, stop old, start new, until the port answers"}
 	defer b.cleanup(context.WithoutCancel(ctx))
-	dir := prefix + "push"
+	dir := b.name("push")
 	f, port, err := b.floorWeb(ctx, "push", dir)
 	if err != nil {
 		return res, err
@@ -112,8 +112,8 @@ func (b *bench) pushFloor(ctx context.Context) (pushResult, error) {
 func (b *bench) pushOf(ctx context.Context, srv *gitServer, t trigger) (pushResult, error) {
 	res := pushResult{trigger: t.String()}
 	defer b.cleanup(context.WithoutCancel(ctx))
-	dir := prefix + "push"
-	source := prefix + "push"
+	dir := b.name("push")
+	source := b.name("push")
 	r, port, err := b.webRepo(ctx, "push", dir)
 	if err != nil {
 		return res, err

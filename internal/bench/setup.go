@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,11 @@ type bench struct {
 	cli   *client.Client
 	proxy *proxy
 	rep   report
-	seq   int // numbers the work dir's subdirectories
+	seq   int    // numbers the work dir's subdirectories
+	tag   string // names this run's stacks (see name)
+	// stale are networks the engine would not remove for an endpoint no
+	// container holds: cleanup does not wait for them again.
+	stale map[string]bool
 
 	closed bool
 }
@@ -42,7 +47,7 @@ const appImageRepo = "moor-bench-app"
 const labelBenchImage = "moor.bench"
 
 func setup(ctx context.Context, o options, log io.Writer) (*bench, error) {
-	b := &bench{opt: o, log: log}
+	b := &bench{opt: o, log: log, tag: fmt.Sprintf("%04x", rand.Uint32()>>16), stale: map[string]bool{}}
 	root, err := moduleRoot()
 	if err != nil {
 		return nil, err
