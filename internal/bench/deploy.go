@@ -47,7 +47,7 @@ func (b *bench) deployAndChange(ctx context.Context) error {
 
 // deployFloor measures the Engine floor of the first deploy -deploys times.
 func (b *bench) deployFloor(ctx context.Context) ([]sample, error) {
-	cli, err := b.floorClient()
+	cli, err := b.floorClient(ctx)
 	if err != nil {
 		return nil, err
 	}

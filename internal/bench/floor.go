@@ -19,10 +19,15 @@ import (
 
 // floorClient is a client of the engine behind the counting proxy, as the
 // tools are: the floor pays the proxy's hop too, and its calls are counted.
-func (b *bench) floorClient() (*client.Client, error) {
+// The API version is negotiated before any floor is timed.
+func (b *bench) floorClient(ctx context.Context) (*client.Client, error) {
 	cli, err := client.New(client.WithHost("unix://"+b.proxy.path), client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, fmt.Errorf("floor client: %w", err)
+	}
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("floor client: ping: %w", err)
 	}
 	return cli, nil
 }
@@ -31,11 +36,8 @@ func (b *bench) floorClient() (*client.Client, error) {
 // network create, then n container creates and starts, all in parallel,
 // timed from the first call to the last start's answer. The containers are
 // the services' (image, environment, compose's labels, the project's
-// network); the API version is negotiated before the clock starts.
+// network).
 func (b *bench) floorDeploy(ctx context.Context, cli *client.Client, n int) (sample, error) {
-	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		return sample{}, fmt.Errorf("floor: ping: %w", err)
-	}
 	labels := func(service string) map[string]string {
 		l := map[string]string{labelProject: b.name("floor")}
 		if service != "" {

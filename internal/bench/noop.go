@@ -109,7 +109,7 @@ func (b *bench) noopOf(ctx context.Context, l layout, t tool) (samples, floor []
 		samples = append(samples, s)
 	}
 	if t.name == "moor" {
-		cli, err := b.floorClient()
+		cli, err := b.floorClient(ctx)
 		if err != nil {
 			return nil, nil, err
 		}

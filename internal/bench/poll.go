@@ -94,7 +94,7 @@ func (b *bench) pollIdle(ctx context.Context) error {
 	if n := d.applied(); n != 1 {
 		return fmt.Errorf("moor run applied %d times on an unchanged repository:\n%s", n, d.log())
 	}
-	cli, err := b.floorClient()
+	cli, err := b.floorClient(ctx)
 	if err != nil {
 		return err
 	}
