@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/moby/moby/client"
 )
 
 // downtimeResult is what a tool's stop-first replacements cost clients.
@@ -49,7 +51,12 @@ func (b *bench) downtimeFloor(ctx context.Context) (downtimeResult, error) {
 	}
 	defer b.cleanup(context.WithoutCancel(ctx))
 	dir := b.name("down")
-	f, port, err := b.floorWeb(ctx, "down", dir)
+	cli, err := b.floorClient(ctx) // through the proxy, as the tools here
+	if err != nil {
+		return res, err
+	}
+	defer cli.Close()
+	f, port, err := b.floorWeb(ctx, cli, "down", dir)
 	if err != nil {
 		return res, err
 	}
@@ -86,9 +93,9 @@ func (b *bench) downtimeFloor(ctx context.Context) (downtimeResult, error) {
 }
 
 // floorWeb deploys the web service of a new repository with `moor apply`
-// and hands its container to a floorReplacer talking to the engine's own
-// socket.
-func (b *bench) floorWeb(ctx context.Context, name, dir string) (*floorReplacer, int, error) {
+// and hands its container to a floorReplacer that talks to the engine
+// through cli.
+func (b *bench) floorWeb(ctx context.Context, cli *client.Client, name, dir string) (*floorReplacer, int, error) {
 	r, port, err := b.webRepo(ctx, name, dir)
 	if err != nil {
 		return nil, 0, err
@@ -111,7 +118,7 @@ func (b *bench) floorWeb(ctx context.Context, name, dir string) (*floorReplacer,
 	for _, v := range running {
 		id = v
 	}
-	f, err := newFloorReplacer(ctx, b.cli, id)
+	f, err := newFloorReplacer(ctx, cli, id)
 	return f, port, err
 }
 

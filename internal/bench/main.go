@@ -1,17 +1,37 @@
-// Command bench runs moor and docker-compose (v1, the Compose tool of this
-// machine) side by side on the local Docker Engine and prints a Markdown
-// report: a no-op run on a converged host, a first deploy, a change to one
-// service out of twenty, the controller at rest, stop-first downtime, and
-// push-to-deploy latency. BENCHMARKS.md records its output.
+// Command bench runs moor and docker compose v2 (the CLI plugin, -compose)
+// side by side on the local Docker Engine, measures the Engine floor of the
+// same figures in the same run, and prints a Markdown report of the ratios.
+// BENCHMARKS.md records its output. Its parts (-only) are:
+//
+//	start     process start: `moor version`, `docker compose version`, and
+//	          /bin/true as the floor; -inittrace adds moor's costliest
+//	          package inits (GODEBUG=inittrace=1)
+//	noop      a no-op `moor apply` and `docker compose up -d` on a converged
+//	          host (10 services, 100 in 10 stacks, 100 in one stack); floor:
+//	          one container list
+//	poll      an unchanged poll inside `moor run --interval 1s` (100
+//	          services): time per poll from moor's /metrics, Engine API
+//	          requests per poll from the proxy; floor: one container list
+//	deploy    a first deploy of -services services in one stack and a
+//	          change of one of them; floor of the deploy: a network create
+//	          and every container's create and start, all in parallel
+//	idle      `moor run` at rest with 10 stacks: memory, CPU, requests
+//	downtime  stop-first replacement of a service publishing a port, under
+//	          a prober; floor: create new, stop old, start new
+//	push      a commit reaching the service through `moor run` (poll,
+//	          webhook, watched local repository); floor: the same
+//	          replacement as above, until the port answers
 //
 //	go run ./internal/bench > report.md     # or ./scripts/bench
 //
 // It builds moor and the test app image (internal/testapp in a FROM scratch
 // image; no registry is needed), and puts a counting proxy on a unix socket
-// in front of the engine's: both tools are pointed at it with DOCKER_HOST,
-// so every Engine API request either one makes is counted. The two tools
-// never share containers (moor's stacks and compose's projects have
-// different names) and never run at the same time.
+// in front of the engine's: both tools and the floor's client are pointed
+// at it, so every Engine API request each one makes is counted (`moor run`
+// in the push part talks to the engine's own socket, as does the floor
+// there: the proxy would add its hop to a latency). The two tools never
+// share containers (moor's stacks and compose's projects have different
+// names) and never run at the same time.
 //
 // Everything it creates on the engine is named moorbench-* and carries
 // compose's project label; it is removed by label before each scenario, at

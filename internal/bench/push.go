@@ -86,7 +86,8 @@ func (b *bench) pushFloor(ctx context.Context) (pushResult, error) {
 	res := pushResult{trigger: "Engine floor: create new, stop old, start new, until the port answers"}
 	defer b.cleanup(context.WithoutCancel(ctx))
 	dir := b.name("push")
-	f, port, err := b.floorWeb(ctx, "push", dir)
+	// The engine's own socket, as moor run's in this part.
+	f, port, err := b.floorWeb(ctx, b.cli, "push", dir)
 	if err != nil {
 		return res, err
 	}
