@@ -137,14 +137,23 @@ func (r *report) writePoll(w io.Writer) {
 	fmt.Fprintf(w, "### Unchanged poll in `moor run`\n\n")
 	fmt.Fprintf(w, "`moor run --interval %s`, %d services in one stack (a local repository), converged; over %s it ran %d times (%d no-ops). "+
 		"Time per poll is moor's own `moor_run_duration_seconds` (sum ÷ count over the window, from /metrics); "+
-		"requests are the proxy's count over the window ÷ runs. Compose has no daemon: its unchanged poll is a no-op `docker compose up -d` (above).\n\n",
+		"requests are the proxy's count over the window ÷ runs. Compose has no daemon: its unchanged poll is a no-op `docker compose up -d` (the noop part, if it ran).\n\n",
 		p.interval, p.services, p.window.Round(time.Second), p.polls, p.noops)
 	perPoll := float64(p.calls.total()) / float64(p.polls)
-	f := medianOf(p.floor, wallOf)
-	fmt.Fprintln(w, "| what | moor run | floor (one list) | moor ÷ floor |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|")
-	fmt.Fprintf(w, "| time per poll | %s | %s | %s |\n", dur(p.perPoll), dur(time.Duration(f)), ratio(float64(p.perPoll), f))
-	fmt.Fprintf(w, "| Engine API requests per poll | %.1f | %.0f | %s |\n", perPoll, medianOf(p.floor, callsOf), ratio(perPoll, medianOf(p.floor, callsOf)))
+	f, fc := medianOf(p.floor, wallOf), medianOf(p.floor, callsOf)
+	// compose's figures are those of its no-op on the same layout, if measured.
+	var compose []sample
+	for _, c := range r.noop {
+		if c.label == noopLayouts[len(noopLayouts)-1].label && pollLayout.services() == 100 {
+			compose = c.compose
+		}
+	}
+	cw, cc := medianOf(compose, wallOf), medianOf(compose, callsOf)
+	fmt.Fprintln(w, "| what | moor run | compose: no-op `up -d`, 100 services in 1 stack | floor (one list) | compose ÷ moor | moor ÷ floor |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
+	fmt.Fprintf(w, "| time per poll | %s | %s | %s | %s | %s |\n", dur(p.perPoll), durOr(cw, compose), dur(time.Duration(f)),
+		ratio(cw, float64(p.perPoll)), ratio(float64(p.perPoll), f))
+	fmt.Fprintf(w, "| Engine API requests per poll | %.1f | %s | %.0f | %s | %s |\n", perPoll, numOr(cc, compose), fc, ratio(cc, perPoll), ratio(perPoll, fc))
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Requests over the window: %s.\n\n", breakdown(p.calls))
 }
