@@ -89,10 +89,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o options
 	var only string
-	fs.IntVar(&o.starts, "starts", 50, "repetitions of a process start (`moor version`)")
-	fs.BoolVar(&o.inittrace, "inittrace", false, "also run `moor version` with GODEBUG=inittrace=1 and report the costliest package inits")
+	fs.IntVar(&o.starts, "starts", 50, "repetitions of a process start (moor version)")
+	fs.BoolVar(&o.inittrace, "inittrace", false, "also run moor version with GODEBUG=inittrace=1 and report the costliest package inits")
 	fs.IntVar(&o.reps, "reps", 5, "repetitions of each no-op run (the median is reported)")
-	fs.DurationVar(&o.poll, "poll", 20*time.Second, "how long `moor run`'s unchanged polls (interval 1s) are watched")
+	fs.DurationVar(&o.poll, "poll", 20*time.Second, "how long the unchanged polls of moor run (interval 1s) are watched")
 	fs.IntVar(&o.services, "services", 100, "services of the first deploy (one stack)")
 	fs.IntVar(&o.deploys, "deploys", 5, "repetitions of the first deploy, per tool and of the floor")
 	fs.IntVar(&o.changes, "changes", 5, "changes of one service of the first deploy's stack, per tool")

@@ -283,8 +283,9 @@ func dur(d time.Duration) string {
 	}
 }
 
+// ratio prints a ÷ b, or "—" when either was not measured (zero).
 func ratio(a, b float64) string {
-	if b == 0 {
+	if a == 0 || b == 0 {
 		return "—"
 	}
 	r := a / b
