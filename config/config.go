@@ -31,6 +31,8 @@
 //	      secret_file: /etc/moor/hook-secret   # enables POST /hooks/{provider}/NAME
 //	    auth: {}               # none: anonymous HTTP(S), or a local repository
 //	    drift: repair          # repair|report: report leaves drift between commits as it is
+//	    drift_interval: 5m     # how often an unchanged poll also lists the engine's containers
+//	                           # (drift is also checked at once on the engine's events); at least 1s
 //	    prune:
 //	      volumes: false       # true: a stack removed from git loses its named volumes
 //	    stacks_dir: ""         # where the stacks' directories live: STATE/stacks/NAME, or e.g. /opt/stacks
@@ -93,6 +95,12 @@ const (
 	DefaultRef       = "main"
 	DefaultInterval  = 30 * time.Second
 	DefaultTimeout   = 10 * time.Minute
+	// DefaultDriftInterval is how often a poll that finds the source
+	// unchanged also observes the engine. Drift a container's stop or
+	// removal makes is found at once through the engine's events; the
+	// schedule catches what events do not tell (an event missed, a stack
+	// directory changed by hand).
+	DefaultDriftInterval = 5 * time.Minute
 	// DefaultMaxConnections is how many connections moor run's listener
 	// keeps open at once (api.max_connections): far more than a forge, a
 	// Prometheus server and a health checker need, and few enough that
@@ -151,6 +159,12 @@ type Source struct {
 	MaxReplicas int
 	// Drift is DriftRepair (the default) or DriftReport.
 	Drift string
+	// DriftInterval (drift_interval) is how often a poll of an unchanged
+	// source on a converged host observes the engine; between such checks
+	// a poll costs a ref listing and no Engine API call. An interval no
+	// longer than the poll's makes every poll a check. Zero: every poll
+	// checks (config.Validate sets DefaultDriftInterval).
+	DriftInterval time.Duration
 	// PruneVolumes (prune.volumes) removes the named volumes of a stack
 	// removed from git; by default they stay.
 	PruneVolumes bool
@@ -359,6 +373,12 @@ func (s *Source) validate(v *validator, at string) {
 		} else {
 			s.StacksDir = filepath.Clean(s.StacksDir)
 		}
+	}
+	switch {
+	case s.DriftInterval == 0:
+		s.DriftInterval = DefaultDriftInterval
+	case s.DriftInterval < MinInterval:
+		v.add(at+".drift_interval", fmt.Sprintf("%v is shorter than the minimum of %v", s.DriftInterval, MinInterval))
 	}
 	switch s.Drift {
 	case "":

@@ -31,6 +31,7 @@ sources:
     profiles: [a, b]
     timeout: 5m
     max_replicas: 50
+    drift_interval: 1h
     auth:
       username: deploy
       password_file: /etc/moor/token
@@ -58,11 +59,12 @@ func TestParseFull(t *testing.T) {
 				Path: "hosts/web-1", Schedule: "*/5 * * * *", AllowEmpty: true,
 				Variables: map[string]string{"DOMAIN": "example.com", "PORT": "8080"},
 				Profiles:  []string{"a", "b"}, Timeout: 5 * time.Minute, MaxReplicas: 50, Drift: DriftRepair,
-				Auth: Auth{Username: "deploy", PasswordFile: "/etc/moor/token"},
+				DriftInterval: time.Hour,
+				Auth:          Auth{Username: "deploy", PasswordFile: "/etc/moor/token"},
 			},
 			{
 				Name: "stage.2", Repo: "git@git.example.com:ops/deploy.git", Ref: "main",
-				Interval: time.Minute, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair,
+				Interval: time.Minute, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair, DriftInterval: 5 * time.Minute,
 				Auth: Auth{
 					SSHKeyFile: "/etc/moor/id_ed25519", SSHKeyPassphraseFile: "/etc/moor/passphrase",
 					KnownHostsFile: "/etc/moor/known_hosts", AcceptNewHostKeys: true,
@@ -80,7 +82,7 @@ func TestDefaults(t *testing.T) {
 	want := &Config{
 		StateDir: "/from/env", Listen: "127.0.0.1:9100", LogLevel: "info", LogFormat: "console",
 		API:     API{MaxConnections: DefaultMaxConnections},
-		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair}},
+		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair, DriftInterval: 5 * time.Minute}},
 	}
 	got, err := Parse([]byte(minimal), "moor.yaml", Defaults{StateDir: "/from/env"})
 	if err != nil {
@@ -200,6 +202,11 @@ func TestErrors(t *testing.T) {
 			"interval below the minimum",
 			src + "    interval: 500ms\n",
 			[]string{`moor.yaml:4: sources[0].interval: 500ms is shorter than the minimum of 1s`},
+		},
+		{
+			"drift_interval below the minimum",
+			src + "    drift_interval: 100ms\n",
+			[]string{`moor.yaml:4: sources[0].drift_interval: 100ms is shorter than the minimum of 1s`},
 		},
 		{
 			"duplicate name",
@@ -418,7 +425,7 @@ func TestValidateBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{StateDir: "/s", LogLevel: "info", LogFormat: "console", API: API{MaxConnections: DefaultMaxConnections},
-		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair}}}
+		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair, DriftInterval: 5 * time.Minute}}}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)
 	}

@@ -96,6 +96,7 @@ func sourceFields(s *Source) []field {
 		}},
 		{"auth", func(d *decoder, n *yaml.Node, at string) { d.mapping(n, at, authFields(&s.Auth)) }},
 		{"drift", func(d *decoder, n *yaml.Node, at string) { s.Drift = d.str(n, at) }},
+		{"drift_interval", func(d *decoder, n *yaml.Node, at string) { s.DriftInterval = d.duration(n, at) }},
 		{"prune", func(d *decoder, n *yaml.Node, at string) {
 			d.mapping(n, at, []field{
 				{"volumes", func(d *decoder, n *yaml.Node, at string) { s.PruneVolumes = d.bool(n, at) }},
