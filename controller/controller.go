@@ -90,6 +90,9 @@ type Controller struct {
 
 	// clock times the stages of the current run.
 	clock timeline
+	// drift is what the controller knows of the host between drift
+	// checks (drift.go).
+	drift driftState
 
 	// mu guards report, which readers on other goroutines (the HTTP
 	// server) take while runs go on.
@@ -129,6 +132,7 @@ func (c *Controller) observe(ctx context.Context) (*reconcile.Observed, error) {
 	if err != nil || c.WorkDir != "" {
 		return obs, err
 	}
+	c.observed(obs)
 	if obs.Files, err = c.files.ObserveFiles(ctx); err != nil {
 		return nil, fault.Mark(fault.ErrTransient, err)
 	}
@@ -158,6 +162,10 @@ type Outcome struct {
 	Notes []string
 	// Stages are the steps of the run in order, with their durations.
 	Stages []Stage
+	// Quiet: a poll found the source unchanged and the host settled at
+	// its revision, and no drift check was due; the engine was not asked
+	// anything and nothing was planned (Poll).
+	Quiet bool
 }
 
 // Warnings are the warnings of the ops that ran without failing: data the
@@ -190,7 +198,7 @@ func (c *Controller) Plan(ctx context.Context) (*Outcome, error) {
 // the revision afterwards; fault.Of tells what kind of failure it is.
 func (c *Controller) Apply(ctx context.Context) (*Outcome, error) {
 	started := time.Now()
-	out, err := c.apply(ctx)
+	out, err := c.apply(ctx, true)
 	c.record(started, out, err)
 	if out != nil {
 		c.clock.mark("record")
@@ -203,6 +211,12 @@ func (c *Controller) Apply(ctx context.Context) (*Outcome, error) {
 // resolve, trust, load, the constraints of the controller's records,
 // (for apply) the pulls of pull_policy always, observe, plan.
 func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
+	return c.passChecked(ctx, apply, true)
+}
+
+// passChecked is pass; without check, a revision the host is settled at
+// ends the pass before the engine is asked anything (Outcome.Quiet).
+func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outcome, error) {
 	if c.identityErr != nil {
 		return nil, fault.Mark(fault.ErrRefused, c.identityErr)
 	}
@@ -213,6 +227,10 @@ func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
 	}
 	if err != nil {
 		return out, err
+	}
+	if !check && c.quiet(out) {
+		out.Quiet = true
+		return out, nil
 	}
 	d := out.Desired
 	out.Constraints = c.constraints(d, time.Now())
@@ -340,8 +358,12 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 	return d, nil
 }
 
-func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
-	out, err := c.pass(ctx, true)
+func (c *Controller) apply(ctx context.Context, check bool) (*Outcome, error) {
+	out, err := c.passChecked(ctx, true, check)
+	if err == nil && out.Quiet {
+		return out, nil
+	}
+	c.drift.settled = "" // until this run says otherwise
 	if err != nil {
 		return out, err
 	}
@@ -350,7 +372,11 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 		ex := c.Executor
 		ex.Runtime, ex.Files, ex.Log = c.Runtime, c.files, c.Log.With(zap.String("revision", d.Revision))
 		end := c.beginRollout(out)
+		// The engine's events about what the ops do are the
+		// controller's own: the observe below sees their outcome.
+		c.drift.applying.Add(1)
 		out.Result = ex.Apply(ctx, out.Plan)
+		c.drift.applying.Add(-1)
 		end()
 		c.clock.mark("apply")
 		// Success is what the engine shows, not what the calls returned.
@@ -370,7 +396,9 @@ func (c *Controller) apply(ctx context.Context) (*Outcome, error) {
 		c.noteRan(d, out.Result, out.Remaining, time.Now())
 		c.pruneSnapshots(out.Observed, out.Snapshot)
 	}
-	return out, outcomeError(out)
+	err = outcomeError(out)
+	c.settle(out, err)
+	return out, err
 }
 
 // pullsFirst lists the images of services with pull_policy always, which

@@ -56,6 +56,13 @@ const TriggerGap = backoffMin
 // ref listing (or when the failed run never learnt its revision), so that
 // a replayed webhook does not undo the backoff.
 //
+// A turn of the schedule is a Poll: unless a drift check is due (see
+// drift.go), a source that has not moved on a host settled at its revision
+// costs one ref listing and no Engine API call. A drift check asked for by
+// an engine event (CheckDrift) runs EventDelay after it, and at least
+// EventGap after the last one; it is a run like a tick's, and waits out a
+// backoff as a tick does.
+//
 // An apply in flight when ctx ends finishes (within the source's timeout):
 // a stop never cuts a replacement in half on purpose, and one cut by a
 // kill is repaired by the next run.
@@ -67,12 +74,16 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		clock = reconcile.RealClock{}
 	}
 	c.initTrigger()
+	c.initDrift()
 	c.Trigger() // startup
 	var st loopState
 	// pending: a trigger waits for triggerAt, the end of the gap after
 	// the last trigger acted on.
 	var pending bool
 	var triggerAt time.Time
+	// drifted: an engine event's drift check waits for driftAt.
+	var drifted bool
+	var driftAt, lastEventRun time.Time
 	for {
 		now := clock.Now()
 		next := sched.Next(now)
@@ -81,19 +92,34 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		if pending {
 			wait = max(min(wait, triggerAt.Sub(now)), 0)
 		}
+		if drifted {
+			wait = max(min(wait, driftAt.Sub(now)), 0)
+		}
 		tick := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.trigger:
 			pending = true
+		case <-c.drift.poke:
+			if !drifted {
+				drifted = true
+				driftAt = now.Add(EventDelay)
+				if !lastEventRun.IsZero() {
+					driftAt = later(driftAt, lastEventRun.Add(EventGap))
+				}
+			}
 		case <-clock.After(wait):
 			tick = true
 		}
 		now = clock.Now()
 		triggered := pending && !now.Before(triggerAt)
-		if !tick && !triggered {
+		eventDue := drifted && !now.Before(driftAt)
+		if !tick && !triggered && !eventDue {
 			continue // the trigger waits for the end of the gap
+		}
+		if eventDue {
+			drifted, lastEventRun = false, now
 		}
 		forced := false
 		if triggered {
@@ -116,13 +142,24 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		case <-c.trigger:
 		default:
 		}
-		out, err := c.applyDetached(ctx)
+		check := forced || c.checkDue(now, st.checked)
+		out, err := c.applyDetached(ctx, check)
+		if out != nil && out.Observed != nil {
+			st.checked = now
+		}
 		st.next(out, err, clock.Now())
 		c.logRun(out, err, &st)
 		if c.Ran != nil {
 			c.Ran(out, err)
 		}
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // loopState is what the loop remembers of the last failed run.
@@ -135,6 +172,8 @@ type loopState struct {
 	rev     string
 	// logged is the last failure logged, so that it is logged once.
 	logged string
+	// checked is when a run last observed the engine (a drift check).
+	checked time.Time
 }
 
 // waiting reports whether a tick at now must not run the pipeline.
@@ -218,15 +257,15 @@ func (c *Controller) logRun(out *Outcome, err error, st *loopState) {
 	}
 }
 
-// applyDetached runs one apply that a cancelled ctx does not cut short.
-func (c *Controller) applyDetached(ctx context.Context) (*Outcome, error) {
+// applyDetached runs one Poll that a cancelled ctx does not cut short.
+func (c *Controller) applyDetached(ctx context.Context, check bool) (*Outcome, error) {
 	timeout := c.Source.Timeout
 	if timeout <= 0 {
 		timeout = config.DefaultTimeout
 	}
 	runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	return c.Apply(runCtx)
+	return c.Poll(runCtx, check)
 }
 
 // moved reports whether the source now resolves to another revision than

@@ -15,6 +15,7 @@ type Metrics struct {
 	runErrors   *prometheus.CounterVec
 	runSeconds  *prometheus.HistogramVec
 	lastSuccess *prometheus.GaugeVec
+	lastCheck   *prometheus.GaugeVec
 	driftOps    *prometheus.GaugeVec
 	degraded    *prometheus.GaugeVec
 	unreachable *prometheus.GaugeVec
@@ -36,6 +37,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "moor_last_converged_timestamp_seconds", Help: "When the host last matched the source's revision.",
 		}, []string{"source"}),
+		lastCheck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "moor_last_drift_check_timestamp_seconds", Help: "When a run last observed the engine to find drift (an unchanged poll does only when a check is due).",
+		}, []string{"source"}),
 		driftOps: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "moor_drift_operations", Help: "Operations that would repair drift left unrepaired (drift: report).",
 		}, []string{"source"}),
@@ -46,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "moor_source_unreachable", Help: "1 while the source's repository does not answer.",
 		}, []string{"source"}),
 	}
-	reg.MustRegister(m.runs, m.runErrors, m.runSeconds, m.lastSuccess, m.driftOps, m.degraded, m.unreachable)
+	reg.MustRegister(m.runs, m.runErrors, m.runSeconds, m.lastSuccess, m.lastCheck, m.driftOps, m.degraded, m.unreachable)
 	return m
 }
 
@@ -62,6 +66,9 @@ func (m *Metrics) observe(source string, st *Status, class fault.Class, took tim
 	m.runSeconds.WithLabelValues(source).Observe(took.Seconds())
 	if !st.AppliedAt.IsZero() {
 		m.lastSuccess.WithLabelValues(source).Set(float64(st.AppliedAt.Unix()))
+	}
+	if !st.LastDriftCheck.IsZero() {
+		m.lastCheck.WithLabelValues(source).Set(float64(st.LastDriftCheck.Unix()))
 	}
 	m.driftOps.WithLabelValues(source).Set(float64(len(st.Drift)))
 	m.degraded.WithLabelValues(source).Set(float64(len(st.Held)))

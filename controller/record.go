@@ -130,7 +130,7 @@ func (c *Controller) decide(rec *ledger.Record, runErr error) *decisions {
 func (c *Controller) status(out *Outcome, rec *ledger.Record, runErr error, dec *decisions) *Status {
 	s := &Status{
 		Source: c.Source.Name, Repo: repourl.Redact(c.Source.Repo), Ref: c.Source.Ref, Path: c.Source.Path,
-		Revision: rec.Revision, Subject: rec.Subject, LastRun: rec.Finished, Result: rec.Result,
+		Revision: rec.Revision, Subject: rec.Subject, LastRun: rec.Finished, LastDriftCheck: c.drift.lastCheck, Result: rec.Result,
 		Error: rec.Error, ErrorClass: string(fault.Of(runErr)),
 		Applied: dec.Applied, AppliedAt: dec.AppliedAt, FailingSince: dec.FailingSince,
 		UnreachableSince: dec.UnreachableSince, Failures: dec.Failures, Warnings: dec.Warnings,

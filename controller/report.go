@@ -318,6 +318,9 @@ func writeRun(w io.Writer, r SourceReport, now time.Time) {
 	}
 	fmt.Fprintf(w, "  applied  %s\n", applied)
 	fmt.Fprintf(w, "  last run %s, %s\n", esc(r.Result), ago(now, r.LastRun))
+	if !r.LastDriftCheck.IsZero() {
+		fmt.Fprintf(w, "  engine last checked for drift %s\n", ago(now, r.LastDriftCheck))
+	}
 	if !r.UnreachableSince.IsZero() {
 		good := esc(r.Applied)
 		if good == "" {

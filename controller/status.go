@@ -24,8 +24,11 @@ type Status struct {
 	Revision string    `json:"revision,omitempty"`
 	Subject  string    `json:"subject,omitempty"`
 	LastRun  time.Time `json:"last_run"`
-	Result   string    `json:"result"`
-	Error    string    `json:"error,omitempty"`
+	// LastDriftCheck is when a run last observed the engine: a poll of an
+	// unchanged source does only when a drift check is due.
+	LastDriftCheck time.Time `json:"last_drift_check,omitzero"`
+	Result         string    `json:"result"`
+	Error          string    `json:"error,omitempty"`
 	// ErrorClass is fault.Of the run's error: engine-unavailable,
 	// source-unreachable, transient, refused or held.
 	ErrorClass string `json:"error_class,omitempty"`

@@ -119,6 +119,7 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	c.register(fs)
 	fs.DurationVar(&c.interval, "interval", 0, "poll interval for --repo (default 30s)")
 	fs.StringVar(&c.schedule, "schedule", "", "cron schedule for --repo instead of an interval (\"*/5 * * * *\", \"@every 1m\")")
+	fs.DurationVar(&c.src.DriftInterval, "drift-interval", 0, "for --repo: how often a poll of an unchanged repository also checks the engine for drift (default 5m; the engine's events trigger a check at once)")
 	listen := fs.String("listen", "", "HTTP address for /healthz, /status, /metrics and webhooks (default 127.0.0.1:9100 or the config's listen; \"off\" disables)")
 	return func(ctx context.Context, e *env, args []string) int {
 		if len(args) > 0 {
@@ -173,6 +174,14 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 				}
 			}()
 		}
+		// The engine's events say at once when a container, network or
+		// volume of a source's is stopped or removed: between them, a
+		// poll of an unchanged source does not ask the engine.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			controller.WatchEngine(ctx, p.docker, p.sources, p.log, nil)
+		}()
 		p.log.Info("moor running", zap.Int("sources", len(p.sources)), zap.String("state_dir", p.cfg.StateDir))
 		<-ctx.Done()
 		p.log.Info("stopping: waiting for applies in flight")
