@@ -11,8 +11,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/fault"
+	"github.com/moor-dev/moor/internal/fakeclock"
+	"github.com/moor-dev/moor/reconcile"
 )
 
 // fakeClock is the loop's time. The loop asks it for one wait per turn
@@ -442,5 +445,226 @@ func TestLoopBacksOffLessForTheEngine(t *testing.T) {
 		if g < time.Minute || g > 80*time.Second {
 			t.Fatalf("retries after %v: the last ones should be 1m to 1m20s apart", gaps)
 		}
+	}
+}
+
+// engineEvents is the engine's stream of events, which the test feeds and
+// breaks. Each subscription is announced on subscribed.
+type engineEvents struct {
+	mu         sync.Mutex
+	evs        chan reconcile.Event
+	errc       chan error
+	subscribed chan struct{}
+}
+
+func newEngineEvents() *engineEvents { return &engineEvents{subscribed: make(chan struct{}, 16)} }
+
+func (e *engineEvents) Events(ctx context.Context) (<-chan reconcile.Event, <-chan error, error) {
+	e.mu.Lock()
+	e.evs, e.errc = make(chan reconcile.Event), make(chan error, 1)
+	evs, errc := e.evs, e.errc
+	e.mu.Unlock()
+	e.subscribed <- struct{}{}
+	return evs, errc, nil
+}
+
+// send delivers ev; it returns once the watcher has taken it.
+func (e *engineEvents) send(t *testing.T, ev reconcile.Event) {
+	t.Helper()
+	e.mu.Lock()
+	evs := e.evs
+	e.mu.Unlock()
+	select {
+	case evs <- ev:
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing took the engine's event")
+	}
+}
+
+// cut ends the current subscription, as an engine restart does.
+func (e *engineEvents) cut() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.errc <- errors.New("unexpected EOF")
+}
+
+func (e *engineEvents) awaitSubscription(t *testing.T) {
+	t.Helper()
+	select {
+	case <-e.subscribed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher did not subscribe to the engine's events")
+	}
+}
+
+// watch follows ev for the harness's controller until the test ends;
+// its backoffs pass at once.
+func (h *harness) watch(ev *engineEvents) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		controller.WatchEngine(ctx, ev, []*controller.Controller{h.ctl}, zap.NewNop(), fakeclock.NewAuto())
+	}()
+	h.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	ev.awaitSubscription(h.t)
+}
+
+func driftEvery(d time.Duration) func(*config.Source) {
+	return func(s *config.Source) { s.DriftInterval = d }
+}
+
+// engineCalls is how many calls the engine has had, of any method.
+func (h *harness) engineCalls() int {
+	n := 0
+	for _, c := range h.fake.Calls() {
+		n += c
+	}
+	return n
+}
+
+// awaitEventCheck waits for the drift check an event asked for: the loop
+// waits EventDelay for it, then runs it.
+func (l *loop) awaitEventCheck(turn int) {
+	l.h.t.Helper()
+	l.idle(turn + 1)
+	if d := l.clock.fire(l.h.t); d != controller.EventDelay {
+		l.h.t.Fatalf("the event's check waited %s, want %s", d, controller.EventDelay)
+	}
+	l.idle(turn + 2)
+}
+
+// TestLoopPollsWithoutTheEngine: with the engine's events followed, a poll
+// of an unchanged source on a converged host makes no engine call; the
+// engine is checked on the drift interval, and soon after an event about
+// one of the source's containers, which repairs what it reports.
+func TestLoopPollsWithoutTheEngine(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")}, driftEvery(10*time.Minute))
+	l := startLoop(h, time.Minute)
+	l.idle(2)
+	ev := newEngineEvents()
+	h.watch(ev) // a drift check once subscribed: what happened before was not reported
+	l.awaitEventCheck(2)
+	checked := l.clock.Now()
+
+	observes, checks := h.calls("Observe"), 0
+	for range 30 {
+		calls := h.engineCalls()
+		if !l.tick() {
+			t.Fatal("a tick did not poll")
+		}
+		due := l.clock.Now().Sub(checked) >= 10*time.Minute
+		switch got := h.calls("Observe") - observes; {
+		case due && got != 1:
+			t.Fatalf("a poll %s after the last drift check observed the engine %d times, want once", l.clock.Now().Sub(checked), got)
+		case due:
+			checked, observes, checks = l.clock.Now(), observes+1, checks+1
+		case h.engineCalls() != calls:
+			t.Fatalf("a poll %s after the last drift check made %d engine calls, want none", l.clock.Now().Sub(checked), h.engineCalls()-calls)
+		}
+	}
+	if checks < 2 {
+		t.Fatalf("%d drift checks over 30 polls a minute apart, want one per 10m", checks)
+	}
+	st := h.status()
+	if st.Result != controller.ResultNoop || st.LastDriftCheck.IsZero() || st.LastDriftCheck.After(st.LastRun) {
+		t.Errorf("status: result %s, last run %s, last drift check %s; want a no-op and the check's time", st.Result, st.LastRun, st.LastDriftCheck)
+	}
+
+	// A container stopped by hand: the engine says so, and the check it
+	// asks for starts it again, between two polls.
+	h.fake.StopByHand("web-app-1")
+	turn, starts := l.clock.turns(), h.calls("StartContainer")
+	ev.send(t, reconcile.Event{Kind: reconcile.EventContainer, Action: "die", Name: "web-app-1", Stack: "web", Source: source})
+	l.awaitEventCheck(turn)
+	if h.calls("StartContainer") != starts+1 || h.container("web-app-1").State != reconcile.StateRunning {
+		t.Fatalf("the event's check did not start web-app-1: %s", h.fake)
+	}
+	// An event of another source's is not this one's business.
+	calls := h.engineCalls()
+	ev.send(t, reconcile.Event{Kind: reconcile.EventContainer, Action: "die", Name: "web-app-1", Stack: "web", Source: "other"})
+	if l.tick(); h.engineCalls() != calls {
+		t.Errorf("another source's event cost %d engine calls", h.engineCalls()-calls)
+	}
+}
+
+// TestLoopChecksEveryPollWithoutEvents: while the engine's events are not
+// followed (the stream broke), every poll observes the engine; once they
+// are again, a drift check finds what happened meanwhile.
+func TestLoopChecksEveryPollWithoutEvents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")}, driftEvery(time.Hour))
+	l := startLoop(h, time.Minute)
+	l.idle(2)
+	// Nothing follows the events yet: every poll is a check.
+	for range 2 {
+		observes := h.calls("Observe")
+		l.tick()
+		if h.calls("Observe") != observes+1 {
+			t.Fatal("a poll while events are not followed did not observe the engine")
+		}
+	}
+	ev := newEngineEvents()
+	turn := l.clock.turns()
+	h.watch(ev)
+	l.awaitEventCheck(turn)
+	observes := h.calls("Observe")
+	l.tick()
+	if h.calls("Observe") != observes {
+		t.Fatal("a poll with events followed observed the engine")
+	}
+
+	// The engine restarts: the stream breaks, and the watcher subscribes
+	// again (its backoff passes at once here). Whether the drift check of
+	// the reconnect comes before or after a tick, the container removed
+	// meanwhile is created again without waiting for the hour.
+	h.fake.RemoveByHand("web-app-1")
+	creates := h.calls("CreateContainer")
+	ev.cut()
+	ev.awaitSubscription(t)
+	for i := 0; h.calls("CreateContainer") == creates; i++ {
+		if i == 3 {
+			t.Fatalf("the container removed while the events were cut was not created again: %s", h.fake)
+		}
+		turn := l.clock.turns()
+		l.clock.fire(t)
+		l.clock.awaitTurn(t, turn+1)
+	}
+	h.container("web-app-1")
+}
+
+// TestLoopChecksWhileHeld: a service held back by a failed rollout keeps
+// its retry schedule: the host is not settled, so every poll plans against
+// the engine, as the hold's end is a matter of time.
+func TestLoopChecksWhileHeld(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": healthchecked("app:1")}, driftEvery(time.Hour))
+	h.fake.Publish("app:bad", "sha256:bad")
+	h.fake.UnhealthyImage("app:bad")
+	l := startLoop(h, 30*time.Second)
+	l.idle(2)
+	ev := newEngineEvents()
+	h.watch(ev)
+	l.awaitEventCheck(2)
+	h.commit("unhealthy", map[string]string{"web/compose.yaml": healthchecked("app:bad")})
+	if !l.tick() {
+		t.Fatal("the new revision did not run")
+	}
+	if st := h.status(); len(st.Failures) != 1 {
+		t.Fatalf("failures %v, want web/app's", st.Failures)
+	}
+	for range 4 {
+		observes := h.calls("Observe")
+		l.tick()
+		if h.calls("Observe") == observes {
+			t.Fatal("a poll with a held failure did not plan against the engine")
+		}
+	}
+	if st := h.status(); len(st.Held) != 1 {
+		t.Errorf("held %v, want web/app", st.Held)
 	}
 }

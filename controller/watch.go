@@ -76,6 +76,8 @@ func WatchEngine(ctx context.Context, engine reconcile.Events, ctls []*Controlle
 func follow(ctx context.Context, evs <-chan reconcile.Event, errc <-chan error, ctls []*Controller) error {
 	for {
 		select {
+		case <-ctx.Done():
+			return ctx.Err()
 		case ev, ok := <-evs:
 			if !ok {
 				return streamEnd(ctx, errc)
