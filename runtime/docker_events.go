@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
@@ -11,6 +13,10 @@ import (
 )
 
 var _ reconcile.Events = (*Docker)(nil)
+
+// refusalWait is how long Events waits for the engine to refuse a
+// subscription.
+const refusalWait = 100 * time.Millisecond
 
 // eventActions are the engine's actions that can move the host away from
 // the revision, by kind. What moor itself does makes them too; the
@@ -30,8 +36,7 @@ var eventActions = map[events.Type][]events.Action{
 // request would drop every network and volume event.
 //
 // The engine answers the request before it sends any event: once Events
-// returns, what happens is reported. A request the engine refuses ends
-// the subscription at once, with its error.
+// returns, what happens is reported.
 func (d *Docker) Events(ctx context.Context) (<-chan reconcile.Event, <-chan error, error) {
 	f := make(client.Filters)
 	for kind, actions := range eventActions {
@@ -43,6 +48,18 @@ func (d *Docker) Events(ctx context.Context) (<-chan reconcile.Event, <-chan err
 	ctx, cancel := context.WithCancel(ctx)
 	d.call()
 	res := d.cli.Events(ctx, client.EventsListOptions{Filters: f})
+	// The client returns once the request is answered, and reports a
+	// refusal on its error channel just after: a moment's wait tells a
+	// refused subscription from one in place. Events meanwhile wait.
+	select {
+	case err := <-res.Err:
+		cancel()
+		if err == nil {
+			err = errors.New("the engine ended the stream")
+		}
+		return nil, nil, fmt.Errorf("engine events: %w", classify(err))
+	case <-time.After(refusalWait):
+	}
 	out := make(chan reconcile.Event)
 	errc := make(chan error, 1)
 	go func() {
@@ -64,7 +81,7 @@ func (d *Docker) Events(ctx context.Context) (<-chan reconcile.Event, <-chan err
 				}
 			case err := <-res.Err:
 				if err == nil {
-					err = fmt.Errorf("the engine ended the stream")
+					err = errors.New("the engine ended the stream")
 				}
 				errc <- fmt.Errorf("engine events: %w", classify(err))
 				return
