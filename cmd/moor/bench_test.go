@@ -69,3 +69,62 @@ func BenchmarkNoopApply(b *testing.B) {
 	}
 	b.ReportMetric(float64(d.Calls()-before)/float64(b.N), "calls/op")
 }
+
+// BenchmarkUnchangedPoll measures one turn of moor run's loop on a
+// converged host against the real engine, as Controller.Poll does it:
+// "check" is a poll with a drift check due (ref listing, snapshot reuse,
+// cached stacks, observe, plan: what every poll cost before the drift
+// check had a schedule of its own), "quiet" one with none due (the ref
+// listing only). Engine API calls per poll are reported as calls/op.
+// Recorded in BENCHMARKS.md.
+//
+//	go test -run '^$' -bench UnchangedPoll -benchtime 200x -benchmem ./cmd/moor/
+func BenchmarkUnchangedPoll(b *testing.B) {
+	testkit.Docker(b)
+	img := testkit.TestImage(b)
+	prefix := testkit.StackName(b)
+	repo := testkit.NewRepo(b)
+	for s := range 2 {
+		stack := fmt.Sprintf("%s-%d", prefix, s)
+		testkit.CleanupStack(b, stack)
+		var c strings.Builder
+		c.WriteString("services:\n")
+		for i := s * 10; i < (s+1)*10; i++ {
+			fmt.Fprintf(&c, "  svc%d:\n    image: %s\n    environment:\n      N: \"%d\"\n", i, img, i)
+		}
+		repo.Write(stack+"/compose.yaml", c.String())
+	}
+	repo.Commit("bench")
+	d, err := runtime.NewDocker(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	state := b.TempDir()
+	l, err := ledger.Open(state + "/ledger.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	ctl := controller.New(config.Source{Name: prefix, Repo: repo.Dir, Ref: "main"}, state, d, l, zap.NewNop())
+	ctl.Executor.Parallel = 8
+	if _, err := ctl.Apply(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	for _, check := range []bool{true, false} {
+		name := "quiet"
+		if check {
+			name = "check"
+		}
+		b.Run(name, func(b *testing.B) {
+			before := d.Calls()
+			for b.Loop() {
+				out, err := ctl.Poll(b.Context(), check)
+				if err != nil || out.Result != nil || out.Quiet == check {
+					b.Fatalf("not an unchanged poll (quiet %v): %v", out.Quiet, err)
+				}
+			}
+			b.ReportMetric(float64(d.Calls()-before)/float64(b.N), "calls/op")
+		})
+	}
+}
