@@ -82,9 +82,6 @@ func (c *Controller) CheckDrift() {
 // (WatchEngine does): while they are not, every poll is a drift check.
 func (c *Controller) Watched(on bool) { c.drift.watched.Store(on) }
 
-// LastDriftCheck is when a run last observed the engine; zero if none has.
-func (c *Controller) LastDriftCheck() time.Time { return c.drift.lastCheck }
-
 // checkDue says whether a poll at now must observe the engine, the last
 // check having been at last (on the loop's clock). It takes the event
 // that asked for a check, if any.

@@ -142,7 +142,8 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		case <-c.trigger:
 		default:
 		}
-		check := forced || c.checkDue(now, st.checked)
+		due := c.checkDue(now, st.checked) // takes the event's request, if any
+		check := forced || due
 		out, err := c.applyDetached(ctx, check)
 		if out != nil && out.Observed != nil {
 			st.checked = now
