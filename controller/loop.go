@@ -116,7 +116,7 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		triggered := pending && !now.Before(triggerAt)
 		eventDue := drifted && !now.Before(driftAt)
 		if !tick && !triggered && !eventDue {
-			continue // the trigger waits for the end of the gap
+			continue // the trigger waits for the end of the gap, the event for its delay
 		}
 		if eventDue {
 			drifted, lastEventRun = false, now
