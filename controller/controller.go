@@ -197,14 +197,7 @@ func (c *Controller) Plan(ctx context.Context) (*Outcome, error) {
 // status. It returns the outcome and an error when the host does not match
 // the revision afterwards; fault.Of tells what kind of failure it is.
 func (c *Controller) Apply(ctx context.Context) (*Outcome, error) {
-	started := time.Now()
-	out, err := c.apply(ctx, true)
-	c.record(started, out, err)
-	if out != nil {
-		c.clock.mark("record")
-		out.Stages = c.clock.stages
-	}
-	return out, err
+	return c.Poll(ctx, true)
 }
 
 // pass is the pipeline up to the plan, the same for plan and apply:

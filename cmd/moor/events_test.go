@@ -156,9 +156,11 @@ func TestRunPollsWithoutTheEngine(t *testing.T) {
 	if got := containers(t, cli, stack); got[stack+"-b-1"] != ids[stack+"-b-1"] {
 		t.Errorf("b-1 was replaced, want the same container started")
 	}
-	if st := runStatus(t, state, stack); !st.LastDriftCheck.After(checked) {
-		t.Errorf("last drift check %s, want after the repair's check", st.LastDriftCheck)
-	}
+	// The repair's run records its check once it has verified the host,
+	// after the containers are back.
+	testkit.Eventually(t, 20*time.Second, "the repair's drift check in the status", func() bool {
+		return runStatus(t, state, stack).LastDriftCheck.After(checked)
+	})
 	testkit.AssertAlive(t, bystander)
 }
 
