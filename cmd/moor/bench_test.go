@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -24,25 +25,7 @@ import (
 //
 //	MOOR_BENCH_SERVICES=100 go test -run '^$' -bench NoopApply -benchtime 20x ./cmd/moor/
 func BenchmarkNoopApply(b *testing.B) {
-	n := 20
-	if v, err := strconv.Atoi(os.Getenv("MOOR_BENCH_SERVICES")); err == nil && v > 0 {
-		n = v
-	}
-	testkit.Docker(b)
-	img := testkit.TestImage(b)
-	prefix := testkit.StackName(b)
-	repo := testkit.NewRepo(b)
-	for s := 0; s*10 < n; s++ {
-		stack := fmt.Sprintf("%s-%d", prefix, s)
-		testkit.CleanupStack(b, stack)
-		var c strings.Builder
-		c.WriteString("services:\n")
-		for i := s * 10; i < n && i < (s+1)*10; i++ {
-			fmt.Fprintf(&c, "  svc%d:\n    image: %s\n    environment:\n      N: \"%d\"\n", i, img, i)
-		}
-		repo.Write(stack+"/compose.yaml", c.String())
-	}
-	repo.Commit("bench")
+	prefix, repo := benchRepo(b)
 	d, err := runtime.NewDocker(b.Context())
 	if err != nil {
 		b.Fatal(err)
@@ -68,6 +51,61 @@ func BenchmarkNoopApply(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(d.Calls()-before)/float64(b.N), "calls/op")
+}
+
+// BenchmarkOneShotApply measures `moor apply` on a converged host as a
+// one-shot process runs it, in this process: each run wires its parts
+// anew (flags, state dir, lock, ledger, engine client, controller), so
+// nothing is kept in memory from the run before. Process start is not
+// included. MOOR_BENCH_SERVICES and MOOR_BENCH_PER_STACK set the layout
+// (default 20 services in stacks of 10).
+//
+//	MOOR_BENCH_SERVICES=100 MOOR_BENCH_PER_STACK=100 go test -run '^$' -bench OneShotApply -benchtime 20x ./cmd/moor/
+func BenchmarkOneShotApply(b *testing.B) {
+	prefix, repo := benchRepo(b)
+	args := []string{"apply", "--repo", repo.Dir, "--ref", "main", "--name", prefix, "--state-dir", b.TempDir(), "--log-level", "error"}
+	var out, errOut bytes.Buffer
+	if code := run(b.Context(), args, &out, &errOut); code != exitOK {
+		b.Fatalf("first apply: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		out.Reset()
+		errOut.Reset()
+		if code := run(b.Context(), args, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "no changes") {
+			b.Fatalf("not a no-op: exit %d\n%s%s", code, out.String(), errOut.String())
+		}
+	}
+}
+
+// benchRepo makes the benchmarks' repository: MOOR_BENCH_SERVICES services
+// (default 20) of the test image in stacks of MOOR_BENCH_PER_STACK
+// (default 10), each stack cleaned up by label when the benchmark ends.
+func benchRepo(b *testing.B) (prefix string, repo *testkit.Repo) {
+	n, per := benchEnv("MOOR_BENCH_SERVICES", 20), benchEnv("MOOR_BENCH_PER_STACK", 10)
+	testkit.Docker(b)
+	img := testkit.TestImage(b)
+	prefix = testkit.StackName(b)
+	repo = testkit.NewRepo(b)
+	for s := 0; s*per < n; s++ {
+		stack := fmt.Sprintf("%s-%d", prefix, s)
+		testkit.CleanupStack(b, stack)
+		var c strings.Builder
+		c.WriteString("services:\n")
+		for i := s * per; i < n && i < (s+1)*per; i++ {
+			fmt.Fprintf(&c, "  svc%d:\n    image: %s\n    environment:\n      N: \"%d\"\n", i, img, i)
+		}
+		repo.Write(stack+"/compose.yaml", c.String())
+	}
+	repo.Commit("bench")
+	return prefix, repo
+}
+
+func benchEnv(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
 
 // BenchmarkUnchangedPoll measures one turn of moor run's loop on a
