@@ -92,7 +92,7 @@ func (m mapper) build(s *types.ServiceConfig) (*reconcile.BuildSpec, error) {
 		Target:     b.Target,
 		Labels:     cloneMap(b.Labels),
 		Network:    b.Network,
-		ExtraHosts: b.ExtraHosts.AsList(":"),
+		ExtraHosts: emptyAsNil(b.ExtraHosts.AsList(":")),
 		ShmSize:    int64(b.ShmSize),
 		NoCache:    b.NoCache,
 		Pull:       b.Pull,
@@ -257,4 +257,13 @@ func buildArgs(in types.MappingWithEquals) map[string]string {
 		}
 	}
 	return out
+}
+
+// emptyAsNil is s, or nil when s is empty: a spec says "none" one way
+// only, so that it reads back from JSON (which omits both) as it was.
+func emptyAsNil(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
