@@ -65,6 +65,9 @@ type Controller struct {
 	// be had: without it nothing can tell what is the instance's own.
 	identity    Identity
 	identityErr error
+	// build is this build of moor (its Go build ID), part of the key
+	// of a cached load; "" caches nothing.
+	build string
 
 	// loaded caches the last revision's stacks: an unchanged revision is
 	// not loaded again (compose loading is most of a no-op run's cost).
@@ -112,6 +115,7 @@ func New(src config.Source, stateDir string, rt reconcile.Runtime, l *ledger.Led
 		Snapshot: c.git.StoredDir, SourcePath: c.Source.Path}
 	c.Executor.Log = c.Log
 	c.identity, c.identityErr = LoadIdentity(stateDir)
+	c.build = buildID()
 	return c
 }
 
@@ -303,30 +307,29 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 	if c.WorkDir == "" && c.loaded.rev == rev && c.loaded.desired != nil {
 		return c.loaded.desired, nil
 	}
-	// The revision is input: loading it is held to the source's timeout
-	// (the loader's limits keep it well within), and reads nothing outside
-	// the snapshot.
-	loadCtx := ctx
-	if c.Source.Timeout > 0 {
-		var cancel context.CancelFunc
-		loadCtx, cancel = context.WithTimeout(ctx, c.Source.Timeout)
-		defer cancel()
-	}
-	d, err := compose.Load(loadCtx, root, compose.Options{
+	opts := compose.Options{
 		Repo:       snap.Dir,
 		Variables:  c.Source.Variables,
 		Profiles:   c.Source.Profiles,
 		Limits:     compose.Limits{Replicas: c.Source.MaxReplicas},
 		StacksRoot: c.StacksRoot(),
-	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err // cut short: says nothing of the revision
+	}
+	key := c.loadKey(rev, root, opts)
+	cached := cachedLoad(c.StateDir, c.Source.Name, key)
+	var d *reconcile.Desired
+	if cached != nil {
+		d = &reconcile.Desired{Stacks: cached.Stacks, Broken: map[string]error{}}
+	} else {
+		var err error
+		if d, err = c.loadStacks(ctx, root, rev, opts); err != nil {
+			return nil, err
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: %s: loading its stacks took longer than the source's timeout (%v)", ErrRefused, rev, c.Source.Timeout)
+		if key != "" {
+			if err := compose.Hermetic(snap.Dir); err != nil {
+				c.Log.Debug("loaded stacks not cached", zap.Error(err))
+				key = ""
+			}
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, rev, err)
 	}
 	d.Source, d.Revision, d.Owner = c.Source.Name, rev, c.identity.ID
 	for _, st := range d.Stacks {
@@ -344,9 +347,34 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 	}
 	if c.WorkDir == "" {
 		c.loaded.rev, c.loaded.desired = rev, d
-		if err := writeDesired(c.StateDir, d, c.Source.Drift == config.DriftReport); err != nil {
-			c.Log.Warn("record desired state for moor status", zap.Error(err))
+		if cached == nil || !cached.sameRecord(d, c.driftReport()) {
+			if err := writeDesired(c.StateDir, d, c.driftReport(), key); err != nil {
+				c.Log.Warn("record desired state for moor status", zap.Error(err))
+			}
 		}
+	}
+	return d, nil
+}
+
+// loadStacks loads the stacks under root through compose-go. The revision
+// is input: loading it is held to the source's timeout (the loader's limits
+// keep it well within), and reads nothing outside the snapshot.
+func (c *Controller) loadStacks(ctx context.Context, root, rev string, opts compose.Options) (*reconcile.Desired, error) {
+	loadCtx := ctx
+	if c.Source.Timeout > 0 {
+		var cancel context.CancelFunc
+		loadCtx, cancel = context.WithTimeout(ctx, c.Source.Timeout)
+		defer cancel()
+	}
+	d, err := compose.Load(loadCtx, root, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err // cut short: says nothing of the revision
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %s: loading its stacks took longer than the source's timeout (%v)", ErrRefused, rev, c.Source.Timeout)
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, rev, err)
 	}
 	return d, nil
 }

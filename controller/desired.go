@@ -27,6 +27,9 @@ type desiredFile struct {
 	// DriftReport is the source's drift: report, which decides what the
 	// controller does with drift.
 	DriftReport bool `json:"drift_report,omitempty"`
+	// Load, when set, is the key of the load that gave Stacks, which a
+	// later load with the same key takes as they are (loadcache.go).
+	Load *loadCache `json:"load,omitempty"`
 }
 
 // desiredVersion is the format of desired.json; a file of another version
@@ -37,20 +40,47 @@ func desiredPath(stateDir, source string) string {
 	return filepath.Join(stateDir, "sources", source, "desired.json")
 }
 
-func writeDesired(stateDir string, d *reconcile.Desired, driftReport bool) error {
+// writeDesired records d, and the key of the load that gave it unless
+// key is "" or its stacks cannot be kept exactly (loadcache.go).
+func writeDesired(stateDir string, d *reconcile.Desired, driftReport bool, key string) error {
 	f := desiredFile{Version: desiredVersion, Source: d.Source, Owner: d.Owner, Revision: d.Revision, Stacks: d.Stacks,
 		PruneVolumes: d.PruneVolumes, DriftReport: driftReport}
 	if len(d.Broken) > 0 {
+		key = "" // an error is not kept as what it is
 		f.Broken = map[string]string{}
 		for name, err := range d.Broken {
 			f.Broken[name] = printable.Error(err)
+		}
+	}
+	if key != "" {
+		f.Load = &loadCache{Key: key}
+		for name, st := range d.Stacks {
+			if st != nil && st.Claims != nil {
+				if f.Load.Claims == nil {
+					f.Load.Claims = map[string][]reconcile.Claim{}
+				}
+				f.Load.Claims[name] = st.Claims
+			}
 		}
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
 		return err
 	}
+	if f.Load != nil && !roundTrips(b, d.Stacks) {
+		f.Load = nil
+		if b, err = json.Marshal(f); err != nil {
+			return err
+		}
+	}
 	return writeFileAtomic(desiredPath(stateDir, d.Source), b, false)
+}
+
+// sameRecord reports whether f, taken from the load cache, records d as
+// writeDesired would: the stacks are the key's, the rest is compared.
+func (f *desiredFile) sameRecord(d *reconcile.Desired, driftReport bool) bool {
+	return f.Source == d.Source && f.Owner == d.Owner && f.Revision == d.Revision &&
+		f.PruneVolumes == d.PruneVolumes && f.DriftReport == driftReport
 }
 
 // readDesired reads the desired state a source recorded, and whether its
