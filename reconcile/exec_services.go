@@ -14,8 +14,10 @@ type serviceGroup struct {
 	err            error // set before done is closed
 }
 
-// services runs the container ops at idx: one goroutine per service,
-// dependents after their dependencies, at most Parallel services at once.
+// services runs the container ops at idx: one goroutine per service, all
+// at once, dependents after their dependencies. Only the engine calls of
+// their steps are bounded (Parallel): a service that waits, for a
+// dependency, a health gate or a monitor period, holds no slot.
 func (r *applyRun) services(ctx context.Context, idx []int) {
 	groups := map[string]*serviceGroup{}
 	var order []*serviceGroup
@@ -30,14 +32,13 @@ func (r *applyRun) services(ctx context.Context, idx []int) {
 		}
 		g.idx = append(g.idx, i)
 	}
-	sem := make(chan struct{}, r.e.Parallel)
 	var wg sync.WaitGroup
 	for _, g := range order {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer close(g.done)
-			g.err = r.serviceGroup(ctx, g, groups, sem)
+			g.err = r.serviceGroup(ctx, g, groups)
 		}()
 	}
 	wg.Wait()
@@ -46,15 +47,10 @@ func (r *applyRun) services(ctx context.Context, idx []int) {
 // serviceGroup runs one service's ops in order. Once one fails, the rest
 // are skipped, but removes: they only take away what the revision does not
 // want. The replace ops of the service are one rollout.
-func (r *applyRun) serviceGroup(ctx context.Context, g *serviceGroup, groups map[string]*serviceGroup, sem chan struct{}) error {
+func (r *applyRun) serviceGroup(ctx context.Context, g *serviceGroup, groups map[string]*serviceGroup) error {
 	blocked := r.waitDependencies(ctx, g, groups)
 	if blocked == nil {
-		select {
-		case sem <- struct{}{}:
-			defer func() { <-sem }()
-		case <-ctx.Done():
-			blocked = ctx.Err()
-		}
+		blocked = ctx.Err() // cancelled: nothing more is started
 	}
 	var firstErr error
 	for k := 0; k < len(g.idx); k++ {

@@ -95,8 +95,16 @@ func (r *applyRun) undoSteps(ctx context.Context, run *opRun) (undone bool, errs
 	return undone, errs
 }
 
-// step makes the engine call of one step.
+// step makes the engine call of one step, in one of the Parallel slots; a
+// wait takes one per inspect.
 func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
+	if s.Kind != StepReady {
+		release, err := r.e.slot(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		defer release()
+	}
 	rt := r.e.Runtime
 	id := s.Container
 	if id == "" {

@@ -88,7 +88,7 @@ func (e *Executor) waitFor(ctx context.Context, id string, check func(Container)
 	deadline := e.Clock.Now().Add(e.ReadyTimeout)
 	var last Container
 	for {
-		c, err := e.Runtime.InspectContainer(ctx, id)
+		c, err := e.inspect(ctx, id)
 		if err != nil && ctx.Err() == nil {
 			return err
 		}
@@ -111,6 +111,16 @@ func (e *Executor) waitFor(ctx context.Context, id string, check func(Container)
 		case <-e.Clock.After(e.Poll):
 		}
 	}
+}
+
+// inspect inspects a container in one of the Parallel slots.
+func (e *Executor) inspect(ctx context.Context, id string) (Container, error) {
+	release, err := e.slot(ctx)
+	if err != nil {
+		return Container{}, err
+	}
+	defer release()
+	return e.Runtime.InspectContainer(ctx, id)
 }
 
 func nameOr(c Container, id string) string {

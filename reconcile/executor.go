@@ -13,10 +13,10 @@ import (
 // Executor carries a plan out. It makes no decisions: it dispatches each
 // op's steps in the order the plan gives, in the plan's phases (pulls first,
 // invariant 4; then networks and volumes; then every service's container
-// ops, independent services in parallel and dependents after their
-// dependencies; then network and volume removals), skips an op whose Needs
-// failed, undoes the steps of an op that fails, and follows each rollout's
-// batches and failure policy.
+// ops, every service at once and dependents after their dependencies; then
+// network and volume removals), skips an op whose Needs failed, undoes the
+// steps of an op that fails, and follows each rollout's batches and failure
+// policy. Parallel bounds its engine calls, not its services.
 type Executor struct {
 	Runtime Runtime
 	// Files holds the stacks' directories (sync-files ops); nil when the
@@ -25,8 +25,10 @@ type Executor struct {
 	Log   *zap.Logger
 	// Clock is what waits wait on; nil is the wall clock.
 	Clock Clock
-	// Parallel bounds how many ops of one phase, or services, run at once
-	// (default 4).
+	// Parallel bounds how many engine calls of one apply are in flight at
+	// once (default DefaultParallel). A wait holds a slot only for each of
+	// its inspects: a service waiting for its dependencies, its health
+	// gate or its monitor period does not hold up another's create.
 	Parallel int
 	// ReadyTimeout bounds how long a started container may take to count
 	// as up, and how long a dependent waits for its dependency (default 2m).
@@ -36,6 +38,8 @@ type Executor struct {
 	// Step, when set, is called after every step an op completes, with the
 	// op and the step's index. Tests use it to act at each step boundary.
 	Step func(op Op, step int)
+
+	calls chan struct{} // a slot per engine call in flight (Parallel), per Apply
 }
 
 // OpResult is what became of one op.
@@ -70,12 +74,18 @@ func (r *Result) Failed() []OpResult {
 // healthcheck whose service sets none (deploy.update_config.monitor).
 const DefaultMonitor = 2 * time.Second
 
+// DefaultParallel is the default bound on engine calls in flight: enough
+// to keep the engine busy (it runs the creates and starts of one host
+// mostly in turn), few enough that the requests of a large plan, and the
+// inspects of its waits, do not all queue up in it at once.
+const DefaultParallel = 16
+
 // ErrSkipped is the error of an op that was not attempted.
 var ErrSkipped = errors.New("skipped")
 
 func (e *Executor) defaults() {
 	if e.Parallel <= 0 {
-		e.Parallel = 4
+		e.Parallel = DefaultParallel
 	}
 	if e.ReadyTimeout <= 0 {
 		e.ReadyTimeout = 2 * time.Minute
@@ -96,6 +106,7 @@ func (e *Executor) defaults() {
 func (e *Executor) Apply(ctx context.Context, p *Plan) *Result {
 	ex := *e
 	ex.defaults()
+	ex.calls = make(chan struct{}, ex.Parallel)
 	run := &applyRun{e: &ex, results: make([]OpResult, len(p.Ops)), byResource: map[string][]int{}}
 	for i, op := range p.Ops {
 		run.results[i].Op = op
@@ -186,16 +197,28 @@ func (r *applyRun) allFailed(resources []string) bool {
 	return true
 }
 
-// parallel runs the ops at idx, at most Parallel at once.
+// slot takes one of the Parallel slots for an engine call; release gives
+// it back. Outside an Apply there is no bound.
+func (e *Executor) slot(ctx context.Context) (release func(), err error) {
+	if e.calls == nil {
+		return func() {}, nil
+	}
+	select {
+	case e.calls <- struct{}{}:
+		return func() { <-e.calls }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// parallel runs the ops at idx at once; their steps' engine calls are
+// bounded by Parallel.
 func (r *applyRun) parallel(ctx context.Context, idx []int) {
-	sem := make(chan struct{}, r.e.Parallel)
 	var wg sync.WaitGroup
 	for _, i := range idx {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
 			start := r.e.Clock.Now()
 			err := r.unmet(i)
 			if err == nil {
