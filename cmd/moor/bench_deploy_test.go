@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -45,8 +46,13 @@ func benchServices(def int) int {
 //
 // Moor: one whole run of the controller (ref listing, compose loading,
 // observe, plan, apply, observe), as `moor apply` does.
+//
+// MOOR_BENCH_PARALLEL bounds the engine's calls in flight, creates and
+// starts, to compare bounds (default: all at once), and sets the
+// executor's Parallel (default: its own).
 func BenchmarkFirstDeploy(b *testing.B) {
 	n := benchServices(100)
+	bound, _ := strconv.Atoi(os.Getenv("MOOR_BENCH_PARALLEL"))
 	cli := testkit.Docker(b)
 	img := testkit.TestImage(b)
 
@@ -60,10 +66,12 @@ func BenchmarkFirstDeploy(b *testing.B) {
 				b.Fatal(err)
 			}
 			errs := make(chan error, n)
+			slots := make(chan struct{}, cmp.Or(bound, n))
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {
 					svc := fmt.Sprintf("svc%d", i)
+					slots <- struct{}{}
 					res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 						Name: fmt.Sprintf("%s-%s-1", stack, svc),
 						Config: &container.Config{Image: img, Labels: labels,
@@ -72,8 +80,11 @@ func BenchmarkFirstDeploy(b *testing.B) {
 							stack + "_default": {Aliases: []string{svc}},
 						}},
 					})
+					<-slots
 					if err == nil {
+						slots <- struct{}{}
 						_, err = cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{})
+						<-slots
 					}
 					errs <- err
 				})
@@ -114,6 +125,7 @@ func BenchmarkFirstDeploy(b *testing.B) {
 		}
 		defer l.Close()
 		ctl := controller.New(config.Source{Name: stack, Repo: repo.Dir, Ref: "main"}, state, d, l, zap.NewNop())
+		ctl.Executor.Parallel = bound
 		var calls int64
 		for b.Loop() {
 			before := d.Calls()
