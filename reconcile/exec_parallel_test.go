@@ -90,7 +90,7 @@ func services(n int) []*reconcile.Service {
 func TestFirstDeployIsConcurrent(t *testing.T) {
 	for _, tc := range []struct{ services, parallel, want int }{
 		{40, 8, 8},
-		{40, 0, reconcile.DefaultParallel},
+		{reconcile.DefaultParallel + 10, 0, reconcile.DefaultParallel},
 		{5, 0, 5},
 	} {
 		t.Run(fmt.Sprintf("%d services, parallel %d", tc.services, tc.parallel), func(t *testing.T) {

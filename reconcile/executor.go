@@ -74,11 +74,13 @@ func (r *Result) Failed() []OpResult {
 // healthcheck whose service sets none (deploy.update_config.monitor).
 const DefaultMonitor = 2 * time.Second
 
-// DefaultParallel is the default bound on engine calls in flight: enough
-// to keep the engine busy (it runs the creates and starts of one host
-// mostly in turn), few enough that the requests of a large plan, and the
-// inspects of its waits, do not all queue up in it at once.
-const DefaultParallel = 16
+// DefaultParallel is the default bound on engine calls in flight. On two
+// cores the engine takes 100 creates and starts about as fast all at once
+// as 16 at a time, and far slower 4 at a time (BENCHMARKS.md, first
+// deploy); 64 lets a stack of that size go nearly all at once, as compose
+// does, while a plan of several hundred containers, or the inspects of as
+// many waits, does not all queue up in the engine at once.
+const DefaultParallel = 64
 
 // ErrSkipped is the error of an op that was not attempted.
 var ErrSkipped = errors.New("skipped")

@@ -124,7 +124,11 @@ func BenchmarkFirstDeploy(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer l.Close()
-		ctl := controller.New(config.Source{Name: stack, Repo: repo.Dir, Ref: "main"}, state, d, l, zap.NewNop())
+		lg := zap.NewNop()
+		if os.Getenv("MOOR_BENCH_LOG") != "" {
+			lg, _ = zap.NewDevelopment()
+		}
+		ctl := controller.New(config.Source{Name: stack, Repo: repo.Dir, Ref: "main"}, state, d, l, lg)
 		ctl.Executor.Parallel = bound
 		var calls int64
 		for b.Loop() {
