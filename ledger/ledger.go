@@ -89,11 +89,18 @@ type Ledger struct {
 	end     int64    // offset just past the file's last '\n'
 	size    int64    // size of the file as this Ledger last left it; -1: unknown
 	corrupt []Corrupt
+	// scanned: the file has been read once; until then nothing is known
+	// of it (size is -1).
+	scanned bool
+	// damaged is told of the corrupt lines the first read finds.
+	damaged func([]Corrupt)
 }
 
 // Open opens the ledger file at path, creating it (0600) and its directory
-// (0700) if needed. It reads the file once to learn the last Seq; lines that
-// are not records are skipped (Corrupt lists them), never an error.
+// (0700) if needed. The file is read once, at the first Append or Corrupt,
+// to learn the last Seq: a process that records nothing (a no-op run) does
+// not pay for reading a long history. Lines that are not records are
+// skipped (Corrupt lists them), never an error.
 func Open(path string) (*Ledger, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
@@ -102,24 +109,35 @@ func Open(path string) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
-	l := &Ledger{path: path, f: f}
-	if err := l.rescan(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return l, nil
+	return &Ledger{path: path, f: f, size: -1}, nil
+}
+
+// OnDamage sets f to be told of the lines that are not records when the
+// file is first read (at the first Append or Corrupt), if there are any.
+func (l *Ledger) OnDamage(f func([]Corrupt)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.damaged = f
 }
 
 // Path is the ledger file's path.
 func (l *Ledger) Path() string { return l.path }
 
 // Corrupt returns the lines of the file that are not records, as the
-// Ledger last read it: at Open, and again whenever it found the file
-// other than it left it.
-func (l *Ledger) Corrupt() []Corrupt {
+// Ledger last read it: at its first Append or Corrupt, and again whenever
+// it found the file other than it left it.
+func (l *Ledger) Corrupt() ([]Corrupt, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Clone(l.corrupt)
+	if !l.scanned {
+		if l.f == nil {
+			return nil, fmt.Errorf("read ledger %s: %w", l.path, ErrClosed)
+		}
+		if err := l.rescan(); err != nil {
+			return nil, err
+		}
+	}
+	return slices.Clone(l.corrupt), nil
 }
 
 // Append assigns r.Seq, writes r as one line with a single write(2) and
@@ -211,5 +229,11 @@ func (l *Ledger) rescan() error {
 		return err
 	}
 	l.seq, l.end, l.size, l.corrupt = st.lastSeq, st.end, st.size, st.corrupt
+	if !l.scanned {
+		l.scanned = true
+		if l.damaged != nil && len(l.corrupt) > 0 {
+			l.damaged(slices.Clone(l.corrupt))
+		}
+	}
 	return nil
 }

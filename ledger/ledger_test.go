@@ -312,9 +312,22 @@ func TestCorrupt(t *testing.T) {
 			check("before", want)
 
 			l := open(t, path)
+			var damaged []int
+			l.OnDamage(func(cs []Corrupt) {
+				for _, c := range cs {
+					damaged = append(damaged, c.Line)
+				}
+			})
+			corrupt, err := l.Corrupt()
+			if err != nil {
+				t.Fatal(err)
+			}
 			var lines []int
-			for _, c := range l.Corrupt() {
+			for _, c := range corrupt {
 				lines = append(lines, c.Line)
+			}
+			if diff := cmp.Diff(tt.bad, damaged); diff != "" {
+				t.Errorf("OnDamage: corrupt lines (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.bad, lines); diff != "" {
 				t.Errorf("Open: corrupt lines (-want +got):\n%s", diff)
@@ -386,4 +399,53 @@ func BenchmarkAppend(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkOpenLongHistory measures what a process that records nothing (a
+// no-op `moor apply`) pays for a ledger of 5,000 records: Open and Close,
+// and, apart, the first read that an Append or Corrupt makes.
+//
+//	go test -run '^$' -bench OpenLongHistory ./ledger/
+func BenchmarkOpenLongHistory(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "ledger.jsonl")
+	l, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := sample("prod", "main@sha1:0123456789abcdef0123456789abcdef01234567")
+	var lines []byte
+	for i := range 5000 {
+		rec := *r
+		rec.Seq = int64(i + 1)
+		line, err := json.Marshal(&rec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(append(lines, line...), '\n')
+	}
+	l.Close()
+	if err := os.WriteFile(path, lines, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("open", func(b *testing.B) {
+		for b.Loop() {
+			l, err := Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			l.Close()
+		}
+	})
+	b.Run("first-read", func(b *testing.B) {
+		for b.Loop() {
+			l, err := Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.Corrupt(); err != nil {
+				b.Fatal(err)
+			}
+			l.Close()
+		}
+	})
 }

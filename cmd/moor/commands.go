@@ -133,6 +133,11 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			return e.errorf("%v", err)
 		}
 		defer p.close()
+		// The controller reads its ledger once at start, so that damage
+		// to it is logged then rather than at the first change.
+		if _, err := p.ledger.Corrupt(); err != nil {
+			return e.errorf("%v", err)
+		}
 		addr := p.cfg.Listen
 		if c.configFile == "" {
 			addr = config.DefaultListen

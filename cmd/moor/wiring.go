@@ -207,7 +207,8 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 			p.close()
 			return nil, err
 		}
-		logCorrupt(p.log, p.ledger)
+		log := p.log
+		p.ledger.OnDamage(func(c []ledger.Corrupt) { logCorrupt(log, p.ledger.Path(), c) })
 	}
 	if p.docker, err = runtime.NewDocker(ctx); err != nil {
 		p.close()
@@ -225,19 +226,15 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 	return p, nil
 }
 
-// logCorrupt says once, when the ledger is opened, which of its lines are
-// not records: they are skipped, and left in the file for the operator.
-func logCorrupt(log *zap.Logger, l *ledger.Ledger) {
-	corrupt := l.Corrupt()
-	if len(corrupt) == 0 {
-		return
-	}
+// logCorrupt says once, when the ledger is first read, which of its lines
+// are not records: they are skipped, and left in the file for the operator.
+func logCorrupt(log *zap.Logger, path string, corrupt []ledger.Corrupt) {
 	var lines []string
 	for _, c := range corrupt[:min(len(corrupt), 10)] {
 		lines = append(lines, c.String())
 	}
 	log.Warn("ledger lines that are not records are skipped and left in the file",
-		zap.String("ledger", l.Path()), zap.Int("count", len(corrupt)), zap.Strings("lines", lines))
+		zap.String("ledger", path), zap.Int("count", len(corrupt)), zap.Strings("lines", lines))
 }
 
 var _ reconcile.Runtime = (*runtime.Docker)(nil)
