@@ -30,10 +30,11 @@ const (
 
 // TriggerGap is the least time between two triggers acted on: a trigger
 // that comes sooner after the last one waits for the rest of the gap, and
-// any that come meanwhile join it. One push deploys at once; a flood of
-// hooks (replayed, or from a forge gone wild) costs one run, or one ref
-// listing, per gap: no more than the quickest retry after a failure.
-const TriggerGap = backoffMin
+// any that come meanwhile join it. One push deploys at once, and so does
+// the next one a second later (a deploy takes longer than that); a flood
+// of hooks (replayed, or from a forge gone wild) costs one run per gap,
+// and a run of an unchanged revision is one ref listing.
+const TriggerGap = time.Second
 
 // Loop converges the source on every trigger until ctx is done: at start,
 // on its schedule (jittered by up to a tenth of the interval so that many

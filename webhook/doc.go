@@ -8,7 +8,7 @@
 // exactly as its timer would have. That is why this package needs no replay
 // protection, no ordering and no delivery guarantee: a replayed or reordered
 // hook costs at most one extra poll (which the caller coalesces with any
-// pending one, and acts on at most once every few seconds: see
+// pending one, and acts on at most once a second: see
 // controller.TriggerGap), and a lost hook costs the wait until the next
 // scheduled poll. A forged hook that somehow passed verification could do
 // no more than a replayed one.
