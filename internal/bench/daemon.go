@@ -31,6 +31,8 @@ type applyLine struct {
 	at     time.Time
 	result string
 	err    string
+	// stages are the run's stages as moor logs them, in milliseconds.
+	stages map[string]float64
 }
 
 // startDaemon runs moor with args, talking to the engine at dockerHost.
@@ -57,14 +59,15 @@ func (d *daemon) read(r io.Reader) {
 	for sc.Scan() {
 		line := sc.Text()
 		var entry struct {
-			Msg   string `json:"msg"`
-			Error string `json:"error"`
+			Msg    string             `json:"msg"`
+			Error  string             `json:"error"`
+			Stages map[string]float64 `json:"stages_ms"`
 		}
 		json.Unmarshal([]byte(line), &entry)
 		d.mu.Lock()
 		switch entry.Msg {
 		case "applied":
-			d.applies = append(d.applies, applyLine{at: time.Now(), result: "success"})
+			d.applies = append(d.applies, applyLine{at: time.Now(), result: "success", stages: entry.Stages})
 		case "run failed":
 			d.applies = append(d.applies, applyLine{at: time.Now(), result: "failed", err: entry.Error})
 		}

@@ -20,6 +20,9 @@ import (
 type pushResult struct {
 	trigger string
 	latency []time.Duration
+	// stages are the stages of each deploy's run, as moor logged them
+	// (milliseconds by stage name).
+	stages []map[string]float64
 }
 
 // A trigger is how moor learns of a new commit.
@@ -200,8 +203,12 @@ func (b *bench) pushOf(ctx context.Context, srv *gitServer, t trigger) (pushResu
 		res.latency = append(res.latency, served.Sub(pushed))
 		// The next commit waits for this apply to end (the old container
 		// removed once the new one is healthy).
-		if _, err := d.waitApplied(ctx, applied, time.Minute); err != nil {
+		line, err := d.waitApplied(ctx, applied, time.Minute)
+		if err != nil {
 			return res, err
+		}
+		if line.stages != nil {
+			res.stages = append(res.stages, line.stages)
 		}
 	}
 	return res, nil

@@ -211,6 +211,57 @@ func (r *report) writePush(w io.Writer) {
 			ratio(float64(median(p.latency)), floor))
 	}
 	fmt.Fprintln(w)
+	r.writePushStages(w)
+}
+
+// pushStages are the stages of a deploy's run, in the order moor runs them.
+var pushStages = []string{"resolve", "checkout", "trust", "load", "records", "pull", "observe", "plan", "apply", "verify", "record"}
+
+// writePushStages prints, for each trigger, the median of each stage of
+// the deploys' runs as moor logged them: where a push's time goes once
+// the run has started. The apply holds the replacement: the old
+// container stopped, the new one started, and the wait for it to be
+// healthy before the old one is removed.
+func (r *report) writePushStages(w io.Writer) {
+	var rows []pushResult
+	for _, p := range r.push {
+		if len(p.stages) > 0 {
+			rows = append(rows, p)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Stages of the deploys' runs (moor's `applied` log line, median ms):")
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "| trigger |")
+	for _, name := range pushStages {
+		fmt.Fprintf(w, " %s |", name)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range pushStages {
+		fmt.Fprint(w, "--:|")
+	}
+	fmt.Fprintln(w)
+	for _, p := range rows {
+		fmt.Fprintf(w, "| %s |", p.trigger)
+		for _, name := range pushStages {
+			var v []float64
+			for _, st := range p.stages {
+				if ms, ok := st[name]; ok {
+					v = append(v, ms)
+				}
+			}
+			if len(v) == 0 {
+				fmt.Fprint(w, " — |")
+				continue
+			}
+			slices.Sort(v)
+			fmt.Fprintf(w, " %.1f |", v[len(v)/2])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
 }
 
 // durOr prints a median duration, or "—" when nothing was measured.
