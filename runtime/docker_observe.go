@@ -9,6 +9,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/moor-dev/moor/reconcile"
 )
@@ -24,11 +25,48 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 	owned := make(client.Filters).Add("label", reconcile.LabelComposeProject)
 	obs := &reconcile.Observed{Images: map[string]string{}}
 
-	d.call()
-	cs, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: owned})
-	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", classify(err))
+	// The four lists are independent: asked at once, they cost the
+	// longest of them (the containers') instead of their sum.
+	var (
+		cs client.ContainerListResult
+		ns client.NetworkListResult
+		vs client.VolumeListResult
+		is client.ImageListResult
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		d.call()
+		if cs, err = d.cli.ContainerList(gctx, client.ContainerListOptions{All: true, Filters: owned}); err != nil {
+			return fmt.Errorf("list containers: %w", classify(err))
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		d.call()
+		if ns, err = d.cli.NetworkList(gctx, client.NetworkListOptions{Filters: owned}); err != nil {
+			return fmt.Errorf("list networks: %w", classify(err))
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		d.call()
+		if vs, err = d.cli.VolumeList(gctx, client.VolumeListOptions{Filters: owned}); err != nil {
+			return fmt.Errorf("list volumes: %w", classify(err))
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		d.call()
+		if is, err = d.cli.ImageList(gctx, client.ImageListOptions{}); err != nil {
+			return fmt.Errorf("list images: %w", classify(err))
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
+
+	var err error
 	for _, s := range cs.Items {
 		c := fromSummary(s)
 		if c.Stack == "" {
@@ -43,11 +81,6 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		obs.Containers = append(obs.Containers, c)
 	}
 
-	d.call()
-	ns, err := d.cli.NetworkList(ctx, client.NetworkListOptions{Filters: owned})
-	if err != nil {
-		return nil, fmt.Errorf("list networks: %w", classify(err))
-	}
 	for _, n := range ns.Items {
 		net := reconcile.Network{
 			ID: n.ID, Name: n.Name, Labels: n.Labels, Project: n.Labels[reconcile.LabelComposeProject],
@@ -60,11 +93,6 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		obs.Networks = append(obs.Networks, net)
 	}
 
-	d.call()
-	vs, err := d.cli.VolumeList(ctx, client.VolumeListOptions{Filters: owned})
-	if err != nil {
-		return nil, fmt.Errorf("list volumes: %w", classify(err))
-	}
 	for _, v := range vs.Items {
 		vol := reconcile.Volume{
 			Name: v.Name, Labels: v.Labels, Project: v.Labels[reconcile.LabelComposeProject],
@@ -77,11 +105,6 @@ func (d *Docker) Observe(ctx context.Context) (*reconcile.Observed, error) {
 		obs.Volumes = append(obs.Volumes, vol)
 	}
 
-	d.call()
-	is, err := d.cli.ImageList(ctx, client.ImageListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list images: %w", classify(err))
-	}
 	labeled := map[string]bool{}
 	for _, img := range is.Items {
 		if _, ok := img.Labels[reconcile.LabelStack]; ok {
