@@ -156,7 +156,7 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		}
 		// What a load or an apply touched is given back once the host is
 		// quiet: a controller at rest keeps only what its polls use.
-		trim := &memtrim.After{Quiet: 2 * time.Second, Trimmed: func(n int64) {
+		trim := &memtrim.After{Quiet: 2 * time.Second, RestGCPercent: 25, Trimmed: func(n int64) {
 			p.log.Debug("memory trimmed", zap.Int64("code_bytes_released", n))
 		}}
 		defer trim.Stop()

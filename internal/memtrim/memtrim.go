@@ -73,29 +73,59 @@ func readOnlyMapping(line, path string) (start, end uintptr, ok bool) {
 // After trims once work has been quiet for a while: Note marks work done
 // (a revision loaded, an apply), and Trim runs Quiet after the last Note.
 // Runs that did nothing call nothing, so a controller at rest never trims.
+//
+// At rest, the heap may grow to RestGCPercent more than what is live
+// (debug.SetGCPercent) instead of the default 100: a controller at rest
+// allocates little (a poll, about 70 KB), so the collections this costs
+// are rare and small, and the heap it keeps is smaller. A Note restores the
+// percentage of before the rest for the work. With GOGC set in the environment, the operator's
+// setting stands and After leaves it alone.
 type After struct {
 	Quiet time.Duration
+	// RestGCPercent is the GC percentage at rest; 0 leaves it unchanged.
+	RestGCPercent int
 	// Trimmed, when set, is told what each trim released.
 	Trimmed func(released int64)
 
-	mu    sync.Mutex
-	timer *time.Timer
+	mu      sync.Mutex
+	timer   *time.Timer
+	resting bool
+	working int       // the GC percentage before the rest, restored by Note
+	noted   time.Time // the last Note
 }
 
 // Note marks work done now.
 func (a *After) Note() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.noted = time.Now()
+	if a.resting {
+		a.resting = false
+		debug.SetGCPercent(a.working)
+	}
 	if a.timer != nil {
 		a.timer.Reset(a.Quiet)
 		return
 	}
-	a.timer = time.AfterFunc(a.Quiet, func() {
-		n := Trim()
-		if a.Trimmed != nil {
-			a.Trimmed(n)
-		}
-	})
+	a.timer = time.AfterFunc(a.Quiet, a.rest)
+}
+
+// rest trims and, unless the operator set GOGC, lowers the GC percentage.
+func (a *After) rest() {
+	a.mu.Lock()
+	if time.Since(a.noted) < a.Quiet {
+		a.mu.Unlock()
+		return // work came after the timer fired: its own timer follows
+	}
+	if a.RestGCPercent > 0 && os.Getenv("GOGC") == "" {
+		a.resting = true
+		a.working = debug.SetGCPercent(a.RestGCPercent)
+	}
+	a.mu.Unlock()
+	n := Trim()
+	if a.Trimmed != nil {
+		a.Trimmed(n)
+	}
 }
 
 // Stop cancels a trim that has not started.

@@ -3,6 +3,7 @@ package memtrim
 import (
 	"bufio"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,5 +87,42 @@ func TestAfterTrimsOnceQuiet(t *testing.T) {
 	case <-got:
 		t.Fatal("three notes in a row trimmed twice")
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// gcPercent reads the GC percentage (SetGCPercent returns the one before).
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+func TestAfterRestsTheHeapUntilTheNextWork(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(100)
+	trimmed := make(chan int64, 4)
+	a := &After{Quiet: 20 * time.Millisecond, RestGCPercent: 30, Trimmed: func(n int64) { trimmed <- n }}
+	defer a.Stop()
+	a.Note()
+	select {
+	case <-trimmed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no trim after the work went quiet")
+	}
+	if p := gcPercent(); p != 30 {
+		t.Fatalf("GC percentage at rest %d, want 30", p)
+	}
+	a.Note()
+	if p := gcPercent(); p != 100 {
+		t.Fatalf("GC percentage during work %d, want 100", p)
+	}
+	<-trimmed
+	a.Note() // back to work, at 100
+	t.Setenv("GOGC", "200")
+	debug.SetGCPercent(200)
+	a.Note()
+	<-trimmed
+	if p := gcPercent(); p != 200 {
+		t.Fatalf("GC percentage at rest with GOGC=200 set: %d, want 200 kept", p)
 	}
 }
