@@ -16,12 +16,8 @@ import (
 	"github.com/moby/moby/client"
 	"go.uber.org/zap"
 
-	"github.com/moor-dev/moor/config"
-	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/internal/testkit"
-	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/reconcile"
-	"github.com/moor-dev/moor/runtime"
 )
 
 // benchServices is MOOR_BENCH_SERVICES, else def.
@@ -113,22 +109,11 @@ func BenchmarkFirstDeploy(b *testing.B) {
 		}
 		repo.Write(stack+"/compose.yaml", c.String())
 		repo.Commit("bench")
-		d, err := runtime.NewDocker(b.Context())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer d.Close()
-		state := b.TempDir()
-		l, err := ledger.Open(state + "/ledger.jsonl")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer l.Close()
 		lg := zap.NewNop()
 		if os.Getenv("MOOR_BENCH_LOG") != "" {
 			lg, _ = zap.NewDevelopment()
 		}
-		ctl := controller.New(config.Source{Name: stack, Repo: repo.Dir, Ref: "main"}, state, d, l, lg)
+		ctl, d := benchController(b, stack, repo, lg)
 		ctl.Executor.Parallel = bound
 		var calls int64
 		for b.Loop() {

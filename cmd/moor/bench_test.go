@@ -26,18 +26,7 @@ import (
 //	MOOR_BENCH_SERVICES=100 go test -run '^$' -bench NoopApply -benchtime 20x ./cmd/moor/
 func BenchmarkNoopApply(b *testing.B) {
 	prefix, repo := benchRepo(b)
-	d, err := runtime.NewDocker(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	state := b.TempDir()
-	l, err := ledger.Open(state + "/ledger.jsonl")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	ctl := controller.New(config.Source{Name: prefix, Repo: repo.Dir, Ref: "main"}, state, d, l, zap.NewNop())
+	ctl, d := benchController(b, prefix, repo, zap.NewNop())
 	ctl.Executor.Parallel = 8
 	if _, err := ctl.Apply(b.Context()); err != nil {
 		b.Fatal(err)
@@ -101,6 +90,25 @@ func benchRepo(b *testing.B) (prefix string, repo *testkit.Repo) {
 	return prefix, repo
 }
 
+// benchController is a controller of the source NAME following repo's
+// main branch, on the real engine, with a state dir and ledger of its
+// own; the engine client is closed when the benchmark ends.
+func benchController(b *testing.B, name string, repo *testkit.Repo, log *zap.Logger) (*controller.Controller, *runtime.Docker) {
+	b.Helper()
+	d, err := runtime.NewDocker(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	state := b.TempDir()
+	l, err := ledger.Open(state + "/ledger.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return controller.New(config.Source{Name: name, Repo: repo.Dir, Ref: "main"}, state, d, l, log), d
+}
+
 func benchEnv(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -118,33 +126,8 @@ func benchEnv(name string, def int) int {
 //
 //	go test -run '^$' -bench UnchangedPoll -benchtime 200x -benchmem ./cmd/moor/
 func BenchmarkUnchangedPoll(b *testing.B) {
-	testkit.Docker(b)
-	img := testkit.TestImage(b)
-	prefix := testkit.StackName(b)
-	repo := testkit.NewRepo(b)
-	for s := range 2 {
-		stack := fmt.Sprintf("%s-%d", prefix, s)
-		testkit.CleanupStack(b, stack)
-		var c strings.Builder
-		c.WriteString("services:\n")
-		for i := s * 10; i < (s+1)*10; i++ {
-			fmt.Fprintf(&c, "  svc%d:\n    image: %s\n    environment:\n      N: \"%d\"\n", i, img, i)
-		}
-		repo.Write(stack+"/compose.yaml", c.String())
-	}
-	repo.Commit("bench")
-	d, err := runtime.NewDocker(b.Context())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	state := b.TempDir()
-	l, err := ledger.Open(state + "/ledger.jsonl")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	ctl := controller.New(config.Source{Name: prefix, Repo: repo.Dir, Ref: "main"}, state, d, l, zap.NewNop())
+	prefix, repo := benchRepo(b)
+	ctl, d := benchController(b, prefix, repo, zap.NewNop())
 	ctl.Executor.Parallel = 8
 	if _, err := ctl.Apply(b.Context()); err != nil {
 		b.Fatal(err)
