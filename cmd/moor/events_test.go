@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -22,27 +20,8 @@ import (
 // behind proxy, until the test ends.
 func runBehind(t *testing.T, proxy *testkit.EngineProxy, repo, stack, state string, args ...string) {
 	t.Helper()
-	bin, err := buildMoor()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	cmd := exec.Command(bin, append([]string{"run", "--repo", repo, "--name", stack, "--state-dir", state,
+	startMoorEnv(t, []string{"DOCKER_HOST=" + proxy.Host()}, append([]string{"run", "--repo", repo, "--name", stack, "--state-dir", state,
 		"--listen", "off", "--log-format", "json", "--log-level", "debug"}, args...)...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+proxy.Host())
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("moor run log:\n%s", logs.String())
-		}
-	})
 }
 
 // runStatus reads the source's status; nil before its first run.
@@ -104,23 +83,33 @@ func twoServices(img string) string {
 	return fmt.Sprintf("services:\n  a:\n    image: %[1]s\n    restart: unless-stopped\n  b:\n    image: %[1]s\n    restart: unless-stopped\n", img)
 }
 
+// convergedBehindProxy deploys two services of a stack of its own with
+// moor run behind a counting engine proxy, at the given poll and drift
+// intervals, and waits until moor has converged and follows the engine's
+// events.
+func convergedBehindProxy(t *testing.T, interval, driftInterval string) (stack, state string, proxy *testkit.EngineProxy) {
+	t.Helper()
+	img := testkit.TestImage(t)
+	stack = testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	proxy = testkit.StartEngineProxy(t)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", twoServices(img))
+	rev := "main@sha1:" + repo.Commit("two services")
+	state = t.TempDir()
+	runBehind(t, proxy, repo.Dir, stack, state, "--interval", interval, "--drift-interval", driftInterval)
+	converged(t, proxy, state, stack, rev)
+	return stack, state, proxy
+}
+
 // TestRunPollsWithoutTheEngine: once converged, moor run's polls of an
 // unchanged repository make no Engine API call; a container removed and
 // another stopped by hand are repaired within seconds, through the
 // engine's events, although the drift interval is an hour.
 func TestRunPollsWithoutTheEngine(t *testing.T) {
 	cli := testkit.Docker(t)
-	img := testkit.TestImage(t)
-	stack := testkit.StackName(t)
-	testkit.CleanupStack(t, stack)
+	stack, state, proxy := convergedBehindProxy(t, "1s", "1h")
 	bystander := testkit.Unrelated(t, stack)
-	proxy := testkit.StartEngineProxy(t)
-	repo := testkit.NewRepo(t)
-	repo.Write(stack+"/compose.yaml", twoServices(img))
-	rev := "main@sha1:" + repo.Commit("two services")
-	state := t.TempDir()
-	runBehind(t, proxy, repo.Dir, stack, state, "--interval", "1s", "--drift-interval", "1h")
-	converged(t, proxy, state, stack, rev)
 
 	// The drift check that follows the subscription may still be due:
 	// then the polls after it are the quiet ones.
@@ -170,16 +159,7 @@ func TestRunPollsWithoutTheEngine(t *testing.T) {
 // new stream, with a poll interval and a drift interval of an hour.
 func TestRunEventsAfterEngineReconnect(t *testing.T) {
 	cli := testkit.Docker(t)
-	img := testkit.TestImage(t)
-	stack := testkit.StackName(t)
-	testkit.CleanupStack(t, stack)
-	proxy := testkit.StartEngineProxy(t)
-	repo := testkit.NewRepo(t)
-	repo.Write(stack+"/compose.yaml", twoServices(img))
-	rev := "main@sha1:" + repo.Commit("two services")
-	state := t.TempDir()
-	runBehind(t, proxy, repo.Dir, stack, state, "--interval", "1h", "--drift-interval", "1h")
-	converged(t, proxy, state, stack, rev)
+	stack, _, proxy := convergedBehindProxy(t, "1h", "1h")
 	ids := containers(t, cli, stack)
 	ctx := t.Context()
 
@@ -210,16 +190,7 @@ func TestRunEventsAfterEngineReconnect(t *testing.T) {
 // checks make no Engine API call.
 func TestRunDriftCheckOnSchedule(t *testing.T) {
 	testkit.Docker(t)
-	img := testkit.TestImage(t)
-	stack := testkit.StackName(t)
-	testkit.CleanupStack(t, stack)
-	proxy := testkit.StartEngineProxy(t)
-	repo := testkit.NewRepo(t)
-	repo.Write(stack+"/compose.yaml", twoServices(img))
-	rev := "main@sha1:" + repo.Commit("two services")
-	state := t.TempDir()
-	runBehind(t, proxy, repo.Dir, stack, state, "--interval", "1s", "--drift-interval", "3s")
-	converged(t, proxy, state, stack, rev)
+	stack, state, proxy := convergedBehindProxy(t, "1s", "3s")
 
 	st := nextPoll(t, state, stack)
 	lists := proxy.Calls()["GET /containers/json"]

@@ -49,12 +49,19 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 // its output then.
 func startMoor(t *testing.T, args ...string) *syncBuffer {
 	t.Helper()
+	return startMoorEnv(t, nil, args...)
+}
+
+// startMoorEnv is startMoor with env added to the process's environment.
+func startMoorEnv(t *testing.T, env []string, args ...string) *syncBuffer {
+	t.Helper()
 	bin, err := buildMoor()
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
