@@ -668,3 +668,12 @@ func TestLoopChecksWhileHeld(t *testing.T) {
 		t.Errorf("held %v, want web/app", st.Held)
 	}
 }
+
+// TestTriggerGapIsShorterThanADeploy: the gap the loop tests above wait
+// out is at most a second, so a push made after the previous deploy ended
+// (a deploy takes longer) never waits for it.
+func TestTriggerGapIsShorterThanADeploy(t *testing.T) {
+	if controller.TriggerGap > time.Second {
+		t.Fatalf("TriggerGap is %s: a push right after a deploy would wait up to that long", controller.TriggerGap)
+	}
+}

@@ -449,3 +449,24 @@ func BenchmarkOpenLongHistory(b *testing.B) {
 		}
 	})
 }
+
+// TestOpenReadsNothing: opening a ledger does not read its records; the
+// first Corrupt (or Append) does, once.
+func TestOpenReadsNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.jsonl")
+	if err := os.WriteFile(path, []byte("not a record\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.scanned || l.size != -1 {
+		t.Fatalf("Open read the file (scanned %v, size %d)", l.scanned, l.size)
+	}
+	c, err := l.Corrupt()
+	if err != nil || len(c) != 1 || !l.scanned {
+		t.Fatalf("Corrupt: %v, %v; scanned %v", c, err, l.scanned)
+	}
+}
