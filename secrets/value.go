@@ -17,7 +17,9 @@ import (
 // encValue is one value as SOPS writes it.
 var encValue = regexp.MustCompile(`^ENC\[AES256_GCM,data:(.*),iv:(.+),tag:(.+),type:(.+)\]$`)
 
-func isEnc(s string) bool { return strings.HasPrefix(s, "ENC[AES256_GCM,") && strings.HasSuffix(s, "]") }
+func isEnc(s string) bool {
+	return strings.HasPrefix(s, "ENC[AES256_GCM,") && strings.HasSuffix(s, "]")
+}
 
 // plain is a decrypted value: its text and its sops type (str, int, float,
 // bool, bytes, time, comment).
