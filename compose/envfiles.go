@@ -25,6 +25,9 @@ func (g *guard) interpolationEnv(vars map[string]string) (types.Mapping, error) 
 	case !fi.IsDir(): // compose passes over a directory
 		data, err := g.budget.readEnv(g.repo, f)
 		if err == nil {
+			data, _, err = g.sops.env(f, data)
+		}
+		if err == nil {
 			err = g.budget.parseEnv(data, f, "", env, types.Mapping(vars).Resolve)
 		}
 		if err != nil {
@@ -82,6 +85,9 @@ func (g *guard) environment(spec *types.ServiceConfig, projectEnv types.Mapping)
 			continue
 		}
 		if err == nil {
+			data, _, err = g.sops.env(f.Path, data)
+		}
+		if err == nil {
 			err = g.budget.parseEnv(data, f.Path, f.Format, environment, lookup)
 		}
 		if err != nil {
@@ -105,6 +111,9 @@ func (g *guard) labels(spec *types.ServiceConfig) error {
 	for _, f := range spec.LabelFiles {
 		data, err := g.budget.readEnv(g.repo, f)
 		vars := types.Mapping{}
+		if err == nil {
+			data, _, err = g.sops.env(f, data)
+		}
 		if err == nil {
 			err = g.budget.parseEnv(data, f, "", vars, resolve)
 		}

@@ -43,6 +43,8 @@ type guard struct {
 	written written
 	// obsoleteVersion: the compose file has a top-level version.
 	obsoleteVersion bool
+	// sops decrypts the files sops encrypted.
+	sops *sopsFiles
 }
 
 // project is a compose project: the stack's own, or an included one.

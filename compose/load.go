@@ -37,6 +37,9 @@ type Options struct {
 	// there. Empty: the stacks run where they are (a working copy checked
 	// by moor validate), and no files are listed.
 	StacksRoot string
+	// Secrets are how SOPS-encrypted files are read. Without keys, an
+	// encrypted file refuses its stack (unless Secrets.Unkeyed).
+	Secrets Secrets
 }
 
 // Load discovers and loads every stack under root. A stack that fails to
@@ -84,16 +87,20 @@ func LoadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	if sd.Err != nil {
 		return nil, fmt.Errorf("stack %s (%s): %w", sd.Name, sd.rel(sd.File), sd.Err)
 	}
-	st, err := loadStack(ctx, sd, opts)
+	st, sops, err := loadStack(ctx, sd, opts)
 	if err != nil {
-		return nil, bounded(newStackError(sd, fmt.Sprintf("stack %s (%s): ", sd.Name, sd.rel(sd.File)), err).bound(maxErrorBytes))
+		err = bounded(newStackError(sd, fmt.Sprintf("stack %s (%s): ", sd.Name, sd.rel(sd.File)), err).bound(maxErrorBytes))
+		if msg := sops.redact(err.Error()); msg != err.Error() {
+			err = &redactedError{msg: msg, err: err}
+		}
+		return nil, err
 	}
 	return st, nil
 }
 
-func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack, error) {
+func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack, *sopsFiles, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if sd.Root == "" {
 		sd.Root = sd.Dir
@@ -103,16 +110,20 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	}
 	r, err := openRepo(sd.Repo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer r.Close()
-	g := &guard{sd: sd, repo: r, budget: newBudget(ctx, opts.Limits), projects: map[string]*project{}}
+	sops, err := newSopsFiles(r, sd.Repo, opts.Secrets)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := &guard{sd: sd, repo: r, budget: newBudget(ctx, opts.Limits), projects: map[string]*project{}, sops: sops}
 	p, err := g.loadProject(opts)
 	if err != nil {
-		return nil, err
+		return nil, g.sops, err
 	}
 	if err := checkProject(p); err != nil {
-		return nil, err
+		return nil, g.sops, err
 	}
 	host := newHostDirs(sd, opts.StacksRoot)
 	host.repoReal = r.real
@@ -143,7 +154,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		}
 		st.Volumes[key] = v
 	}
-	m := mapper{sd: sd, project: p, repo: r, budget: g.budget, host: host, files: &stackFiles{}, warnings: &st.Warnings, written: g.written}
+	m := mapper{sd: sd, project: p, repo: r, budget: g.budget, host: host, files: &stackFiles{}, warnings: &st.Warnings, written: g.written, sops: sops}
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		svc := p.Services[name]
 		s, err := m.service(&svc)
@@ -157,17 +168,24 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		st.Services[name] = s
 	}
 	st.Claims = m.claims(p, sd.Name, st.Services)
+	st.Secrets, st.Redact = sops.files, sops.values
+	for _, s := range st.Services {
+		s.SecretFields = sops.secretFields(s)
+	}
+	for i, w := range st.Warnings {
+		st.Warnings[i] = sops.redact(w)
+	}
 	errs = append(errs, checkStackClaims(st))
 	errs = append(errs, checkPlatforms(st.Services))
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, g.sops, err
 	}
 	if opts.StacksRoot != "" {
 		if st.Files, err = m.listFiles(); err != nil {
-			return nil, err
+			return nil, g.sops, err
 		}
 	}
-	return st, nil
+	return st, g.sops, nil
 }
 
 // loadProject runs compose-go on the stack: interpolation from the stack's

@@ -153,6 +153,9 @@ func (m mapper) volumeMount(v types.ServiceVolumeConfig) (reconcile.Mount, error
 			return mt, err
 		}
 		mt.Source, mt.Content = src, content
+		if m.sops.decrypted(src) {
+			mt.ReadOnly = true // a decrypted file is never written back
+		}
 		if content != "" {
 			// The source is in the repository and exists: how a missing
 			// one would be handled does not matter, and must not make the
@@ -196,6 +199,12 @@ func (m mapper) bindSource(src string, create bool) (string, string, error) {
 	case err != nil:
 		return "", "", fmt.Errorf("bind source %s: %w", m.sd.rel(src), err)
 	}
+	if host, digest, ok, err := m.sops.file(m.repo, src); ok || err != nil {
+		if err != nil {
+			return "", "", fmt.Errorf("bind source %s: %w", m.sd.rel(src), err)
+		}
+		return host, digest, nil
+	}
 	digest, err := m.contentDigest(rel)
 	if err != nil {
 		return "", "", fmt.Errorf("bind source %s: %w", m.sd.rel(src), err)
@@ -217,6 +226,11 @@ func (m mapper) fileMount(kind string, ref types.FileReferenceConfig, obj types.
 	rel, err := m.repo.resolve(src)
 	if err != nil {
 		return reconcile.Mount{}, fmt.Errorf("%s %s: file %q: %w", kind, ref.Source, m.sd.rel(src), describe(err))
+	}
+	if host, digest, ok, err := m.sops.file(m.repo, src); err != nil {
+		return reconcile.Mount{}, fmt.Errorf("%s %s: file %q: %w", kind, ref.Source, m.sd.rel(src), err)
+	} else if ok {
+		return reconcile.Mount{Type: reconcile.MountBind, Source: host, Target: fileTarget(kind, ref), ReadOnly: true, Content: digest}, nil
 	}
 	content, err := m.contentDigest(rel)
 	if err != nil {

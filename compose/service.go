@@ -34,6 +34,8 @@ type mapper struct {
 	warnings *[]string
 	// written is the stack's compose file as written, for messages.
 	written written
+	// sops decrypts the files sops encrypted.
+	sops *sopsFiles
 }
 
 // warn records a warning about service s.

@@ -87,7 +87,31 @@ type Stack struct {
 	// Claims are the host ports and container names the stack's services
 	// hold alone, for the check across the stacks of a revision.
 	Claims []Claim `json:"-"`
+	// Secrets are the files the stack's binds need decrypted: written to
+	// a memory-backed directory before its containers are created, never
+	// to disk. A stack with secrets, or whose configuration holds a
+	// decrypted value (Redact), is never recorded with its specs.
+	Secrets []SecretFile `json:"-"`
+	// Redact are the decrypted values the stack's configuration may hold:
+	// every message about the stack is scrubbed of them.
+	Redact []string `json:"-"`
 }
+
+// SecretFile is a decrypted file a container binds read-only.
+type SecretFile struct {
+	// Path is where on the host it is bound from: a file in the source's
+	// secrets directory, named by Digest.
+	Path string
+	// Digest is "sha256:<hex>" of Data, as the bind's Mount.Content.
+	Digest string
+	Data   []byte
+	// From names the file of the repository it was decrypted from.
+	From string
+}
+
+// Sensitive reports whether the stack's configuration holds decrypted
+// values.
+func (s *Stack) Sensitive() bool { return len(s.Secrets) > 0 || len(s.Redact) > 0 }
 
 // StackFiles are the tracked files of a stack's directory as of one
 // revision.
@@ -134,6 +158,9 @@ type Service struct {
 	// host (compose's build:); Spec.Image is then BuildSpec.Image, which
 	// names the build's hash, so the service's Hash changes with it.
 	Build *BuildSpec `json:",omitempty"`
+	// SecretFields name the compose fields of Spec that hold a decrypted
+	// value, so that a change of them is told as "(secret changed)".
+	SecretFields []string `json:",omitempty"`
 }
 
 // ComposeService is what docker compose v2 records of a service on its

@@ -65,6 +65,15 @@ var composeField = map[string]string{
 	"Annotations": "annotations",
 }
 
+// ComposeFieldName is the compose field a ContainerSpec field is written
+// as ("Env": "environment").
+func ComposeFieldName(specField string) string {
+	if name := composeField[specField]; name != "" {
+		return name
+	}
+	return strings.ToLower(specField)
+}
+
 // FieldDigests summarizes the spec per field, as "name=digest" pairs sorted
 // by name and joined by commas, where digest is the first 8 hex digits of
 // the sha256 of the field's JSON. Only fields that are set appear. Stored in
@@ -81,10 +90,7 @@ func (s ContainerSpec) FieldDigests() string {
 	}
 	pairs := make([]string, 0, len(m))
 	for k, v := range m {
-		name := composeField[k]
-		if name == "" {
-			name = strings.ToLower(k)
-		}
+		name := ComposeFieldName(k)
 		sum := sha256.Sum256(v)
 		pairs = append(pairs, name+"="+hex.EncodeToString(sum[:4]))
 	}

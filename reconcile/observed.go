@@ -89,6 +89,8 @@ type Container struct {
 	StaleNamespace bool
 	Created        time.Time
 	Labels         map[string]string
+	// Binds are the host paths the container binds.
+	Binds []string
 }
 
 // Running reports whether the container is up (running or restarting).

@@ -663,6 +663,11 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 	if !cur.Adopted && cur.ConfigHash != svc.Hash {
 		cause := "config changed"
 		if fields := ChangedFields(cur.Labels[LabelConfigFields], svc.Spec.FieldDigests()); len(fields) > 0 {
+			for i, f := range fields {
+				if slices.Contains(svc.SecretFields, f) {
+					fields[i] += " (secret changed)"
+				}
+			}
 			cause += ": " + strings.Join(fields, ", ")
 		}
 		return &replacement{n: n, old: *cur, cause: cause}

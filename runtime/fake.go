@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 
 	"github.com/moor-dev/moor/reconcile"
 )
@@ -205,7 +206,19 @@ func (f *Fake) summary(c *fakeContainer) container.Summary {
 		Labels:  maps.Clone(c.labels),
 		State:   container.ContainerState(c.state),
 		Status:  statusText(c.state, c.exitCode, c.health),
+		Mounts:  f.mountPoints(c),
 	}
+}
+
+// mountPoints are the container's binds as the engine lists them.
+func (f *Fake) mountPoints(c *fakeContainer) []container.MountPoint {
+	var mps []container.MountPoint
+	for _, m := range c.spec.Mounts {
+		if m.Type == reconcile.MountBind {
+			mps = append(mps, container.MountPoint{Type: mount.TypeBind, Source: m.Source, Destination: m.Target})
+		}
+	}
+	return mps
 }
 
 // Pull fetches ref from the fake registry (see Publish) into the local

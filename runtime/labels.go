@@ -8,6 +8,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 
 	"github.com/moor-dev/moor/reconcile"
 )
@@ -19,7 +20,19 @@ func fromSummary(s container.Summary) reconcile.Container {
 	c := parseContainer(s.ID, containerName(s.Names), s.Image, s.ImageID, string(s.State), s.Labels)
 	c.Created = time.Unix(s.Created, 0).UTC()
 	c.ExitCode, c.Health = parseStatus(s.Status)
+	c.Binds = bindSources(s.Mounts)
 	return c
+}
+
+// bindSources are the host paths of a container's binds.
+func bindSources(mps []container.MountPoint) []string {
+	var srcs []string
+	for _, m := range mps {
+		if m.Type == mount.TypeBind {
+			srcs = append(srcs, m.Source)
+		}
+	}
+	return srcs
 }
 
 // fromInspect is the domain's view of one inspected container, with
@@ -44,6 +57,7 @@ func fromInspect(r container.InspectResponse) reconcile.Container {
 	}
 	c := parseContainer(r.ID, strings.TrimPrefix(r.Name, "/"), image, r.Image, state, labels)
 	c.ExitCode, c.Health, c.Restarts, c.HealthOutput = exit, health, r.RestartCount, healthOutput
+	c.Binds = bindSources(r.Mounts)
 	if t, err := time.Parse(time.RFC3339Nano, r.Created); err == nil {
 		c.Created = t.UTC()
 	}

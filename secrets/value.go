@@ -103,6 +103,8 @@ type opener struct {
 	key  []byte
 	meta *metadata
 	mac  hash.Hash
+	// blank gives every encrypted value as empty, without a key.
+	blank bool
 }
 
 func newOpener(key []byte, m *metadata) *opener {
@@ -118,6 +120,12 @@ func newOpener(key []byte, m *metadata) *opener {
 // unless the file hashes encrypted values only. clear gives a clear
 // value's bytes as sops hashes them.
 func (o *opener) value(s string, path []string, clear func() ([]byte, bool)) (plain, error) {
+	if o.blank {
+		if isEnc(s) {
+			s = ""
+		}
+		return plain{text: s, typ: "str"}, nil
+	}
 	if !isEnc(s) {
 		if !o.meta.MACOnlyEncrypted {
 			if b, ok := clear(); ok {
@@ -143,7 +151,7 @@ func (o *opener) value(s string, path []string, clear func() ([]byte, bool)) (pl
 // comment decrypts an encrypted comment; one that does not decrypt is kept
 // as written, as sops keeps it.
 func (o *opener) comment(s string, path []string) string {
-	if !isEnc(s) {
+	if !isEnc(s) || o.blank {
 		return s
 	}
 	p, err := open(o.key, s, aad(path))
