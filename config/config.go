@@ -12,6 +12,7 @@
 //	listen: 127.0.0.1:9100     # "" or "off" serves nothing
 //	log_level: info            # debug|info|warn|error
 //	log_format: console        # console|json
+//	secrets_dir: /run/moor/secrets   # memory-backed (tmpfs): where decrypted files are bound from
 //	api:
 //	  token_file: ""           # a file holding the bearer token of the HTTP API
 //	  max_connections: 256     # connections the listen address keeps open at once
@@ -38,6 +39,15 @@
 //	    stacks_dir: ""         # where the stacks' directories live: STATE/stacks/NAME, or e.g. /opt/stacks
 //	    adopt: false           # true: take over the running compose projects of the stacks
 //	    verify: {}             # none: commits are not checked for signatures
+//	    sops: {}               # none: a SOPS-encrypted file refuses its stack
+//
+// SOPS-encrypted files of the repository (.env, env_file, label_file,
+// configs and secrets files, bound files) are decrypted with key files,
+// never keys written here:
+//
+//	sops:
+//	  age_key_file: /etc/moor/age.key   # age-keygen's output
+//	  pgp_key_file: /etc/moor/pgp.asc   # gpg --export-secret-keys --armor, no passphrase
 //
 // Signed commits: the commit to be applied must be signed by one of these
 // keys (OpenPGP armored public keys, or SSH keys in git's allowed-signers
@@ -92,9 +102,12 @@ const (
 	DefaultListen    = "127.0.0.1:9100"
 	DefaultLogLevel  = "info"
 	DefaultLogFormat = "console"
-	DefaultRef       = "main"
-	DefaultInterval  = 30 * time.Second
-	DefaultTimeout   = 10 * time.Minute
+	// DefaultSecretsDir is where decrypted files are kept: /run is a
+	// tmpfs on a systemd host.
+	DefaultSecretsDir = "/run/moor/secrets"
+	DefaultRef        = "main"
+	DefaultInterval   = 30 * time.Second
+	DefaultTimeout    = 10 * time.Minute
 	// DefaultDriftInterval is how often a poll that finds the source
 	// unchanged also observes the engine. Drift a container's stop or
 	// removal makes is found at once through the engine's events; the
@@ -124,8 +137,11 @@ type Config struct {
 	LogLevel  string
 	LogFormat string
 	// API is how the listen address is guarded.
-	API     API
-	Sources []Source
+	API API
+	// SecretsDir is the memory-backed directory (absolute) that decrypted
+	// files are written to and bound from, a directory per source.
+	SecretsDir string
+	Sources    []Source
 }
 
 // API is the api: block: who may see everything the listen address
@@ -180,6 +196,15 @@ type Source struct {
 	Verify Verify
 	// Auth is how moor authenticates to Repo; zero for none.
 	Auth Auth
+	// SOPS are the key files that decrypt the repository's SOPS files;
+	// zero for none.
+	SOPS SOPS
+}
+
+// SOPS is a source's sops: block: key files, never keys.
+type SOPS struct {
+	AgeKeyFile string // age identities, as age-keygen writes them
+	PGPKeyFile string // an OpenPGP secret key export without a passphrase
 }
 
 // Auth is a source's auth block. It holds file paths and the name of an
@@ -288,6 +313,11 @@ func (c *Config) validate(file string, pos map[string]int) error {
 	if c.Listen == "off" {
 		c.Listen = ""
 	}
+	c.SecretsDir = orDefault(c.SecretsDir, DefaultSecretsDir)
+	if !filepath.IsAbs(c.SecretsDir) {
+		v.add("secrets_dir", fmt.Sprintf("%q must be an absolute path", c.SecretsDir))
+	}
+	c.SecretsDir = filepath.Clean(c.SecretsDir)
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			v.add("listen", fmt.Sprintf("%q is not host:port or \"off\": %v", c.Listen, err))

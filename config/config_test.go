@@ -20,6 +20,7 @@ log_format: json
 api:
   token_file: /etc/moor/api-token
   max_connections: 64
+secrets_dir: /dev/shm/moor
 sources:
   - name: prod
     repo: https://git.example.com/ops/deploy.git
@@ -35,6 +36,9 @@ sources:
     auth:
       username: deploy
       password_file: /etc/moor/token
+    sops:
+      age_key_file: /etc/moor/age.key
+      pgp_key_file: /etc/moor/pgp.asc
   - name: stage.2
     repo: git@git.example.com:ops/deploy.git
     interval: 1m
@@ -52,7 +56,7 @@ func TestParseFull(t *testing.T) {
 	}
 	want := &Config{
 		StateDir: "/srv/moor", Listen: "0.0.0.0:9200", LogLevel: "debug", LogFormat: "json",
-		API: API{TokenFile: "/etc/moor/api-token", MaxConnections: 64},
+		API: API{TokenFile: "/etc/moor/api-token", MaxConnections: 64}, SecretsDir: "/dev/shm/moor",
 		Sources: []Source{
 			{
 				Name: "prod", Repo: "https://git.example.com/ops/deploy.git", Ref: "release",
@@ -61,6 +65,7 @@ func TestParseFull(t *testing.T) {
 				Profiles:  []string{"a", "b"}, Timeout: 5 * time.Minute, MaxReplicas: 50, Drift: DriftRepair,
 				DriftInterval: time.Hour,
 				Auth:          Auth{Username: "deploy", PasswordFile: "/etc/moor/token"},
+				SOPS:          SOPS{AgeKeyFile: "/etc/moor/age.key", PGPKeyFile: "/etc/moor/pgp.asc"},
 			},
 			{
 				Name: "stage.2", Repo: "git@git.example.com:ops/deploy.git", Ref: "main",
@@ -81,7 +86,7 @@ func TestDefaults(t *testing.T) {
 	const minimal = "sources:\n  - {name: prod, repo: /srv/deploy}\n"
 	want := &Config{
 		StateDir: "/from/env", Listen: "127.0.0.1:9100", LogLevel: "info", LogFormat: "console",
-		API:     API{MaxConnections: DefaultMaxConnections},
+		API: API{MaxConnections: DefaultMaxConnections}, SecretsDir: DefaultSecretsDir,
 		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair, DriftInterval: 5 * time.Minute}},
 	}
 	got, err := Parse([]byte(minimal), "moor.yaml", Defaults{StateDir: "/from/env"})
@@ -361,6 +366,16 @@ func TestErrors(t *testing.T) {
 			[]string{`moor.yaml:6: sources[0].auth.password: secrets are not written in the config file: use password_file or password_env`},
 		},
 		{
+			"sops: an inline age key",
+			httpsSrc + "    sops:\n      age_key: AGE-SECRET-KEY-1INLINE\n",
+			[]string{`moor.yaml:5: sources[0].sops.age_key: secrets are not written in the config file: use age_key_file`},
+		},
+		{
+			"a relative secrets_dir",
+			"secrets_dir: run/moor\n" + httpsSrc,
+			[]string{`moor.yaml:1: secrets_dir: "run/moor" must be an absolute path`},
+		},
+		{
 			"a password in the repo URL",
 			"sources:\n  - name: prod\n    repo: https://u:hunter2-url@git.example.com/r.git\n",
 			[]string{`moor.yaml:3: sources[0].repo: https://***@git.example.com/r.git: the URL is refused: it holds a password. moor takes no credentials in URLs: put the password or token in a file or environment variable named by the source's auth (password_file or password_env`},
@@ -424,7 +439,7 @@ func TestValidateBuilt(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	want := &Config{StateDir: "/s", LogLevel: "info", LogFormat: "console", API: API{MaxConnections: DefaultMaxConnections},
+	want := &Config{StateDir: "/s", LogLevel: "info", LogFormat: "console", API: API{MaxConnections: DefaultMaxConnections}, SecretsDir: DefaultSecretsDir,
 		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair, DriftInterval: 5 * time.Minute}}}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)

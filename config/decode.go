@@ -55,6 +55,7 @@ func configFields(c *Config) []field {
 		{"listen", func(d *decoder, n *yaml.Node, at string) { c.Listen = d.str(n, at) }},
 		{"log_level", func(d *decoder, n *yaml.Node, at string) { c.LogLevel = d.str(n, at) }},
 		{"log_format", func(d *decoder, n *yaml.Node, at string) { c.LogFormat = d.str(n, at) }},
+		{"secrets_dir", func(d *decoder, n *yaml.Node, at string) { c.SecretsDir = d.str(n, at) }},
 		{"api", func(d *decoder, n *yaml.Node, at string) {
 			d.mapping(n, at, []field{
 				{"token_file", func(d *decoder, n *yaml.Node, at string) { c.API.TokenFile = d.str(n, at) }},
@@ -95,6 +96,14 @@ func sourceFields(s *Source) []field {
 			})
 		}},
 		{"auth", func(d *decoder, n *yaml.Node, at string) { d.mapping(n, at, authFields(&s.Auth)) }},
+		{"sops", func(d *decoder, n *yaml.Node, at string) {
+			d.mapping(n, at, []field{
+				{"age_key_file", func(d *decoder, n *yaml.Node, at string) { s.SOPS.AgeKeyFile = d.str(n, at) }},
+				{"pgp_key_file", func(d *decoder, n *yaml.Node, at string) { s.SOPS.PGPKeyFile = d.str(n, at) }},
+				{"age_key", inlineSecret("age_key_file")},
+				{"pgp_key", inlineSecret("pgp_key_file")},
+			})
+		}},
 		{"drift", func(d *decoder, n *yaml.Node, at string) { s.Drift = d.str(n, at) }},
 		{"drift_interval", func(d *decoder, n *yaml.Node, at string) { s.DriftInterval = d.duration(n, at) }},
 		{"prune", func(d *decoder, n *yaml.Node, at string) {
