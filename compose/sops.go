@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -221,3 +222,51 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// CheckEncrypted walks the repository at root and returns, one a file,
+// the files its .sops.yaml marks as encrypted that are not SOPS files
+// (a secret committed in the clear) or that moor cannot read, whether or
+// not a stack uses them. It needs no key.
+func CheckEncrypted(root string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(root, ".sops.yaml"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf(".sops.yaml: %w", err)
+	}
+	rules, err := secrets.ParseRules(data)
+	if err != nil {
+		return nil, fmt.Errorf(".sops.yaml: %w", err)
+	}
+	var problems []string
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		re, ok := rules.Marked(rel)
+		if !ok || rel == ".sops.yaml" {
+			return nil
+		}
+		content, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		switch err := secrets.Check(content, secrets.FormatOf(p)); {
+		case errors.Is(err, secrets.ErrNotEncrypted):
+			problems = append(problems, fmt.Sprintf("%s is not encrypted, but .sops.yaml says files matching %q are: encrypt it with sops before committing it", rel, re))
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: sops: %v", rel, err))
+		}
+		return nil
+	})
+	return problems, err
+}

@@ -37,9 +37,12 @@ import (
 type Controller struct {
 	Source   config.Source
 	StateDir string
-	Runtime  reconcile.Runtime
-	Ledger   *ledger.Ledger
-	Log      *zap.Logger
+	// SecretsDir is the memory-backed directory decrypted files are
+	// written to, a directory per source (config.Config.SecretsDir).
+	SecretsDir string
+	Runtime    reconcile.Runtime
+	Ledger     *ledger.Ledger
+	Log        *zap.Logger
 	// Metrics, when set, records every run.
 	Metrics *Metrics
 	// Executor holds the apply settings; its Runtime and Log are set from
@@ -307,12 +310,17 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 	if c.WorkDir == "" && c.loaded.rev == rev && c.loaded.desired != nil {
 		return c.loaded.desired, nil
 	}
+	sec, err := c.composeSecrets()
+	if err != nil {
+		return nil, err
+	}
 	opts := compose.Options{
 		Repo:       snap.Dir,
 		Variables:  c.Source.Variables,
 		Profiles:   c.Source.Profiles,
 		Limits:     compose.Limits{Replicas: c.Source.MaxReplicas},
 		StacksRoot: c.StacksRoot(),
+		Secrets:    sec,
 	}
 	key := c.loadKey(rev, root, opts)
 	cached := cachedLoad(c.StateDir, c.Source.Name, key)
@@ -323,6 +331,9 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 		var err error
 		if d, err = c.loadStacks(ctx, root, rev, opts); err != nil {
 			return nil, err
+		}
+		if slices.ContainsFunc(slices.Collect(maps.Values(d.Stacks)), (*reconcile.Stack).Sensitive) {
+			key = "" // decrypted values stay in memory
 		}
 		if key != "" {
 			if err := compose.Hermetic(snap.Dir); err != nil {
@@ -390,6 +401,9 @@ func (c *Controller) apply(ctx context.Context, check bool) (*Outcome, error) {
 	}
 	d := out.Desired
 	if !out.Plan.Empty() {
+		if err := c.writeSecrets(d); err != nil {
+			return out, err
+		}
 		ex := c.Executor
 		ex.Runtime, ex.Files, ex.Log = c.Runtime, c.files, c.Log.With(zap.String("revision", d.Revision))
 		end := c.beginRollout(out)
@@ -405,6 +419,7 @@ func (c *Controller) apply(ctx context.Context, check bool) (*Outcome, error) {
 			return out, err
 		}
 		c.clock.mark("verify")
+		c.pruneSecrets(d, out.Observed)
 	}
 	if c.WorkDir == "" {
 		// What the apply took over is the instance's from now on.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -45,6 +46,17 @@ func desiredPath(stateDir, source string) string {
 func writeDesired(stateDir string, d *reconcile.Desired, driftReport bool, key string) error {
 	f := desiredFile{Version: desiredVersion, Source: d.Source, Owner: d.Owner, Revision: d.Revision, Stacks: d.Stacks,
 		PruneVolumes: d.PruneVolumes, DriftReport: driftReport}
+	cloned := false
+	for name, st := range d.Stacks {
+		if st == nil || !st.Sensitive() {
+			continue
+		}
+		key = "" // decrypted values are not kept on disk
+		if !cloned {
+			f.Stacks, cloned = maps.Clone(d.Stacks), true
+		}
+		f.Stacks[name] = recordable(st)
+	}
 	if len(d.Broken) > 0 {
 		key = "" // an error is not kept as what it is
 		f.Broken = map[string]string{}

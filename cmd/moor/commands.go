@@ -19,6 +19,7 @@ import (
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
+	"github.com/moor-dev/moor/secrets"
 	"github.com/moor-dev/moor/server"
 )
 
@@ -201,9 +202,15 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	fs.Var(&vars, "var", "KEY=VALUE compose interpolation variable (repeatable)")
 	fs.Var(&profiles, "profile", "compose profile to enable (repeatable)")
 	maxReplicas := fs.Int("max-replicas", config.DefaultMaxReplicas, "the most replicas one service may ask for (the max_replicas of the source that deploys the repository)")
+	ageKey := fs.String("sops-age-key-file", "", "an age key file that decrypts the repository's SOPS files; without a key file, encrypted files are checked but not decrypted")
+	pgpKey := fs.String("sops-pgp-key-file", "", "an OpenPGP secret key file (no passphrase) that decrypts the repository's SOPS files")
 	return func(ctx context.Context, e *env, args []string) int {
 		if *maxReplicas < 1 {
 			return e.errorf("--max-replicas %d: want at least 1", *maxReplicas)
+		}
+		keys, err := secrets.LoadKeys(*ageKey, *pgpKey)
+		if err != nil {
+			return e.errorf("%v", err)
 		}
 		dir := "."
 		switch len(args) {
@@ -221,6 +228,17 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			return e.errorf("%s holds no stacks (no directory with a compose.yaml)", dir)
 		}
 		code := exitOK
+		// A file .sops.yaml marks as encrypted is checked whether or not
+		// a stack uses it: a secret committed in the clear is refused
+		// before it is pushed.
+		problems, err := compose.CheckEncrypted(dir)
+		if err != nil {
+			return e.errorf("%v", err)
+		}
+		for _, p := range problems {
+			fmt.Fprintf(e.stdout, "error .sops.yaml: %s\n", printable.Escape(p))
+			code = exitError
+		}
 		loaded := map[string]*reconcile.Stack{}
 		errs := map[string]error{}
 		// What compose-go still logs itself (an unset variable in an
@@ -238,6 +256,7 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 				Variables: vars.m,
 				Profiles:  profiles,
 				Limits:    compose.Limits{Replicas: *maxReplicas},
+				Secrets:   compose.Secrets{Keys: keys, Unkeyed: keys == nil},
 			})
 			if err != nil {
 				errs[sd.Name] = err

@@ -220,6 +220,7 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 	for _, s := range cfg.Sources {
 		ctl := controller.New(s, cfg.StateDir, p.docker, p.ledger, p.log)
 		ctl.Metrics = metrics
+		ctl.SecretsDir = cfg.SecretsDir
 		ctl.Executor.Step = stepHook
 		p.sources = append(p.sources, ctl)
 	}
