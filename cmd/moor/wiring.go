@@ -33,6 +33,7 @@ type common struct {
 	profiles   listFlag
 	interval   time.Duration
 	schedule   string
+	secretsDir string
 }
 
 func defaultStateDir() string {
@@ -56,6 +57,9 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.Var(&c.vars, "var", "KEY=VALUE compose interpolation variable (repeatable)")
 	fs.Var(&c.profiles, "profile", "compose profile to enable (repeatable)")
 	fs.IntVar(&c.src.MaxReplicas, "max-replicas", config.DefaultMaxReplicas, "the most replicas one service of the source may ask for")
+	fs.StringVar(&c.src.SOPS.AgeKeyFile, "sops-age-key-file", "", "for --repo: an age key file that decrypts the repository's SOPS-encrypted files")
+	fs.StringVar(&c.src.SOPS.PGPKeyFile, "sops-pgp-key-file", "", "for --repo: an OpenPGP secret key file (no passphrase) that decrypts them")
+	fs.StringVar(&c.secretsDir, "secrets-dir", "", "for --repo: the tmpfs directory decrypted files are bound from (default "+config.DefaultSecretsDir+")")
 }
 
 // sources returns the sources the flags describe: the one --repo names, or
@@ -103,7 +107,7 @@ func (c *common) sources(withSchedule bool) (*config.Config, error) {
 			s.Repo = abs
 		}
 	}
-	cfg := &config.Config{StateDir: c.stateDir, LogFormat: c.logFormat, LogLevel: c.logLevel, Listen: "", Sources: []config.Source{s}}
+	cfg := &config.Config{StateDir: c.stateDir, LogFormat: c.logFormat, LogLevel: c.logLevel, Listen: "", SecretsDir: c.secretsDir, Sources: []config.Source{s}}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
