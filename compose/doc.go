@@ -89,6 +89,19 @@
 // It counts against the stack's HashBytes. A read_only service refuses
 // them, as compose does.
 //
+// # SOPS-encrypted files
+//
+// A .env, env_file or label_file, a config or secret from a file, or a
+// bound file that sops encrypted is decrypted in memory with
+// Options.Secrets.Keys (package secrets; sopsFiles in sops.go): dotenv
+// values into the environment, a bound file into Stack.Secrets, bound
+// read-only from Secrets.Dir under its digest, which is the mount's
+// Content (a changed secret replaces exactly the containers that bind it).
+// A file the repository's .sops.yaml marks as encrypted that is in the
+// clear refuses the stack. The stack's messages are scrubbed of decrypted
+// values (Stack.Redact), and Service.SecretFields names the fields that
+// hold one, so that a plan says "environment (secret changed)".
+//
 // # Messages
 //
 // A stack's error holds all of its problems, one a line, each line naming
