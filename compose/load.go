@@ -77,6 +77,12 @@ func Load(ctx context.Context, root string, opts Options) (*reconcile.Desired, e
 		d.Broken[name] = err
 		delete(d.Stacks, name)
 	}
+	// A stack that needs one that is not there, or a cycle of them: not
+	// started without what it needs (x-moor.depends_on).
+	for name, err := range CheckOrder(d.Stacks, d.Broken) {
+		d.Broken[name] = err
+		delete(d.Stacks, name)
+	}
 	return d, nil
 }
 
@@ -138,6 +144,9 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		Warnings: g.warnings(),
 	}
 	var errs []error
+	if st.DependsOn, err = stackNeeds(p); err != nil {
+		errs = append(errs, err)
+	}
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
 		n, err := networkSpec(key, p.Networks[key])
 		if err != nil {

@@ -95,6 +95,10 @@ type Stack struct {
 	// Redact are the decrypted values the stack's configuration may hold:
 	// every message about the stack is scrubbed of them.
 	Redact []string `json:"-"`
+	// DependsOn are the stacks this one needs (x-moor.depends_on), sorted:
+	// they are up before its container ops start, and it is removed before
+	// them. Each is a stack of the revision; a cycle is refused at load.
+	DependsOn []string `json:",omitempty"`
 }
 
 // SecretFile is a decrypted file a container binds read-only.

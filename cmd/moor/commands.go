@@ -266,6 +266,10 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		}
 		for name, err := range compose.CheckClaims(loaded) {
 			errs[name] = err
+			delete(loaded, name)
+		}
+		for name, err := range compose.CheckOrder(loaded, errs) {
+			errs[name] = err
 		}
 		for _, sd := range stacks {
 			st, err := loaded[sd.Name], errs[sd.Name]
