@@ -33,6 +33,10 @@ type Constraints struct {
 	// by name: a volume or a stack directory they lack is data that should
 	// be there, and the plan warns when it makes them anew.
 	RanBefore map[string]bool
+	// StackNeeds are the stacks each stack needed (x-moor.depends_on) as
+	// of the last revision that held it, by name: a stack removed from git
+	// is removed after the removed stacks that needed it.
+	StackNeeds map[string][]string
 	// Explicit is an operator's apply (`moor apply`, `moor plan`): held
 	// services are retried and reported drift is repaired now, and the
 	// plan notes it.

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -95,10 +96,11 @@ func (r *applyRun) waitDependencies(ctx context.Context, g *serviceGroup, groups
 	seen := map[string]bool{}
 	for _, i := range g.idx {
 		for _, w := range r.results[i].Op.Waits {
-			if seen[w.Service] {
+			key := ServiceKey(cmp.Or(w.Stack, g.stack), w.Service)
+			if seen[key] {
 				continue
 			}
-			seen[w.Service] = true
+			seen[key] = true
 			if err := r.waitDependency(ctx, g.stack, w, groups); err != nil && w.Required {
 				return err
 			}
@@ -108,6 +110,9 @@ func (r *applyRun) waitDependencies(ctx context.Context, g *serviceGroup, groups
 }
 
 func (r *applyRun) waitDependency(ctx context.Context, stack string, w Wait, groups map[string]*serviceGroup) error {
+	if w.Stack != "" {
+		return r.waitStack(ctx, w, groups)
+	}
 	if dg := groups[ServiceKey(stack, w.Service)]; dg != nil {
 		select {
 		case <-dg.done:

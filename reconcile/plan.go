@@ -107,12 +107,20 @@ type Op struct {
 	// seq is where a remove runs among its service's ops (seqFirst or
 	// seqLast).
 	seq int
+	// rank is where a container op's stack runs among the stacks
+	// (stackorder.go).
+	rank int
 }
 
 // String renders the op as `moor plan` prints it:
-// "replace web/api/1 (config changed: environment) [start-first, batch 1/2, rollback on failure]".
+// "replace web/api/1 (config changed: environment) [start-first, batch 1/2, rollback on failure]";
+// an op that waits for other stacks (x-moor.depends_on) says so after its
+// cause: "create web/api/1 (missing) after stack db".
 func (o Op) String() string {
 	s := fmt.Sprintf("%s %s (%s)", o.Kind, o.Resource, o.Cause)
+	if after := o.afterStacks(); after != "" {
+		s += " " + after
+	}
 	if o.Rollout != nil {
 		s += " " + o.Rollout.String()
 	}

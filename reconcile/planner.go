@@ -28,7 +28,14 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 		p.Broken[name] = printable.Error(err) // it quotes the repository's files
 	}
 	owned := ownedBy(o, d, c)
-	b := &builder{d: d, c: c, plan: p, images: o.Images, buildHashes: o.BuildHashes, files: o.Files, pulls: map[string]*Op{}, owned: owned}
+	var removed []string
+	for _, name := range slices.Sorted(maps.Keys(owned.stacks)) {
+		if _, wanted := d.Stacks[name]; !wanted && d.Broken[name] == nil {
+			removed = append(removed, name)
+		}
+	}
+	b := &builder{d: d, c: c, plan: p, images: o.Images, buildHashes: o.BuildHashes, files: o.Files, pulls: map[string]*Op{}, owned: owned,
+		order: orderStacks(d, c, removed)}
 	for _, name := range slices.Sorted(maps.Keys(d.Stacks)) {
 		if why, ok := owned.conflicts[name]; ok {
 			p.Conflicts[name] = why
@@ -39,20 +46,19 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 			p.Warnings = append(p.Warnings, "stack "+name+": "+w)
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(owned.stacks)) {
-		_, wanted := d.Stacks[name]
-		_, broken := d.Broken[name]
-		if !wanted && !broken {
-			b.removeStack(name, owned.stacks[name])
-		}
+	for _, name := range removed {
+		b.removeStack(name, owned.stacks[name])
 	}
+	b.holdDependents()
 	for _, img := range slices.Sorted(maps.Keys(b.pulls)) {
 		b.ops = append(b.ops, *b.pulls[img])
 	}
+	b.rankOps()
 	slices.SortStableFunc(b.ops, compareOps)
 	p.Ops = b.ops
 	linkNeeds(p.Ops)
 	b.linkWaits()
+	b.linkStacks()
 	if c.ReportDrift && len(p.Ops) > 0 {
 		if c.Explicit {
 			p.Notes = append(p.Notes, "the host drifted from the revision it was converged to; this apply repairs it (a controller run only reports it: drift: report)")
@@ -78,6 +84,7 @@ type builder struct {
 	firstIDs map[string]string
 	pulls    map[string]*Op // pulls and builds, by image: the first service that wants it
 	ops      []Op
+	order    stackOrder // between stacks (x-moor.depends_on)
 }
 
 // Ops of one service run in this order: removes of what stands in the way
@@ -123,6 +130,7 @@ func compareOps(a, b Op) int {
 	return cmp.Or(
 		cmp.Compare(phase(a.Kind), phase(b.Kind)),
 		cmp.Compare(phaseKind(a), phaseKind(b)),
+		cmp.Compare(a.rank, b.rank),
 		cmp.Compare(a.Stack, b.Stack),
 		cmp.Compare(a.Service, b.Service),
 		cmp.Compare(seqOf(a), seqOf(b)),

@@ -173,14 +173,21 @@ func (r Ready) String() string {
 // Wait is a depends_on condition a service's ops wait for: the dependency's
 // ops in the same plan are done, and its replicas meet the condition.
 type Wait struct {
-	Service    string // the dependency, in the same stack
-	Condition  string // ConditionStarted, ConditionHealthy or ConditionCompleted
+	Service string // the dependency, in the same stack unless Stack is set
+	// Stack, when set, is another stack the dependency is in: a stack
+	// this one needs (x-moor.depends_on) or, for the removal of a stack,
+	// one that needed it (Condition ConditionRemoved).
+	Stack      string `json:",omitempty"`
+	Condition  string // ConditionStarted, ConditionHealthy, ConditionCompleted or ConditionRemoved
 	Required   bool
 	Containers []string // the dependency's replicas, by name
 }
 
 func (w Wait) String() string {
 	s := fmt.Sprintf("%s is %s", w.Service, strings.TrimPrefix(w.Condition, "service_"))
+	if w.Stack != "" {
+		s = "stack " + w.Stack + ": " + s
+	}
 	if !w.Required {
 		s += " (not required)"
 	}
