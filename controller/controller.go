@@ -430,6 +430,7 @@ func (c *Controller) apply(ctx context.Context, check bool) (*Outcome, error) {
 	if c.WorkDir == "" {
 		c.noteFailures(d, out.Result, out.Remaining, time.Now())
 		c.noteRan(d, out.Result, out.Remaining, time.Now())
+		c.noteNeeds(d, out.Remaining)
 		c.pruneSnapshots(out.Observed, out.Snapshot)
 	}
 	err = outcomeError(out)

@@ -36,6 +36,10 @@ type decisions struct {
 	// Warnings are the last things the operator must hear of (data made
 	// anew), newest first, at most maxWarnings.
 	Warnings []Warning `json:"warnings,omitempty"`
+	// Needs are the stacks each stack needed (x-moor.depends_on) as of the
+	// last revision that held it, until it is gone from the host: a stack
+	// removed from git is removed after those that needed it.
+	Needs map[string][]string `json:"needs,omitempty"`
 }
 
 // Warning is one thing an apply did that the operator must hear of.

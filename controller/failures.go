@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,6 +73,7 @@ func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.
 		}
 	}
 	cons.Held = activeHolds(dec.Failures, d, now)
+	cons.StackNeeds = dec.Needs
 	cons.RanBefore = map[string]bool{}
 	for stack := range dec.Ran {
 		cons.RanBefore[stack] = true
@@ -209,6 +211,35 @@ func (c *Controller) noteAdopted(res *reconcile.Result, obs *reconcile.Observed)
 	for id := range dec.Adopted {
 		if !present[id] {
 			delete(dec.Adopted, id)
+		}
+	}
+}
+
+// noteNeeds remembers what each stack of d needs, for the order of its
+// removal once it is gone from git; a stack gone from git is forgotten
+// once the host holds nothing of it.
+func (c *Controller) noteNeeds(d *reconcile.Desired, remaining *reconcile.Plan) {
+	dec := c.decisions()
+	pending := map[string]bool{}
+	for _, op := range append(slices.Clone(remaining.Ops), remaining.Drift...) {
+		pending[op.Stack] = true
+	}
+	for name := range dec.Needs {
+		_, wanted := d.Stacks[name]
+		_, broken := d.Broken[name]
+		if !wanted && !broken && !pending[name] {
+			delete(dec.Needs, name)
+		}
+	}
+	for name, st := range d.Stacks {
+		switch {
+		case len(st.DependsOn) > 0:
+			if dec.Needs == nil {
+				dec.Needs = map[string][]string{}
+			}
+			dec.Needs[name] = st.DependsOn
+		default:
+			delete(dec.Needs, name)
 		}
 	}
 }
