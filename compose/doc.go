@@ -77,6 +77,16 @@
 // top-level models. Two services or stacks publishing one host port, or
 // one container name twice, are refused (see Claims).
 //
+// # x-moor
+//
+// The top-level extension x-moor holds what moor reads of a stack beyond
+// compose: depends_on, the stacks this one needs (Stack.DependsOn, see
+// package reconcile for the order it gives). Its shape is checked like a
+// field, and any other key under it is refused. CheckOrder then refuses,
+// across the stacks of a revision, a cycle (each stack on it, the cycle
+// named) and a stack that needs one that is missing or broken: such a
+// stack goes to Desired.Broken rather than start without what it needs.
+//
 // # Configs and secrets given inline
 //
 // A config with content:, or a config or secret with environment: (a

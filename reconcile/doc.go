@@ -13,6 +13,11 @@
 // Plan.String is what `moor plan` prints and what tests compare; Plan.Detail
 // adds the steps.
 //
+// Stacks may need others (Stack.DependsOn, from x-moor.depends_on): a
+// stack's container ops carry Waits on the services that change of the
+// stacks it needs, and those of stacks removed together wait for the
+// removal of the stacks that needed them (stackorder.go).
+//
 // The Executor dispatches a plan through a Runtime: the steps of each op in
 // order, the undos of the steps done when one fails, each rollout's batches
 // and failure policy. It decides nothing and reads nothing but the plan; it
