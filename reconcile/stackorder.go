@@ -145,11 +145,32 @@ func (b *builder) holdDependents() {
 			continue // nothing to do for it: it runs as it is
 		}
 		b.ops = kept
+		b.dropPulls(name)
 		for _, svc := range b.d.Stacks[name].ServiceNames() {
 			key := ServiceKey(name, svc)
 			if _, ok := p.Held[key]; !ok && p.Blocked[key] == "" {
 				p.Held[key] = why
 			}
+		}
+	}
+}
+
+// dropPulls drops the pulls and builds that only stack name, held back,
+// wanted: a held service pulls nothing.
+func (b *builder) dropPulls(name string) {
+	for img, pull := range b.pulls {
+		if pull.Stack != name {
+			continue
+		}
+		wanted := false
+		for _, op := range b.ops {
+			if op.Kind.ContainerOp() && op.Image == img {
+				wanted = true
+				break
+			}
+		}
+		if !wanted {
+			delete(b.pulls, img)
 		}
 	}
 }

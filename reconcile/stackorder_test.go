@@ -107,7 +107,7 @@ remove-network a/network/a_default (stack removed from git)`,
 		},
 		{
 			name: "a needed stack held back holds its dependents, and theirs",
-			d:    desired(stack("a", service("db", "db:2")), needing(stack("b", apiNew), "a"), needing(stack("c", webNew), "b"), stack("x", other)),
+			d:    desired(stack("a", service("db", "db:2")), needing(stack("b", apiNew), "a"), needing(stack("c", service("web", "web:2")), "b"), stack("x", other)),
 			o:    observed(running("a", db, 1, rev1), running("b", api, 1, rev1), running("c", web, 1, rev1)),
 			c:    Constraints{Held: map[string]string{"a/db": "rollout failed"}},
 			want: `
