@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -144,6 +146,40 @@ func destroyed(t *testing.T, cli *client.Client, since time.Time, stacks []strin
 				t.Fatalf("engine events: %v", err)
 			}
 			return out
+		}
+	}
+}
+
+// TestValidateStackOrder: moor validate names a cycle in each stack on
+// it, and a stack that needs one that is not there; the rest is ok.
+func TestValidateStackOrder(t *testing.T) {
+	dir := t.TempDir()
+	for name, xmoor := range map[string]string{
+		"a": "x-moor:\n  depends_on: [b]\n",
+		"b": "x-moor:\n  depends_on: [a]\n",
+		"c": "x-moor:\n  depends_on: [nowhere]\n",
+		"d": "",
+	} {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name, "compose.yaml"), []byte(xmoor+"services:\n  app:\n    image: app:1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &moor{t: t}
+	code, out := m.run("validate", dir)
+	if code == 0 {
+		t.Errorf("validate exited 0")
+	}
+	for _, want := range []string{
+		"error a: stack a (a/compose.yaml): x-moor.depends_on: cycle a -> b -> a\n",
+		"error b: stack b (b/compose.yaml): x-moor.depends_on: cycle b -> a -> b\n",
+		"error c: stack c (c/compose.yaml): x-moor.depends_on: needs stack nowhere, which is not in the revision: it is left as it runs\n",
+		"ok    d (app)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate lacks %q:\n%s", want, out)
 		}
 	}
 }
