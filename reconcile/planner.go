@@ -30,7 +30,9 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 	owned := ownedBy(o, d, c)
 	var removed []string
 	for _, name := range slices.Sorted(maps.Keys(owned.stacks)) {
-		if _, wanted := d.Stacks[name]; !wanted && d.Broken[name] == nil {
+		_, wanted := d.Stacks[name]
+		_, broken := d.Broken[name]
+		if !wanted && !broken {
 			removed = append(removed, name)
 		}
 	}
