@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -135,4 +136,45 @@ func TestStacksRemovedInReverse(t *testing.T) {
 	j := f.Journal()
 	before(t, j, "RemoveContainer c-web-1", "RemoveContainer b-api-1")
 	before(t, j, "RemoveContainer b-api-1", "RemoveContainer a-db-1")
+}
+
+// TestConvergeOrderedStacksFromRandomStates: stacks that need others, in
+// revisions that add, drop and rewire them, converge from hand changes in
+// random order in one apply, and the plan after that is empty.
+func TestConvergeOrderedStacksFromRandomStates(t *testing.T) {
+	revs := []*reconcile.Desired{
+		chain(1),
+		stacksOf(stackOf("a", []string{"db"}), stackOf("b", []string{"api"}, "a"), stackOf("x", []string{"s00"})),
+		stacksOf(stackOf("a", []string{"db", "cache"}), stackOf("c", []string{"web"}, "a"), stackOf("x", []string{"s00"}, "c")),
+		stacksOf(stackOf("b", []string{"api"}), stackOf("a", []string{"db"}, "b"), stackOf("c", []string{"web"}, "a", "b")),
+	}
+	disturb := []func(f *runtime.Fake){
+		func(f *runtime.Fake) { f.StopByHand("a-db-1") },
+		func(f *runtime.Fake) { f.RemoveByHand("b-api-1") },
+		func(f *runtime.Fake) { f.Exit("c-web-1", 1) },
+		func(f *runtime.Fake) {},
+	}
+	for seed := uint64(1); seed <= 20; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, seed))
+			f := runtime.NewFake()
+			f.Publish("app:1", "sha256:1")
+			f.Publish("db:1", "sha256:db")
+			unmanaged := f.AddUnmanaged("bystander")
+			for range 8 {
+				d := revs[r.IntN(len(revs))]
+				converge(t, f, d, 2)
+				if n := converge(t, f, d, 1); n != 0 {
+					t.Fatalf("second plan not empty")
+				}
+				func() {
+					defer func() { recover() }() // a disturbance may name a container this revision lacks
+					disturb[r.IntN(len(disturb))](f)
+				}()
+			}
+			if c, err := f.InspectContainer(context.Background(), unmanaged); err != nil || !c.Running() {
+				t.Fatalf("unmanaged container touched: %+v %v\n%s", c, err, f)
+			}
+		})
+	}
 }
