@@ -16,8 +16,8 @@ import (
 // this plan and their replicas are up: healthy where they have a
 // healthcheck, started otherwise. When one of those failed, they are
 // skipped, naming the stack. Pulls, builds, networks, volumes and files
-// of every stack still come first, all at once, as they change nothing
-// that runs. A needed stack that this plan leaves behind (a held or
+// of every stack still come first, all at once, in the phases before
+// any container op: the order is between containers. A needed stack that this plan leaves behind (a held or
 // blocked service, a conflict) holds its dependents back too, in the plan.
 //
 // A stack removed from git is removed after the stacks that needed it
