@@ -50,3 +50,52 @@ func inOrder(t *testing.T, j []string, want ...string) {
 		last = i
 	}
 }
+
+// TestDependentOfAFailedStackIsHeld: a commit changes a (to an image that
+// never gets healthy) and b, which needs a. b's change is not applied in
+// that run, its op naming stack a; in the next runs, while a's failed
+// rollout is held back, the plan and the status hold b back too, naming
+// a. b's container is the one it was all along.
+func TestDependentOfAFailedStackIsHeld(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{
+		"a/compose.yaml": healthchecked("app:1"),
+		"b/compose.yaml": "x-moor:\n  depends_on: [a]\n" + stack("api=app:1"),
+	})
+	h.fake.Publish("app:bad", "sha256:bad")
+	h.fake.UnhealthyImage("app:bad")
+	h.mustApply()
+	oldID := h.container("b-api-1").ID
+
+	h.commit("a goes bad, b changes", map[string]string{
+		"a/compose.yaml": healthchecked("app:bad"),
+		"b/compose.yaml": "x-moor:\n  depends_on: [a]\n" + stack("api=app:2"),
+	})
+	out, err := h.apply()
+	if err == nil {
+		t.Fatal("the run succeeded")
+	}
+	for _, r := range out.Result.Ops {
+		if r.Op.Resource == "b/api/1" && (!r.Skipped || !strings.Contains(r.Err.Error(), "needed stack a failed: a/app")) {
+			t.Errorf("b/api/1: skipped %v, %v; want skipped, naming stack a", r.Skipped, r.Err)
+		}
+	}
+	if got := h.container("b-api-1"); got.ID != oldID || got.Image != "app:1" {
+		t.Errorf("b-api-1 is %s of %s, want the old container %s of app:1", got.ID, got.Image, oldID)
+	}
+
+	out, err = h.apply()
+	if err == nil || !strings.Contains(err.Error(), "held back") {
+		t.Fatalf("held run: err = %v", err)
+	}
+	want := "needs stack a, whose a/app is held"
+	if got := out.Plan.Held["b/api"]; got != want {
+		t.Errorf("plan holds b/api for %q, want %q:\n%s", got, want, out.Plan)
+	}
+	if got := h.status().Held["b/api"]; got != want {
+		t.Errorf("status holds b/api for %q, want %q", got, want)
+	}
+	if got := h.container("b-api-1"); got.ID != oldID {
+		t.Errorf("a held run replaced b-api-1")
+	}
+}
