@@ -143,6 +143,9 @@ func (k *Keys) dataKey(m *metadata) ([]byte, error) {
 			tried = append(tried, "pgp "+p.Fingerprint)
 		}
 	}
+	if k == nil {
+		return nil, fmt.Errorf("it is encrypted for %s, and no sops key file is configured for the source (sops: {age_key_file, pgp_key_file})", m.recipients())
+	}
 	return nil, fmt.Errorf("no configured key opens it: it is encrypted for %s; %s", m.recipients(), k.describe())
 }
 
@@ -164,9 +167,6 @@ func (k *Keys) pgpDataKey(enc string) ([]byte, error) {
 
 // describe names the configured key files, for a message.
 func (k *Keys) describe() string {
-	if k == nil {
-		return "no sops key file is configured for the source (sops: {age_key_file, pgp_key_file})"
-	}
 	var have []string
 	if k.ageFile != "" {
 		var rs []string

@@ -66,11 +66,20 @@ func TestExamplesPlan(t *testing.T) {
 	testkit.Docker(t)
 	for _, dir := range exampleRepos(t) {
 		m := newMoor(t, dir, "example-"+filepath.Base(dir))
-		code, out := m.run("plan", "--dir", dir)
+		args := []string{"plan", "--dir", dir}
+		if key := filepath.Join(dir, "example-age.key"); fileExists(key) {
+			args = append(args, "--sops-age-key-file", key)
+		}
+		code, out := m.run(args...)
 		if code != 0 || !strings.Contains(out, "create ") {
 			t.Errorf("moor plan --dir %s: exit %d\n%s", dir, code, out)
 		}
 	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // TestExampleConfig: the example controller configuration loads.

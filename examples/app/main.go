@@ -1,6 +1,7 @@
 // Command hello is the example application that moor's examples deploy: an
 // HTTP server that says which version it is, with a health endpoint and a
-// `health` subcommand for compose healthchecks (its image has no shell).
+// `health` subcommand for compose healthchecks (its image has no shell), and
+// a `migrate` subcommand that stands in for a release's migration job.
 package main
 
 import (
@@ -31,6 +32,22 @@ func main() {
 		if resp.StatusCode != http.StatusOK {
 			os.Exit(1)
 		}
+		os.Exit(0)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		// A stand-in for a release's database migration, run as a job
+		// that gates the release: FAIL_MIGRATION makes it fail, to see
+		// moor keep the old release serving.
+		fmt.Printf("migrating the database to release %s\n", os.Getenv("VERSION"))
+		if os.Getenv("DATABASE_PASSWORD") == "" {
+			fmt.Println("DATABASE_PASSWORD is not set")
+			os.Exit(2)
+		}
+		if os.Getenv("FAIL_MIGRATION") != "" {
+			fmt.Println("migration failed on purpose (FAIL_MIGRATION is set)")
+			os.Exit(1)
+		}
+		fmt.Println("migration done")
 		os.Exit(0)
 	}
 	version := os.Getenv("VERSION")
