@@ -2,9 +2,11 @@ package controller
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/moor-dev/moor/compose"
 	"github.com/moor-dev/moor/reconcile"
+	"github.com/moor-dev/moor/secrets"
 )
 
 // roundTrip writes d as a load records it and takes it back from the load
@@ -33,15 +36,29 @@ func roundTrip(t *testing.T, d *reconcile.Desired) *desiredFile {
 // loadRepo loads the stacks of the repository dir as the controller does.
 func loadRepo(t *testing.T, dir string) *reconcile.Desired {
 	t.Helper()
-	d, err := compose.Load(t.Context(), dir, compose.Options{Repo: dir, StacksRoot: t.TempDir()})
+	opts := compose.Options{Repo: dir, StacksRoot: t.TempDir()}
+	if key := filepath.Join(dir, "example-age.key"); fileExists(key) {
+		keys, err := secrets.LoadKeys(key, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Secrets = compose.Secrets{Keys: keys, Dir: "/run/moor/secrets/src"}
+	}
+	d, err := compose.Load(t.Context(), dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // TestLoadCacheKeepsExamples: the stacks of every example repository come
-// back from the cache exactly as a load gives them, claims included.
+// back from the cache exactly as a load gives them, claims included; one
+// with decrypted values is never cached.
 func TestLoadCacheKeepsExamples(t *testing.T) {
 	repos, _ := filepath.Glob("../examples/*/*/compose.yaml")
 	seen := map[string]bool{}
@@ -57,6 +74,12 @@ func TestLoadCacheKeepsExamples(t *testing.T) {
 				t.Fatalf("the example does not load: %v", d.Broken)
 			}
 			f := roundTrip(t, d)
+			if slices.ContainsFunc(slices.Collect(maps.Values(d.Stacks)), (*reconcile.Stack).Sensitive) {
+				if f != nil {
+					t.Fatal("a revision with decrypted values was cached")
+				}
+				return
+			}
 			if f == nil {
 				t.Fatal("the cache refused the example")
 			}
