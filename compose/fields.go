@@ -35,6 +35,9 @@ var serviceFields = set(
 	"cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
 	"blkio_config", "device_cgroup_rules", "storage_opt", "mac_address", "isolation", "gpus", "annotations",
 	"volumes_from",
+	// mapped into reconcile.ContainerSpec (hooks.go), each hook checked
+	// there
+	"post_start", "pre_stop",
 	// swarm only: accepted with a warning, as compose ignores it (singleHost)
 	"credential_spec",
 	// mapped into reconcile.Service

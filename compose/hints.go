@@ -13,8 +13,6 @@ var hints = map[string]string{
 	"log_driver":              "use logging: {driver: ...}",
 	"log_opt":                 "use logging: {options: ...}",
 	"use_api_socket":          "bind /var/run/docker.sock explicitly if the service must reach the engine",
-	"post_start":              "run the command from the service's entrypoint",
-	"pre_stop":                "handle the stop signal in the service",
 	"provider":                "run what the provider would as a service of the stack",
 	"volumes.image":           "bake the content into the service's image, or use a volume",
 	"networks.mac_address":    "use the service's mac_address for its primary network",

@@ -32,7 +32,7 @@ func TestEveryProblemOnItsOwnLine(t *testing.T) {
         target: /i
   db:
     image: db:1
-    post_start: [{command: [x]}]
+    post_start: [{command: []}]
     configs:
       - source: c
         uid: "1"
@@ -48,7 +48,7 @@ configs:
 		`stack web (web/compose.yaml): service api: field "use_api_socket" is not supported by moor: bind /var/run/docker.sock explicitly if the service must reach the engine`,
 		`stack web (web/compose.yaml): service api: build.dockerfile web/Dockerfile: not found`,
 		`stack web (web/compose.yaml): service api: volumes[1] "{type: image, source: img:1, target: /i}": field "volumes.type" "image" is not supported by moor (it needs Docker Engine 28, API 1.48): bake the content into the service's image, or use a volume`,
-		`stack web (web/compose.yaml): service db: field "post_start" is not supported by moor: run the command from the service's entrypoint`,
+		`stack web (web/compose.yaml): service db: post_start[0].command is empty: a hook runs a command in the container`,
 	}
 	lines := strings.Split(err.Error(), "\n")
 	for _, w := range want {

@@ -140,6 +140,7 @@ func TestAllowListsNameRealFields(t *testing.T) {
 		{"volume tmpfs", reflect.TypeFor[types.ServiceVolumeTmpfs](), volumeTmpfsFields},
 		{"file reference", reflect.TypeFor[types.FileReferenceConfig](), fileRefFields},
 		{"healthcheck", reflect.TypeFor[types.HealthCheckConfig](), healthcheckFields},
+		{"hook", reflect.TypeFor[types.ServiceHook](), hookFields},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,8 +174,6 @@ func TestRefusedHintsAreReachable(t *testing.T) {
 		"log_driver":              "log_driver: syslog",
 		"log_opt":                 "log_opt: {a: b}",
 		"use_api_socket":          "use_api_socket: true",
-		"post_start":              "post_start: [{command: [x]}]",
-		"pre_stop":                "pre_stop: [{command: [x]}]",
 		"provider":                "provider: {type: x}",
 		"volumes.image":           "volumes:\n      - type: image\n        source: img:1\n        target: /i\n        image:\n          subpath: x",
 		"networks.mac_address":    "networks:\n      default:\n        mac_address: 02:42:ac:11:00:02",

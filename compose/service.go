@@ -272,6 +272,10 @@ func (m mapper) spec(s *types.ServiceConfig) (reconcile.ContainerSpec, error) {
 	cgroupResources(s, &spec.Resources)
 	spec.Platform, err = m.platform(s)
 	fail(err)
+	spec.PostStart, err = hooks("post_start", s.PostStart)
+	fail(err)
+	spec.PreStop, err = hooks("pre_stop", s.PreStop)
+	fail(err)
 	fail(m.hostConfig(s, &spec))
 	return spec, errors.Join(errs...)
 }

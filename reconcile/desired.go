@@ -356,6 +356,12 @@ type ContainerSpec struct {
 	// (content:, environment:), written into the container between its
 	// creation and its start, as compose does; sorted by Target.
 	Files []File `json:",omitempty"`
+	// PostStart and PreStop are compose's lifecycle hooks, run in the
+	// container after each start and before a stop. compose's config hash
+	// covers them, so a change replaces the container, as compose
+	// recreates it.
+	PostStart []Hook `json:",omitempty"`
+	PreStop   []Hook `json:",omitempty"`
 }
 
 // File is one file written into a container after its creation.

@@ -149,6 +149,8 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 		return r.e.waitReady(ctx, id, subject(s), *s.Ready)
 	case StepExpose:
 		err = rt.Expose(ctx, id, strings.TrimSuffix(s.Name, CandidateSuffix), *s.Spec, s.Service)
+	case StepHook:
+		err = r.runHooks(ctx, run, s, id)
 	case StepStop:
 		if err = rt.StopContainer(ctx, id, s.Grace); errors.Is(err, ErrNotFound) {
 			err = nil // absent is stopped

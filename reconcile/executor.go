@@ -52,6 +52,9 @@ type OpResult struct {
 	// old container back.
 	RolledBack bool
 	Duration   time.Duration
+	// Warnings are what went wrong without failing the op: a pre_stop
+	// hook that failed before its container was stopped all the same.
+	Warnings []string `json:",omitempty"`
 }
 
 // Result is what an apply did, op by op, in plan order.

@@ -62,7 +62,7 @@ var composeField = map[string]string{
 	"StorageOpt": "storage_opt", "MacAddress": "mac_address",
 	"Isolation": "isolation", "DeviceCgroupRules": "device_cgroup_rules",
 	"DeviceRequests": "gpus", "Blkio": "blkio_config", "Files": "configs",
-	"Annotations": "annotations",
+	"Annotations": "annotations", "PostStart": "post_start", "PreStop": "pre_stop",
 }
 
 // ComposeFieldName is the compose field a ContainerSpec field is written

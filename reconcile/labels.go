@@ -32,6 +32,10 @@ const (
 	// settings. An image that carries the hash a service wants is that
 	// build, done before: it is not built again.
 	LabelBuildHash = "moor.build-hash"
+	// LabelPreStop holds the pre_stop hooks (compose's) of the spec the
+	// container was created from, as JSON (EncodeHooks): they are run
+	// before it is stopped, whether or not its service is still in git.
+	LabelPreStop = "moor.pre-stop"
 	// Compose's own labels, so that `docker compose -p STACK ps|logs|exec`
 	// see moor's containers.
 	LabelComposeProject         = "com.docker.compose.project"

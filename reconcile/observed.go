@@ -91,6 +91,9 @@ type Container struct {
 	Labels         map[string]string
 	// Binds are the host paths the container binds.
 	Binds []string
+	// PreStop are the pre_stop hooks it was created with (LabelPreStop),
+	// run before moor stops it.
+	PreStop []Hook `json:",omitempty"`
 }
 
 // Running reports whether the container is up (running or restarting).

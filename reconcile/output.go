@@ -11,7 +11,7 @@ import (
 // fixed label, as a Go string literal, so that it can be told apart from
 // the rest of the message: the ledger, the log and `moor status` on the
 // host keep it, and WithholdOutput takes it out of copies shown to others.
-var outputLabels = []string{"last output: ", "health check said: "}
+var outputLabels = []string{"last output: ", "health check said: ", "hook said: "}
 
 // Withheld is what WithholdOutput puts in the place of output.
 const Withheld = "(withheld)"

@@ -68,6 +68,15 @@ type Runtime interface {
 	InspectContainer(ctx context.Context, id string) (Container, error)
 	// Logs returns the last n lines of the container's output.
 	Logs(ctx context.Context, id string, n int) (string, error)
+	// Exec runs hook's command in the running container id, as hook's
+	// user, privileged or not, in its working directory (the container's
+	// when empty), with hook's environment added to the container's; it
+	// waits for the command to exit and returns its exit code and the end
+	// of its output (ExecOutputMax). A command that exits non-zero is a
+	// result, not an error. It is not idempotent: each call runs the
+	// command again. A container that does not run is ErrConflict; an
+	// absent one ErrNotFound.
+	Exec(ctx context.Context, id string, hook Hook) (ExecResult, error)
 }
 
 // Files is what moor needs of the host's file system: each stack's

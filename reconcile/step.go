@@ -25,6 +25,7 @@ const (
 	StepRemove                            // force-remove the container
 	StepSyncFiles                         // make Stack's directory hold Files
 	StepBuild                             // build Image from Build
+	StepHook                              // run Hooks (compose's Hook) in the container
 )
 
 var stepNames = map[StepKind]string{
@@ -32,7 +33,7 @@ var stepNames = map[StepKind]string{
 	StepRemoveNetwork: "remove-network", StepRemoveVolume: "remove-volume",
 	StepCreate: "create", StepStart: "start", StepReady: "wait", StepExpose: "expose",
 	StepStop: "stop", StepRename: "rename", StepRemove: "remove", StepSyncFiles: "sync-files",
-	StepBuild: "build",
+	StepBuild: "build", StepHook: "hook",
 }
 
 func (k StepKind) String() string {
@@ -43,7 +44,7 @@ func (k StepKind) String() string {
 }
 
 // onContainer reports whether steps of kind k act on an existing container.
-func (k StepKind) onContainer() bool { return k >= StepStart && k <= StepRemove }
+func (k StepKind) onContainer() bool { return k >= StepStart && k <= StepRemove || k == StepHook }
 
 // Step is one engine call of an op. Container steps act on an observed
 // container (Container is its ID) or on the container the op creates
@@ -92,6 +93,12 @@ type Step struct {
 	// Stack and Files: the stack directory StepSyncFiles makes hold Files.
 	Stack string
 	Files *StackFiles
+	// Hook is HookPostStart or HookPreStop, and Hooks are what StepHook
+	// runs, in order, in the container. With Tolerate, a hook that fails
+	// is reported on the op, which goes on.
+	Hook     string `json:",omitempty"`
+	Hooks    []Hook `json:",omitempty"`
+	Tolerate bool   `json:",omitempty"`
 	// Deferred steps run once the op's whole rollout succeeded, not with
 	// the others: the old container of a replaced replica stays (stopped,
 	// retired) until then, so that rolling back is a rename and a start.
@@ -128,6 +135,8 @@ func (s Step) String() string {
 		out = fmt.Sprintf("sync-files %s to %s (%d files)", s.Stack, shortRevision(s.Files.Revision), len(s.Files.Files))
 	case StepRename:
 		out = fmt.Sprintf("rename %s -> %s", s.Name, s.To)
+	case StepHook:
+		out = hookString(s)
 	case StepStop:
 		out = "stop " + s.Name
 		if s.Grace != nil {

@@ -17,7 +17,7 @@ import (
 var methods = []string{
 	"Observe", "Pull", "Build", "CreateNetwork", "RemoveNetwork", "CreateVolume", "RemoveVolume",
 	"CreateContainer", "Expose", "StartContainer", "StopContainer", "RemoveContainer",
-	"RenameContainer", "InspectContainer", "Logs",
+	"RenameContainer", "InspectContainer", "Logs", "Exec",
 }
 
 // injected makes calls of method on name fail with err.
@@ -102,6 +102,14 @@ func (f *Fake) label(idOrName string) string {
 		return c.name
 	}
 	return idOrName
+}
+
+// ExecExits makes every Exec of command (its words joined by spaces) exit
+// with code and print output.
+func (f *Fake) ExecExits(command string, code int, output string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.execExits[command] = reconcile.ExecResult{ExitCode: code, Output: output}
 }
 
 // ResetCalls sets every call count back to zero and empties the journal.

@@ -90,6 +90,7 @@ func parseContainer(id, name, image, imageID, state string, labels map[string]st
 		ImageID:        imageID,
 		State:          state,
 		Labels:         labels,
+		PreStop:        reconcile.DecodeHooks(labels[reconcile.LabelPreStop]),
 	}
 }
 

@@ -1,0 +1,159 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// Hook is one of compose's lifecycle hooks (post_start, pre_stop): a
+// command run in the container, as docker compose v2 runs it, with an exec
+// of its own. Env holds KEY=VALUE pairs added to the container's
+// environment, sorted; a KEY alone unsets it in the exec, as compose passes
+// a variable without a value.
+type Hook struct {
+	Command    []string
+	User       string   `json:",omitempty"`
+	Privileged bool     `json:",omitempty"`
+	WorkingDir string   `json:",omitempty"`
+	Env        []string `json:",omitempty"`
+}
+
+// ExecResult is how a command run in a container (Runtime.Exec) ended.
+type ExecResult struct {
+	ExitCode int
+	// Output is the last ExecOutputMax bytes of its stdout and stderr,
+	// interleaved as written.
+	Output string
+}
+
+// ExecOutputMax bounds the output Runtime.Exec keeps: the end of it, where
+// a failing command says why.
+const ExecOutputMax = 4096
+
+// Hook names, as compose files write them.
+const (
+	HookPostStart = "post_start"
+	HookPreStop   = "pre_stop"
+)
+
+// EncodeHooks renders hooks for LabelPreStop; none is "".
+func EncodeHooks(hooks []Hook) string {
+	if len(hooks) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(hooks)
+	if err != nil {
+		panic("reconcile: marshal hooks: " + err.Error())
+	}
+	return string(b)
+}
+
+// DecodeHooks reads LabelPreStop. A label that does not parse (set by hand)
+// holds no hook: moor runs nothing it did not write.
+func DecodeHooks(label string) []Hook {
+	if label == "" {
+		return nil
+	}
+	var hooks []Hook
+	if err := json.Unmarshal([]byte(label), &hooks); err != nil {
+		return nil
+	}
+	return hooks
+}
+
+// postStartStep runs svc's post_start hooks in the container a step just
+// started (named name; id "" for the op's new one). A failing hook fails
+// the step, and so the replica: compose's up fails with it.
+func postStartStep(svc *Service, id, name string) []Step {
+	if len(svc.Spec.PostStart) == 0 {
+		return nil
+	}
+	return []Step{{Kind: StepHook, Container: id, Name: name, Service: svc.Name, Hook: HookPostStart, Hooks: svc.Spec.PostStart}}
+}
+
+// preStopStep runs the pre_stop hooks an observed container was created
+// with (LabelPreStop) before it is stopped, when it runs: a stopped one
+// has nothing to run them in. A failing hook is reported and the stop goes
+// on: docker compose aborts the stop instead, but it is run by hand, while
+// moor runs unattended, and the hooks of an old container cannot be fixed
+// by a commit, so a broken one would hold that container forever.
+func preStopStep(c Container) []Step {
+	if len(c.PreStop) == 0 || !c.Running() {
+		return nil
+	}
+	return []Step{{Kind: StepHook, Container: c.ID, Name: c.Name, Service: c.Service, Hook: HookPreStop, Hooks: c.PreStop, Tolerate: true}}
+}
+
+// hookString renders a StepHook.
+func hookString(s Step) string {
+	out := fmt.Sprintf("%s %s", s.Hook, s.Name)
+	if len(s.Hooks) > 1 {
+		out += fmt.Sprintf(" (%d hooks)", len(s.Hooks))
+	}
+	if s.Tolerate {
+		out += ", failure reported"
+	}
+	return out
+}
+
+// runHooks runs the hooks of s in its container, one after the other, each
+// within ReadyTimeout: a hook is part of the container coming up or going
+// down. The first that fails (an exit code other than 0, or no exec at
+// all) ends them; with s.Tolerate its error is logged and recorded on the
+// op, and the step succeeds.
+func (r *applyRun) runHooks(ctx context.Context, run *opRun, s Step, id string) error {
+	for i, h := range s.Hooks {
+		err := r.runHook(ctx, s, i, h, id)
+		if err == nil {
+			continue
+		}
+		if !s.Tolerate {
+			return err
+		}
+		r.e.Log.Warn("hook failed; going on", zap.String("stack", run.op.Stack), zap.String("service", s.Service),
+			zap.String("container", s.Name), zap.Error(err))
+		r.warn(run.op, fmt.Sprintf("%s: %s", s, err))
+		return nil
+	}
+	return nil
+}
+
+// runHook runs hook i of s.
+func (r *applyRun) runHook(ctx context.Context, s Step, i int, h Hook, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.e.ReadyTimeout)
+	defer cancel()
+	res, err := r.e.Runtime.Exec(ctx, id, h)
+	what := fmt.Sprintf("service %s: %s[%d] %s", s.Service, s.Hook, i, quoteCommand(h.Command))
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if res.ExitCode != 0 {
+		err := fmt.Errorf("%s exited with code %d", what, res.ExitCode)
+		if out := strings.TrimSpace(res.Output); out != "" {
+			err = fmt.Errorf("%w (%s)", err, quoteOutput("hook said: ", out, 400))
+		}
+		return err
+	}
+	return nil
+}
+
+// quoteCommand renders a hook's command as a compose file's list would.
+func quoteCommand(cmd []string) string {
+	b, _ := json.Marshal(cmd)
+	return string(b)
+}
+
+// warn records a warning on the result of op, which succeeds.
+func (r *applyRun) warn(op Op, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.results {
+		if r.results[i].Op.Resource == op.Resource && r.results[i].Op.Kind == op.Kind {
+			r.results[i].Warnings = append(r.results[i].Warnings, msg)
+		}
+	}
+}
