@@ -35,14 +35,14 @@ import (
 type Fake struct {
 	mu         sync.Mutex
 	seq        int
-	containers map[string]*fakeContainer    // by ID
-	networks   map[string]*fakeResource     // by name
-	volumes    map[string]*fakeResource     // by name
-	images     map[string]string            // local reference (familiar) -> ID
-	imgLabels  map[string]map[string]string // image ID -> the image's own labels
-	registry   map[string]string            // pullable reference (familiar) -> ID
-	unhealthy  map[string]bool              // image references (familiar)
-	crash      map[string]bool              // image references (familiar)
+	containers map[string]*fakeContainer       // by ID
+	networks   map[string]*fakeResource        // by name
+	volumes    map[string]*fakeResource        // by name
+	images     map[string]string               // local reference (familiar) -> ID
+	imgLabels  map[string]map[string]string    // image ID -> the image's own labels
+	registry   map[string]string               // pullable reference (familiar) -> ID
+	unhealthy  map[string]bool                 // image references (familiar)
+	crash      map[string]bool                 // image references (familiar)
 	execExits  map[string]reconcile.ExecResult // by command, joined by spaces
 	faults     []*injected
 	calls      map[string]int
