@@ -66,6 +66,13 @@ func contract(t *testing.T, rt reconcile.Runtime, stack, image, missing string) 
 		must("start", rt.StartContainer(ctx, id))
 	}
 	wantState(t, rt, id, reconcile.StateRunning)
+	// Exec: a non-zero exit is a result, with the command's output.
+	failing := reconcile.Hook{Command: []string{"/testapp", "exit", "3", "went", "wrong"}}
+	res, err := rt.Exec(ctx, id, failing)
+	must("exec", err)
+	if res.ExitCode != 3 || strings.TrimSpace(res.Output) != "went wrong" {
+		t.Errorf("exec of a failing command = %+v, want exit code 3 and its output", res)
+	}
 	must("rename to its own name", rt.RenameContainer(ctx, id, name))
 	must("retire", rt.RenameContainer(ctx, id, name+reconcile.RetiredSuffix))
 	obs, err = rt.Observe(ctx)
@@ -84,6 +91,8 @@ func contract(t *testing.T, rt reconcile.Runtime, stack, image, missing string) 
 		must("stop", rt.StopContainer(ctx, id, &zero))
 	}
 	wantState(t, rt, id, reconcile.StateExited)
+	_, err = rt.Exec(ctx, id, failing)
+	wantIs("exec in a stopped container", err, reconcile.ErrConflict)
 	must("start again", rt.StartContainer(ctx, id))
 	wantState(t, rt, name, reconcile.StateRunning) // by name, too
 
@@ -95,6 +104,8 @@ func contract(t *testing.T, rt reconcile.Runtime, stack, image, missing string) 
 	wantIs("start removed", rt.StartContainer(ctx, id), reconcile.ErrNotFound)
 	wantIs("stop removed", rt.StopContainer(ctx, id, nil), reconcile.ErrNotFound)
 	wantIs("rename removed", rt.RenameContainer(ctx, id, name), reconcile.ErrNotFound)
+	_, err = rt.Exec(ctx, id, failing)
+	wantIs("exec in a removed container", err, reconcile.ErrNotFound)
 	_, err = rt.Logs(ctx, id, 1)
 	wantIs("logs of removed", err, reconcile.ErrNotFound)
 
@@ -143,5 +154,6 @@ func TestDockerContract(t *testing.T) {
 func TestFakeContract(t *testing.T) {
 	f := runtime.NewFake()
 	f.AddImage("app:1", "sha256:1111111111111111111111111111111111111111111111111111111111111111")
+	f.ExecExits("/testapp exit 3 went wrong", 3, "went wrong\n")
 	contract(t, f, "web", "app:1", "app:absent")
 }

@@ -17,6 +17,15 @@
 // Subcommands: "testapp health [url]" exits 0 when the health endpoint
 // answers 200, "testapp get URL" prints the body of URL.
 //
+// The lifecycle hook tests run these in the container (FROM scratch has no
+// shell): "testapp mark [-serving] FILE TEXT..." appends the line
+// "TEXT version=V" to FILE (relative to the working directory), V being
+// the VERSION of the environment; with -serving it first checks that the
+// server of this container answers GET / on PORT, and fails if not (so the
+// line proves the container was still serving). "testapp exit N
+// [MESSAGE...]" prints MESSAGE to stderr and exits with N. "testapp env
+// NAME..." prints "NAME=VALUE" for each name, then "uid=U pwd=P".
+//
 // "testapp hammer [-pause D] [-timeout D] URL" is the client of the rollout
 // tests (package internal/hammer): it GETs URL in a loop until SIGTERM or
 // SIGINT, each request on a fresh connection (no keep-alive) with a
@@ -53,6 +62,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -120,10 +130,64 @@ func subcommand(name string, args []string) int {
 		return 0
 	case "hammer":
 		return hammerCmd(args)
+	case "mark":
+		return markCmd(args)
+	case "exit":
+		if len(args) == 0 {
+			fmt.Fprintln(os.Stderr, "usage: testapp exit N [MESSAGE...]")
+			return 2
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "exit:", err)
+			return 2
+		}
+		if len(args) > 1 {
+			fmt.Fprintln(os.Stderr, strings.Join(args[1:], " "))
+		}
+		return n
+	case "env":
+		for _, k := range args {
+			fmt.Printf("%s=%s\n", k, os.Getenv(k))
+		}
+		wd, _ := os.Getwd()
+		fmt.Printf("uid=%d pwd=%s\n", os.Getuid(), wd)
+		return 0
 	default:
-		fmt.Fprintf(os.Stderr, "testapp: unknown subcommand %q (want health, get or hammer)\n", name)
+		fmt.Fprintf(os.Stderr, "testapp: unknown subcommand %q (want health, get, hammer, mark, exit or env)\n", name)
 		return 2
 	}
+}
+
+// markCmd runs "testapp mark": see the package comment.
+func markCmd(args []string) int {
+	fs := flag.NewFlagSet("mark", flag.ContinueOnError)
+	serving := fs.Bool("serving", false, "fail unless this container's server answers")
+	if err := fs.Parse(args); err != nil || fs.NArg() < 1 {
+		fmt.Fprintln(os.Stderr, "usage: testapp mark [-serving] FILE TEXT...")
+		return 2
+	}
+	if *serving {
+		code, _, err := get("http://127.0.0.1:" + port() + "/")
+		if err != nil || code != http.StatusOK {
+			fmt.Fprintln(os.Stderr, "mark: not serving:", code, err)
+			return 1
+		}
+	}
+	line := strings.Join(append(fs.Args()[1:], "version="+version()), " ") + "\n"
+	f, err := os.OpenFile(fs.Arg(0), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err == nil {
+		_, err = f.WriteString(line)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mark:", err)
+		return 1
+	}
+	fmt.Printf("marked %s: %s", fs.Arg(0), line)
+	return 0
 }
 
 // hammerCmd runs "testapp hammer": see the package comment.
