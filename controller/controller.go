@@ -176,18 +176,30 @@ type Outcome struct {
 }
 
 // Warnings are the warnings of the ops that ran without failing: data the
-// apply made anew although it should have been there.
+// apply made anew although it should have been there, a pre_stop hook that
+// failed before its container was stopped all the same.
 func (out *Outcome) Warnings() []string {
 	if out == nil || out.Result == nil {
 		return nil
 	}
 	var ws []string
 	for _, r := range out.Result.Ops {
-		if r.Op.Warning != "" && r.Err == nil {
-			ws = append(ws, r.Op.Warning)
-		}
+		ws = append(ws, opWarnings(r)...)
 	}
 	return ws
+}
+
+// opWarnings are the warnings of one op that ran without failing: the
+// plan's and the apply's.
+func opWarnings(r reconcile.OpResult) []string {
+	if r.Err != nil {
+		return nil
+	}
+	var ws []string
+	if r.Op.Warning != "" {
+		ws = append(ws, r.Op.Warning)
+	}
+	return append(ws, r.Warnings...)
 }
 
 // ErrRefused marks a revision that is refused as a whole: nothing on the

@@ -173,8 +173,8 @@ func (c *Controller) noteRan(d *reconcile.Desired, res *reconcile.Result, remain
 		return
 	}
 	for _, r := range res.Ops {
-		if r.Op.Warning != "" && r.Err == nil {
-			dec.Warnings = append([]Warning{{At: now, Revision: d.Revision, Message: r.Op.Warning}}, dec.Warnings...)
+		for _, w := range opWarnings(r) {
+			dec.Warnings = append([]Warning{{At: now, Revision: d.Revision, Message: w}}, dec.Warnings...)
 		}
 	}
 	if len(dec.Warnings) > maxWarnings {

@@ -69,6 +69,7 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 				or.Result, or.Error = "failed", printable.Error(r.Err)
 			}
 			rec.Ops = append(rec.Ops, or)
+			rec.Notes = append(rec.Notes, r.Warnings...)
 		}
 	}
 	if c.WorkDir != "" {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-
-	"go.uber.org/zap"
 )
 
 // Hook is one of compose's lifecycle hooks (post_start, pre_stop): a
@@ -103,8 +101,9 @@ func hookString(s Step) string {
 // runHooks runs the hooks of s in its container, one after the other, each
 // within ReadyTimeout: a hook is part of the container coming up or going
 // down. The first that fails (an exit code other than 0, or no exec at
-// all) ends them; with s.Tolerate its error is logged and recorded on the
-// op, and the step succeeds.
+// all) ends them; with s.Tolerate its error is a warning of the op (the
+// controller logs it, and status and the ledger show it), and the step
+// succeeds.
 func (r *applyRun) runHooks(ctx context.Context, run *opRun, s Step, id string) error {
 	for i, h := range s.Hooks {
 		err := r.runHook(ctx, s, i, h, id)
@@ -114,9 +113,7 @@ func (r *applyRun) runHooks(ctx context.Context, run *opRun, s Step, id string) 
 		if !s.Tolerate {
 			return err
 		}
-		r.e.Log.Warn("hook failed; going on", zap.String("stack", run.op.Stack), zap.String("service", s.Service),
-			zap.String("container", s.Name), zap.Error(err))
-		r.warn(run.op, fmt.Sprintf("%s: %s", s, err))
+		r.warn(run.op, fmt.Sprintf("%s %s failed, going on: %s", s.Hook, s.Name, err))
 		return nil
 	}
 	return nil

@@ -163,7 +163,7 @@ func TestFailingPreStopDoesNotBlock(t *testing.T) {
 	for _, r := range res.Ops {
 		warnings = append(warnings, r.Warnings...)
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], `service api: pre_stop[0] ["drain"] exited with code 1 (hook said: "peer gone")`) {
+	if len(warnings) != 1 || warnings[0] != `pre_stop web-api-1 failed, going on: service api: pre_stop[0] ["drain"] exited with code 1 (hook said: "peer gone")` {
 		t.Errorf("warnings %q, want the failed pre_stop", warnings)
 	}
 	if s := f.String(); strings.Contains(s, "web-api-1") {
