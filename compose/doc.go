@@ -37,7 +37,8 @@
 // cpu_percent, cpu_period, cpu_quota, cpu_rt_period, cpu_rt_runtime,
 // mem_limit, mem_reservation, memswap_limit, mem_swappiness, pids_limit,
 // blkio_config,
-// device_cgroup_rules, gpus, and deploy: replicas, mode (global runs one
+// device_cgroup_rules, gpus, post_start, pre_stop (see Lifecycle hooks),
+// and deploy: replicas, mode (global runs one
 // container), resources.limits (cpus, memory, pids),
 // resources.reservations (memory, devices), restart_policy (condition,
 // max_attempts), update_config. Each new field is a ContainerSpec field
@@ -72,7 +73,7 @@
 // stop-first, as compose recreates it, with a warning.
 //
 // Still refused, each with what to write instead: use_api_socket,
-// post_start, pre_stop, provider, volumes of type image, a build context
+// provider, volumes of type image, a build context
 // that is a URL or git repository, BuildKit-only build fields, and the
 // top-level models. Two services or stacks publishing one host port, or
 // one container name twice, are refused (see Claims).
@@ -86,6 +87,34 @@
 // across the stacks of a revision, a cycle (each stack on it, the cycle
 // named) and a stack that needs one that is missing or broken: such a
 // stack goes to Desired.Broken rather than start without what it needs.
+//
+// # Lifecycle hooks
+//
+// post_start and pre_stop (hooks.go) are run as docker compose v2 runs
+// them: each hook an exec in the container with its command (no shell:
+// the command runs as written), user, privileged, working_dir and
+// environment (added to the container's; a variable without a value is
+// passed alone, as compose passes it). compose's config hash covers them,
+// so a changed hook replaces the container, as compose recreates it; a
+// service without hooks keeps its hash. A hook without a command is
+// refused, naming it: post_start[1].command.
+//
+// post_start runs after every start moor makes (a created container, a
+// replacement, a restart, an exited container started again), before the
+// container counts as up: a hook that exits non-zero fails the replica,
+// so a replacement is undone and the old container runs again, and the
+// error names the service, the hook, its exit code and the end of its
+// output. pre_stop runs in a running container before moor stops it: the
+// old container of a replacement (drained before it stops, where compose
+// v2.40.3 runs no hook when it recreates a container), a replica scaled
+// away, and the containers of a service or stack removed from git. It runs
+// the hooks the container was created with (label moor.pre-stop), so
+// removing a service from git still drains it. A pre_stop that fails is a
+// warning of the apply and the container is stopped all the same: compose
+// aborts the stop, but a broken hook of an old container cannot be fixed
+// by a commit, and would keep it running forever. A container that a
+// rollback starts again does not run post_start: its hooks were the old
+// revision's. Each hook is bounded by the executor's ready timeout.
 //
 // # Configs and secrets given inline
 //
