@@ -12,7 +12,7 @@ import (
 // interopCompose is a stack with what compose hashes and binds: an
 // environment and an env_file, a published port, a healthcheck, a named
 // volume, a bind of a file the repository holds and of a directory it does
-// not, and a dependency.
+// not, a dependency, and lifecycle hooks.
 func interopCompose(img string, port int, version string) string {
 	return fmt.Sprintf(`services:
   web:
@@ -33,6 +33,12 @@ func interopCompose(img string, port int, version string) string {
   worker:
     image: %[1]s
     restart: unless-stopped
+    post_start:
+      - command: [/testapp, mark, started]
+        working_dir: /tmp
+        environment: {MARK: "1"}
+    pre_stop:
+      - command: [/testapp, exit, "0"]
 volumes:
   data: {}
 `, img, port, version)
