@@ -16,7 +16,8 @@ import (
 // working directory and environment, started attached (API 1.41: create,
 // start, inspect), its output read to the end and kept to its last
 // reconcile.ExecOutputMax bytes, and its exit code inspected once it
-// stopped running.
+// stopped running. When ctx is done it returns at once; the command may
+// run on in the container (the engine has no call to stop an exec).
 func (d *Docker) Exec(ctx context.Context, id string, hook reconcile.Hook) (reconcile.ExecResult, error) {
 	d.call()
 	created, err := d.cli.ExecCreate(ctx, id, client.ExecCreateOptions{
@@ -36,9 +37,15 @@ func (d *Docker) Exec(ctx context.Context, id string, hook reconcile.Hook) (reco
 	if err != nil {
 		return reconcile.ExecResult{}, fmt.Errorf("exec in container %s: start: %w", id, classify(err))
 	}
+	// The attached stream does not end with ctx: closing it does.
+	stop := context.AfterFunc(ctx, att.Close)
 	out := &tail{max: reconcile.ExecOutputMax}
 	_, err = stdcopy.StdCopy(out, out, att.Reader)
+	stop()
 	att.Close()
+	if ctx.Err() != nil {
+		return reconcile.ExecResult{Output: out.String()}, fmt.Errorf("exec in container %s: %w", id, ctx.Err())
+	}
 	if err != nil {
 		return reconcile.ExecResult{Output: out.String()}, fmt.Errorf("exec in container %s: read output: %w", id, err)
 	}

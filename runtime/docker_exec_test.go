@@ -1,8 +1,11 @@
 package runtime_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moor-dev/moor/internal/testkit"
 	"github.com/moor-dev/moor/reconcile"
@@ -49,5 +52,14 @@ func TestDockerExec(t *testing.T) {
 		t.Errorf("exec of a missing binary succeeded: %+v", res)
 	}
 	t.Logf("exec of a missing binary: %+v, %v", res, err)
+	// A command that never ends holds the exec no longer than its
+	// context: the hammer of a port nothing listens on runs until stopped.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	started := time.Now()
+	_, err = d.Exec(ctx, id, reconcile.Hook{Command: []string{"/testapp", "hammer", "http://127.0.0.1:1/"}})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(started) > 10*time.Second {
+		t.Errorf("exec of an endless command = %v after %s, want the deadline at once", err, time.Since(started))
+	}
 	testkit.AssertAlive(t, unrelated)
 }
