@@ -15,7 +15,7 @@ import (
 // hookStack is a service with compose's lifecycle hooks, as version v: its
 // post_start and pre_stop append a line to ./data/marks (pre_stop only
 // while the container still serves), or post_start fails with exit code 3
-// when failStart.
+// when failStart. Its worker's pre_stop always fails.
 func hookStack(img string, port int, v string, failStart bool) string {
 	postStart := `[/testapp, mark, /data/marks, post_start]`
 	if failStart {
@@ -35,6 +35,10 @@ func hookStack(img string, port int, v string, failStart bool) string {
       - command: [/testapp, mark, -serving, marks, pre_stop]
         working_dir: /data
     stop_grace_period: 5s
+  worker:
+    image: %[1]s
+    pre_stop:
+      - command: [/testapp, exit, "5", cannot drain]
 `, img, port, v, postStart)
 }
 
@@ -42,7 +46,8 @@ func hookStack(img string, port int, v string, failStart bool) string {
 // container moor starts; pre_stop runs in the old container of a rollout
 // while it still serves, before it is stopped, and before a removal; a
 // post_start that fails rolls the replica back to its old container, which
-// serves again, and the error names the hook, its exit code and output.
+// serves again, and the error names the hook, its exit code and output; a
+// pre_stop that fails is a warning, and its container goes all the same.
 func TestHooksOnTheEngine(t *testing.T) {
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
@@ -99,8 +104,8 @@ func TestHooksOnTheEngine(t *testing.T) {
 			t.Errorf("apply's output lacks %q:\n%s", want, out)
 		}
 	}
-	if after := containers(t, cli, stack); len(after) != 1 || after[name] != v2 {
-		t.Fatalf("the old container was not restored: %v, want only %s", after, rolloutShort(v2))
+	if after := containers(t, cli, stack); len(after) != 2 || after[name] != v2 {
+		t.Fatalf("the old container was not restored: %v, want %s and the worker", after, rolloutShort(v2))
 	}
 	res, err := cli.ContainerInspect(t.Context(), v2, client.ContainerInspectOptions{})
 	if err != nil || res.Container.State == nil || !res.Container.State.Running {
@@ -115,10 +120,14 @@ func TestHooksOnTheEngine(t *testing.T) {
 		t.Errorf("the ledger's failed ops: %+v, want the replace failed by its post_start", failed)
 	}
 
-	// The stack removed from git: its container is drained, then removed.
+	// The stack removed from git: its containers are drained, then
+	// removed; the worker's failing pre_stop is a warning, not a failure.
 	repo.Remove(stack)
 	repo.Commit("the stack removed")
-	m.mustApply()
+	out = m.mustApply()
+	if want := `warning: pre_stop ` + stack + `-worker-1 failed, going on: service worker: pre_stop[0] ["/testapp","exit","5","cannot drain"] exited with code 5 (hook said: "cannot drain")`; !strings.Contains(out, want) {
+		t.Errorf("apply's output lacks\n%s\n%s", want, out)
+	}
 	if n := len(containers(t, cli, stack)); n != 0 {
 		t.Fatalf("%d containers left of a stack removed from git", n)
 	}
