@@ -35,18 +35,21 @@ import (
 type Fake struct {
 	mu         sync.Mutex
 	seq        int
-	containers map[string]*fakeContainer       // by ID
-	networks   map[string]*fakeResource        // by name
-	volumes    map[string]*fakeResource        // by name
-	images     map[string]string               // local reference (familiar) -> ID
-	imgLabels  map[string]map[string]string    // image ID -> the image's own labels
-	registry   map[string]string               // pullable reference (familiar) -> ID
-	unhealthy  map[string]bool                 // image references (familiar)
-	crash      map[string]bool                 // image references (familiar)
-	execExits  map[string]reconcile.ExecResult // by command, joined by spaces
+	containers map[string]*fakeContainer    // by ID
+	networks   map[string]*fakeResource     // by name
+	volumes    map[string]*fakeResource     // by name
+	images     map[string]string            // local reference (familiar) -> ID
+	imgLabels  map[string]map[string]string // image ID -> the image's own labels
+	registry   map[string]string            // pullable reference (familiar) -> ID
+	unhealthy  map[string]bool              // image references (familiar)
+	crash      map[string]bool              // image references (familiar)
 	faults     []*injected
 	calls      map[string]int
 	changes    []string // the journal: every change asked for, in order
+
+	// execExits are how Exec of a command (its words joined by spaces)
+	// ends (ExecExits); any other exits 0.
+	execExits map[string]reconcile.ExecResult
 }
 
 var _ reconcile.Runtime = (*Fake)(nil)
@@ -85,7 +88,6 @@ func NewFake() *Fake {
 		registry:   map[string]string{},
 		unhealthy:  map[string]bool{},
 		crash:      map[string]bool{},
-		execExits:  map[string]reconcile.ExecResult{},
 		calls:      map[string]int{},
 	}
 }
@@ -559,25 +561,4 @@ func (f *Fake) Logs(ctx context.Context, id string, n int) (string, error) {
 		return "", nil
 	}
 	return strings.Join(lines, "\n") + "\n", nil
-}
-
-// Exec runs a command in a running container: it exits 0 with no output,
-// or as ExecExits said for that command. Not running is ErrConflict. The
-// journal line names the container and the command.
-func (f *Fake) Exec(ctx context.Context, id string, hook reconcile.Hook) (_ reconcile.ExecResult, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	cmd := strings.Join(hook.Command, " ")
-	defer f.journal(&err, "Exec", f.label(id)+": "+cmd)
-	if err := f.begin("Exec", f.subjects(id)...); err != nil {
-		return reconcile.ExecResult{}, fmt.Errorf("exec in container %s: %w", id, err)
-	}
-	c := f.find(id)
-	if c == nil {
-		return reconcile.ExecResult{}, fmt.Errorf("exec in container %s: %w", id, notFound("no such container: %s", id))
-	}
-	if c.state != reconcile.StateRunning {
-		return reconcile.ExecResult{}, fmt.Errorf("exec in container %s: %w", id, conflict("container %s is not running", id))
-	}
-	return f.execExits[cmd], nil
 }

@@ -104,14 +104,6 @@ func (f *Fake) label(idOrName string) string {
 	return idOrName
 }
 
-// ExecExits makes every Exec of command (its words joined by spaces) exit
-// with code and print output.
-func (f *Fake) ExecExits(command string, code int, output string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.execExits[command] = reconcile.ExecResult{ExitCode: code, Output: output}
-}
-
 // ResetCalls sets every call count back to zero and empties the journal.
 func (f *Fake) ResetCalls() {
 	f.mu.Lock()
