@@ -137,12 +137,12 @@ func (b *builder) createOp(stack string, svc *Service, n int) Op {
 	op := containerOp(OpCreate, stack, svc, n, "missing")
 	name := svc.ReplicaName(stack, n)
 	create := b.createStep(stack, svc, n, name)
-	op.Steps = slices.Concat(
-		[]Step{create, {Kind: StepStart, Name: name}},
-		postStartStep(svc, "", name),
-		[]Step{{Kind: StepReady, Name: name, Ready: ready(svc, false)}},
-	)
-	return op
+	op.Steps = []Step{
+		create,
+		{Kind: StepStart, Name: name},
+		{Kind: StepReady, Name: name, Ready: ready(svc, false)},
+	}
+	return withHooks(op, svc)
 }
 
 // adoptOp takes over a container docker compose made: nothing changes on
@@ -234,29 +234,24 @@ func (b *builder) links(stack string, svc *Service, n int) []string {
 func startOp(stack string, svc *Service, n int, c Container, cause string) Op {
 	op := containerOp(OpStart, stack, svc, n, cause)
 	op.Container = &c
-	op.Steps = slices.Concat(
-		[]Step{{Kind: StepStart, Container: c.ID, Name: c.Name}},
-		postStartStep(svc, c.ID, c.Name),
-		[]Step{{Kind: StepReady, Container: c.ID, Name: c.Name, Ready: ready(svc, false)}},
-	)
-	return op
+	op.Steps = []Step{
+		{Kind: StepStart, Container: c.ID, Name: c.Name},
+		{Kind: StepReady, Container: c.ID, Name: c.Name, Ready: ready(svc, false)},
+	}
+	return withHooks(op, svc)
 }
 
 // restartOp stops a running replica and starts it again, and waits for it.
 func restartOp(stack string, svc *Service, n int, c Container, cause string) Op {
 	op := containerOp(OpRestart, stack, svc, n, cause)
 	op.Container = &c
-	op.Steps = slices.Concat(
-		preStopStep(c),
-		[]Step{
-			{Kind: StepStop, Container: c.ID, Name: c.Name, Grace: svc.Spec.StopGracePeriod,
-				Undo: []Step{{Kind: StepStart, Container: c.ID, Name: c.Name}}},
-			{Kind: StepStart, Container: c.ID, Name: c.Name},
-		},
-		postStartStep(svc, c.ID, c.Name),
-		[]Step{{Kind: StepReady, Container: c.ID, Name: c.Name, Ready: ready(svc, false)}},
-	)
-	return op
+	op.Steps = []Step{
+		{Kind: StepStop, Container: c.ID, Name: c.Name, Grace: svc.Spec.StopGracePeriod,
+			Undo: []Step{{Kind: StepStart, Container: c.ID, Name: c.Name}}},
+		{Kind: StepStart, Container: c.ID, Name: c.Name},
+		{Kind: StepReady, Container: c.ID, Name: c.Name, Ready: ready(svc, false)},
+	}
+	return withHooks(op, svc)
 }
 
 // restoreOp undoes a replacement a previous run left half done: the
@@ -280,11 +275,11 @@ func removeOp(stack string, c Container, cause string, seq int) Op {
 	if c.Retired || c.Number < 1 || c.Name != ContainerName(stack, c.Service, c.Number) {
 		res = stack + "/" + c.Service + "/" + c.Name
 	}
-	return Op{Kind: OpRemove, Resource: res, Cause: cause, Stack: stack, Service: c.Service, Number: c.Number,
-		Container: &c, seq: seq, Steps: slices.Concat(preStopStep(c), []Step{
+	return withHooks(Op{Kind: OpRemove, Resource: res, Cause: cause, Stack: stack, Service: c.Service, Number: c.Number,
+		Container: &c, seq: seq, Steps: []Step{
 			{Kind: StepStop, Container: c.ID, Name: c.Name},
 			{Kind: StepRemove, Container: c.ID, Name: c.Name},
-		})}
+		}}, nil)
 }
 
 // replaceOp swaps the container of one replica for a new one (invariant
@@ -318,28 +313,22 @@ func (b *builder) replaceOp(stack string, svc *Service, r replacement, ro Rollou
 	promote := Step{Kind: StepRename, Name: candidate, To: name, Undo: []Step{removeNew(name)}}
 	removeOld := Step{Kind: StepRemove, Container: old.ID, Name: retired, Deferred: keepOld}
 
-	// The old container's pre_stop hooks drain it before its stop; the
-	// new one's post_start hooks are part of its coming up.
-	preStop := preStopStep(old)
 	if ro.Order == OrderStartFirst {
-		op.Steps = slices.Concat(
-			[]Step{create, {Kind: StepStart, Name: candidate}},
-			postStartStep(svc, "", candidate),
-			[]Step{{Kind: StepReady, Name: candidate, Ready: ready(svc, true)},
-				// Only now is the new container reachable by the service's
-				// name: a candidate that does not come up never gets a request.
-				expose},
-			preStop,
-			[]Step{stop, retire, promote, removeOld},
-		)
-		return op
+		op.Steps = []Step{
+			create,
+			{Kind: StepStart, Name: candidate},
+			{Kind: StepReady, Name: candidate, Ready: ready(svc, true)},
+			// Only now is the new container reachable by the service's
+			// name: a candidate that does not come up never gets a request.
+			expose, stop, retire, promote, removeOld,
+		}
+		return withHooks(op, svc)
 	}
-	op.Steps = slices.Concat(
-		[]Step{create, expose},
-		preStop,
-		[]Step{stop, retire, promote, {Kind: StepStart, Name: name}},
-		postStartStep(svc, "", name),
-		[]Step{{Kind: StepReady, Name: name, Ready: ready(svc, true)}, removeOld},
-	)
-	return op
+	op.Steps = []Step{
+		create, expose, stop, retire, promote,
+		{Kind: StepStart, Name: name},
+		{Kind: StepReady, Name: name, Ready: ready(svc, true)},
+		removeOld,
+	}
+	return withHooks(op, svc)
 }

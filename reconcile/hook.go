@@ -63,27 +63,30 @@ func DecodeHooks(label string) []Hook {
 	return hooks
 }
 
-// postStartStep runs svc's post_start hooks in the container a step just
-// started (named name; id "" for the op's new one). A failing hook fails
-// the step, and so the replica: compose's up fails with it.
-func postStartStep(svc *Service, id, name string) []Step {
-	if len(svc.Spec.PostStart) == 0 {
-		return nil
-	}
-	return []Step{{Kind: StepHook, Container: id, Name: name, Service: svc.Name, Hook: HookPostStart, Hooks: svc.Spec.PostStart}}
-}
-
-// preStopStep runs the pre_stop hooks an observed container was created
-// with (LabelPreStop) before it is stopped, when it runs: a stopped one
-// has nothing to run them in. A failing hook is reported and the stop goes
-// on: docker compose aborts the stop instead, but it is run by hand, while
+// withHooks adds the lifecycle hooks to op's steps (not to their undo):
+// svc's post_start right after every start (svc nil: none), and the
+// pre_stop hooks op's observed container was created with (LabelPreStop)
+// right before its stop, when it runs: a stopped one has nothing to run
+// them in. A failing post_start fails the step, and so the replica, as it
+// fails compose's up. A failing pre_stop is reported and the stop goes on:
+// docker compose aborts the stop instead, but it is run by hand, while
 // moor runs unattended, and the hooks of an old container cannot be fixed
 // by a commit, so a broken one would hold that container forever.
-func preStopStep(c Container) []Step {
-	if len(c.PreStop) == 0 || !c.Running() {
-		return nil
+func withHooks(op Op, svc *Service) Op {
+	var steps []Step
+	for _, s := range op.Steps {
+		if c := op.Container; s.Kind == StepStop && c != nil && s.Container == c.ID && len(c.PreStop) > 0 && c.Running() {
+			steps = append(steps, Step{Kind: StepHook, Container: c.ID, Name: c.Name, Service: c.Service,
+				Hook: HookPreStop, Hooks: c.PreStop, Tolerate: true})
+		}
+		steps = append(steps, s)
+		if s.Kind == StepStart && svc != nil && len(svc.Spec.PostStart) > 0 {
+			steps = append(steps, Step{Kind: StepHook, Container: s.Container, Name: s.Name, Service: svc.Name,
+				Hook: HookPostStart, Hooks: svc.Spec.PostStart})
+		}
 	}
-	return []Step{{Kind: StepHook, Container: c.ID, Name: c.Name, Service: c.Service, Hook: HookPreStop, Hooks: c.PreStop, Tolerate: true}}
+	op.Steps = steps
+	return op
 }
 
 // hookString renders a StepHook.
