@@ -36,6 +36,17 @@
 // hash of every spec that does not use it alone. The image is compared
 // apart: the local image ID of the reference against the container's.
 //
+// # Lifecycle hooks
+//
+// compose's post_start and pre_stop (ContainerSpec.PostStart, PreStop) are
+// in the hash, as compose's own hash holds them: a changed hook replaces the
+// container. The planner adds a StepHook after every start of an op (the
+// new container's post_start: a failure fails the replica, and a rollout
+// undoes it) and before the stop of a running observed container (the
+// pre_stop it was created with, read from LabelPreStop, so that a service
+// gone from git is drained too; a failure is a warning of the op, and the
+// stop goes on). The executor runs each hook with Runtime.Exec.
+//
 // # Builds
 //
 // A service with a BuildSpec runs an image moor builds on the host. The
