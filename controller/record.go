@@ -69,7 +69,9 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 				or.Result, or.Error = "failed", printable.Error(r.Err)
 			}
 			rec.Ops = append(rec.Ops, or)
-			rec.Notes = append(rec.Notes, r.Warnings...)
+			for _, w := range r.Warnings {
+				rec.Notes = append(rec.Notes, printable.Escape(w))
+			}
 		}
 	}
 	if c.WorkDir != "" {
