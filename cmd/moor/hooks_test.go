@@ -128,6 +128,9 @@ func TestHooksOnTheEngine(t *testing.T) {
 	if want := `warning: pre_stop ` + stack + `-worker-1 failed, going on: service worker: pre_stop[0] ["/testapp","exit","5","cannot drain"] exited with code 5 (hook said: "cannot drain")`; !strings.Contains(out, want) {
 		t.Errorf("apply's output lacks\n%s\n%s", want, out)
 	}
+	if recs := ledgerRecords(t, m, stack); len(recs) == 0 || !strings.Contains(strings.Join(recs[len(recs)-1].Notes, "\n"), "pre_stop "+stack+"-worker-1 failed, going on") {
+		t.Errorf("the ledger's last record does not note the failed pre_stop: %+v", recs[len(recs)-1:])
+	}
 	if n := len(containers(t, cli, stack)); n != 0 {
 		t.Fatalf("%d containers left of a stack removed from git", n)
 	}
