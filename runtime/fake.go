@@ -43,6 +43,7 @@ type Fake struct {
 	registry   map[string]string            // pullable reference (familiar) -> ID
 	unhealthy  map[string]bool              // image references (familiar)
 	crash      map[string]bool              // image references (familiar)
+	jobs       map[string]fakeJob           // image references (familiar)
 	faults     []*injected
 	calls      map[string]int
 	changes    []string // the journal: every change asked for, in order
@@ -88,6 +89,7 @@ func NewFake() *Fake {
 		registry:   map[string]string{},
 		unhealthy:  map[string]bool{},
 		crash:      map[string]bool{},
+		jobs:       map[string]fakeJob{},
 		calls:      map[string]int{},
 	}
 }
@@ -426,9 +428,15 @@ func (f *Fake) StartContainer(ctx context.Context, id string) (err error) {
 	return nil
 }
 
-// start runs c: it crashes at once if its image is marked to.
+// start runs c: it crashes at once if its image is marked to, and runs to
+// completion at once if its image is a job's.
 func (f *Fake) start(c *fakeContainer) {
 	c.exitCode, c.health = 0, ""
+	if job, ok := f.jobs[familiarRef(c.spec.Image)]; ok {
+		c.logs = append(c.logs, job.output...)
+		c.state, c.exitCode = reconcile.StateExited, job.code
+		return
+	}
 	if f.crash[familiarRef(c.spec.Image)] {
 		c.exitCode = 1
 		c.state = reconcile.StateExited

@@ -183,6 +183,21 @@ func (f *Fake) CrashImage(ref string) {
 	f.crash[familiarRef(ref)] = true
 }
 
+// fakeJob is what a container of a job's image does when it starts.
+type fakeJob struct {
+	code   int
+	output []string
+}
+
+// JobImage makes containers of ref run to completion as soon as they
+// start: they print output, one line each, and exit with code, whatever
+// their restart policy.
+func (f *Fake) JobImage(ref string, code int, output ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.jobs[familiarRef(ref)] = fakeJob{code: code, output: output}
+}
+
 // mustFind resolves a container for a hand change; a test naming a
 // container that does not exist is broken. The caller holds f.mu.
 func (f *Fake) mustFind(name string) *fakeContainer {
