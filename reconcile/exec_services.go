@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -63,7 +64,7 @@ func (r *applyRun) serviceGroup(ctx context.Context, g *serviceGroup, groups map
 		case op.Kind == OpRemove:
 			err = r.runOp(ctx, op, nil)
 		case blocked != nil:
-			err = skipped("%v", blocked)
+			err = fmt.Errorf("%w: %w", ErrSkipped, blocked)
 		case firstErr != nil:
 			err = skipped("an earlier op of %s failed: %v", op.Service, firstErr)
 		default:
@@ -118,6 +119,10 @@ func (r *applyRun) waitDependency(ctx context.Context, stack string, w Wait, gro
 		case <-dg.done:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		var je *JobError
+		if errors.As(dg.err, &je) {
+			return fmt.Errorf("waits for %w", je)
 		}
 		if dg.err != nil {
 			return fmt.Errorf("dependency %s failed", w.Service)

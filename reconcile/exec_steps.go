@@ -29,7 +29,7 @@ func (r *applyRun) runOp(ctx context.Context, op Op, run *opRun) error {
 			continue
 		}
 		if err := r.step(ctx, run, s); err != nil {
-			return r.undo(ctx, run, err)
+			return r.undo(ctx, run, asJobError(op, s, err))
 		}
 		run.done = append(run.done, i)
 		r.after(op, i)
@@ -64,7 +64,8 @@ func (r *applyRun) undo(ctx context.Context, run *opRun, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.e.ReadyTimeout+time.Minute)
 	defer cancel()
 	var logs string
-	if run.newID != "" {
+	var je *JobError
+	if run.newID != "" && !errors.As(cause, &je) { // a job's error quotes its output
 		logs, _ = r.e.Runtime.Logs(ctx, run.newID, 10)
 	}
 	undone, errs := r.undoSteps(ctx, run)
@@ -98,7 +99,7 @@ func (r *applyRun) undoSteps(ctx context.Context, run *opRun) (undone bool, errs
 // step makes the engine call of one step, in one of the Parallel slots; a
 // wait takes one per inspect.
 func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
-	if s.Kind != StepReady {
+	if s.Kind != StepReady && s.Kind != StepWaitJob {
 		release, err := r.e.slot(ctx)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s, err)
@@ -147,6 +148,8 @@ func (r *applyRun) step(ctx context.Context, run *opRun, s Step) error {
 		err = rt.StartContainer(ctx, id)
 	case StepReady:
 		return r.e.waitReady(ctx, id, subject(s), *s.Ready)
+	case StepWaitJob:
+		return r.waitJob(ctx, id, s)
 	case StepExpose:
 		err = rt.Expose(ctx, id, strings.TrimSuffix(s.Name, CandidateSuffix), *s.Spec, s.Service)
 	case StepHook:

@@ -33,6 +33,9 @@ type Executor struct {
 	// ReadyTimeout bounds how long a started container may take to count
 	// as up, and how long a dependent waits for its dependency (default 2m).
 	ReadyTimeout time.Duration
+	// JobTimeout bounds how long a job may run before it counts as failed
+	// and is stopped (default 30m).
+	JobTimeout time.Duration
 	// Poll is the interval between two inspects while waiting (default 250ms).
 	Poll time.Duration
 	// Step, when set, is called after every step an op completes, with the
@@ -94,6 +97,9 @@ func (e *Executor) defaults() {
 	}
 	if e.ReadyTimeout <= 0 {
 		e.ReadyTimeout = 2 * time.Minute
+	}
+	if e.JobTimeout <= 0 {
+		e.JobTimeout = 30 * time.Minute
 	}
 	if e.Poll <= 0 {
 		e.Poll = 250 * time.Millisecond

@@ -28,6 +28,7 @@ const (
 	OpRemove
 	OpRemoveNetwork
 	OpRemoveVolume // only when the source prunes volumes
+	OpRunJob       // run a job's container to completion (a new one)
 )
 
 var opNames = map[OpKind]string{
@@ -45,6 +46,7 @@ var opNames = map[OpKind]string{
 	OpRemove:        "remove",
 	OpRemoveNetwork: "remove-network",
 	OpRemoveVolume:  "remove-volume",
+	OpRunJob:        "run-job",
 }
 
 func (k OpKind) String() string {
@@ -57,7 +59,8 @@ func (k OpKind) String() string {
 // ContainerOp reports whether ops of kind k act on one container of a
 // service: they run in the service's group, after its dependencies.
 func (k OpKind) ContainerOp() bool {
-	return k == OpAdopt || k == OpRestore || k == OpCreate || k == OpReplace || k == OpStart || k == OpRestart || k == OpRemove
+	return k == OpAdopt || k == OpRestore || k == OpCreate || k == OpReplace || k == OpStart || k == OpRestart || k == OpRemove ||
+		k == OpRunJob
 }
 
 // Op is one operation of a plan: what to do to which resource, why, and the
@@ -115,7 +118,8 @@ type Op struct {
 // String renders the op as `moor plan` prints it:
 // "replace web/api/1 (config changed: environment) [start-first, batch 1/2, rollback on failure]";
 // an op that waits for other stacks (x-moor.depends_on) says so after its
-// cause: "create web/api/1 (missing) after stack db".
+// cause: "create web/api/1 (missing) after stack db", and one that waits
+// for jobs in this plan after that: "after job migrate".
 func (o Op) String() string {
 	s := fmt.Sprintf("%s %s (%s)", o.Kind, o.Resource, o.Cause)
 	if after := o.afterStacks(); after != "" {
@@ -123,6 +127,9 @@ func (o Op) String() string {
 	}
 	if o.Rollout != nil {
 		s += " " + o.Rollout.String()
+	}
+	if jobs := jobWaits(o.Waits); len(jobs) > 0 {
+		s += " after job " + strings.Join(jobs, ", ")
 	}
 	return s
 }

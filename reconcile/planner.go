@@ -87,6 +87,9 @@ type builder struct {
 	pulls    map[string]*Op // pulls and builds, by image: the first service that wants it
 	ops      []Op
 	order    stackOrder // between stacks (x-moor.depends_on)
+
+	// jobs are the jobs of the stack being planned (Stack.Jobs).
+	jobs map[string]bool
 }
 
 // Ops of one service run in this order: removes of what stands in the way
@@ -358,6 +361,7 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 			}
 		}
 	}
+	b.jobs = st.Jobs()
 	for _, name := range namespaceOrder(st) {
 		svc := st.Services[name]
 		key := ServiceKey(st.Name, name)
@@ -391,7 +395,9 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 				continue
 			}
 		}
+		before := len(b.ops)
 		b.service(st.Name, svc, byService[name], imageID)
+		b.holdForJob(st, svc, before)
 	}
 	b.dependentRestarts(st, byService)
 	for _, name := range slices.Sorted(maps.Keys(byService)) {
@@ -605,7 +611,13 @@ func (b *builder) service(stack string, svc *Service, have []Container, imageID 
 			replace = append(replace, *r)
 		}
 	}
-	b.rollout(stack, svc, replace)
+	if b.jobs[svc.Name] {
+		for _, r := range replace {
+			b.ops = append(b.ops, b.runJobOp(stack, svc, r.n, &r.old, r.cause))
+		}
+	} else {
+		b.rollout(stack, svc, replace)
+	}
 	for _, n := range slices.Sorted(maps.Keys(canonical)) {
 		if n > svc.Replicas {
 			for _, c := range canonical[n] {
@@ -660,6 +672,10 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 			cur = &restored
 		}
 	}
+	if cur == nil && b.jobs[svc.Name] {
+		b.ops = append(b.ops, b.runJobOp(stack, svc, n, nil, "missing"))
+		return nil
+	}
 	if cur == nil {
 		b.ops = append(b.ops, b.createOp(stack, svc, n))
 		return nil
@@ -696,6 +712,10 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 	if imageID != "" && cur.ImageID != "" && cur.ImageID != imageID {
 		return &replacement{n: n, old: *cur, cause: fmt.Sprintf("image %s updated: %s -> %s", svc.Spec.Image, ShortID(cur.ImageID), ShortID(imageID))}
 	}
+	if cur.State == StateRunning && b.jobs[svc.Name] {
+		b.ops = append(b.ops, waitJobOp(stack, svc, n, *cur))
+		return nil
+	}
 	if cur.Running() || cur.State == StatePaused {
 		return nil
 	}
@@ -705,6 +725,10 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 	cause := cur.State
 	if cur.State == StateExited {
 		cause = fmt.Sprintf("exited with code %d", cur.ExitCode)
+	}
+	if b.jobs[svc.Name] { // a failed or interrupted run: a new one
+		b.ops = append(b.ops, b.runJobOp(stack, svc, n, cur, cause))
+		return nil
 	}
 	b.ops = append(b.ops, startOp(stack, svc, n, *cur, cause))
 	return nil
@@ -770,14 +794,14 @@ func linkNeeds(ops []Op) {
 			resources[op.Stack] = append(resources[op.Stack], op.Resource)
 		case OpRemove:
 			removes[op.Stack] = appendNew(removes[op.Stack], op.Resource)
-		case OpCreate, OpReplace:
+		case OpCreate, OpReplace, OpRunJob:
 			news[op.Stack] = append(news[op.Stack], op.Resource)
 		}
 	}
 	for i := range ops {
 		op := &ops[i]
 		switch op.Kind {
-		case OpCreate, OpReplace:
+		case OpCreate, OpReplace, OpRunJob:
 			if r, ok := pulls[op.Image]; ok {
 				op.Needs = append(op.Needs, r)
 			}
@@ -815,7 +839,7 @@ func (b *builder) linkWaits() {
 			if !changing[ServiceKey(op.Stack, name)] || depSvc == nil {
 				continue
 			}
-			w := Wait{Service: name, Condition: dep.Condition, Required: dep.Required}
+			w := Wait{Service: name, Condition: dep.Condition, Required: dep.Required, Job: b.d.Stacks[op.Stack].Jobs()[name]}
 			for n := 1; n <= depSvc.Replicas; n++ {
 				w.Containers = append(w.Containers, depSvc.ReplicaName(op.Stack, n))
 			}

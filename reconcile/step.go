@@ -26,6 +26,7 @@ const (
 	StepSyncFiles                         // make Stack's directory hold Files
 	StepBuild                             // build Image from Build
 	StepHook                              // run Hooks (compose's Hook) in the container
+	StepWaitJob                           // wait until the job's container exits; 0 is success
 )
 
 var stepNames = map[StepKind]string{
@@ -33,7 +34,7 @@ var stepNames = map[StepKind]string{
 	StepRemoveNetwork: "remove-network", StepRemoveVolume: "remove-volume",
 	StepCreate: "create", StepStart: "start", StepReady: "wait", StepExpose: "expose",
 	StepStop: "stop", StepRename: "rename", StepRemove: "remove", StepSyncFiles: "sync-files",
-	StepBuild: "build", StepHook: "hook",
+	StepBuild: "build", StepHook: "hook", StepWaitJob: "wait-job",
 }
 
 func (k StepKind) String() string {
@@ -74,7 +75,8 @@ type Step struct {
 	// an interrupted run of this instance left, completed by the engine
 	// after that run last looked: it is removed, and the create made again.
 	Leftover bool
-	// Service is the name the container answers to (StepExpose).
+	// Service is the name the container answers to (StepExpose), or the
+	// job StepWaitJob waits for, of Stack.
 	Service string
 	// Ready says when the container counts as up (StepReady).
 	Ready *Ready
@@ -91,6 +93,7 @@ type Step struct {
 	// Build is what StepBuild builds Image from.
 	Build *BuildSpec
 	// Stack and Files: the stack directory StepSyncFiles makes hold Files.
+	// StepWaitJob: the job's stack.
 	Stack string
 	Files *StackFiles
 	// Hook is HookPostStart or HookPreStop, and Hooks are what StepHook
@@ -131,6 +134,8 @@ func (s Step) String() string {
 		out = s.Kind.String() + " " + s.Volume.Name
 	case StepReady:
 		out = fmt.Sprintf("wait %s ready (%s)", s.Name, s.Ready)
+	case StepWaitJob:
+		out = fmt.Sprintf("wait %s exited 0", s.Name)
 	case StepSyncFiles:
 		out = fmt.Sprintf("sync-files %s to %s (%d files)", s.Stack, shortRevision(s.Files.Revision), len(s.Files.Files))
 	case StepRename:
@@ -190,6 +195,8 @@ type Wait struct {
 	Condition  string // ConditionStarted, ConditionHealthy, ConditionCompleted or ConditionRemoved
 	Required   bool
 	Containers []string // the dependency's replicas, by name
+	// Job: the dependency is a job that runs in this plan.
+	Job bool `json:",omitempty"`
 }
 
 func (w Wait) String() string {

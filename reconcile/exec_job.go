@@ -1,0 +1,70 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// waitJob waits until the job's container id exits (StepWaitJob). An exit
+// with code 0 is success; any other code is a *JobError with the
+// container's last output. A container that does not exit within
+// JobTimeout is stopped, and that is a *JobError too.
+func (r *applyRun) waitJob(ctx context.Context, id string, s Step) error {
+	if id == "" {
+		return fmt.Errorf("%s: no container was created", s)
+	}
+	je := &JobError{Stack: s.Stack, Service: s.Service, Container: s.Name, ExitCode: -1}
+	e := *r.e
+	e.ReadyTimeout = e.JobTimeout
+	err := e.waitFor(ctx, id, func(c Container) (bool, error) {
+		if c.State != StateExited && c.State != StateDead {
+			return false, nil
+		}
+		je.ExitCode = c.ExitCode
+		return true, nil
+	})
+	if err != nil {
+		// What did not finish in time does not go on behind the rollout's
+		// back: its dependents would not wait for it on the next run.
+		stopCtx := context.WithoutCancel(ctx)
+		if serr := r.e.Runtime.StopContainer(stopCtx, id, nil); serr != nil && !errors.Is(serr, ErrNotFound) {
+			err = fmt.Errorf("%w; stopping it failed: %w", err, serr)
+		} else {
+			err = fmt.Errorf("%w; stopped", err)
+		}
+		je.Err = err
+	}
+	if je.Err == nil && je.ExitCode == 0 {
+		return nil
+	}
+	je.Output = r.jobLogs(ctx, id)
+	return je
+}
+
+// jobLogs is the tail of the job container's output a JobError quotes;
+// "" when the engine cannot say.
+func (r *applyRun) jobLogs(ctx context.Context, id string) string {
+	release, err := r.e.slot(ctx)
+	if err != nil {
+		return ""
+	}
+	defer release()
+	logs, err := r.e.Runtime.Logs(context.WithoutCancel(ctx), id, JobOutputLines)
+	if err != nil {
+		return ""
+	}
+	return jobOutput(logs)
+}
+
+// asJobError makes the error of a step of a run-job op a *JobError, that
+// its dependents are skipped with: the job could not be created or
+// started.
+func asJobError(op Op, s Step, err error) error {
+	var je *JobError
+	if op.Kind != OpRunJob || errors.As(err, &je) {
+		return err
+	}
+	return &JobError{Stack: op.Stack, Service: op.Service, Container: strings.TrimSpace(s.Name), ExitCode: -1, Err: err}
+}
