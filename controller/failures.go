@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -108,12 +109,20 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 				continue
 			}
 			switch r.Op.Kind {
-			case reconcile.OpCreate, reconcile.OpReplace, reconcile.OpStart, reconcile.OpRestart, reconcile.OpRestore:
+			case reconcile.OpCreate, reconcile.OpReplace, reconcile.OpStart, reconcile.OpRestart, reconcile.OpRestore, reconcile.OpRunJob:
 			default:
 				continue
 			}
 			key := reconcile.ServiceKey(r.Op.Stack, r.Op.Service)
-			if r.Err != nil && !r.Skipped && failed[key] == "" {
+			var job *reconcile.JobError
+			switch {
+			case r.Err == nil || failed[key] != "":
+			case errors.As(r.Err, &job):
+				// A job that failed holds its dependents, whose ops were
+				// skipped for it, as a failed rollout holds its service:
+				// the revision failed for them too, and says why.
+				failed[key] = printable.Error(job)
+			case !r.Skipped:
 				failed[key] = fmt.Sprintf("%s: %s", r.Op.Resource, printable.Error(r.Err))
 			}
 		}

@@ -68,6 +68,9 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 			case r.Err != nil:
 				or.Result, or.Error = "failed", printable.Error(r.Err)
 			}
+			if je := (*reconcile.JobError)(nil); errors.As(r.Err, &je) {
+				or.Job = &ledger.Job{Name: reconcile.ServiceKey(je.Stack, je.Service), ExitCode: je.ExitCode, Output: je.Output}
+			}
 			rec.Ops = append(rec.Ops, or)
 			for _, w := range r.Warnings {
 				rec.Notes = append(rec.Notes, printable.Escape(w))

@@ -53,6 +53,18 @@ type OpResult struct {
 	Result   string        `json:"result"` // "ok", "failed", "skipped"
 	Error    string        `json:"error,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// Job is the job whose failure the op failed or was skipped for.
+	Job *Job `json:"job,omitempty"`
+}
+
+// Job is a job run that did not complete: which, its exit code (-1 when it
+// did not exit) and its last lines of output, as its container printed
+// them (the host's own record: they may hold what the job printed of its
+// secrets).
+type Job struct {
+	Name     string `json:"name"` // "STACK/SERVICE"
+	ExitCode int    `json:"exit_code"`
+	Output   string `json:"output,omitempty"`
 }
 
 // Duration is how long the apply took; zero when it has not finished.
