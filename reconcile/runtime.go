@@ -66,7 +66,10 @@ type Runtime interface {
 	// InspectContainer returns the current state of one container, with
 	// ExitCode and Health exact. ErrNotFound if it does not exist.
 	InspectContainer(ctx context.Context, id string) (Container, error)
-	// Logs returns the last n lines of the container's output.
+	// Logs returns the last n lines of the container's output (all for
+	// n <= 0), stdout and stderr as written, and at most their last
+	// MaxLogBytes bytes: a line as long as the log is cut, not read whole
+	// into memory. ErrNotFound if the container does not exist.
 	Logs(ctx context.Context, id string, n int) (string, error)
 	// Exec runs hook's command in the running container id, as hook's
 	// user, privileged or not, in its working directory (the container's
@@ -78,6 +81,9 @@ type Runtime interface {
 	// absent one ErrNotFound.
 	Exec(ctx context.Context, id string, hook Hook) (ExecResult, error)
 }
+
+// MaxLogBytes bounds what Runtime.Logs returns.
+const MaxLogBytes = 64 << 10
 
 // Files is what moor needs of the host's file system: each stack's
 // persistent directory (the stack's compose working directory), where

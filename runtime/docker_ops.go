@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -81,7 +80,7 @@ func (d *Docker) InspectContainer(ctx context.Context, id string) (reconcile.Con
 }
 
 // Logs returns the last n lines (all for n <= 0) of the container's stdout
-// and stderr, interleaved as written.
+// and stderr, interleaved as written, at most their last MaxLogBytes.
 func (d *Docker) Logs(ctx context.Context, id string, n int) (string, error) {
 	// Whether the stream is multiplexed depends on the container's TTY.
 	d.call()
@@ -100,14 +99,41 @@ func (d *Docker) Logs(ctx context.Context, id string, n int) (string, error) {
 		return "", fmt.Errorf("logs of container %s: %w", id, classify(err))
 	}
 	defer rc.Close()
-	var out strings.Builder
+	out := &tailBuffer{max: reconcile.MaxLogBytes}
 	if tty {
-		_, err = io.Copy(&out, rc)
+		_, err = io.Copy(out, rc)
 	} else {
-		_, err = stdcopy.StdCopy(&out, &out, rc)
+		_, err = stdcopy.StdCopy(out, out, rc)
 	}
 	if err != nil {
 		return out.String(), fmt.Errorf("logs of container %s: %w", id, err)
 	}
 	return out.String(), nil
+}
+
+// tailBuffer keeps the last max bytes written to it, in at most twice
+// that much memory.
+type tailBuffer struct {
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) > t.max {
+		p = p[len(p)-t.max:]
+	}
+	if len(t.buf)+len(p) > 2*t.max {
+		keep := t.max - len(p)
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-keep:]...)
+	}
+	t.buf = append(t.buf, p...)
+	return n, nil
+}
+
+func (t *tailBuffer) String() string {
+	if len(t.buf) > t.max {
+		return string(t.buf[len(t.buf)-t.max:])
+	}
+	return string(t.buf)
 }

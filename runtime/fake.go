@@ -568,5 +568,9 @@ func (f *Fake) Logs(ctx context.Context, id string, n int) (string, error) {
 	if len(lines) == 0 {
 		return "", nil
 	}
-	return strings.Join(lines, "\n") + "\n", nil
+	out := strings.Join(lines, "\n") + "\n"
+	if len(out) > reconcile.MaxLogBytes {
+		out = out[len(out)-reconcile.MaxLogBytes:]
+	}
+	return out, nil
 }
