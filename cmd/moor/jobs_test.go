@@ -110,6 +110,11 @@ func TestJobGatesRollout(t *testing.T) {
 
 	repo.Write(stack+"/compose.yaml", jobRelease(img, "1", 0))
 	rev1 := "main@sha1:" + repo.Commit("release 1")
+	// moor plan shows the job's run and web waiting for it.
+	if code, out := m.run("plan"); code != 0 || !strings.Contains(out, "run-job "+stack+"/migrate/1 (missing)\n") ||
+		!strings.Contains(out, "create "+stack+"/web/1 (missing) after job migrate\n") {
+		t.Errorf("moor plan exited %d; want the job's run, and web after it:\n%s", code, out)
+	}
 	startMoor(t, "run", "--repo", repo.Dir, "--name", stack, "--state-dir", state,
 		"--interval", "1s", "--listen", "off", "--log-format", "json")
 	testkit.Eventually(t, 60*time.Second, "release 1 deployed", func() bool {
