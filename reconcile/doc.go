@@ -57,6 +57,21 @@
 // carries the hash (LabelBuildHash, Observed.BuildHashes); the service's
 // creates and replacements need it, so a failed build stops nothing.
 //
+// # Jobs
+//
+// A job (Stack.Jobs) is a service with restart "no" that another of its
+// stack depends on with ConditionCompleted. The planner runs it (OpRunJob)
+// when its container is missing, its config or image changed, or its last
+// run failed; a container of the current config that exited 0 is complete
+// and planned no further, so a job runs once per change, whatever the
+// polls, drift checks and restarts of moor. A run removes the previous
+// container, creates, starts and waits for a new one until it exits
+// (StepWaitJob); nothing is undone when it fails, so the failed container
+// stays for inspection. Its dependents' ops Wait for it; when it fails
+// they are skipped with its *JobError (name, exit code, last output), and
+// a job the constraints hold, or that is blocked, holds or blocks the
+// dependents that would change.
+//
 // # Ownership and pruning
 //
 // The planner considers only resources whose LabelSource is the source's:
