@@ -3,6 +3,8 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -210,5 +212,50 @@ func assertPlanText(t *testing.T, got, want string) {
 	}
 	if got != want {
 		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestJobConvergesFromRandomStates walks a stack with a job through
+// releases and hand changes in random order: one apply converges it, the
+// plan after that is empty, and the job runs only when its release changes
+// it or its container is gone.
+func TestJobConvergesFromRandomStates(t *testing.T) {
+	releases := []*reconcile.Desired{jobStack("1"), jobStack("2")}
+	appOnly := jobStack("2")
+	appOnly.Revision = "main@sha1:2b"
+	app := appOnly.Stacks["web"].Services["app"]
+	app.Spec.Env, app.Replicas = []string{"VERSION=2b"}, 1
+	app.Hash = app.Spec.Hash()
+	releases = append(releases, appOnly)
+	disturb := []func(f *runtime.Fake) bool{ // whether the job must run again
+		func(f *runtime.Fake) bool { f.RemoveByHand("web-migrate-1"); return true },
+		func(f *runtime.Fake) bool { f.StopByHand("web-app-1"); return false },
+		func(f *runtime.Fake) bool { f.RemoveByHand("web-app-1"); return false },
+		func(f *runtime.Fake) bool { return false },
+	}
+	for seed := uint64(1); seed <= 20; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, seed))
+			f := jobFake()
+			var job string // the job's config hash the host last ran
+			for step := 0; step < 8; step++ {
+				d := releases[r.IntN(len(releases))]
+				f.ResetCalls()
+				converge(t, f, d, 2)
+				want := 0
+				if h := d.Stacks["web"].Services["migrate"].Hash; h != job {
+					want, job = 1, h
+				}
+				if runs := jobRuns(f); runs != want {
+					t.Fatalf("step %d (%s): the job ran %d times, want %d", step, d.Revision, runs, want)
+				}
+				if n := converge(t, f, d, 1); n != 0 {
+					t.Fatalf("second plan not empty")
+				}
+				if disturb[r.IntN(len(disturb))](f) {
+					job = ""
+				}
+			}
+		})
 	}
 }
