@@ -90,6 +90,10 @@ func TestFailedJobHoldsItsDependents(t *testing.T) {
 	if got := strings.Join(jobs, "; "); got != "web/app/1: web/migrate 3; web/migrate/1: web/migrate 3" {
 		t.Errorf("the outcome's job errors: %s", got)
 	}
+	if failed := out.Result.FailedJobs(); len(failed) != 1 || failed[0].Service != "migrate" || failed[0].ExitCode != 3 ||
+		failed[0].Container != "web-migrate-1" || !strings.HasSuffix(failed[0].Output, `ERROR: relation "users" does not exist`) {
+		t.Errorf("the outcome's failed jobs: %+v", failed)
+	}
 	// The status: both failed at the bad revision, for the job's reason.
 	st := h.status()
 	for _, key := range []string{"web/migrate", "web/app"} {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // waitJob waits until the job's container id exits (StepWaitJob). An exit
@@ -66,5 +65,5 @@ func asJobError(op Op, s Step, err error) error {
 	if op.Kind != OpRunJob || errors.As(err, &je) {
 		return err
 	}
-	return &JobError{Stack: op.Stack, Service: op.Service, Container: strings.TrimSpace(s.Name), ExitCode: -1, Err: err}
+	return &JobError{Stack: op.Stack, Service: op.Service, Container: s.Name, ExitCode: -1, Err: err}
 }

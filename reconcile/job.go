@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -70,6 +71,19 @@ func (e *JobError) Error() string {
 }
 
 func (e *JobError) Unwrap() error { return e.Err }
+
+// FailedJobs returns the error of every job run of r that failed, in plan
+// order: what a notification of the run says of its jobs.
+func (r *Result) FailedJobs() []*JobError {
+	var out []*JobError
+	for _, o := range r.Ops {
+		var je *JobError
+		if o.Op.Kind == OpRunJob && errors.As(o.Err, &je) {
+			out = append(out, je)
+		}
+	}
+	return out
+}
 
 // jobOutput is the tail of a job's output a JobError quotes.
 func jobOutput(logs string) string {
