@@ -143,6 +143,16 @@ replace web/app/1 (config changed: environment) [start-first, batch 1/1, rollbac
 run-job web/migrate/1 (running since an earlier apply: waited for)
     1 wait web-migrate-1 exited 0`,
 		},
+		{
+			name: "a retired container of the job (a replacement an older moor left): removed, never started again",
+			d:    desired(st1),
+			o: func() *Observed {
+				old := done("web", migrate1, rev1, 0)
+				old.ID, old.Name, old.Retired = "id-old", "web-migrate-1"+RetiredSuffix, true
+				return observed(old, done("web", migrate1, rev1, 0), running("web", app1, 1, rev1))
+			}(),
+			want: `remove web/migrate/web-migrate-1-retired (leftover of an interrupted replacement)`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -655,6 +655,8 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 	}
 	if r, ok := retired[n]; ok {
 		switch {
+		case b.jobs[svc.Name]: // an old run of a job: never run again
+			b.ops = append(b.ops, removeOp(stack, r, "leftover of an interrupted replacement", seqFirst))
 		case cur != nil && cur.Running():
 			b.ops = append(b.ops, removeOp(stack, r, "replacement finished", seqFirst))
 		default:
