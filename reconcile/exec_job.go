@@ -9,7 +9,9 @@ import (
 // waitJob waits until the job's container id exits (StepWaitJob). An exit
 // with code 0 is success; any other code is a *JobError with the
 // container's last output. A container that does not exit within
-// JobTimeout is stopped, and that is a *JobError too.
+// JobTimeout is stopped, and that is a *JobError too; one still running
+// when the apply is cancelled (moor stops) is left to run, and the next
+// apply waits for it.
 func (r *applyRun) waitJob(ctx context.Context, id string, s Step) error {
 	if id == "" {
 		return fmt.Errorf("%s: no container was created", s)
@@ -24,18 +26,18 @@ func (r *applyRun) waitJob(ctx context.Context, id string, s Step) error {
 		je.ExitCode = c.ExitCode
 		return true, nil
 	})
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		je.Err = fmt.Errorf("waiting for it to exit: %w", err)
+	case err != nil:
 		// What did not finish in time does not go on behind the rollout's
 		// back: its dependents would not wait for it on the next run.
-		stopCtx := context.WithoutCancel(ctx)
-		if serr := r.e.Runtime.StopContainer(stopCtx, id, nil); serr != nil && !errors.Is(serr, ErrNotFound) {
-			err = fmt.Errorf("%w; stopping it failed: %w", err, serr)
+		if serr := r.e.Runtime.StopContainer(ctx, id, nil); serr != nil && !errors.Is(serr, ErrNotFound) {
+			je.Err = fmt.Errorf("waiting for it to exit: %w; stopping it failed: %w", err, serr)
 		} else {
-			err = fmt.Errorf("%w; stopped", err)
+			je.Err = fmt.Errorf("waiting for it to exit: %w; stopped", err)
 		}
-		je.Err = err
-	}
-	if je.Err == nil && je.ExitCode == 0 {
+	case je.ExitCode == 0:
 		return nil
 	}
 	je.Output = r.jobLogs(ctx, id)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moor-dev/moor/reconcile"
 	"github.com/moor-dev/moor/runtime"
@@ -258,4 +259,66 @@ func TestJobConvergesFromRandomStates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJobThatDoesNotExit: a job still running after the executor's
+// JobTimeout has failed and is stopped; one still running when the apply
+// is cancelled (moor stops) is left to run, and the next plan waits for
+// it instead of starting it again. Either way app keeps its old
+// containers.
+func TestJobThatDoesNotExit(t *testing.T) {
+	hang := func() (*runtime.Fake, *reconcile.Desired) {
+		f := jobFake()
+		f.Publish("migrate:hang", "sha256:hang") // runs until stopped
+		converge(t, f, jobStack("1"), 2)
+		d := jobStack("2")
+		m := d.Stacks["web"].Services["migrate"]
+		m.Spec.Image = "migrate:hang"
+		m.Hash = m.Spec.Hash()
+		return f, d
+	}
+	t.Run("timeout", func(t *testing.T) {
+		f, d := hang()
+		ex := executor(f)
+		ex.JobTimeout = time.Minute
+		res := applyOnce(t, ex, f, d)
+		jobs := res.FailedJobs()
+		if len(jobs) != 1 || jobs[0].ExitCode != -1 || !strings.Contains(jobs[0].Error(), "not ready after 1m0s") ||
+			!strings.HasSuffix(jobs[0].Err.Error(), "; stopped") {
+			t.Fatalf("failed jobs: %v", jobs)
+		}
+		if c, _ := f.InspectContainer(context.Background(), "web-migrate-1"); c.State != reconcile.StateExited {
+			t.Errorf("the job that timed out is %s, want stopped", c.State)
+		}
+		if got := appVersions(t, f); got != "web-app-1=running@1 web-app-2=running@1" {
+			t.Errorf("app: %s", got)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		f, d := hang()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ex := executor(f)
+		ex.Step = func(op reconcile.Op, i int) {
+			if op.Kind == reconcile.OpRunJob && op.Steps[i].Kind == reconcile.StepStart {
+				cancel()
+			}
+		}
+		obs, _ := f.Observe(ctx)
+		res := ex.Apply(ctx, reconcile.MakePlan(d, obs, reconcile.Constraints{}))
+		if jobs := res.FailedJobs(); len(jobs) != 1 || !errors.Is(jobs[0], context.Canceled) {
+			t.Fatalf("failed jobs: %v", jobs)
+		}
+		if c, _ := f.InspectContainer(context.Background(), "web-migrate-1"); c.State != reconcile.StateRunning {
+			t.Errorf("the job of a cancelled apply is %s, want still running", c.State)
+		}
+		if got := appVersions(t, f); got != "web-app-1=running@1 web-app-2=running@1" {
+			t.Errorf("app: %s", got)
+		}
+		obs, _ = f.Observe(context.Background())
+		assertPlanText(t, reconcile.MakePlan(d, obs, reconcile.Constraints{}).String(), `
+replace web/app/1 (config changed: environment) [start-first, batch 1/2, rollback on failure] after job migrate
+replace web/app/2 (config changed: environment) [start-first, batch 2/2, rollback on failure] after job migrate
+run-job web/migrate/1 (running since an earlier apply: waited for)`)
+	})
 }

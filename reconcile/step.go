@@ -26,7 +26,7 @@ const (
 	StepSyncFiles                         // make Stack's directory hold Files
 	StepBuild                             // build Image from Build
 	StepHook                              // run Hooks (compose's Hook) in the container
-	StepWaitJob                           // wait until the job's container exits; 0 is success
+	StepWaitJob                           // wait until the job's container exits (0 is success); stop it past the executor's JobTimeout
 )
 
 var stepNames = map[StepKind]string{
