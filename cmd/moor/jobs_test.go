@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,3 +231,70 @@ func TestJobGatesRollout(t *testing.T) {
 
 // shortRev is "main@abcdef1" for "main@sha1:abcdef1…".
 func shortRev(rev string) string { return "main@" + strings.TrimPrefix(rev, "main@sha1:")[:7] }
+
+// TestKillAtEveryJobStep kills moor with SIGKILL after every step of a
+// job's run, then runs it again: the host converges to the release, with
+// the job run exactly once for it (a run that started is not started
+// again, one that did not start is run), its container kept exited 0, and
+// web serving the release (invariant 6).
+func TestKillAtEveryJobStep(t *testing.T) {
+	cli := testkit.Docker(t)
+	bin, err := buildMoorCrash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testkit.TestImage(t)
+	// A name of its own each run, as in TestKillAtEveryStep.
+	stack := fmt.Sprintf("%s-%04x", testkit.StackName(t), rand.IntN(1<<16))
+	testkit.CleanupStack(t, stack)
+	bystander := testkit.Unrelated(t, stack)
+	repo := testkit.NewRepo(t)
+	m := newMoor(t, repo.Dir, stack)
+	starts := jobStarts(t, cli, stack)
+
+	repo.Write(stack+"/compose.yaml", jobRelease(img, "0", 0))
+	repo.Commit("release 0")
+	m.mustApply()
+	var killed []string
+	for step := 1; step <= 5; step++ {
+		v := fmt.Sprint(step)
+		repo.Write(stack+"/compose.yaml", jobRelease(img, v, 0))
+		rev := "main@sha1:" + repo.Commit("release "+v)
+		at := fmt.Sprintf("run-job %s/migrate/1 #%d", stack, step)
+		if steps := planSteps(t, m); !contains(steps, at) {
+			t.Fatalf("the plan has no step %s: %v", at, steps)
+		}
+		cmd := exec.Command(bin, "apply", "--repo", repo.Dir, "--name", stack, "--state-dir", m.stateDir, "--log-level", "error")
+		cmd.Env = append(os.Environ(), "MOOR_TEST_CRASH_AT="+at)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("%s: moor was not killed at the step (err %v):\n%s", at, err, out)
+		}
+		killed = append(killed, at)
+
+		m.mustApply()
+		if code, out := m.run("plan", "--exit-code"); code != 0 {
+			t.Fatalf("%s: not converged after the repair run:\n%s", at, out)
+		}
+		if n := starts(rev); n != 1 {
+			t.Errorf("%s: the job of release %s started %d times, want once", at, v, n)
+		}
+		got := containers(t, cli, stack)
+		if len(got) != 3 {
+			t.Errorf("%s: containers %v, want migrate-1, web-1 and web-2", at, got)
+		}
+		for name := range got {
+			res, err := cli.ContainerInspect(t.Context(), name, client.ContainerInspectOptions{})
+			if err != nil || !contains(res.Container.Config.Env, "VERSION="+v) {
+				t.Fatalf("%s: %s is not release %s: %v", at, name, v, err)
+			}
+			if job := name == stack+"-migrate-1"; job && (res.Container.State.Running || res.Container.State.ExitCode != 0) ||
+				!job && !res.Container.State.Running {
+				t.Errorf("%s: %s is %+v", at, name, res.Container.State)
+			}
+		}
+	}
+	t.Logf("killed at %v", killed)
+	testkit.AssertAlive(t, bystander)
+}
