@@ -122,7 +122,7 @@ func TestJobGatesRollout(t *testing.T) {
 	}
 	startMoor(t, "run", "--repo", repo.Dir, "--name", stack, "--state-dir", state,
 		"--interval", "1s", "--listen", "off", "--log-format", "json")
-	testkit.Eventually(t, 60*time.Second, "release 1 deployed", func() bool {
+	testkit.Eventually(t, 120*time.Second, "release 1 deployed", func() bool {
 		st, err := controller.ReadStatus(state, stack)
 		return err == nil && st.Applied == rev1
 	})
