@@ -136,10 +136,9 @@ func waitJobOp(stack string, svc *Service, n int, c Container) Op {
 // waits for cannot run: the job is held after a failure, or blocked. held
 // tells which.
 func (b *builder) stuckJob(st *Stack, svc *Service) (why string, held bool) {
-	jobs := b.jobs
 	for _, name := range slices.Sorted(maps.Keys(svc.DependsOn)) {
 		dep := svc.DependsOn[name]
-		if !jobs[name] || dep.Condition != ConditionCompleted || !dep.Required {
+		if !b.jobs[name] || dep.Condition != ConditionCompleted || !dep.Required {
 			continue
 		}
 		key := ServiceKey(st.Name, name)
@@ -147,8 +146,9 @@ func (b *builder) stuckJob(st *Stack, svc *Service) (why string, held bool) {
 			return fmt.Sprintf("waits for job %s, held: %s", name, why), true
 		}
 		job := st.Services[name]
-		if _, present := built(b.images, b.buildHashes, job); b.blocked(job, present) != "" {
-			return fmt.Sprintf("waits for job %s, blocked: %s", name, b.blocked(job, present)), false
+		_, present := built(b.images, b.buildHashes, job)
+		if why := b.blocked(job, present); why != "" {
+			return fmt.Sprintf("waits for job %s, blocked: %s", name, why), false
 		}
 	}
 	return "", false
