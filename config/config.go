@@ -40,6 +40,7 @@
 //	    adopt: false           # true: take over the running compose projects of the stacks
 //	    verify: {}             # none: commits are not checked for signatures
 //	    sops: {}               # none: a SOPS-encrypted file refuses its stack
+//	    image_updates: {}      # none: a tag is pulled again only when a commit asks for it
 //
 // SOPS-encrypted files of the repository (.env, env_file, label_file,
 // configs and secrets files, bound files) are decrypted with key files,
@@ -48,6 +49,15 @@
 //	sops:
 //	  age_key_file: /etc/moor/age.key   # age-keygen's output
 //	  pgp_key_file: /etc/moor/pgp.asc   # gpg --export-secret-keys --armor, no passphrase
+//
+// Image updates without a commit (off unless set): on the schedule, the
+// registry is asked for the digest of each tag the source's services run
+// (not digest-pinned references, not built images), and a tag that moved
+// is pulled and rolled out as a commit's change is, health gates and
+// rollback included:
+//
+//	image_updates:
+//	  schedule: "@every 10m"   # cron: "0 3 * * *", "@hourly", "@every 10m"
 //
 // Signed commits: the commit to be applied must be signed by one of these
 // keys (OpenPGP armored public keys, or SSH keys in git's allowed-signers
@@ -80,6 +90,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -194,6 +205,9 @@ type Source struct {
 	StacksDir string
 	// Verify is the signature policy; Mode "" verifies nothing.
 	Verify Verify
+	// ImageUpdates (image_updates) rolls out a tag that moved in its
+	// registry without a commit; zero: off, the repository alone decides.
+	ImageUpdates ImageUpdates
 	// Auth is how moor authenticates to Repo; zero for none.
 	Auth Auth
 	// SOPS are the key files that decrypt the repository's SOPS files;
@@ -219,6 +233,14 @@ type Auth struct {
 	SSHKeyPassphraseFile string // SSH: the passphrase of an encrypted key
 	KnownHostsFile       string // SSH: the pinned host keys
 	AcceptNewHostKeys    bool   // SSH: record the key of a host the file lacks
+}
+
+// ImageUpdates is a source's image_updates: block.
+type ImageUpdates struct {
+	// Schedule is when the registry is asked whether the source's tags
+	// moved: a cron spec ("0 3 * * *", "@hourly", "@every 10m"). Empty:
+	// never.
+	Schedule string
 }
 
 // Drift settings: what a run does when the host no longer matches the
@@ -298,6 +320,19 @@ func (s Source) CronSchedule() (cron.Schedule, error) {
 		return nil, fmt.Errorf("source %s has neither interval nor schedule", s.Name)
 	}
 	return cron.Every(s.Interval), nil
+}
+
+// ImageSchedule says when the source checks its tags in the registry
+// (image_updates.schedule), or nil when it does not.
+func (s Source) ImageSchedule() (cron.Schedule, error) {
+	if s.ImageUpdates.Schedule == "" {
+		return nil, nil
+	}
+	sched, err := cron.ParseStandard(s.ImageUpdates.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: image_updates.schedule %q: %w", s.Name, s.ImageUpdates.Schedule, err)
+	}
+	return sched, nil
 }
 
 var (
@@ -396,6 +431,9 @@ func (s *Source) validate(v *validator, at string) {
 		s.Interval = DefaultInterval
 	case s.Interval < MinInterval:
 		v.add(at+".interval", fmt.Sprintf("%v is shorter than the minimum of %v", s.Interval, MinInterval))
+	}
+	if _, err := s.ImageSchedule(); err != nil {
+		v.add(at+".image_updates.schedule", fmt.Sprintf("source %q: %q: %v", s.Name, s.ImageUpdates.Schedule, errors.Unwrap(err)))
 	}
 	if s.StacksDir != "" {
 		if !filepath.IsAbs(s.StacksDir) {

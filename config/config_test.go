@@ -33,6 +33,8 @@ sources:
     timeout: 5m
     max_replicas: 50
     drift_interval: 1h
+    image_updates:
+      schedule: "@every 10m"
     auth:
       username: deploy
       password_file: /etc/moor/token
@@ -63,9 +65,9 @@ func TestParseFull(t *testing.T) {
 				Path: "hosts/web-1", Schedule: "*/5 * * * *", AllowEmpty: true,
 				Variables: map[string]string{"DOMAIN": "example.com", "PORT": "8080"},
 				Profiles:  []string{"a", "b"}, Timeout: 5 * time.Minute, MaxReplicas: 50, Drift: DriftRepair,
-				DriftInterval: time.Hour,
-				Auth:          Auth{Username: "deploy", PasswordFile: "/etc/moor/token"},
-				SOPS:          SOPS{AgeKeyFile: "/etc/moor/age.key", PGPKeyFile: "/etc/moor/pgp.asc"},
+				DriftInterval: time.Hour, ImageUpdates: ImageUpdates{Schedule: "@every 10m"},
+				Auth: Auth{Username: "deploy", PasswordFile: "/etc/moor/token"},
+				SOPS: SOPS{AgeKeyFile: "/etc/moor/age.key", PGPKeyFile: "/etc/moor/pgp.asc"},
 			},
 			{
 				Name: "stage.2", Repo: "git@git.example.com:ops/deploy.git", Ref: "main",
@@ -237,6 +239,21 @@ func TestErrors(t *testing.T) {
 			"bad cron",
 			src + "    schedule: '*/5 * * *'\n",
 			[]string{`moor.yaml:4: sources[0].schedule: "*/5 * * *": expected exactly 5 fields, found 4`},
+		},
+		{
+			"bad image_updates schedule",
+			src + "    image_updates:\n      schedule: 'every ten minutes'\n",
+			[]string{`moor.yaml:5: sources[0].image_updates.schedule: source "prod": "every ten minutes": expected exactly 5 fields, found 3`},
+		},
+		{
+			"bad image_updates descriptor",
+			src + "    image_updates: {schedule: '@every ten'}\n",
+			[]string{`moor.yaml:4: sources[0].image_updates.schedule: source "prod": "@every ten": failed to parse duration @every ten: time: invalid duration "ten"`},
+		},
+		{
+			"unknown key in image_updates",
+			src + "    image_updates:\n      interval: 10m\n",
+			[]string{`moor.yaml:5: unknown key "interval" in sources[0].image_updates`},
 		},
 		{
 			"path escaping",
@@ -478,6 +495,35 @@ func TestCronSchedule(t *testing.T) {
 	}
 	if _, err := (Source{Name: "x"}).CronSchedule(); err == nil {
 		t.Error("source with neither interval nor schedule has a schedule")
+	}
+}
+
+func TestImageSchedule(t *testing.T) {
+	base := time.Date(2025, 3, 1, 12, 2, 30, 0, time.UTC)
+	for _, tt := range []struct {
+		spec string
+		next time.Time
+	}{
+		{"@every 10m", base.Add(10 * time.Minute)},
+		{"@hourly", time.Date(2025, 3, 1, 13, 0, 0, 0, time.UTC)},
+		{"30 3 * * *", time.Date(2025, 3, 2, 3, 30, 0, 0, time.UTC)},
+	} {
+		sched, err := (Source{Name: "prod", ImageUpdates: ImageUpdates{Schedule: tt.spec}}).ImageSchedule()
+		if err != nil {
+			t.Errorf("%q: %v", tt.spec, err)
+			continue
+		}
+		if got := sched.Next(base); !got.Equal(tt.next) {
+			t.Errorf("%q: next after %v = %v, want %v", tt.spec, base, got, tt.next)
+		}
+	}
+	// Off by default: the repository alone decides what runs.
+	if sched, err := (Source{Name: "prod", Interval: time.Minute}).ImageSchedule(); sched != nil || err != nil {
+		t.Errorf("a source without image_updates has the image schedule %v, %v; want none", sched, err)
+	}
+	_, err := (Source{Name: "prod", ImageUpdates: ImageUpdates{Schedule: "daily"}}).ImageSchedule()
+	if err == nil || !strings.Contains(err.Error(), "source prod: image_updates.schedule \"daily\"") {
+		t.Errorf("bad schedule: %v, want an error naming the source and the field", err)
 	}
 }
 

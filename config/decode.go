@@ -112,6 +112,11 @@ func sourceFields(s *Source) []field {
 			})
 		}},
 		{"stacks_dir", func(d *decoder, n *yaml.Node, at string) { s.StacksDir = d.str(n, at) }},
+		{"image_updates", func(d *decoder, n *yaml.Node, at string) {
+			d.mapping(n, at, []field{
+				{"schedule", func(d *decoder, n *yaml.Node, at string) { s.ImageUpdates.Schedule = d.str(n, at) }},
+			})
+		}},
 		{"adopt", func(d *decoder, n *yaml.Node, at string) { s.Adopt = d.bool(n, at) }},
 		{"verify", func(d *decoder, n *yaml.Node, at string) {
 			d.mapping(n, at, []field{
