@@ -12,6 +12,12 @@ type Observed struct {
 	// Images maps every local image reference (familiar form with tag,
 	// "nginx:1.27", or with digest, "app@sha256:…") to its image ID.
 	Images map[string]string
+	// Registry is what the registry said each checked tag names now, by
+	// reference as the services write it ("registry:5000/app:1"), as a
+	// digest; only an image-update run asks (the source's image_updates).
+	// A tag it names another image by than the one a container runs is
+	// pulled and rolled out.
+	Registry map[string]string `json:",omitempty"`
 	// BuildHashes are the LabelBuildHash of the local images that carry
 	// it (the images moor built), by image ID.
 	BuildHashes map[string]string `json:",omitempty"`

@@ -36,7 +36,7 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 			removed = append(removed, name)
 		}
 	}
-	b := &builder{d: d, c: c, plan: p, images: o.Images, buildHashes: o.BuildHashes, files: o.Files, pulls: map[string]*Op{}, owned: owned,
+	b := &builder{d: d, c: c, plan: p, images: o.Images, registry: o.Registry, buildHashes: o.BuildHashes, files: o.Files, pulls: map[string]*Op{}, owned: owned,
 		order: orderStacks(d, c, removed)}
 	for _, name := range slices.Sorted(maps.Keys(d.Stacks)) {
 		if why, ok := owned.conflicts[name]; ok {
@@ -77,6 +77,9 @@ type builder struct {
 	c      Constraints
 	plan   *Plan
 	images map[string]string
+	// registry are the digests the registry names checked tags by
+	// (Observed.Registry).
+	registry map[string]string
 	// buildHashes are the LabelBuildHash of local images, by ID.
 	buildHashes map[string]string
 	files       map[string]StackFiles
@@ -394,6 +397,8 @@ func (b *builder) stack(st *Stack, obs *observedStack) {
 					svc.Spec.Image, platformName(other), ServiceKey(pull.Stack, pull.Service), key, platformName(svc.Spec.Platform))
 				continue
 			}
+		} else if to, moved := b.tagMoved(svc, imageID); moved {
+			b.pullMoved(st.Name, svc, to)
 		}
 		before := len(b.ops)
 		b.service(st.Name, svc, byService[name], imageID)
@@ -710,6 +715,9 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 		if want := svc.Compose.HashWith(b.firstIDs); want != "" && cur.ComposeHash != want {
 			return &replacement{n: n, old: *cur, cause: svc.changedRefs()}
 		}
+	}
+	if cause := b.imageUpdated(svc, cur); cause != "" {
+		return &replacement{n: n, old: *cur, cause: cause}
 	}
 	if imageID != "" && cur.ImageID != "" && cur.ImageID != imageID {
 		return &replacement{n: n, old: *cur, cause: fmt.Sprintf("image %s updated: %s -> %s", svc.Spec.Image, ShortID(cur.ImageID), ShortID(imageID))}

@@ -22,6 +22,14 @@ type Runtime interface {
 	// "" for the engine's own). Pulling a present image is allowed and
 	// refreshes it.
 	Pull(ctx context.Context, ref, platform string) error
+	// RegistryDigest asks ref's registry which manifest the tag ref
+	// ("registry:5000/app:1") names now, without pulling it, with the
+	// credentials Pull uses. It returns the digest ("sha256:…") that a
+	// pull of ref would record for the image (Observed.Images holds it as
+	// "registry:5000/app@sha256:…"). It changes nothing, so it may be
+	// called any number of times; a tag the registry does not have is
+	// ErrNotFound.
+	RegistryDigest(ctx context.Context, ref string) (string, error)
 	// Build builds spec.Image from the files of spec's context (sent only
 	// if they still hash to spec.ContextDigest), tags it spec.Image and
 	// spec.Tags, and labels it LabelBuildHash=spec.Hash. Building an image

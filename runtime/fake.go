@@ -243,7 +243,47 @@ func (f *Fake) Pull(ctx context.Context, ref, platform string) (err error) {
 		return fmt.Errorf("pull %s: %w", ref, notFound("manifest for %s not found: manifest unknown", fam))
 	}
 	f.images[fam] = id
+	// As the engine records the repo digest of what it pulled.
+	if repo, tagged := strings.CutSuffix(fam, ":"+tagOf(fam)); tagged {
+		f.images[repo+"@"+FakeDigest(id)] = id
+	}
 	return nil
+}
+
+// RegistryDigest says which image the fake registry names ref by (see
+// Publish), as FakeDigest of its ID. A reference the registry does not
+// have is ErrNotFound.
+func (f *Fake) RegistryDigest(ctx context.Context, ref string) (_ string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fam := familiarRef(ref)
+	if err := f.begin("RegistryDigest", ref, fam); err != nil {
+		return "", fmt.Errorf("registry digest of %s: %w", ref, err)
+	}
+	id, ok := f.registry[fam]
+	if !ok {
+		return "", fmt.Errorf("registry digest of %s: %w", ref, notFound("manifest for %s not found: manifest unknown", fam))
+	}
+	return FakeDigest(id), nil
+}
+
+// FakeDigest is the manifest digest the fake registry serves the image id
+// under, and a pull of it records.
+func FakeDigest(id string) string {
+	sum := sha256.Sum256([]byte("manifest " + id))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// tagOf is the tag of a familiar reference, "" for one pinned by digest.
+func tagOf(fam string) string {
+	if strings.Contains(fam, "@") {
+		return ""
+	}
+	i := strings.LastIndex(fam, ":")
+	if i < 0 || strings.Contains(fam[i:], "/") {
+		return ""
+	}
+	return fam[i+1:]
 }
 
 // Build makes spec.Image a local image, as a build of spec would: an ID

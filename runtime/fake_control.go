@@ -15,7 +15,7 @@ import (
 
 // methods are the reconcile.Runtime methods faults can be injected into.
 var methods = []string{
-	"Observe", "Pull", "Build", "CreateNetwork", "RemoveNetwork", "CreateVolume", "RemoveVolume",
+	"Observe", "Pull", "RegistryDigest", "Build", "CreateNetwork", "RemoveNetwork", "CreateVolume", "RemoveVolume",
 	"CreateContainer", "Expose", "StartContainer", "StopContainer", "RemoveContainer",
 	"RenameContainer", "InspectContainer", "Logs", "Exec",
 }
