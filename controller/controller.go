@@ -99,6 +99,8 @@ type Controller struct {
 	// drift is what the controller knows of the host between drift
 	// checks (drift.go).
 	drift driftState
+	// images are the image checks of image_updates (images.go).
+	images imageState
 
 	// mu guards report, which readers on other goroutines (the HTTP
 	// server) take while runs go on.
@@ -167,6 +169,9 @@ type Outcome struct {
 	// Notes are facts about the revision for the ledger: who signed it,
 	// whether history was rewritten.
 	Notes []string
+	// ImageCheck is what the registry said of the revision's tags, in an
+	// image-update run (images.go).
+	ImageCheck *ImageCheck
 	// Stages are the steps of the run in order, with their durations.
 	Stages []Stage
 	// Quiet: a poll found the source unchanged and the host settled at
@@ -261,6 +266,7 @@ func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outco
 		return out, err
 	}
 	c.clock.mark("observe")
+	c.checkImages(ctx, out)
 	out.Plan = reconcile.MakePlan(d, out.Observed, out.Constraints)
 	c.clock.mark("plan")
 	if !apply {
@@ -441,6 +447,7 @@ func (c *Controller) apply(ctx context.Context, check bool) (*Outcome, error) {
 	out.Remaining = reconcile.MakePlan(d, out.Observed, out.Constraints)
 	if c.WorkDir == "" {
 		c.noteFailures(d, out.Result, out.Remaining, time.Now())
+		c.noteImageFailures(out)
 		c.noteRan(d, out.Result, out.Remaining, time.Now())
 		c.noteNeeds(d, out.Remaining)
 		c.pruneSnapshots(out.Observed, out.Snapshot)

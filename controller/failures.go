@@ -20,9 +20,14 @@ import (
 // backoff period, not one per poll. A new commit or `moor apply` retries at
 // once.
 type Failure struct {
-	Revision string    `json:"revision"`
-	Hash     string    `json:"hash"` // the service config that failed
-	Reason   string    `json:"reason"`
+	Revision string `json:"revision"`
+	Hash     string `json:"hash"` // the service config that failed
+	Reason   string `json:"reason"`
+	// Image and Digest are the tag and the digest of a failed image
+	// update: it is held until the registry names the tag by another
+	// digest (or a new commit, or `moor apply`), not retried on a timer.
+	Image    string    `json:"image,omitempty"`
+	Digest   string    `json:"digest,omitempty"`
 	Attempts int       `json:"attempts"`
 	At       time.Time `json:"at"`
 	RetryAt  time.Time `json:"retry_at"`
@@ -85,6 +90,10 @@ func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.
 
 // heldReason is how a held service is explained in plans, status and logs.
 func heldReason(f Failure) string {
+	if f.Digest != "" {
+		return fmt.Sprintf("the update of %s to %s failed: %s (at %s; held until the tag moves again, a new commit or `moor apply`)",
+			f.Image, reconcile.ShortDigest(f.Digest), f.Reason, f.At.UTC().Format(time.RFC3339))
+	}
 	return fmt.Sprintf("%s failed: %s (attempt %d at %s; next attempt after %s, or at once on a new commit or `moor apply`)",
 		shortRev(f.Revision), f.Reason, f.Attempts, f.At.UTC().Format(time.RFC3339), f.RetryAt.UTC().Format(time.RFC3339))
 }

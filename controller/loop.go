@@ -57,6 +57,11 @@ const TriggerGap = time.Second
 // ref listing (or when the failed run never learnt its revision), so that
 // a replayed webhook does not undo the backoff.
 //
+// With image_updates, the image schedule is a trigger of its own: its turn
+// (or TriggerImageCheck) runs the pipeline with a check of the registry
+// for tags that moved (images.go). Like a tick, it waits out a backoff;
+// it stays pending until a run takes it.
+//
 // A turn of the schedule is a Poll: unless a drift check is due (see
 // drift.go), a source that has not moved on a host settled at its revision
 // costs one ref listing and no Engine API call. A drift check asked for by
@@ -76,8 +81,17 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 	}
 	c.initTrigger()
 	c.initDrift()
+	c.initImages()
 	c.Trigger() // startup
 	var st loopState
+	// imagesDue: the next run checks the registry for tags that moved
+	// (image_updates), on the image schedule or TriggerImageCheck.
+	imageSched := c.imageSchedule()
+	var imagesDue bool
+	var imagesAt time.Time
+	if imageSched != nil {
+		imagesAt = imageSched.Next(clock.Now())
+	}
 	// pending: a trigger waits for triggerAt, the end of the gap after
 	// the last trigger acted on.
 	var pending bool
@@ -96,6 +110,9 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		if drifted {
 			wait = max(min(wait, driftAt.Sub(now)), 0)
 		}
+		if imageSched != nil && !imagesDue {
+			wait = max(min(wait, imagesAt.Sub(now)), 0)
+		}
 		tick := false
 		select {
 		case <-ctx.Done():
@@ -110,13 +127,18 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 					driftAt = later(driftAt, lastEventRun.Add(EventGap))
 				}
 			}
+		case <-c.images.poke:
+			imagesDue = imageSched != nil
 		case <-clock.After(wait):
 			tick = true
 		}
 		now = clock.Now()
+		if imageSched != nil && !now.Before(imagesAt) {
+			imagesDue, imagesAt = true, imageSched.Next(now)
+		}
 		triggered := pending && !now.Before(triggerAt)
 		eventDue := drifted && !now.Before(driftAt)
-		if !tick && !triggered && !eventDue {
+		if !tick && !triggered && !eventDue && !imagesDue {
 			continue // the trigger waits for the end of the gap, the event for its delay
 		}
 		if eventDue {
@@ -144,8 +166,13 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		default:
 		}
 		due := c.checkDue(now, st.checked) // takes the event's request, if any
-		check := forced || due
+		check := forced || due || imagesDue
+		// An image check compares with the revision the last run loaded:
+		// a commit in between is deployed as such.
+		c.images.run, c.images.rev = imagesDue, c.loaded.rev
+		imagesDue = false
 		out, err := c.applyDetached(ctx, check)
+		c.images.run = false
 		if out != nil && out.Observed != nil {
 			st.checked = now
 		}

@@ -19,6 +19,8 @@ type Metrics struct {
 	driftOps    *prometheus.GaugeVec
 	degraded    *prometheus.GaugeVec
 	unreachable *prometheus.GaugeVec
+	imageChecks *prometheus.CounterVec
+	lastImage   *prometheus.GaugeVec
 }
 
 // NewMetrics creates moor's metrics and registers them with reg.
@@ -49,8 +51,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		unreachable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "moor_source_unreachable", Help: "1 while the source's repository does not answer.",
 		}, []string{"source"}),
+		imageChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moor_image_checks_total", Help: "Checks of the registry for tags that moved (image_updates), by result (unchanged, updated, failed, skipped).",
+		}, []string{"source", "result"}),
+		lastImage: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "moor_last_image_check_timestamp_seconds", Help: "When image_updates last asked the registry whether the source's tags moved.",
+		}, []string{"source"}),
 	}
-	reg.MustRegister(m.runs, m.runErrors, m.runSeconds, m.lastSuccess, m.lastCheck, m.driftOps, m.degraded, m.unreachable)
+	reg.MustRegister(m.runs, m.runErrors, m.runSeconds, m.lastSuccess, m.lastCheck, m.driftOps, m.degraded, m.unreachable,
+		m.imageChecks, m.lastImage)
 	return m
 }
 
@@ -77,4 +86,15 @@ func (m *Metrics) observe(source string, st *Status, class fault.Class, took tim
 		unreachable = 1
 	}
 	m.unreachable.WithLabelValues(source).Set(unreachable)
+}
+
+// imageCheck records one image check (images.go).
+func (m *Metrics) imageCheck(source string, ic *ImageCheck) {
+	if m == nil {
+		return
+	}
+	m.imageChecks.WithLabelValues(source, ic.result()).Inc()
+	if ic.Skipped == "" {
+		m.lastImage.WithLabelValues(source).Set(float64(ic.At.Unix()))
+	}
 }

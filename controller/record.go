@@ -80,6 +80,7 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 	if c.WorkDir != "" {
 		return
 	}
+	c.recordImages(rec, out)
 	// A no-op poll is not an apply: the ledger stays a record of changes
 	// and failures, and does not grow every interval. Nor does a run that
 	// did nothing and found the same failure as the last one recorded, nor
@@ -140,6 +141,7 @@ func (c *Controller) status(out *Outcome, rec *ledger.Record, runErr error, dec 
 		Error: rec.Error, ErrorClass: string(fault.Of(runErr)),
 		Applied: dec.Applied, AppliedAt: dec.AppliedAt, FailingSince: dec.FailingSince,
 		UnreachableSince: dec.UnreachableSince, Failures: dec.Failures, Warnings: dec.Warnings,
+		LastImageCheck: c.LastImageCheck(),
 	}
 	if prev := c.Report(); rec.Revision == "" && prev != nil {
 		s.Revision, s.Subject = prev.Revision, prev.Subject

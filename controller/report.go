@@ -180,7 +180,7 @@ func activeHolds(failures map[string]Failure, d *reconcile.Desired, now time.Tim
 	held := map[string]string{}
 	for key, f := range failures {
 		svc := d.Service(key)
-		if svc != nil && f.Revision == d.Revision && f.Hash == svc.Hash && now.Before(f.RetryAt) {
+		if svc != nil && f.Revision == d.Revision && f.Hash == svc.Hash && (now.Before(f.RetryAt) || f.Digest != "") {
 			held[key] = heldReason(f)
 		}
 	}
@@ -321,6 +321,9 @@ func writeRun(w io.Writer, r SourceReport, now time.Time) {
 	if !r.LastDriftCheck.IsZero() {
 		fmt.Fprintf(w, "  engine last checked for drift %s\n", ago(now, r.LastDriftCheck))
 	}
+	if ic := r.LastImageCheck; ic != nil {
+		fmt.Fprintf(w, "  images last checked in the registry %s: %s\n", ago(now, ic.At), printable.Lines(ic.summary(), "           "))
+	}
 	if !r.UnreachableSince.IsZero() {
 		good := esc(r.Applied)
 		if good == "" {
@@ -390,6 +393,15 @@ func (r *SourceReport) WithoutOutput() *SourceReport {
 			for i := range st.Warnings {
 				st.Warnings[i].Message = reconcile.WithholdOutput(st.Warnings[i].Message)
 			}
+		}
+		if ic := st.LastImageCheck; ic != nil {
+			c := *ic
+			c.Skipped = reconcile.WithholdOutput(c.Skipped)
+			c.Errors = slices.Clone(c.Errors)
+			for i := range c.Errors {
+				c.Errors[i] = reconcile.WithholdOutput(c.Errors[i])
+			}
+			st.LastImageCheck = &c
 		}
 		if st.Failures != nil {
 			st.Failures = make(map[string]Failure, len(r.Failures))

@@ -27,8 +27,11 @@ type Status struct {
 	// LastDriftCheck is when a run last observed the engine: a poll of an
 	// unchanged source does only when a drift check is due.
 	LastDriftCheck time.Time `json:"last_drift_check,omitzero"`
-	Result         string    `json:"result"`
-	Error          string    `json:"error,omitempty"`
+	// LastImageCheck is the last time image_updates asked the registry
+	// whether the source's tags moved, and what it found.
+	LastImageCheck *ImageCheck `json:"last_image_check,omitempty"`
+	Result         string      `json:"result"`
+	Error          string      `json:"error,omitempty"`
 	// ErrorClass is fault.Of the run's error: engine-unavailable,
 	// source-unreachable, transient, refused or held.
 	ErrorClass string `json:"error_class,omitempty"`

@@ -87,6 +87,9 @@ func TestReportWithoutOutput(t *testing.T) {
 		".service_states[].containers[].revision", ".service_states[].containers[].state",
 		".service_states[].service", ".service_states[].stack", ".service_states[].state",
 		".source", ".subject", ".failures.key.revision", ".failures.key.hash",
+		".failures.key.image", ".failures.key.digest", ".last_image_check.revision",
+		".last_image_check.updated[].stack", ".last_image_check.updated[].service",
+		".last_image_check.updated[].image", ".last_image_check.updated[].from", ".last_image_check.updated[].to",
 	}
 	sort.Strings(want)
 	if !slices.Equal(got, want) {

@@ -30,8 +30,12 @@ import (
 
 // Record is one apply.
 type Record struct {
-	Seq      int64             `json:"seq"` // assigned by Append: 1 + the last record's
-	Source   string            `json:"source"`
+	Seq    int64  `json:"seq"` // assigned by Append: 1 + the last record's
+	Source string `json:"source"`
+	// Kind is "" for a run of the repository's revision (a commit's
+	// deploy), "image update" for one that rolled out tags that moved in
+	// their registry (Images).
+	Kind     string            `json:"kind,omitempty"`
 	Revision string            `json:"revision"` // "main@sha1:<hex>"
 	Subject  string            `json:"subject,omitempty"`
 	Author   string            `json:"author,omitempty"`
@@ -43,6 +47,18 @@ type Record struct {
 	Broken   map[string]string `json:"broken,omitempty"` // stack -> why it did not load
 	Ops      []OpResult        `json:"ops,omitempty"`
 	Notes    []string          `json:"notes,omitempty"`
+	// Images are the services an image update rolled out, with the
+	// digests before and after.
+	Images []ImageUpdate `json:"images,omitempty"`
+}
+
+// ImageUpdate is one service whose tag moved in its registry.
+type ImageUpdate struct {
+	Stack   string `json:"stack"`
+	Service string `json:"service"`
+	Image   string `json:"image"`          // the tag, "registry:5000/app:1"
+	From    string `json:"from,omitempty"` // the digest it ran; "" when unknown
+	To      string `json:"to"`             // the digest the registry names
 }
 
 // OpResult is what became of one operation of the plan.

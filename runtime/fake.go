@@ -578,7 +578,7 @@ func (f *Fake) InspectContainer(ctx context.Context, id string) (reconcile.Conta
 		switch {
 		case c.pinned != "":
 			c.health = c.pinned
-		case f.unhealthy[familiarRef(c.spec.Image)]:
+		case f.unhealthy[familiarRef(c.spec.Image)] || f.unhealthy[c.imageID]:
 			c.health = reconcile.HealthUnhealthy
 		default:
 			c.health = reconcile.HealthHealthy

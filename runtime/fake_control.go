@@ -168,7 +168,8 @@ func (f *Fake) RunByHand(name, ref string) string {
 }
 
 // UnhealthyImage makes the healthcheck of containers of ref fail: their
-// health goes from "starting" to "unhealthy".
+// health goes from "starting" to "unhealthy". ref is a reference, or an
+// image ID: a tag pushed again whose new image is broken.
 func (f *Fake) UnhealthyImage(ref string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
