@@ -109,6 +109,35 @@ func LabelledImage(t testing.TB, name string, labels map[string]string) string {
 	return ref
 }
 
+// EnvImage returns TestImage with the given environment set by ENV lines,
+// tagged "moor-testapp-variant:<name>-<hash12>": an image that behaves
+// otherwise under the same configuration (UNHEALTHY=1: a broken build of
+// the same tag). Like TestImage it is cached; name must differ for
+// different environments.
+func EnvImage(t testing.TB, name string, env map[string]string) string {
+	t.Helper()
+	if !variantNameRE.MatchString(name) {
+		t.Fatalf("image name %q: want %s", name, variantNameRE)
+	}
+	cli := Docker(t)
+	base := TestImage(t)
+	ref := fmt.Sprintf("%s:%s-%s", variantImageRepo, name, testImage.hash)
+	dockerfile := "FROM " + base + "\n"
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		dockerfile += fmt.Sprintf("ENV %s=%q\n", k, env[k])
+	}
+	err := withBuildLock(func() error {
+		if imageExists(cli, ref) {
+			return nil
+		}
+		return buildImage(cli, ref, map[string][]byte{"Dockerfile": []byte(dockerfile)}, nil)
+	})
+	if err != nil {
+		t.Fatalf("env image %s: %v", name, err)
+	}
+	return ref
+}
+
 // TagImage tags ref as newRef and removes the tag newRef at cleanup. A tag
 // shares the image ID of ref; use VariantImage for a distinct one.
 func TagImage(t testing.TB, ref, newRef string) {
