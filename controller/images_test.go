@@ -209,3 +209,71 @@ func TestImageUpdateFailsAndIsHeld(t *testing.T) {
 
 // short12 is a digest as a plan's cause prints it.
 func short12(d string) string { return d[:len("sha256:")+12] }
+
+// TestImageCheckAfterACommitDeploysTheCommit: a commit that came in
+// before the image check makes its run a commit's deploy, as today: the
+// registry is not asked, and the next check is the schedule's next turn.
+func TestImageCheckAfterACommitDeploysTheCommit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1", "db=db:1")}, imageUpdates("@every 10m"))
+	l := startLoop(h, time.Hour)
+	l.idle(2)
+	app := h.container("web-app-1")
+	h.fake.Publish("app:1", "sha256:app-1-rebuilt")
+	rev2 := h.commit("db 2", map[string]string{"web/compose.yaml": stack("app=app:1", "db=db:2")})
+	if !l.tick() {
+		t.Fatal("the image schedule did not run the pipeline")
+	}
+	if n := h.calls("RegistryDigest"); n != 0 {
+		t.Errorf("the registry was asked %d times in the run of a new commit", n)
+	}
+	recs := h.records()
+	if last := recs[len(recs)-1]; last.Revision != rev2 || last.Kind != "" || len(last.Images) > 0 {
+		t.Fatalf("last record: %q of %s, want the deploy of %s", last.Kind, last.Revision, rev2)
+	}
+	if c := h.container("web-app-1"); c.ID != app.ID {
+		t.Errorf("web-app-1 was replaced by the commit's deploy; the commit did not change it")
+	}
+	if st := h.status(); st.LastImageCheck == nil || !strings.Contains(st.LastImageCheck.Skipped, "this run deploys the commit") {
+		t.Errorf("status: last image check %+v, want it skipped for the commit", st.LastImageCheck)
+	}
+	if got := h.imageChecks(); got["skipped"] != 1 {
+		t.Errorf("image checks counted: %v, want one skipped", got)
+	}
+
+	// The next turn checks the new revision's tags.
+	if !l.tick() {
+		t.Fatal("the next image check did not run")
+	}
+	if c := h.container("web-app-1"); c.ImageID != "sha256:app-1-rebuilt" {
+		t.Errorf("web-app-1 runs %s after the next check, want sha256:app-1-rebuilt", c.ImageID)
+	}
+}
+
+// TestImageChecksCoalesce: checks asked for while a run is under way
+// make one more run, never two at once.
+func TestImageChecksCoalesce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")}, imageUpdates("@every 24h"))
+	l := startLoop(h, time.Hour)
+	l.idle(2)
+	entered, release := h.rt.hold()
+	turn := l.clock.turns()
+	h.ctl.TriggerImageCheck()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the image check did not start a run")
+	}
+	for range 5 {
+		h.ctl.TriggerImageCheck()
+	}
+	release()
+	l.idle(turn + 2) // the held run's turn, then the coalesced one's
+	if n := h.calls("RegistryDigest"); n != 2 {
+		t.Errorf("the registry was asked %d times, want 2: the held check and one for the five asked during it", n)
+	}
+	if got := h.imageChecks(); got["unchanged"] != 2 {
+		t.Errorf("image checks counted: %v, want 2", got)
+	}
+}
