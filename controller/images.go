@@ -65,10 +65,10 @@ func (ic *ImageCheck) result() string {
 	switch {
 	case ic.Skipped != "":
 		return imageCheckSkipped
+	case len(ic.Errors) > 0:
+		return imageCheckFailed // what moved meanwhile is in the ledger
 	case len(ic.Updated) > 0:
 		return imageCheckUpdated
-	case len(ic.Errors) > 0:
-		return imageCheckFailed
 	}
 	return imageCheckUnchanged
 }
@@ -167,6 +167,10 @@ func (c *Controller) checkImages(ctx context.Context, out *Outcome) {
 		reg[tag] = dg
 	}
 	ic.Tags = len(tags)
+	if len(ic.Errors) > 0 {
+		// The run goes on without those tags: they run as they ran.
+		c.Log.Warn("image check: the registry did not answer for every tag", zap.Strings("errors", ic.Errors))
+	}
 	out.Observed.Registry = reg
 	// A held update is let go once its tag names another image.
 	dec := c.decisions()

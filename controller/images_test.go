@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -275,5 +276,41 @@ func TestImageChecksCoalesce(t *testing.T) {
 	}
 	if got := h.imageChecks(); got["unchanged"] != 2 {
 		t.Errorf("image checks counted: %v, want 2", got)
+	}
+}
+
+// TestImageCheckWithoutTheRegistry: a tag the registry does not answer
+// for is left as it runs; the status, the log and the metric say so.
+func TestImageCheckWithoutTheRegistry(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1", "db=db:1")}, imageUpdates("@every 10m"))
+	l := startLoop(h, time.Hour)
+	l.idle(2)
+	app, db := h.container("web-app-1"), h.container("web-db-1")
+	h.fake.Publish("app:1", "sha256:app-1-rebuilt")
+	h.fake.Publish("db:1", "sha256:db-1-rebuilt")
+	h.fake.FailAlways("RegistryDigest", "app:1", errors.New("registry: 503 Service Unavailable"))
+	if !l.tick() {
+		t.Fatal("the image check did not run")
+	}
+	if c := h.container("web-app-1"); c.ID != app.ID {
+		t.Errorf("web-app-1 was replaced though the registry did not answer for app:1")
+	}
+	if c := h.container("web-db-1"); c.ID == db.ID {
+		t.Errorf("web-db-1 was not updated: the registry answered for db:1")
+	}
+	ic := h.status().LastImageCheck
+	if ic == nil || len(ic.Errors) != 1 || !strings.Contains(ic.Errors[0], "registry digest of app:1: ") || len(ic.Updated) != 1 {
+		t.Errorf("status: last image check %+v, want app:1 not answered and web/db updated", ic)
+	}
+	if got := h.imageChecks(); got["failed"] != 1 {
+		t.Errorf("image checks counted: %v, want one failed", got)
+	}
+	h.fake.ClearFaults()
+	if !l.tick() {
+		t.Fatal("the next image check did not run")
+	}
+	if c := h.container("web-app-1"); c.ImageID != "sha256:app-1-rebuilt" {
+		t.Errorf("web-app-1 runs %s once the registry answers, want sha256:app-1-rebuilt", c.ImageID)
 	}
 }
