@@ -55,6 +55,10 @@ type Controller struct {
 	// held back by a recent failure are retried, and drift that the source
 	// only reports is repaired.
 	Explicit bool
+	// CheckImages asks the registry in every run whether the revision's
+	// tags moved, as an image_updates check does (moor plan --images,
+	// moor apply --images): images.go.
+	CheckImages bool
 	// Ran, when set, is told of every run of Loop once it is logged.
 	Ran func(out *Outcome, err error)
 

@@ -27,7 +27,9 @@ import (
 //
 // A run whose revision is not the one the last run loaded (a commit came in
 // between) is a commit's deploy as any other: the registry is not asked,
-// and the next check is at the schedule's next turn.
+// and the next check is at the schedule's next turn. An operator's run
+// with Controller.CheckImages (moor plan --images, moor apply --images)
+// asks about the revision it resolves, whatever ran before.
 //
 // An update whose rollout fails is rolled back and held: the service keeps
 // its old image until the registry names the tag by another digest, a new
@@ -140,13 +142,13 @@ func (c *Controller) LastImageCheck() *ImageCheck {
 // of every tag the revision's services run and puts it in the observation
 // for the planner; a held update whose tag has moved on since is let go.
 func (c *Controller) checkImages(ctx context.Context, out *Outcome) {
-	if !c.images.run || c.WorkDir != "" {
+	if !c.images.run && !c.CheckImages || c.WorkDir != "" {
 		return
 	}
 	d := out.Desired
 	ic := &ImageCheck{At: time.Now(), Revision: d.Revision}
 	out.ImageCheck = ic
-	if d.Revision != c.images.rev {
+	if !c.CheckImages && d.Revision != c.images.rev {
 		ic.Skipped = fmt.Sprintf("the source moved to %s: this run deploys the commit", shortRev(d.Revision))
 		return
 	}

@@ -314,3 +314,40 @@ func TestImageCheckWithoutTheRegistry(t *testing.T) {
 		t.Errorf("web-app-1 runs %s once the registry answers, want sha256:app-1-rebuilt", c.ImageID)
 	}
 }
+
+// TestCheckImagesOnAsk: moor plan --images shows what an image check
+// would roll out and touches nothing; moor apply --images rolls it out,
+// whether the source has image_updates or not.
+func TestCheckImagesOnAsk(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")})
+	h.mustApply()
+	app := h.container("web-app-1")
+	h.fake.Publish("app:1", "sha256:app-1-rebuilt")
+	if out := h.mustApply(); out.Result != nil {
+		t.Fatalf("an apply without --images rolled out a moved tag:\n%s", out.Plan)
+	}
+
+	h.ctl.CheckImages = true
+	out, err := h.ctl.Plan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := short12(runtime.FakeDigest("sha256:app-1")), short12(runtime.FakeDigest("sha256:app-1-rebuilt"))
+	want := "pull app:1 (tag moved in the registry to " + to + ", wanted by web/app)\n" +
+		"replace web/app/1 (image updated: app:1 " + from + " -> " + to + ") [start-first, batch 1/1, rollback on failure]\n"
+	if got := out.Plan.String(); got != want {
+		t.Fatalf("plan --images:\n%s\nwant:\n%s", got, want)
+	}
+	if c := h.container("web-app-1"); c.ID != app.ID {
+		t.Fatal("plan --images replaced web-app-1")
+	}
+	h.mustApply()
+	if c := h.container("web-app-1"); c.ImageID != "sha256:app-1-rebuilt" {
+		t.Errorf("after apply --images web-app-1 runs %s", c.ImageID)
+	}
+	recs := h.records()
+	if last := recs[len(recs)-1]; last.Kind != controller.KindImageUpdate || len(last.Images) != 1 {
+		t.Errorf("last record %q %v, want an image update", last.Kind, last.Images)
+	}
+}

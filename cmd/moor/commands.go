@@ -30,6 +30,7 @@ func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	dir := fs.String("dir", "", "plan this local directory (a working copy not committed yet) instead of the repository")
 	steps := fs.Bool("steps", false, "show how each op is carried out: its steps, what each waits for, and how each is undone")
 	asJSON := fs.Bool("json", false, "print the plan as JSON, every op with its steps")
+	images := fs.Bool("images", false, "also ask the registry whether the tags the services run moved, as image_updates does, and plan their rollout")
 	return func(ctx context.Context, e *env, args []string) int {
 		if len(args) > 0 {
 			return e.errorf("plan takes no arguments, got %q", args)
@@ -51,6 +52,7 @@ func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			// What moor apply would do, which also retries a held service
 			// and repairs reported drift; the plan notes both.
 			ctl.Explicit = true
+			ctl.CheckImages = *images
 			out, err := ctl.Plan(ctx)
 			if err != nil {
 				return e.errorf("source %s: %v", ctl.Source.Name, err)
@@ -86,6 +88,7 @@ func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	var c common
 	c.register(fs)
+	images := fs.Bool("images", false, "also roll out the tags that moved in their registry, as an image_updates check does")
 	return func(ctx context.Context, e *env, args []string) int {
 		if len(args) > 0 {
 			return e.errorf("apply takes no arguments, got %q", args)
@@ -98,6 +101,7 @@ func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		code := exitOK
 		for _, ctl := range p.sources {
 			ctl.Explicit = true // retries a failed rollout now, repairs reported drift
+			ctl.CheckImages = *images
 			out, err := ctl.Apply(ctx)
 			if out != nil && out.Snapshot != nil {
 				printHeader(e.stdout, ctl, out)
