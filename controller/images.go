@@ -94,7 +94,7 @@ func (ic *ImageCheck) summary() string {
 }
 
 // imageState is the controller's side of image checks. The loop's
-// goroutine owns run, rev and last; poke is any goroutine's.
+// goroutine owns run and rev; poke is any goroutine's; mu guards last.
 type imageState struct {
 	once sync.Once
 	poke chan struct{}
@@ -219,14 +219,14 @@ func (c *Controller) recordImages(rec *ledger.Record, out *Outcome) {
 		return
 	}
 	ic := out.ImageCheck
+	if out.Plan != nil {
+		ic.planned(out.Plan)
+	}
 	if len(ic.Updated) > 0 {
 		rec.Kind = KindImageUpdate
 		for _, u := range ic.Updated {
 			rec.Images = append(rec.Images, ledger.ImageUpdate{Stack: u.Stack, Service: u.Service, Image: u.Image, From: u.From, To: u.To})
 		}
-	}
-	if out.Plan != nil {
-		ic.planned(out.Plan)
 	}
 	if len(ic.Errors) > 0 {
 		rec.Notes = append(rec.Notes, "image check: "+strings.Join(ic.Errors, "; "))
