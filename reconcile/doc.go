@@ -47,6 +47,16 @@
 // gone from git is drained too; a failure is a warning of the op, and the
 // stop goes on). The executor runs each hook with Runtime.Exec.
 //
+// # Image updates
+//
+// In an image-update run (a source's image_updates) the observation also
+// holds what the registry names each tag by (Observed.Registry, from
+// Runtime.RegistryDigest). A tag whose digest is not among the repo digests
+// of the image a container runs gets an OpPull and a replacement of every
+// replica, under the service's rollout, as a config change would
+// (imageupdate.go). Without that fact the planner compares image IDs only,
+// and a tag that moved in its registry changes nothing.
+//
 // # Builds
 //
 // A service with a BuildSpec runs an image moor builds on the host. The
