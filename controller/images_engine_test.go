@@ -126,6 +126,24 @@ func registryDigest(t *testing.T, reg, repo, tag string) string {
 	return d
 }
 
+// removeDigestRefs removes the references repo@sha256:… that pulls and
+// pushes of the test's registry left on the images, not the images.
+func removeDigestRefs(t *testing.T, cli *client.Client, repo string) {
+	ctx := context.Background()
+	imgs, err := cli.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("reference", repo)})
+	if err != nil {
+		t.Logf("list images of %s: %v", repo, err)
+		return
+	}
+	for _, img := range imgs.Items {
+		for _, rd := range img.RepoDigests {
+			if strings.HasPrefix(rd, repo+"@") {
+				cli.ImageRemove(ctx, rd, client.ImageRemoveOptions{}) // a reference in use stays
+			}
+		}
+	}
+}
+
 func imageID(t *testing.T, cli *client.Client, image string) string {
 	t.Helper()
 	res, err := cli.ImageInspect(t.Context(), image)
@@ -155,6 +173,7 @@ func TestImageUpdateOnTheEngine(t *testing.T) {
 	v2 := imageID(t, cli, testkit.VariantImage(t, "image-update-2"))
 	broken := imageID(t, cli, testkit.EnvImage(t, "image-update-unhealthy", map[string]string{"UNHEALTHY": "1"}))
 	ref := testkit.Push(t, reg, v1, "moor/app:1")
+	t.Cleanup(func() { removeDigestRefs(t, cli, reg+"/moor/app") })
 	d1 := registryDigest(t, reg, "moor/app", "1")
 	// pushAgain pushes img under the tag as a CI job would, from another
 	// host: the local tag keeps naming what the host pulled (was).
