@@ -17,7 +17,7 @@ func TestRun(t *testing.T) {
 		"two/compose.yaml":          "services:\n  a:\n    image: x:1\n",
 		"two/docker-compose.yml":    "services:\n  b:\n    image: x:1\n",
 		"build/compose.yaml":        "services:\n  a:\n    image: a:1\n    use_api_socket: true\n",
-		"nested/x/compose.yml":      "services:\n  a:\n    image: x:1\n    post_start: [{command: [x]}]\n",
+		"nested/x/compose.yml":      "services:\n  a:\n    image: x:1\n    provider: {type: x}\n",
 		"refused/compose.yaml":      "# refuse-me\nservices:\n  a:\n    image: x:1\n",
 		".hidden/compose.yaml":      "services:\n  a:\n    build: .\n",
 		"notes/docker-compose.json": "{}",
@@ -46,7 +46,7 @@ func TestRun(t *testing.T) {
 		"| corpus | 5 | 4 | 1 | 25.0% |",
 		"| stack directory PATH holds both compose.yaml and docker-compose.yml: keep one | 1 | 1 | corpus/two/compose.yaml |",
 		`| field "use_api_socket" is not supported by moor | 1 | 1 | corpus/build/compose.yaml |`,
-		`| field "post_start" is not supported by moor | 1 | 1 | corpus/nested/x/compose.yml |`,
+		`| field "provider" is not supported by moor | 1 | 1 | corpus/nested/x/compose.yml |`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
