@@ -62,23 +62,7 @@ var variantNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 // "moor-testapp-variant:<name>-<hash12>". Like TestImage it is cached.
 func VariantImage(t testing.TB, name string) string {
 	t.Helper()
-	if !variantNameRE.MatchString(name) {
-		t.Fatalf("variant name %q: want %s", name, variantNameRE)
-	}
-	cli := Docker(t)
-	base := TestImage(t)
-	ref := fmt.Sprintf("%s:%s-%s", variantImageRepo, name, testImage.hash)
-	dockerfile := fmt.Sprintf("FROM %s\nLABEL variant=%q\n", base, name)
-	err := withBuildLock(func() error {
-		if imageExists(cli, ref) {
-			return nil
-		}
-		return buildImage(cli, ref, map[string][]byte{"Dockerfile": []byte(dockerfile)}, nil)
-	})
-	if err != nil {
-		t.Fatalf("variant image %s: %v", name, err)
-	}
-	return ref
+	return derivedImage(t, "variant", name, fmt.Sprintf("LABEL variant=%q\n", name))
 }
 
 // LabelledImage returns TestImage with the given labels added by LABEL
@@ -87,26 +71,11 @@ func VariantImage(t testing.TB, name string) string {
 // cached; name must differ for different labels.
 func LabelledImage(t testing.TB, name string, labels map[string]string) string {
 	t.Helper()
-	if !variantNameRE.MatchString(name) {
-		t.Fatalf("image name %q: want %s", name, variantNameRE)
-	}
-	cli := Docker(t)
-	base := TestImage(t)
-	ref := fmt.Sprintf("%s:%s-%s", variantImageRepo, name, testImage.hash)
-	dockerfile := "FROM " + base + "\n"
+	var lines string
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		dockerfile += fmt.Sprintf("LABEL %q=%q\n", k, labels[k])
+		lines += fmt.Sprintf("LABEL %q=%q\n", k, labels[k])
 	}
-	err := withBuildLock(func() error {
-		if imageExists(cli, ref) {
-			return nil
-		}
-		return buildImage(cli, ref, map[string][]byte{"Dockerfile": []byte(dockerfile)}, nil)
-	})
-	if err != nil {
-		t.Fatalf("labelled image %s: %v", name, err)
-	}
-	return ref
+	return derivedImage(t, "labelled", name, lines)
 }
 
 // EnvImage returns TestImage with the given environment set by ENV lines,
@@ -116,16 +85,24 @@ func LabelledImage(t testing.TB, name string, labels map[string]string) string {
 // different environments.
 func EnvImage(t testing.TB, name string, env map[string]string) string {
 	t.Helper()
+	var lines string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		lines += fmt.Sprintf("ENV %s=%q\n", k, env[k])
+	}
+	return derivedImage(t, "env", name, lines)
+}
+
+// derivedImage builds TestImage plus the Dockerfile lines, tagged
+// "moor-testapp-variant:<name>-<hash12>", once.
+func derivedImage(t testing.TB, kind, name, lines string) string {
+	t.Helper()
 	if !variantNameRE.MatchString(name) {
-		t.Fatalf("image name %q: want %s", name, variantNameRE)
+		t.Fatalf("%s image name %q: want %s", kind, name, variantNameRE)
 	}
 	cli := Docker(t)
 	base := TestImage(t)
 	ref := fmt.Sprintf("%s:%s-%s", variantImageRepo, name, testImage.hash)
-	dockerfile := "FROM " + base + "\n"
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		dockerfile += fmt.Sprintf("ENV %s=%q\n", k, env[k])
-	}
+	dockerfile := "FROM " + base + "\n" + lines
 	err := withBuildLock(func() error {
 		if imageExists(cli, ref) {
 			return nil
@@ -133,7 +110,7 @@ func EnvImage(t testing.TB, name string, env map[string]string) string {
 		return buildImage(cli, ref, map[string][]byte{"Dockerfile": []byte(dockerfile)}, nil)
 	})
 	if err != nil {
-		t.Fatalf("env image %s: %v", name, err)
+		t.Fatalf("%s image %s: %v", kind, name, err)
 	}
 	return ref
 }
