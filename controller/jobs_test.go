@@ -118,7 +118,7 @@ func TestFailedJobHoldsItsDependents(t *testing.T) {
 			t.Errorf("ledger op %s: error %q", op.Op, op.Error)
 		}
 	}
-	if got := strings.Join(ops, "\n"); got != "skipped replace web/app/1 (config changed: image) [start-first, batch 1/1, rollback on failure] after job migrate\nfailed run-job web/migrate/1 (config changed: image)" {
+	if got := strings.Join(ops, "\n"); got != "skipped replace web/app/1 (config changed: image) after job migrate [start-first, batch 1/1, rollback on failure]\nfailed run-job web/migrate/1 (config changed: image)" {
 		t.Errorf("ledger ops:\n%s", got)
 	}
 

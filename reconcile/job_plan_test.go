@@ -64,7 +64,7 @@ run-job web/migrate/1 (missing)
 			d:    desired(st2),
 			o:    withImages(observed(done("web", migrate1, rev1, 0), running("web", app1, 1, rev1)), "migrate:2"),
 			want: `
-replace web/app/1 (config changed: environment) [start-first, batch 1/1, rollback on failure] after job migrate
+replace web/app/1 (config changed: environment) after job migrate [start-first, batch 1/1, rollback on failure]
     after migrate is completed_successfully
     1 create web-app-1-candidate                         undo: remove web-app-1-candidate
     2 start web-app-1-candidate
@@ -130,7 +130,7 @@ blocked web/migrate (pull migrate:2: not found)`,
 				return observed(c, running("web", app1, 1, rev1))
 			}(),
 			want: `
-replace web/app/1 (config changed: environment) [start-first, batch 1/1, rollback on failure] after job migrate
+replace web/app/1 (config changed: environment) after job migrate [start-first, batch 1/1, rollback on failure]
     after migrate is completed_successfully
     1 create web-app-1-candidate                         undo: remove web-app-1-candidate
     2 start web-app-1-candidate

@@ -188,8 +188,8 @@ held web/app (waits for job migrate, held: main@3 failed)
 held web/migrate (main@3 failed)`)
 	// Once the hold is due (or on `moor apply`), the job runs again, anew.
 	assertPlanText(t, reconcile.MakePlan(d, obs, reconcile.Constraints{}).String(), `
-replace web/app/1 (config changed: environment) [start-first, batch 1/2, rollback on failure] after job migrate
-replace web/app/2 (config changed: environment) [start-first, batch 2/2, rollback on failure] after job migrate
+replace web/app/1 (config changed: environment) after job migrate [start-first, batch 1/2, rollback on failure]
+replace web/app/2 (config changed: environment) after job migrate [start-first, batch 2/2, rollback on failure]
 run-job web/migrate/1 (exited with code 3)`)
 }
 
@@ -317,8 +317,8 @@ func TestJobThatDoesNotExit(t *testing.T) {
 		}
 		obs, _ = f.Observe(context.Background())
 		assertPlanText(t, reconcile.MakePlan(d, obs, reconcile.Constraints{}).String(), `
-replace web/app/1 (config changed: environment) [start-first, batch 1/2, rollback on failure] after job migrate
-replace web/app/2 (config changed: environment) [start-first, batch 2/2, rollback on failure] after job migrate
+replace web/app/1 (config changed: environment) after job migrate [start-first, batch 1/2, rollback on failure]
+replace web/app/2 (config changed: environment) after job migrate [start-first, batch 2/2, rollback on failure]
 run-job web/migrate/1 (running since an earlier apply: waited for)`)
 	})
 }

@@ -119,17 +119,22 @@ type Op struct {
 // "replace web/api/1 (config changed: environment) [start-first, batch 1/2, rollback on failure]";
 // an op that waits for other stacks (x-moor.depends_on) says so after its
 // cause: "create web/api/1 (missing) after stack db", and one that waits
-// for jobs in this plan after that: "after job migrate".
+// for jobs in this plan after that: "after job migrate", both before the
+// rollout.
 func (o Op) String() string {
 	s := fmt.Sprintf("%s %s (%s)", o.Kind, o.Resource, o.Cause)
 	if after := o.afterStacks(); after != "" {
 		s += " " + after
 	}
+	switch jobs := jobWaits(o.Waits); len(jobs) {
+	case 0:
+	case 1:
+		s += " after job " + jobs[0]
+	default:
+		s += " after jobs " + strings.Join(jobs, ", ")
+	}
 	if o.Rollout != nil {
 		s += " " + o.Rollout.String()
-	}
-	if jobs := jobWaits(o.Waits); len(jobs) > 0 {
-		s += " after job " + strings.Join(jobs, ", ")
 	}
 	return s
 }
