@@ -41,6 +41,20 @@
 //	    verify: {}             # none: commits are not checked for signatures
 //	    sops: {}               # none: a SOPS-encrypted file refuses its stack
 //	    image_updates: {}      # none: a tag is pulled again only when a commit asks for it
+//	    commit_status: {}      # none: the forge is not told of deploys
+//
+// Commit status (off unless set): the deploy state of each revision on this
+// host (pending while it rolls out, then success or failure) is posted to
+// its commit in the forge, once per change (see forge). The token lives in a
+// file or the environment:
+//
+//	commit_status:
+//	  provider: github          # github|gitlab|gitea (Forgejo speaks gitea's API)
+//	  api_url: https://api.github.com   # default only for a repo on github.com, gitlab.com or codeberg.org
+//	  repository: ops/deploy    # owner/name, or a GitLab project path or ID; default: from repo
+//	  token_file: /etc/moor/forge-token # or token_env: FORGE_TOKEN, not both
+//	  context: ""               # default "moor/<host name>": one line per host
+//	  target_url: ""            # optional link shown with the status
 //
 // SOPS-encrypted files of the repository (.env, env_file, label_file,
 // configs and secrets files, bound files) are decrypted with key files,
@@ -213,6 +227,9 @@ type Source struct {
 	// SOPS are the key files that decrypt the repository's SOPS files;
 	// zero for none.
 	SOPS SOPS
+	// CommitStatus (commit_status) posts each revision's deploy state to
+	// its commit in the forge; zero: off.
+	CommitStatus CommitStatus
 }
 
 // SOPS is a source's sops: block: key files, never keys.
@@ -494,6 +511,7 @@ func (s *Source) validate(v *validator, at string) {
 		v.add(at+".repo", repourl.Redact(s.Repo)+": "+err.Error())
 	}
 	s.Auth.validate(v, at+".auth", repoKind(s.Repo))
+	s.CommitStatus.validate(v, at+".commit_status", s.Repo)
 }
 
 // validate checks that the settings given fit together and fit the kind of
