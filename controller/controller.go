@@ -61,6 +61,11 @@ type Controller struct {
 	CheckImages bool
 	// Ran, when set, is told of every run of Loop once it is logged.
 	Ran func(out *Outcome, err error)
+	// Deploy, when set, is told of the deploy state of the revision each
+	// apply works on as it changes: pending as a rollout starts, then the
+	// run's verdict (deploy.go). It is called on the run's goroutine, and
+	// must not block.
+	Deploy func(DeployEvent)
 
 	git *gitsource.Source
 	// files are the source's stack directories; nil for a plan of a

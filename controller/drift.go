@@ -162,6 +162,7 @@ func (c *Controller) Poll(ctx context.Context, check bool) (*Outcome, error) {
 	started := time.Now()
 	out, err := c.apply(ctx, check)
 	c.record(started, out, err)
+	c.deployEnded(out, err)
 	if out != nil {
 		c.clock.mark("record")
 		out.Stages = c.clock.stages

@@ -38,6 +38,7 @@ func (c *Controller) beginRollout(out *Outcome) (end func()) {
 		c.report = c.report.rollingOut(r)
 	}
 	c.mu.Unlock()
+	c.deployStarted(out, r)
 	if c.WorkDir != "" {
 		return func() {}
 	}

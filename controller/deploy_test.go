@@ -1,0 +1,72 @@
+package controller_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/moor-dev/moor/controller"
+)
+
+// deploys records what a controller tells its Deploy hook.
+type deploys struct{ events []controller.DeployEvent }
+
+func (d *deploys) take() []string {
+	var out []string
+	for _, ev := range d.events {
+		out = append(out, ev.Revision.Commit[:7]+" "+ev.State+" "+ev.Description)
+	}
+	d.events = nil
+	return out
+}
+
+// TestDeployEvents: a rollout is pending, then success; a commit whose
+// rollout is rolled back, or that does not load, is a failure saying why;
+// a quiet poll and a repair of the deployed commit say nothing new.
+func TestDeployEvents(t *testing.T) {
+	h := newHarness(t, map[string]string{"web/compose.yaml": healthchecked("app:1")})
+	var d deploys
+	h.ctl.Deploy = func(ev controller.DeployEvent) { d.events = append(d.events, ev) }
+	first := commitOf(h.rev)[:7]
+	h.mustApply()
+	want := []string{first + " pending rolling out web/app", first + " success deployed: 1 service in 1 stack"}
+	if got := d.take(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("first deploy told:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := h.ctl.Poll(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.take(); len(got) != 0 {
+		t.Errorf("a quiet poll told %v", got)
+	}
+	// A container removed by hand is put back: no rollout of the commit.
+	if err := h.fake.RemoveContainer(t.Context(), h.container("web-app-1").ID); err != nil {
+		t.Fatal(err)
+	}
+	h.mustApply()
+	if got := d.take(); len(got) != 1 || !strings.HasPrefix(got[0], first+" success") {
+		t.Errorf("a repair told %v, want success only", got)
+	}
+
+	h.fake.Publish("app:bad", "sha256:bad")
+	h.fake.UnhealthyImage("app:bad")
+	bad := commitOf(h.commit("unhealthy", map[string]string{"web/compose.yaml": healthchecked("app:bad")}))[:7]
+	if _, err := h.apply(); err == nil {
+		t.Fatal("the rollout of an unhealthy image succeeded")
+	}
+	got := d.take()
+	t.Logf("rolled back: %q", got)
+	if len(got) != 2 || got[0] != bad+" pending rolling out web/app" || !strings.HasPrefix(got[1], bad+" failure rolled back: ") ||
+		!strings.Contains(got[1], "web/app/1") || !strings.Contains(got[1], "unhealthy") {
+		t.Errorf("a rolled back deploy told:\n%s", strings.Join(got, "\n"))
+	}
+
+	broken := commitOf(h.commit("broken", map[string]string{"web/compose.yaml": "services: [\n"}))[:7]
+	if _, err := h.apply(); err == nil {
+		t.Fatal("a broken compose file applied")
+	}
+	got = d.take()
+	t.Logf("broken: %q", got)
+	if len(got) != 1 || !strings.HasPrefix(got[0], broken+" failure refused: ") {
+		t.Errorf("a broken commit told %v, want a refusal", got)
+	}
+}
