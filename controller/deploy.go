@@ -30,11 +30,13 @@ type DeployEvent struct {
 	Description string
 }
 
-// deployStarted tells Deploy that an apply starts rolling out a revision
-// the host did not match when it was last applied: the repair of a
-// deployed revision is no rollout of it.
+// deployStarted tells Deploy that an apply starts rolling out services to
+// a revision the host did not match when it was last applied: the repair
+// of a deployed revision is no rollout of it, nor is an apply that only
+// writes a stack's files back (after a rollout that failed).
 func (c *Controller) deployStarted(out *Outcome, rl *Rolling) {
-	if c.Deploy == nil || c.WorkDir != "" || out.Snapshot == nil || c.decisions().Applied == rl.Revision {
+	if c.Deploy == nil || c.WorkDir != "" || out.Snapshot == nil || len(rl.Services) == 0 ||
+		c.decisions().Applied == rl.Revision {
 		return
 	}
 	services := slices.Sorted(slices.Values(rl.Services))
@@ -82,7 +84,7 @@ func deployVerdict(out *Outcome, err error) (DeployEvent, bool) {
 	if op := firstContainerFailure(out.Result); op != nil {
 		// What the forge can show is short: the container that failed
 		// says most (a rollback of files follows from it).
-		err = fmt.Errorf("%s: %w", op.Op, op.Err)
+		err = fmt.Errorf("%s %s: %w", op.Op.Kind, op.Op.Resource, op.Err)
 	}
 	msg := reconcile.WithholdOutput(repourl.RedactText(printable.Error(err)))
 	ev.State, ev.Description = DeployFailure, what+": "+msg

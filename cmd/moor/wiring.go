@@ -16,6 +16,7 @@ import (
 
 	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/controller"
+	"github.com/moor-dev/moor/forge"
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/reconcile"
 	"github.com/moor-dev/moor/runtime"
@@ -162,9 +163,12 @@ type parts struct {
 	lock    *controller.Lock
 	// metrics is what GET /metrics serves.
 	metrics *prometheus.Registry
+	// forges post the sources' commit statuses.
+	forges []*forge.Reporter
 }
 
 func (p *parts) close() {
+	closeReporters(p.forges)
 	if p.ledger != nil {
 		p.ledger.Close()
 	}
@@ -221,11 +225,15 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 	p.metrics = prometheus.NewRegistry()
 	p.metrics.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	metrics := controller.NewMetrics(p.metrics)
+	forgeMetrics := forge.NewMetrics(p.metrics)
 	for _, s := range cfg.Sources {
 		ctl := controller.New(s, cfg.StateDir, p.docker, p.ledger, p.log)
 		ctl.Metrics = metrics
 		ctl.SecretsDir = cfg.SecretsDir
 		ctl.Executor.Step = stepHook
+		if r := reportCommitStatus(ctl, forgeMetrics, p.log); r != nil {
+			p.forges = append(p.forges, r)
+		}
 		p.sources = append(p.sources, ctl)
 	}
 	return p, nil
