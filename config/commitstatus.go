@@ -60,7 +60,8 @@ func commitStatusFields(c *CommitStatus) []field {
 	}
 }
 
-// maxContext is the longest context: GitLab's limit on a status's name.
+// maxContext is the longest context and target_url: GitLab's limit on a
+// status's name and link.
 const maxContext = 255
 
 // validate checks the block and fills in api_url and repository from the
@@ -113,6 +114,8 @@ func (c *CommitStatus) validate(v *validator, at, repo string) {
 	if c.TargetURL != "" {
 		if u, err := url.Parse(c.TargetURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.add(at+".target_url", fmt.Sprintf("%q is not an http(s) URL", c.TargetURL))
+		} else if len(c.TargetURL) > maxContext {
+			v.add(at+".target_url", fmt.Sprintf("longer than %d bytes (GitLab's limit)", maxContext))
 		}
 	}
 }

@@ -83,6 +83,7 @@ var configKeyAliases = map[string]string{
 	"webhook_secret_file": "secret_file",  // webhook.secret_file
 	"prune_volumes":       "volumes",      // prune.volumes
 	"open_pgp_keys":       "openpgp_keys", // verify.openpgp_keys
+	"apiurl":              "api_url",      // commit_status.api_url
 }
 
 // TestConfigDoc: docs/config.md documents every setting of the configuration
