@@ -1,10 +1,14 @@
 package controller_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/controller"
+	"github.com/moor-dev/moor/forge"
+	"github.com/moor-dev/moor/forge/forgetest"
 )
 
 // deploys records what a controller tells its Deploy hook.
@@ -68,5 +72,31 @@ func TestDeployEvents(t *testing.T) {
 	t.Logf("broken: %q", got)
 	if len(got) != 1 || !strings.HasPrefix(got[0], broken+" failure refused: ") {
 		t.Errorf("a broken commit told %v, want a refusal", got)
+	}
+}
+
+// TestDeployNotHeldByForge: a forge that takes a request and never answers
+// holds up no apply: the deploy converges and returns while the forge still
+// holds the post of its pending state; the statuses follow once it answers.
+func TestDeployNotHeldByForge(t *testing.T) {
+	h := newHarness(t, map[string]string{"web/compose.yaml": healthchecked("app:1")})
+	fake := forgetest.New(t, "gitea", "ops/deploy", "tok")
+	fake.Hold()
+	t.Setenv("MOOR_TEST_FORGE_TOKEN", "tok")
+	r := forge.New(source, config.CommitStatus{Provider: "gitea", APIURL: fake.URL, Repository: "ops/deploy",
+		TokenEnv: "MOOR_TEST_FORGE_TOKEN"}, "web-1", nil, nil)
+	t.Cleanup(func() { r.Close(context.Background()) })
+	h.ctl.Deploy = func(ev controller.DeployEvent) {
+		r.Report(forge.Status{Commit: ev.Revision.Commit, State: forge.State(ev.State), Description: ev.Description})
+	}
+	h.mustApply()
+	fake.WaitRequests(1)
+	if calls := fake.Calls(); len(calls) != 0 {
+		t.Fatalf("the held forge took %v before the apply returned", calls)
+	}
+	fake.Release()
+	calls := fake.Wait(2)
+	if calls[0].State != "pending" || calls[1].State != "success" || calls[1].Commit != commitOf(h.rev) {
+		t.Errorf("statuses once the forge answers: %v", calls)
 	}
 }
