@@ -110,3 +110,41 @@ func assertCalls(t *testing.T, calls []forgetest.Call, want []string) {
 		t.Errorf("statuses:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestCommitStatusApply: a one-shot moor apply has posted its statuses by
+// the time it exits.
+func TestCommitStatusApply(t *testing.T) {
+	testkit.Docker(t)
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupStack(t, stack)
+	repo := testkit.NewRepo(t)
+	repo.Write(stack+"/compose.yaml", rolloutService{replicas: 1, env: map[string]string{"VERSION": "1"}}.compose(img))
+	sha := repo.Commit("v1")
+	fake := forgetest.New(t, "gitlab", "ops/deploy", "glpat-e2e")
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`sources:
+  - name: %s
+    repo: %s
+    commit_status:
+      provider: gitlab
+      api_url: %s
+      repository: ops/deploy
+      token_env: MOOR_TEST_GITLAB_TOKEN
+`, stack, repo.Dir, fake.URL)
+	if err := os.WriteFile(filepath.Join(dir, "moor.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MOOR_TEST_GITLAB_TOKEN", fake.Token)
+	var out strings.Builder
+	if code := run(t.Context(), []string{"apply", "--config", filepath.Join(dir, "moor.yaml"), "--state-dir", t.TempDir()}, &out, &out); code != 0 {
+		t.Fatalf("apply exited %d:\n%s", code, out.String())
+	}
+	var got []string
+	for _, c := range fake.Calls() {
+		got = append(got, c.Commit+" "+c.State)
+	}
+	if want := []string{sha + " running", sha + " success"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("when moor apply exited the forge had taken:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
