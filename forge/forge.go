@@ -93,8 +93,11 @@ func New(source string, cfg config.CommitStatus, host string, log *zap.Logger, m
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Reporter{
 		cfg: cfg, source: source, m: m,
-		log:      log.With(zap.String("source", source), zap.String("forge", cfg.Provider), zap.String("context", cfg.Context)),
-		client:   &http.Client{Timeout: DefaultTimeout},
+		log: log.With(zap.String("source", source), zap.String("forge", cfg.Provider), zap.String("context", cfg.Context)),
+		client: &http.Client{Timeout: DefaultTimeout,
+			// A redirect is an answer, not followed: the token (GitLab's
+			// PRIVATE-TOKEN is no header Go drops) must not go elsewhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		Attempts: DefaultAttempts, Backoff: DefaultBackoff,
 		ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), done: make(chan struct{}),

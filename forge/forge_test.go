@@ -2,6 +2,8 @@ package forge_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,5 +192,27 @@ func TestDescribe(t *testing.T) {
 		if got := forge.Describe(in); got != want {
 			t.Errorf("Describe(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestNoRedirect: a forge that redirects is not followed, so the token
+// goes nowhere else; the post is given up.
+func TestNoRedirect(t *testing.T) {
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the redirect was followed, with PRIVATE-TOKEN %q", r.Header.Get("PRIVATE-TOKEN"))
+	}))
+	defer elsewhere.Close()
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirecting.Close()
+	t.Setenv("MOOR_TEST_FORGE_TOKEN", "glpat-secret")
+	reg := prometheus.NewRegistry()
+	r := forge.New("prod", config.CommitStatus{Provider: "gitlab", APIURL: redirecting.URL, Repository: "ops/deploy",
+		TokenEnv: "MOOR_TEST_FORGE_TOKEN"}, "web-1", nil, forge.NewMetrics(reg))
+	r.Report(forge.Status{Commit: good, State: forge.Success, Description: "deployed"})
+	r.Close(context.Background())
+	if got := posts(t, reg, "failed"); got != 1 {
+		t.Errorf("failed = %d, want 1: a redirect is given up", got)
 	}
 }
