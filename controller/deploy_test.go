@@ -73,6 +73,16 @@ func TestDeployEvents(t *testing.T) {
 	if len(got) != 1 || !strings.HasPrefix(got[0], broken+" failure refused: ") {
 		t.Errorf("a broken commit told %v, want a refusal", got)
 	}
+
+	// Refused as a whole, before any plan: a commit with no stacks.
+	empty := commitOf(h.commit("empty", map[string]string{"web/compose.yaml": "", "README": "nothing here\n"}))[:7]
+	if _, err := h.apply(); err == nil {
+		t.Fatal("a commit with no stacks applied")
+	}
+	got = d.take()
+	if len(got) != 1 || !strings.HasPrefix(got[0], empty+" failure refused: ") || !strings.Contains(got[0], "no stacks") {
+		t.Errorf("a commit refused as a whole told %v", got)
+	}
 }
 
 // TestDeployNotHeldByForge: a forge that takes a request and never answers
