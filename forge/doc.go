@@ -12,7 +12,9 @@
 // newer one of the same commit. A post that fails is retried a bounded
 // number of times with a growing backoff (5xx, 429, a network error) or
 // given up at once (any other answer), then logged and counted in
-// moor_commit_status_posts_total{result="failed"}.
+// moor_commit_status_posts_total{result="failed"}. A state given up after
+// its retries is posted again when a run reports it again; one the forge
+// refused is not, until the state changes.
 //
 // The statuses are posted with net/http, each forge's API as documented:
 //

@@ -216,11 +216,16 @@ func (r *Reporter) deliver(st Status) {
 			return
 		}
 		var perr *permanentError
-		last := errors.As(err, &perr) || attempt >= r.Attempts || r.ctx.Err() != nil
-		if last {
+		permanent := errors.As(err, &perr)
+		if permanent || attempt >= r.Attempts || r.ctx.Err() != nil {
 			r.m.count(r.source, "failed")
 			log.Warn("commit status not posted", zap.Int("attempts", attempt), zap.Error(err))
-			r.forget(st)
+			if !permanent {
+				// The forge may be back by the next run: it posts
+				// the state again. A refusal (a wrong token) waits
+				// for the next change, not the next poll.
+				r.forget(st)
+			}
 			return
 		}
 		r.m.count(r.source, "retried")

@@ -216,3 +216,25 @@ func TestNoRedirect(t *testing.T) {
 		t.Errorf("failed = %d, want 1: a redirect is given up", got)
 	}
 }
+
+// TestRefusedNotRetried: a status the forge refuses (a wrong token) is
+// not posted again when later runs report the same state.
+func TestRefusedNotRetried(t *testing.T) {
+	fake := forgetest.New(t, "gitea", "ops/deploy", "right-token")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("wrong-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake.Refuse(true)
+	reg := prometheus.NewRegistry()
+	r := forge.New("prod", config.CommitStatus{Provider: "gitea", APIURL: fake.URL, Repository: "ops/deploy",
+		TokenFile: tokenFile}, "web-1", nil, forge.NewMetrics(reg))
+	r.Report(forge.Status{Commit: bad, State: forge.Failure, Description: "rolled back"})
+	r.Report(forge.Status{Commit: next, State: forge.Pending, Description: "a marker"})
+	fake.WaitRequests(2)
+	r.Report(forge.Status{Commit: bad, State: forge.Failure, Description: "rolled back"}) // the next poll
+	r.Close(context.Background())
+	if fake.Requests() != 2 || posts(t, reg, "failed") != 2 || posts(t, reg, "retried") != 0 {
+		t.Errorf("%d requests, %d failed, %d retried; want 2 requests refused once each", fake.Requests(), posts(t, reg, "failed"), posts(t, reg, "retried"))
+	}
+}

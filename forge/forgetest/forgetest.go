@@ -6,6 +6,7 @@ package forgetest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -43,11 +44,16 @@ type Forge struct {
 	fail  int
 	calls []Call
 	tried int
+	// refuse: a wrong token is answered 401, as a forge does, rather
+	// than failing the test.
+	refuse bool
 	// hold, while set, keeps every request waiting until it is closed.
 	hold    chan struct{}
 	took    chan Call
 	arrived chan struct{}
 }
+
+var errAuth = errors.New("wrong auth header")
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
@@ -82,6 +88,14 @@ func (f *Forge) FailNext(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fail = n
+}
+
+// Refuse makes a request with a wrong token an answer of 401 Unauthorized
+// rather than an error of the test.
+func (f *Forge) Refuse(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refuse = on
 }
 
 // Hold keeps every request waiting, unanswered, until Release.
@@ -168,6 +182,13 @@ func (f *Forge) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	call, err := f.check(r)
+	f.mu.Lock()
+	refuse := f.refuse
+	f.mu.Unlock()
+	if errors.Is(err, errAuth) && refuse {
+		http.Error(w, `{"message":"token is required"}`, http.StatusUnauthorized)
+		return
+	}
 	if err != nil {
 		f.t.Errorf("%s fake: %s %s: %v", f.Provider, r.Method, r.URL.EscapedPath(), err)
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
@@ -215,7 +236,7 @@ func (f *Forge) check(r *http.Request) (Call, error) {
 		auth, want = r.Header.Get("Authorization"), "token "+f.Token
 	}
 	if auth != want {
-		return c, fmt.Errorf("auth %q, want %q", auth, want)
+		return c, fmt.Errorf("%w: %q, want %q", errAuth, auth, want)
 	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
