@@ -107,9 +107,6 @@ func New(source string, cfg config.CommitStatus, host string, log *zap.Logger, m
 	return r
 }
 
-// Context is the name the statuses are posted under.
-func (r *Reporter) Context() string { return r.cfg.Context }
-
 // Report queues st to be posted, unless it changes nothing: the same state
 // for the same commit, or pending for a commit the host already matches
 // (a repair of a deployed commit is no rollout of it). It never blocks.
