@@ -137,6 +137,12 @@ func (r *Reporter) Report(st Status) {
 		r.queue[i] = st // not posted yet: the newer state replaces it
 	} else {
 		r.queue = append(r.queue, st)
+		if len(r.queue) > remembered { // a forge down while many commits deploy
+			r.m.count(r.source, "failed")
+			r.log.Warn("commit status not posted: too many waiting", zap.String("commit", r.queue[0].Commit),
+				zap.String("state", string(r.queue[0].State)))
+			r.queue = r.queue[1:]
+		}
 	}
 	select {
 	case r.wake <- struct{}{}:
