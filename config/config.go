@@ -56,6 +56,23 @@
 //	  context: ""               # default "moor/<host name>": one line per host
 //	  target_url: ""            # optional link shown with the status
 //
+//	notifications: {}          # none: moor run tells no one of changes (docs/notifications.md)
+//
+// Notifications (moor run only) tell of changes, never of unchanged polls.
+// A target is a shoutrrr service URL read from a file or the environment
+// (never written here), or a JSON webhook signed with HMAC-SHA256:
+//
+//	notifications:
+//	  unreachable_after: 5m    # how long a repository stays unreachable before it is told
+//	  targets:
+//	    - url_file: /etc/moor/slack-url   # or url_env: NAME; slack://, smtp://, ntfy://, ...
+//	      events: [failed, refused]       # none: every event; applied, failed, degraded,
+//	                                      # recovered, refused, unreachable, reachable, drift
+//	      sources: [prod]                 # none: every source
+//	    - webhook:
+//	        url: https://hooks.example.com/moor   # or url_file / url_env, for one holding a token
+//	        secret_file: /etc/moor/notify-secret  # or secret_env: signs X-Moor-Signature
+//
 // SOPS-encrypted files of the repository (.env, env_file, label_file,
 // configs and secrets files, bound files) are decrypted with key files,
 // never keys written here:
@@ -166,7 +183,9 @@ type Config struct {
 	// SecretsDir is the memory-backed directory (absolute) that decrypted
 	// files are written to and bound from, a directory per source.
 	SecretsDir string
-	Sources    []Source
+	// Notifications are where changes of the sources are told.
+	Notifications Notifications
+	Sources       []Source
 }
 
 // API is the api: block: who may see everything the listen address
@@ -396,6 +415,7 @@ func (c *Config) validate(file string, pos map[string]int) error {
 	if len(c.Sources) == 0 {
 		v.add("sources", "no sources")
 	}
+	c.Notifications.validate(v, c.Sources)
 	first := map[string]string{} // name -> field of its first use
 	for i := range c.Sources {
 		s := &c.Sources[i]

@@ -63,6 +63,7 @@ func configFields(c *Config) []field {
 				{"token", inlineSecret("token_file")},
 			})
 		}},
+		{"notifications", func(d *decoder, n *yaml.Node, at string) { d.mapping(n, at, notificationFields(&c.Notifications)) }},
 		{"sources", func(d *decoder, n *yaml.Node, at string) {
 			for i, item := range d.sequence(n, at) {
 				var s Source

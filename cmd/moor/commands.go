@@ -165,9 +165,13 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			p.log.Debug("memory trimmed", zap.Int64("code_bytes_released", n))
 		}}
 		defer trim.Stop()
+		notified, err := startNotifier(ctx, p)
+		if err != nil {
+			return e.errorf("%v", err)
+		}
 		var wg sync.WaitGroup
 		for _, ctl := range p.sources {
-			ctl.Ran = workDone(trim.Note)
+			ctl.Ran = both(workDone(trim.Note), notified(ctl.Source.Name))
 			sched, err := ctl.Source.CronSchedule()
 			if err != nil {
 				return e.errorf("source %s: %v", ctl.Source.Name, err)
