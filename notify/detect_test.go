@@ -83,7 +83,9 @@ func TestDetectUnreachable(t *testing.T) {
 	down := func(min int) Run {
 		return Run{Commit: commit(1), Unreachable: true, Err: "repository unreachable", At: t0.Add(time.Duration(min) * time.Minute)}
 	}
-	up := func(min int) Run { return Run{Commit: commit(1), Planned: true, At: t0.Add(time.Duration(min) * time.Minute)} }
+	up := func(min int) Run {
+		return Run{Commit: commit(1), Planned: true, At: t0.Add(time.Duration(min) * time.Minute)}
+	}
 	walk(t, 5*time.Minute, []step{
 		{"converged at start", up(0), ""},
 		{"down", down(1), ""},
