@@ -26,7 +26,8 @@ var NotifyEvents = []string{"applied", "failed", "degraded", "recovered", "refus
 // are read from files or the environment when moor run starts.
 type Notifications struct {
 	// UnreachableAfter is how long a repository stays unreachable before
-	// it is reported; DefaultUnreachableAfter when the file sets none.
+	// it is reported; DefaultUnreachableAfter when the file sets none and
+	// has targets.
 	UnreachableAfter time.Duration
 	Targets          []NotifyTarget
 }
@@ -97,7 +98,7 @@ func targetFields(t *NotifyTarget) []field {
 
 func (nt *Notifications) validate(v *validator, sources []Source) {
 	switch {
-	case nt.UnreachableAfter == 0:
+	case nt.UnreachableAfter == 0 && len(nt.Targets) > 0: // without targets it means nothing
 		nt.UnreachableAfter = DefaultUnreachableAfter
 	case nt.UnreachableAfter < 0:
 		v.add("notifications.unreachable_after", fmt.Sprintf("%v is not positive", nt.UnreachableAfter))

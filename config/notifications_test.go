@@ -33,8 +33,12 @@ func TestNotifications(t *testing.T) {
 	if d := cmp.Diff(want, c.Notifications); d != "" {
 		t.Errorf("notifications (-want +got):\n%s", d)
 	}
+	c, err = Parse([]byte("notifications:\n  targets: [{url_env: U}]\n"+notifySrc), "moor.yaml", Defaults{})
+	if err != nil || c.Notifications.UnreachableAfter != DefaultUnreachableAfter {
+		t.Errorf("the default threshold: %+v, %v", c.Notifications, err)
+	}
 	c, err = Parse([]byte(notifySrc), "moor.yaml", Defaults{})
-	if err != nil || c.Notifications.UnreachableAfter != DefaultUnreachableAfter || len(c.Notifications.Targets) != 0 {
+	if err != nil || c.Notifications.UnreachableAfter != 0 || len(c.Notifications.Targets) != 0 {
 		t.Errorf("no notifications: %+v, %v", c.Notifications, err)
 	}
 }
