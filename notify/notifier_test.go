@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/moor-dev/moor/config"
+	"github.com/moor-dev/moor/internal/fakeclock"
 	"github.com/moor-dev/moor/internal/testkit"
 	"github.com/moor-dev/moor/notify"
 )
@@ -77,7 +78,8 @@ func run(rev int, ops int) notify.Run {
 func TestRetryWithBackoff(t *testing.T) {
 	recv := newReceiver(t, "s3cret", 2)
 	reg := prometheus.NewRegistry()
-	n := &notify.Notifier{Backoff: 5 * time.Millisecond}
+	clock := fakeclock.NewAuto()
+	n := &notify.Notifier{Backoff: 5 * time.Second, After: clock.After}
 	n.Start(t.Context(), []notify.Target{{Name: "hook", Sender: &notify.Webhook{URL: recv.URL, Secret: []byte("s3cret")}}}, notify.NewMetrics(reg))
 	n.Observe(run(1, 1)) // the first run only primes, unless it did something
 	n.Observe(run(2, 1))
@@ -92,6 +94,10 @@ func TestRetryWithBackoff(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(mustCounter(t, reg, "moor_notifications_failed_total")); got != 2 {
 		t.Errorf("moor_notifications_failed_total = %v, want 2", got)
+	}
+	// Two waits, the second twice the first, each jittered into [d/2, d).
+	if waited := clock.Elapsed(); waited < 7500*time.Millisecond || waited >= 15*time.Second {
+		t.Errorf("waited %v between the tries, want backoffs of 5s then 10s, jittered", waited)
 	}
 }
 
@@ -204,4 +210,18 @@ func TestConfigEventsAreKinds(t *testing.T) {
 			t.Errorf("config.NotifyEvents[%d] = %q, notify.Kinds[%d] = %q", i, config.NotifyEvents[i], i, k)
 		}
 	}
+}
+
+// A shoutrrr target's errors do not show its URL's credentials.
+func TestShoutrrrErrorsHideTheURL(t *testing.T) {
+	port := testkit.FreePort(t) // nothing listens there
+	s, err := notify.NewShoutrrr(fmt.Sprintf("ntfy://moor:pa55-SECRET@127.0.0.1:%d/topic-SECRET?scheme=http", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Send(t.Context(), notify.Event{Kind: notify.Applied, Source: "prod"})
+	if err == nil || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("send to nothing: %v", err)
+	}
+	t.Log(err)
 }
