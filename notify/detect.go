@@ -32,6 +32,9 @@ type Run struct {
 	Broken map[string]string
 	// Drift are the ops drift: report leaves undone.
 	Drift []string
+	// ImagesMoved: the run rolled out tags that moved in their registry
+	// (image_updates), not a commit's change.
+	ImagesMoved bool
 }
 
 // State is what detection remembers of a source between runs. The zero
@@ -162,6 +165,8 @@ func Detect(prev State, r Run, unreachableAfter time.Duration) (State, []Event) 
 		switch {
 		case r.Commit.Revision != prev.Applied && (prev.Seen || r.Ops > 0):
 			fire(Applied, fmt.Sprintf("%s applied (%d ops)", r.Commit.Short, r.Ops), Event{})
+		case r.Ops > 0 && r.ImagesMoved:
+			fire(Applied, fmt.Sprintf("%s applied again: tags moved in their registry (%d ops)", r.Commit.Short, r.Ops), Event{})
 		case r.Ops > 0 && prev.Seen && len(recovered) == 0:
 			fire(Drift, fmt.Sprintf("the host had drifted from %s: repaired (%d ops)", r.Commit.Short, r.Ops), Event{})
 		}

@@ -75,6 +75,7 @@ func TestDetectRolloutLife(t *testing.T) {
 		{"unchanged poll", Run{Commit: commit(4), Planned: true}, ""},
 		{"a commit that changes nothing", Run{Commit: commit(5), Planned: true}, "applied"},
 		{"drift repaired", Run{Commit: commit(5), Planned: true, Ops: 1}, "drift"},
+		{"a tag moved in its registry", Run{Commit: commit(5), Planned: true, Ops: 1, ImagesMoved: true}, "applied"},
 		{"unchanged poll", Run{Commit: commit(5), Planned: true}, ""},
 	})
 }

@@ -43,6 +43,7 @@ func FromOutcome(source string, out *controller.Outcome, err error, at time.Time
 		return r
 	}
 	r.Ops = len(out.Result.Ops)
+	r.ImagesMoved = out.ImageCheck != nil && len(out.ImageCheck.Updated) > 0
 	for _, o := range out.Result.Failed() {
 		key := reconcile.ServiceKey(o.Op.Stack, o.Op.Service)
 		p := Problem{What: o.Op.Resource, Error: printable.Error(o.Err), RolledBack: o.RolledBack}
