@@ -82,8 +82,9 @@ func notifyStack(img string, port int, v string, unhealthy bool) string {
 // TestNotifyRun runs moor run with a signed webhook target and walks a
 // source through a deploy, a release that fails its health check and is
 // rolled back, a broken compose file and a fixed release: the receiver
-// gets exactly one message per change, none for the polls in between, and
-// a second target that never answers holds none of it up.
+// gets exactly one message per change, none for the polls in between, a
+// mail target (its smtp:// URL in a file) that asks for failures gets the
+// failure alone, and a target that never answers holds none of it up.
 func TestNotifyRun(t *testing.T) {
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
@@ -104,6 +105,12 @@ func TestNotifyRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	smtp := testkit.SMTP(t)
+	mailURL := filepath.Join(dir, "mail-url")
+	if err := os.WriteFile(mailURL, []byte(fmt.Sprintf("smtp://127.0.0.1:%d/?from=moor@example.com&to=ops@example.com&auth=None&encryption=None&usestarttls=No\n", smtp.Port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
 	repo.Write(stack+"/compose.yaml", notifyStack(img, port, "1", false))
 	repo.Commit("first deploy")
 	runFromConfig(t, `state_dir: %s
@@ -113,11 +120,13 @@ notifications:
     - webhook: {url: %s, secret_file: %s}
       sources: [%s]
     - webhook: {url: %s}
+    - url_file: %s
+      events: [failed]
 sources:
   - name: %s
     repo: %s
     interval: 1s
-`, state, recv.URL, secret, stack, dead.URL, stack, repo.Dir)
+`, state, recv.URL, secret, stack, dead.URL, mailURL, stack, repo.Dir)
 
 	// quiet waits for three more polls and checks that the receiver got
 	// nothing more than want.
@@ -144,6 +153,9 @@ sources:
 	repo.Commit("an unhealthy release")
 	wait("failed", "applied failed")
 	quiet("applied failed")
+	testkit.Eventually(t, 30*time.Second, "the failure mailed", func() bool {
+		return strings.Contains(smtp.Received(), "Subject: moor "+stack+": failed ")
+	})
 	failed := recv.events()[1]
 	if failed.Commit.Subject != "an unhealthy release" || failed.Commit.Author != "moor test" || len(failed.Commit.Short) != 7 ||
 		!strings.Contains(failed.Text, stack+"/web/1: new container is unhealthy") || !strings.Contains(failed.Text, "old container restored") ||
@@ -175,6 +187,9 @@ sources:
 		t.Errorf("problems with the webhook's requests: %q", recv.bad)
 	}
 	recv.mu.Unlock()
+	if mails := strings.Count(smtp.Received(), "Subject: "); mails != 1 {
+		t.Errorf("%d mails, want the failure's alone:\n%s", mails, smtp.Received())
+	}
 	testkit.AssertAlive(t, bystander)
 	_ = cli
 }
