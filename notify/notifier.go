@@ -171,7 +171,10 @@ func (n *Notifier) deliver(ctx context.Context, q *queue) {
 				n.metrics.sent(q.Name)
 				break
 			}
-			if attempt >= n.Attempts || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return // moor is stopping: what is queued is not sent
+			}
+			if attempt >= n.Attempts {
 				log.Error("notification not sent; given up", zap.Int("attempts", attempt), zap.Error(err))
 				n.metrics.failed(q.Name, "given-up")
 				break
