@@ -225,3 +225,36 @@ func TestShoutrrrErrorsHideTheURL(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// A receiver that always fails is tried Attempts times, then the message
+// is given up, logged and counted, and the next one is sent.
+func TestBoundedAttempts(t *testing.T) {
+	recv := newReceiver(t, "", 3)
+	reg := prometheus.NewRegistry()
+	clock := fakeclock.NewAuto()
+	n := &notify.Notifier{Attempts: 3, Backoff: time.Second, After: clock.After}
+	n.Start(t.Context(), []notify.Target{{Name: "flaky", Sender: &notify.Webhook{URL: recv.URL}}}, notify.NewMetrics(reg))
+	n.Observe(run(1, 1))
+	n.Observe(run(2, 1))
+	testkit.Eventually(t, 10*time.Second, "the second message delivered", func() bool { return recv.kinds() == "applied" })
+	recv.mu.Lock()
+	requests, got := recv.requests, recv.got[0].Commit.Short
+	recv.mu.Unlock()
+	if requests != 4 || got != "0000002" {
+		t.Errorf("%d requests, delivered %s; want 3 tries of the first, then the second", requests, got)
+	}
+	mfs, _ := reg.Gather()
+	var outcomes []string
+	for _, mf := range mfs {
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "outcome" {
+					outcomes = append(outcomes, fmt.Sprintf("%s=%v", l.GetValue(), m.GetCounter().GetValue()))
+				}
+			}
+		}
+	}
+	if strings.Join(outcomes, " ") != "given-up=1 retried=2" {
+		t.Errorf("failures counted: %q", outcomes)
+	}
+}
