@@ -102,7 +102,9 @@ func Detect(prev State, r Run, unreachableAfter time.Duration) (State, []Event) 
 		}
 		return next, events
 	}
-	next.Refused = ""
+	if r.Planned { // the revision loaded: a refusal of it again is news
+		next.Refused = ""
+	}
 
 	if r.Planned {
 		// Stacks that did not load, each reported once per reason.

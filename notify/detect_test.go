@@ -71,6 +71,8 @@ func TestDetectRolloutLife(t *testing.T) {
 		{"retried, failed the same", Run{Commit: commit(2), Planned: true, Ops: 1, Failed: failed, FailedServices: []string{web}, Err: "rollout failed"}, ""},
 		{"refused revision", Run{Commit: commit(3), Refused: true, Err: "compose.yaml: bad"}, "refused"},
 		{"refused again", Run{Commit: commit(3), Refused: true, Err: "compose.yaml: bad"}, ""},
+		{"a quiet poll between", Run{Commit: commit(3)}, ""},
+		{"refused once more", Run{Commit: commit(3), Refused: true, Err: "compose.yaml: bad"}, ""},
 		{"fixed release", Run{Commit: commit(4), Planned: true, Ops: 1}, "applied; recovered app/web"},
 		{"unchanged poll", Run{Commit: commit(4), Planned: true}, ""},
 		{"a commit that changes nothing", Run{Commit: commit(5), Planned: true}, "applied"},
