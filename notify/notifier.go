@@ -69,6 +69,10 @@ type Notifier struct {
 	Backoff     time.Duration
 	MaxBackoff  time.Duration
 	SendTimeout time.Duration
+	// StateDir, when set, keeps what detection knows of each source in
+	// StateDir/NAME.json, so that a restarted moor neither tells a change
+	// again nor misses one made while it was down. Written on change only.
+	StateDir string
 	// Now and After are the clock; nil: the real one.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
@@ -129,8 +133,13 @@ func (n *Notifier) Ran(source string) func(*controller.Outcome, error) {
 // Observe detects the events of run r and queues them for their targets.
 func (n *Notifier) Observe(r Run) []Event {
 	n.mu.Lock()
-	next, events := Detect(n.states[r.Source], r, n.UnreachableAfter)
+	prev, known := n.states[r.Source]
+	if !known {
+		prev = n.readState(r.Source)
+	}
+	next, events := Detect(prev, r, n.UnreachableAfter)
 	n.states[r.Source] = next
+	n.writeState(r.Source, prev, next, known)
 	n.mu.Unlock()
 	for _, e := range events {
 		n.Log.Info("notify", zap.String("source", e.Source), zap.String("event", string(e.Kind)), zap.String("summary", e.Summary))

@@ -258,3 +258,31 @@ func TestBoundedAttempts(t *testing.T) {
 		t.Errorf("failures counted: %q", outcomes)
 	}
 }
+
+// A restarted moor keeps what it told: the failure already told is not
+// told again, and the recovery after the restart is told.
+func TestStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	kinds := func(events []notify.Event) string {
+		var k []string
+		for _, e := range events {
+			k = append(k, string(e.Kind))
+		}
+		return strings.Join(k, " ")
+	}
+	failing := run(2, 1)
+	failing.Err, failing.Failed, failing.FailedServices = "failed", []notify.Problem{{What: "app/web/1", Error: "unhealthy"}}, []string{"app/web"}
+	held := run(2, 0)
+	held.Err, held.Held = "held", map[string]string{"app/web": "failed"}
+
+	first := &notify.Notifier{StateDir: dir}
+	first.Start(t.Context(), nil, nil)
+	if got := kinds(first.Observe(run(1, 1))) + "," + kinds(first.Observe(failing)); got != "applied,failed" {
+		t.Fatalf("before the restart: %q", got)
+	}
+	second := &notify.Notifier{StateDir: dir}
+	second.Start(t.Context(), nil, nil)
+	if got := kinds(second.Observe(held)) + "," + kinds(second.Observe(failing)) + "," + kinds(second.Observe(run(3, 1))); got != ",,applied recovered" {
+		t.Errorf("after the restart: %q, want nothing told again, then applied and recovered", got)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 
 	"go.uber.org/zap"
 
@@ -22,7 +23,8 @@ func startNotifier(ctx context.Context, p *parts) (func(source string) func(*con
 	if err != nil {
 		return nil, err
 	}
-	n := &notify.Notifier{Log: p.log.With(zap.String("component", "notify")), UnreachableAfter: cfg.UnreachableAfter}
+	n := &notify.Notifier{Log: p.log.With(zap.String("component", "notify")), UnreachableAfter: cfg.UnreachableAfter,
+		StateDir: filepath.Join(p.cfg.StateDir, "notify")}
 	n.Start(ctx, targets, notify.NewMetrics(p.metrics))
 	return n.Ran, nil
 }
