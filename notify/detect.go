@@ -102,11 +102,8 @@ func Detect(prev State, r Run, unreachableAfter time.Duration) (State, []Event) 
 		}
 		return next, events
 	}
-	if r.Planned { // the revision loaded: a refusal of it again is news
-		next.Refused = ""
-	}
-
 	if r.Planned {
+		next.Refused = "" // the revision loaded: a refusal of it again is news
 		// Stacks that did not load, each reported once per reason.
 		var stacks []string
 		var problems []Problem
