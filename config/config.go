@@ -42,6 +42,8 @@
 //	    sops: {}               # none: a SOPS-encrypted file refuses its stack
 //	    image_updates: {}      # none: a tag is pulled again only when a commit asks for it
 //	    commit_status: {}      # none: the forge is not told of deploys
+//	    windows: []            # none: changes are applied at any time
+//	notifications: {}          # none: moor run tells no one of changes (docs/notifications.md)
 //
 // Commit status (off unless set): the deploy state of each revision on this
 // host (pending while it rolls out, then success or failure) is posted to
@@ -55,8 +57,6 @@
 //	  token_file: /etc/moor/forge-token # or token_env: FORGE_TOKEN, not both
 //	  context: ""               # default "moor/<host name>": one line per host
 //	  target_url: ""            # optional link shown with the status
-//
-//	notifications: {}          # none: moor run tells no one of changes (docs/notifications.md)
 //
 // Notifications (moor run only) tell of changes, never of unchanged polls.
 // A target is a shoutrrr service URL read from a file or the environment
@@ -72,6 +72,17 @@
 //	    - webhook:
 //	        url: https://hooks.example.com/moor   # or url_file / url_env, for one holding a token
 //	        secret_file: /etc/moor/notify-secret  # or secret_env: signs X-Moor-Signature
+//
+// Deploy windows, as Argo CD's sync windows: each opens at the times its
+// cron schedule names and stays open for its duration. With allow windows,
+// changes are applied only while one is open; an open deny window forbids
+// them (deny wins). A closed window holds the plan's ops; a change waiting
+// for it is applied when it opens:
+//
+//	windows:
+//	  - kind: allow            # allow|deny
+//	    schedule: "0 22 * * *" # cron: when the window opens
+//	    duration: 2h           # how long it stays open
 //
 // SOPS-encrypted files of the repository (.env, env_file, label_file,
 // configs and secrets files, bound files) are decrypted with key files,
@@ -136,6 +147,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/moor-dev/moor/repourl"
+	"github.com/moor-dev/moor/window"
 )
 
 // Defaults of the file's settings.
@@ -241,6 +253,9 @@ type Source struct {
 	// ImageUpdates (image_updates) rolls out a tag that moved in its
 	// registry without a commit; zero: off, the repository alone decides.
 	ImageUpdates ImageUpdates
+	// Windows are the source's deploy windows (package window); none:
+	// changes are applied at any time.
+	Windows []Window
 	// Auth is how moor authenticates to Repo; zero for none.
 	Auth Auth
 	// SOPS are the key files that decrypt the repository's SOPS files;
@@ -277,6 +292,27 @@ type ImageUpdates struct {
 	// moved: a cron spec ("0 3 * * *", "@hourly", "@every 10m"). Empty:
 	// never.
 	Schedule string
+}
+
+// Window is one of a source's windows: entry.
+type Window struct {
+	Kind     string // allow or deny
+	Schedule string // cron: when the window opens
+	Duration time.Duration
+}
+
+// DeployWindows are the source's windows, their schedules parsed. The
+// error names the field of the first bad one (Validate has checked them).
+func (s Source) DeployWindows() (window.Windows, error) {
+	var ws window.Windows
+	for i, w := range s.Windows {
+		sched, err := cron.ParseStandard(w.Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: windows[%d].schedule %q: %w", s.Name, i, w.Schedule, err)
+		}
+		ws = append(ws, window.Window{Kind: window.Kind(w.Kind), Schedule: sched, Duration: w.Duration})
+	}
+	return ws, nil
 }
 
 // Drift settings: what a run does when the host no longer matches the
@@ -471,6 +507,24 @@ func (s *Source) validate(v *validator, at string) {
 	}
 	if _, err := s.ImageSchedule(); err != nil {
 		v.add(at+".image_updates.schedule", fmt.Sprintf("source %q: %q: %v", s.Name, s.ImageUpdates.Schedule, errors.Unwrap(err)))
+	}
+	for i, w := range s.Windows {
+		wat := fmt.Sprintf("%s.windows[%d]", at, i)
+		switch window.Kind(w.Kind) {
+		case window.Allow, window.Deny:
+		case "":
+			v.add(wat+".kind", "missing: allow or deny")
+		default:
+			v.add(wat+".kind", fmt.Sprintf("%q is not one of allow, deny", w.Kind))
+		}
+		if w.Schedule == "" {
+			v.add(wat+".schedule", "missing: a cron spec, e.g. \"0 22 * * *\"")
+		} else if _, err := cron.ParseStandard(w.Schedule); err != nil {
+			v.add(wat+".schedule", fmt.Sprintf("%q: %v", w.Schedule, err))
+		}
+		if w.Duration <= 0 {
+			v.add(wat+".duration", "missing: how long the window stays open, e.g. 2h")
+		}
 	}
 	if s.StacksDir != "" {
 		if !filepath.IsAbs(s.StacksDir) {

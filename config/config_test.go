@@ -256,6 +256,20 @@ func TestErrors(t *testing.T) {
 			[]string{`moor.yaml:5: unknown key "interval" in sources[0].image_updates`},
 		},
 		{
+			"bad windows",
+			src + "    windows:\n      - kind: maybe\n        schedule: '0 22 * *'\n        duration: 2h\n      - {kind: deny, schedule: '@daily'}\n",
+			[]string{
+				`moor.yaml:5: sources[0].windows[0].kind: "maybe" is not one of allow, deny`,
+				`moor.yaml:6: sources[0].windows[0].schedule: "0 22 * *": expected exactly 5 fields, found 4`,
+				`moor.yaml:8: sources[0].windows[1].duration: missing: how long the window stays open, e.g. 2h`,
+			},
+		},
+		{
+			"unknown key in a window",
+			src + "    windows:\n      - {kind: deny, schedule: '@daily', duration: 1h, timezone: UTC}\n",
+			[]string{`moor.yaml:5: unknown key "timezone" in sources[0].windows[0]`},
+		},
+		{
 			"path escaping",
 			src + "    path: hosts/../../etc\n",
 			[]string{`moor.yaml:4: sources[0].path: "hosts/../../etc" leaves the repository`},

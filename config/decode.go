@@ -118,6 +118,17 @@ func sourceFields(s *Source) []field {
 				{"schedule", func(d *decoder, n *yaml.Node, at string) { s.ImageUpdates.Schedule = d.str(n, at) }},
 			})
 		}},
+		{"windows", func(d *decoder, n *yaml.Node, at string) {
+			for i, item := range d.sequence(n, at) {
+				var w Window
+				d.mapping(item, fmt.Sprintf("%s[%d]", at, i), []field{
+					{"kind", func(d *decoder, n *yaml.Node, at string) { w.Kind = d.str(n, at) }},
+					{"schedule", func(d *decoder, n *yaml.Node, at string) { w.Schedule = d.str(n, at) }},
+					{"duration", func(d *decoder, n *yaml.Node, at string) { w.Duration = d.duration(n, at) }},
+				})
+				s.Windows = append(s.Windows, w)
+			}
+		}},
 		{"adopt", func(d *decoder, n *yaml.Node, at string) { s.Adopt = d.bool(n, at) }},
 		{"commit_status", func(d *decoder, n *yaml.Node, at string) { d.mapping(n, at, commitStatusFields(&s.CommitStatus)) }},
 		{"verify", func(d *decoder, n *yaml.Node, at string) {
