@@ -37,6 +37,14 @@ type Constraints struct {
 	// of the last revision that held it, by name: a stack removed from git
 	// is removed after the removed stacks that needed it.
 	StackNeeds map[string][]string
+	// Suspended are the stacks the operator suspended (moor suspend), by
+	// name, with why; the key "" suspends every stack of the source. Their
+	// ops, and those of the stacks that need them, go to Plan.Waiting:
+	// nothing of them changes on the host.
+	Suspended map[string]string
+	// Window, when not "", says that the source's deploy window is closed
+	// ("waiting for window (opens at T)"): every op goes to Plan.Waiting.
+	Window string
 	// Explicit is an operator's apply (`moor apply`, `moor plan`): held
 	// services are retried and reported drift is repaired now, and the
 	// plan notes it.

@@ -168,6 +168,11 @@ type Plan struct {
 	// it was converged to, under Constraints.ReportDrift: reported, not
 	// applied.
 	Drift []Op
+	// Waiting are the ops held back by a suspension or a closed deploy
+	// window (Constraints.Suspended, Constraints.Window): planned, shown,
+	// not applied. Waits says why, by stack.
+	Waiting []Op
+	Waits   map[string]string `json:",omitempty"`
 	// Notes say what an explicit apply does that a controller run would
 	// not (retrying a held service, repairing reported drift).
 	Notes []string
@@ -180,9 +185,9 @@ type Plan struct {
 func (p *Plan) Empty() bool { return len(p.Ops) == 0 }
 
 // Converged reports whether the host matches the revision: nothing to do,
-// nothing held back, reported or left broken.
+// nothing held back, waiting, reported or left broken.
 func (p *Plan) Converged() bool {
-	return p.Empty() && len(p.Drift) == 0 && len(p.Broken) == 0 && len(p.Blocked) == 0 && len(p.Held) == 0 && len(p.Conflicts) == 0
+	return p.Empty() && len(p.Drift) == 0 && len(p.Waiting) == 0 && len(p.Broken) == 0 && len(p.Blocked) == 0 && len(p.Held) == 0 && len(p.Conflicts) == 0
 }
 
 // String renders the plan, one op per line, followed by the broken stacks,
@@ -247,6 +252,9 @@ func (p *Plan) writeTrailer(b *strings.Builder) {
 	}
 	for _, op := range p.Drift {
 		fmt.Fprintf(b, "drift %s\n", op)
+	}
+	for _, op := range p.Waiting {
+		fmt.Fprintf(b, "hold %s: %s\n", op, p.Waits[op.Stack])
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(b, "note: %s\n", n)

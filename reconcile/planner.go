@@ -57,7 +57,7 @@ func MakePlan(d *Desired, o *Observed, c Constraints) *Plan {
 	}
 	b.rankOps()
 	slices.SortStableFunc(b.ops, compareOps)
-	p.Ops = b.ops
+	p.Ops, p.Waiting = b.wait(b.ops)
 	linkNeeds(p.Ops)
 	b.linkWaits()
 	b.linkStacks()
