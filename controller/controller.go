@@ -59,6 +59,11 @@ type Controller struct {
 	// tags moved, as an image_updates check does (moor plan --images,
 	// moor apply --images): images.go.
 	CheckImages bool
+	// IgnoreSuspend and IgnoreWindows make an operator's apply go past a
+	// suspension (moor apply --ignore-suspend) or a closed deploy window
+	// (moor apply --ignore-windows); the ledger records it (holds.go).
+	IgnoreSuspend bool
+	IgnoreWindows bool
 	// Ran, when set, is told of every run of Loop once it is logged.
 	Ran func(out *Outcome, err error)
 	// Deploy, when set, is told of the deploy state of the revision each
@@ -66,6 +71,8 @@ type Controller struct {
 	// run's verdict (deploy.go). It is called on the run's goroutine, and
 	// must not block.
 	Deploy func(DeployEvent)
+	// timeNow is the loop's clock (holds.go); nil: time.Now.
+	timeNow func() time.Time
 
 	git *gitsource.Source
 	// files are the source's stack directories; nil for a plan of a
@@ -183,6 +190,13 @@ type Outcome struct {
 	ImageCheck *ImageCheck
 	// Stages are the steps of the run in order, with their durations.
 	Stages []Stage
+	// Suspended are the source's suspensions as the run read them.
+	Suspended []Suspension
+	// WindowOpens is when the closed deploy window that holds ops of the
+	// plan opens; zero when no op waits for a window.
+	WindowOpens time.Time
+	// Overrides are the holds an operator's apply went past (holds.go).
+	Overrides []string
 	// Quiet: a poll found the source unchanged and the host settled at
 	// its revision, and no drift check was due; the engine was not asked
 	// anything and nothing was planned (Poll).
@@ -260,6 +274,11 @@ func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outco
 	}
 	d := out.Desired
 	out.Constraints = c.constraints(d, time.Now())
+	opens := time.Time{}
+	if out.Overrides, opens, err = c.holds(&out.Constraints, c.now()); err != nil {
+		return out, err
+	}
+	out.Suspended, _ = c.Suspensions()
 	c.clock.mark("records")
 	if apply {
 		out.Pulled, out.FailedPulls = c.pullAlways(ctx, d)
@@ -275,9 +294,20 @@ func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outco
 		return out, err
 	}
 	c.clock.mark("observe")
+	imageRun := c.imagesAfterHold(out.Constraints)
 	c.checkImages(ctx, out)
 	out.Plan = reconcile.MakePlan(d, out.Observed, out.Constraints)
 	c.clock.mark("plan")
+	if len(out.Plan.Waiting) > 0 {
+		if out.Constraints.Window != "" {
+			out.WindowOpens = opens
+		}
+		// A tag that moved waits with the rest; the first run that is
+		// not held asks the registry again.
+		c.images.held = c.images.held || imageRun
+	} else if imageRun {
+		c.images.held = false
+	}
 	if !apply {
 		if imgs := pullsFirst(d); len(imgs) > 0 {
 			out.Plan.Notes = append(out.Plan.Notes, fmt.Sprintf("pull_policy always: apply pulls %v first; a newer image replaces the containers that run it", imgs))

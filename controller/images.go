@@ -102,6 +102,9 @@ type imageState struct {
 	// the run before it loaded.
 	run bool
 	rev string
+	// held: an image check's plan was held (a suspension, a closed
+	// window); the first run that is not held checks again.
+	held bool
 	// last is the last check (status); mu guards it for readers.
 	mu   sync.Mutex
 	last *ImageCheck
@@ -136,6 +139,15 @@ func (c *Controller) LastImageCheck() *ImageCheck {
 	c.images.mu.Lock()
 	defer c.images.mu.Unlock()
 	return c.images.last
+}
+
+// imagesAfterHold makes the run an image check when one was held and
+// nothing holds this one, and reports whether the run checks the registry.
+func (c *Controller) imagesAfterHold(cons reconcile.Constraints) bool {
+	if c.images.held && len(cons.Suspended) == 0 && cons.Window == "" && !c.CheckImages {
+		c.images.run, c.images.rev = true, c.loaded.rev
+	}
+	return c.images.run || c.CheckImages
 }
 
 // checkImages, in an image-update run, asks the registry for the digest

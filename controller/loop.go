@@ -69,6 +69,12 @@ const TriggerGap = time.Second
 // EventGap after the last one; it is a run like a tick's, and waits out a
 // backoff as a tick does.
 //
+// Every run reads the source's suspensions and deploy windows (holds.go):
+// what they hold is planned, not applied, whatever triggered the run. A
+// run whose ops wait for a closed window makes the loop run once more when
+// the window opens (on clock); the triggers that came meanwhile have
+// coalesced into runs that held their ops as well.
+//
 // An apply in flight when ctx ends finishes (within the source's timeout):
 // a stop never cuts a replacement in half on purpose, and one cut by a
 // kill is repaired by the next run.
@@ -82,6 +88,7 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 	c.initTrigger()
 	c.initDrift()
 	c.initImages()
+	c.timeNow = clock.Now
 	c.Trigger() // startup
 	var st loopState
 	// imagesDue: the next run checks the registry for tags that moved
@@ -99,6 +106,10 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 	// drifted: an engine event's drift check waits for driftAt.
 	var drifted bool
 	var driftAt, lastEventRun time.Time
+	// windowAt: a run's ops wait for the deploy window, which opens then;
+	// one run at the opening applies them, however many triggers came
+	// while it was closed.
+	var windowAt time.Time
 	for {
 		now := clock.Now()
 		next := sched.Next(now)
@@ -112,6 +123,9 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		}
 		if imageSched != nil && !imagesDue {
 			wait = max(min(wait, imagesAt.Sub(now)), 0)
+		}
+		if !windowAt.IsZero() {
+			wait = max(min(wait, windowAt.Sub(now)), 0)
 		}
 		tick := false
 		select {
@@ -138,7 +152,11 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		}
 		triggered := pending && !now.Before(triggerAt)
 		eventDue := drifted && !now.Before(driftAt)
-		if !tick && !triggered && !eventDue && !imagesDue {
+		windowDue := !windowAt.IsZero() && !now.Before(windowAt)
+		if windowDue {
+			windowAt = time.Time{}
+		}
+		if !tick && !triggered && !eventDue && !imagesDue && !windowDue {
 			continue // the trigger waits for the end of the gap, the event for its delay
 		}
 		if eventDue {
@@ -175,6 +193,9 @@ func (c *Controller) Loop(ctx context.Context, sched cron.Schedule, clock Clock)
 		c.images.run = false
 		if out != nil && out.Observed != nil {
 			st.checked = now
+		}
+		if out != nil && !out.WindowOpens.IsZero() {
+			windowAt = out.WindowOpens
 		}
 		st.next(out, err, clock.Now())
 		c.logRun(out, err, &st)

@@ -21,6 +21,8 @@ type Metrics struct {
 	unreachable *prometheus.GaugeVec
 	imageChecks *prometheus.CounterVec
 	lastImage   *prometheus.GaugeVec
+	suspension  *prometheus.GaugeVec
+	windowOpen  *prometheus.GaugeVec
 }
 
 // NewMetrics creates moor's metrics and registers them with reg.
@@ -57,9 +59,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastImage: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "moor_last_image_check_timestamp_seconds", Help: "When image_updates last asked the registry whether the source's tags moved.",
 		}, []string{"source"}),
+		suspension: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "moor_suspended", Help: "1 for each suspended stack of a source (moor suspend); stack is empty for the whole source.",
+		}, []string{"source", "stack"}),
+		windowOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "moor_deploy_window_open", Help: "1 while the source's deploy windows allow changes, 0 while they hold them; absent for a source without windows.",
+		}, []string{"source"}),
 	}
 	reg.MustRegister(m.runs, m.runErrors, m.runSeconds, m.lastSuccess, m.lastCheck, m.driftOps, m.degraded, m.unreachable,
-		m.imageChecks, m.lastImage)
+		m.imageChecks, m.lastImage, m.suspension, m.windowOpen)
 	return m
 }
 
@@ -97,4 +105,27 @@ func (m *Metrics) imageCheck(source string, ic *ImageCheck) {
 	if ic.Skipped == "" {
 		m.lastImage.WithLabelValues(source).Set(float64(ic.At.Unix()))
 	}
+}
+
+// suspended records the source's suspensions as they are now.
+func (m *Metrics) suspended(source string, ss []Suspension) {
+	if m == nil {
+		return
+	}
+	m.suspension.DeletePartialMatch(prometheus.Labels{"source": source})
+	for _, s := range ss {
+		m.suspension.WithLabelValues(source, s.Stack).Set(1)
+	}
+}
+
+// window records whether the source's deploy windows allow changes now.
+func (m *Metrics) window(source string, has, open bool) {
+	if m == nil || !has {
+		return
+	}
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.windowOpen.WithLabelValues(source).Set(v)
 }

@@ -25,6 +25,7 @@ const (
 	ResultFailed  = "failed"  // nothing converged, or the engine failed
 	ResultRefused = "refused" // the revision was refused as a whole
 	ResultDrift   = "drift"   // the host drifted from the revision; reported, not repaired
+	ResultWaiting = "waiting" // ops are held by a suspension or a closed deploy window
 )
 
 // record appends the run to the ledger, updates the decisions, writes the
@@ -40,6 +41,7 @@ func (c *Controller) record(started time.Time, out *Outcome, err error) {
 	rec.Result = resultOf(out, err)
 	if out != nil {
 		rec.Notes = append(rec.Notes, out.Notes...)
+		rec.Overrides = out.Overrides
 	}
 	if err != nil {
 		rec.Error = printable.Error(err)
@@ -112,7 +114,7 @@ func (c *Controller) decide(rec *ledger.Record, runErr error) *decisions {
 		if rec.Result == ResultSuccess || dec.AppliedAt.IsZero() {
 			dec.AppliedAt = rec.Finished
 		}
-	case ResultDrift:
+	case ResultDrift, ResultWaiting:
 		dec.FailingSince = time.Time{}
 	default:
 		if dec.FailingSince.IsZero() {
@@ -152,6 +154,17 @@ func (c *Controller) status(out *Outcome, rec *ledger.Record, runErr error, dec 
 		for _, op := range p.Drift {
 			s.Drift = append(s.Drift, op.String())
 		}
+		for _, op := range p.Waiting {
+			s.Waiting = append(s.Waiting, op.String()+": "+p.Waits[op.Stack])
+		}
+		if out.Constraints.Window != "" && len(p.Waiting) > 0 {
+			s.Window = out.Constraints.Window
+		}
+	}
+	if out != nil {
+		s.Suspended = out.Suspended
+	} else {
+		s.Suspended, _ = c.Suspensions()
 	}
 	return s
 }
@@ -181,7 +194,8 @@ func (c *Controller) writeStatus(s *Status) error {
 func (c *Controller) updateReport(out *Outcome, st *Status) {
 	r := &SourceReport{Status: st}
 	if out != nil && out.Observed != nil {
-		v := view{desired: c.loaded.desired, dec: c.decisions(), driftReport: c.driftReport(), adoptUnowned: c.identity.AdoptUnowned}
+		v := view{desired: c.loaded.desired, dec: c.decisions(), driftReport: c.driftReport(), adoptUnowned: c.identity.AdoptUnowned,
+			suspended: out.Constraints.Suspended, window: out.Constraints.Window}
 		r.Services = v.services(c.Source.Name, out.Observed, time.Now())
 	} else if prev := c.Report(); prev != nil {
 		r.Services = prev.Services // the engine was not seen: what it last showed
@@ -195,6 +209,8 @@ func resultOf(out *Outcome, err error) string {
 	switch {
 	case out != nil && out.Plan != nil && len(out.Plan.Drift) > 0 && out.Result == nil:
 		return ResultDrift
+	case err == nil && finalPlan(out) != nil && len(finalPlan(out).Waiting) > 0:
+		return ResultWaiting
 	case errors.Is(err, ErrRefused) && (out == nil || out.Plan == nil):
 		return ResultRefused
 	case out == nil || out.Plan == nil || out.Remaining == nil:

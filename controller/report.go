@@ -39,6 +39,8 @@ const (
 	StateMissing    = "missing"          // replicas to create
 	StateDrifted    = "drifted"          // containers to replace, start or remove
 	StateRemoved    = "removed-from-git" // containers of a service git no longer has
+	StateSuspended  = "suspended"        // its ops wait for moor resume
+	StateWaiting    = "waiting"          // its ops wait for the deploy window to open
 	StateUnknown    = "unknown"          // no desired state recorded yet
 )
 
@@ -73,6 +75,10 @@ type view struct {
 	driftReport  bool
 	adoptUnowned bool
 	rolling      *Rolling
+	// suspended and window hold ops as the controller's run does
+	// (Constraints.Suspended, Constraints.Window).
+	suspended map[string]string
+	window    string
 }
 
 // services assesses every service of the source against obs as the
@@ -93,7 +99,7 @@ func (v view) services(source string, obs *reconcile.Observed, now time.Time) []
 		d.EachService(func(stack string, svc *reconcile.Service) { get(stack, svc.Name).Replicas = svc.Replicas })
 		cons := reconcile.Constraints{Held: activeHolds(v.dec.Failures, d, now),
 			ReportDrift: v.driftReport && v.dec.Applied == d.Revision, AdoptUnowned: v.adoptUnowned,
-			Adopted: adoptedIDs(v.dec)}
+			Adopted: adoptedIDs(v.dec), Suspended: v.suspended, Window: v.window}
 		p = reconcile.MakePlan(d, obs, cons)
 	}
 	containers := slices.Clone(obs.Containers)
@@ -121,15 +127,25 @@ func (v view) services(source string, obs *reconcile.Observed, now time.Time) []
 			sr.Up++
 		}
 	}
-	var ops map[string][]reconcile.Op
+	var ops, waiting map[string][]reconcile.Op
 	if p != nil {
 		ops = p.ServiceOps()
+		waiting = map[string][]reconcile.Op{}
+		for _, op := range p.Waiting {
+			if op.Kind.ContainerOp() {
+				key := reconcile.ServiceKey(op.Stack, op.Service)
+				waiting[key] = append(waiting[key], op)
+			}
+		}
 	}
 	var out []ServiceReport
 	for _, k := range slices.Sorted(maps.Keys(byKey)) {
 		sr := byKey[k]
 		slices.SortFunc(sr.Containers, func(a, b ContainerReport) int { return strings.Compare(a.Name, b.Name) })
 		sr.State, sr.Reason = v.state(sr, p, ops[k])
+		if w := waiting[k]; len(w) > 0 && sr.State == StateInSync {
+			sr.State, sr.Reason = v.waitState(sr, p, w)
+		}
 		out = append(out, *sr)
 	}
 	return out
@@ -172,6 +188,20 @@ func (v view) state(sr *ServiceReport, p *reconcile.Plan, ops []reconcile.Op) (s
 		reason = fmt.Sprintf("%d of %d replicas up; %s", sr.Up, sr.Replicas, reason)
 	}
 	return state, reason
+}
+
+// waitState is the state of a service whose ops wait: suspended, or
+// waiting for the deploy window, with why and what waits.
+func (v view) waitState(sr *ServiceReport, p *reconcile.Plan, ops []reconcile.Op) (string, string) {
+	state := StateWaiting
+	if v.suspended[sr.Stack] != "" || v.suspended[""] != "" {
+		state = StateSuspended
+	}
+	what := []string{p.Waits[sr.Stack]}
+	for _, op := range ops {
+		what = append(what, fmt.Sprintf("%s %s (%s)", op.Kind, op.Resource, op.Cause))
+	}
+	return state, strings.Join(what, "; ")
 }
 
 // activeHolds are the failures of d's revision and configs whose retry is
@@ -222,7 +252,15 @@ func readReport(stateDir, name string, obs *reconcile.Observed, now time.Time) *
 	// credentials.
 	st.Repo, st.Error = repourl.Redact(st.Repo), repourl.RedactText(st.Error)
 	r.Status = st
-	v := view{rolling: readRolling(stateDir, name), adoptUnowned: readIdentity(stateDir).AdoptUnowned}
+	v := view{rolling: readRolling(stateDir, name), adoptUnowned: readIdentity(stateDir).AdoptUnowned, window: st.Window}
+	// Suspensions are read as they are now: `moor suspend` may have
+	// changed them since the last run.
+	if ss, err := ReadSuspensions(stateDir, name); err != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("%v; whether the source is suspended is unknown", err))
+	} else {
+		st.Suspended = ss
+		v.suspended = suspendedReasons(ss)
+	}
 	if v.dec, err = readDecisions(stateDir, name); err != nil {
 		r.Problems = append(r.Problems, fmt.Sprintf("%v; its controller starts afresh (no held services, no applied revision)", err))
 	}
@@ -333,6 +371,16 @@ func writeRun(w io.Writer, r SourceReport, now time.Time) {
 	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "  error    (%s) %s\n", esc(r.ErrorClass), printable.Lines(r.Error, "           "))
+	}
+	for _, s := range r.Suspended {
+		fmt.Fprintf(w, "  suspended %s (by %s at %s); moor resume %s applies what waits\n", esc(s.Target()), esc(s.By),
+			s.At.UTC().Format(time.RFC3339), esc(strings.TrimSpace(r.Source+" "+s.Stack)))
+	}
+	if r.Window != "" {
+		fmt.Fprintf(w, "  %s\n", esc(r.Window))
+	}
+	for _, op := range r.Waiting {
+		fmt.Fprintf(w, "  hold     %s\n", esc(op))
 	}
 	if len(r.Drift) > 0 {
 		fmt.Fprintf(w, "  drift    not repaired (drift: report); moor apply would:\n")

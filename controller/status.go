@@ -52,6 +52,15 @@ type Status struct {
 	Failures map[string]Failure `json:"failures,omitempty"`
 	// Drift lists what would repair the host, under drift: report.
 	Drift []string `json:"drift,omitempty"`
+	// Suspended are the source's suspensions (moor suspend): the whole
+	// source (stack "") or stacks of it.
+	Suspended []Suspension `json:"suspended,omitempty"`
+	// Window, when the source's deploy window held the last run's ops,
+	// says so: "waiting for window (opens at T)".
+	Window string `json:"window,omitempty"`
+	// Waiting are the ops the last run held (suspensions, window), each
+	// with why.
+	Waiting []string `json:"waiting,omitempty"`
 	// Warnings are the last things an apply did that the operator must
 	// hear of (data made anew), newest first.
 	Warnings []Warning `json:"warnings,omitempty"`

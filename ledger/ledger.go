@@ -50,6 +50,10 @@ type Record struct {
 	// Images are the services an image update rolled out, with the
 	// digests before and after.
 	Images []ImageUpdate `json:"images,omitempty"`
+	// Overrides are the holds an operator's apply went past: "windows"
+	// (moor apply --ignore-windows during a closed deploy window),
+	// "suspension" (moor apply --ignore-suspend of a suspended source).
+	Overrides []string `json:"overrides,omitempty"`
 }
 
 // ImageUpdate is one service whose tag moved in its registry.
