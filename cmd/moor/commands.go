@@ -63,7 +63,7 @@ func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 				printHeader(e.stdout, ctl, out)
 				printPlan(e.stdout, out.Plan, *steps)
 			}
-			if !out.Plan.Empty() || len(out.Plan.Drift) > 0 {
+			if !out.Plan.Empty() || len(out.Plan.Drift) > 0 || len(out.Plan.Waiting) > 0 {
 				changes = true
 			}
 			if len(out.Plan.Broken) > 0 || len(out.Plan.Blocked) > 0 {
@@ -89,6 +89,8 @@ func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	var c common
 	c.register(fs)
 	images := fs.Bool("images", false, "also roll out the tags that moved in their registry, as an image_updates check does")
+	ignoreSuspend := fs.Bool("ignore-suspend", false, "apply a suspended source or stack all the same (recorded in the ledger)")
+	ignoreWindows := fs.Bool("ignore-windows", false, "apply while the source's deploy windows are closed (recorded in the ledger)")
 	return func(ctx context.Context, e *env, args []string) int {
 		if len(args) > 0 {
 			return e.errorf("apply takes no arguments, got %q", args)
@@ -102,6 +104,7 @@ func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		for _, ctl := range p.sources {
 			ctl.Explicit = true // retries a failed rollout now, repairs reported drift
 			ctl.CheckImages = *images
+			ctl.IgnoreSuspend, ctl.IgnoreWindows = *ignoreSuspend, *ignoreWindows
 			out, err := ctl.Apply(ctx)
 			if out != nil && out.Snapshot != nil {
 				printHeader(e.stdout, ctl, out)
@@ -111,6 +114,10 @@ func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			}
 			if err != nil {
 				code = e.errorf("source %s: %v", ctl.Source.Name, err)
+				continue
+			}
+			if held := heldBy(out); held != "" {
+				code = e.errorf("source %s: %s", ctl.Source.Name, held)
 				continue
 			}
 			fmt.Fprintf(e.stdout, "converged: the host matches %s\n", out.Desired.Revision)
@@ -320,6 +327,10 @@ func printPlan(w io.Writer, p *reconcile.Plan, steps bool) {
 	} else {
 		fmt.Fprint(w, printable.Lines(p.String(), ""))
 	}
+	if len(p.Waiting) > 0 {
+		fmt.Fprintf(w, "%d change(s), %d held\n", len(p.Ops), len(p.Waiting))
+		return
+	}
 	fmt.Fprintf(w, "%d change(s)\n", len(p.Ops))
 }
 
@@ -349,6 +360,28 @@ func printResult(w io.Writer, out *controller.Outcome) {
 	for _, warning := range out.Warnings() {
 		fmt.Fprintf(w, "warning: %s\n", printable.Escape(warning))
 	}
+}
+
+// heldBy says what held ops of an apply, and how to go past it, or "".
+func heldBy(out *controller.Outcome) string {
+	p := out.Remaining
+	if p == nil {
+		p = out.Plan
+	}
+	if p == nil || len(p.Waiting) == 0 {
+		return ""
+	}
+	var why []string
+	for _, s := range out.Suspended {
+		why = append(why, fmt.Sprintf("%s is %s", s.Target(), s.Reason()))
+	}
+	if len(why) > 0 {
+		why = append(why, "moor resume, or --ignore-suspend, applies it")
+	}
+	if w := out.Constraints.Window; w != "" {
+		why = append(why, w+"; --ignore-windows applies now")
+	}
+	return fmt.Sprintf("%d change(s) held, nothing of them applied: %s", len(p.Waiting), printable.Escape(strings.Join(why, "; ")))
 }
 
 // prefixed returns each of lines with prefix before it and a newline after.

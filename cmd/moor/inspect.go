@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/moor-dev/moor/controller"
@@ -102,6 +103,9 @@ func printRecord(w io.Writer, r ledger.Record, stack string) {
 		printable.Escape(r.Revision), printable.Escape(r.Result), r.Duration().Round(time.Millisecond))
 	if r.Subject != "" {
 		fmt.Fprintf(w, " \"%s\" by %s", printable.Escape(r.Subject), printable.Escape(r.Author))
+	}
+	if len(r.Overrides) > 0 {
+		fmt.Fprintf(w, " (ignored %s)", printable.Escape(strings.Join(r.Overrides, ", ")))
 	}
 	fmt.Fprintln(w)
 	for _, op := range r.Ops {

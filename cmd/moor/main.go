@@ -64,6 +64,8 @@ func commands() []command {
 		{name: "apply", summary: "converge the host once; exit 0 only when it matches the revision", flags: applyCmd},
 		{name: "run", summary: "the controller: converge on every trigger, until stopped", flags: runCmd},
 		{name: "status", summary: "per stack and service: desired and applied revision, containers, state, health", flags: statusCmd},
+		{name: "suspend", args: "SOURCE [STACK]", summary: "hold every change of a source, or of one stack, until moor resume", flags: suspendCmd},
+		{name: "resume", args: "SOURCE [STACK]", summary: "end a suspension: moor run applies what waited at its next trigger", flags: resumeCmd},
 		{name: "history", summary: "the ledger: every apply, its revision, plan, result and duration", flags: historyCmd},
 		{name: "validate", args: "DIR", summary: "lint a deploy repository checkout; non-zero on any error", flags: validateCmd},
 		{name: "version", summary: "print moor's version", flags: versionCmd},
