@@ -270,6 +270,7 @@ func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outco
 	}
 	if !check && c.quiet(out) {
 		out.Quiet = true
+		c.windowOpen(c.now()) // the metric, which the holds keep otherwise
 		return out, nil
 	}
 	d := out.Desired

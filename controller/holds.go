@@ -67,3 +67,11 @@ func (c *Controller) holds(cons *reconcile.Constraints, now time.Time) (override
 	}
 	return overrides, opens, nil
 }
+
+// windowOpen records in the metric whether the source's windows allow
+// changes at now.
+func (c *Controller) windowOpen(now time.Time) {
+	if ws, err := c.Source.DeployWindows(); err == nil {
+		c.Metrics.window(c.Source.Name, len(ws) > 0, ws.Open(now))
+	}
+}

@@ -29,7 +29,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "moor_runs_total", Help: "Runs of a source's pipeline, by result (success, noop, partial, failed, refused, drift).",
+			Name: "moor_runs_total", Help: "Runs of a source's pipeline, by result (success, noop, partial, failed, refused, drift, waiting).",
 		}, []string{"source", "result"}),
 		runErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "moor_run_errors_total", Help: "Runs of a source's pipeline that failed, by class (engine-unavailable, source-unreachable, transient, refused, held).",
