@@ -253,3 +253,41 @@ func TestLoopHonoursSuspension(t *testing.T) {
 func replaced(h *harness, before reconcile.Container) bool {
 	return h.container("web-app-1").ID != before.ID
 }
+
+// TestApplyHonoursHoldsUnlessTold: an operator's apply of a suspended
+// source, or in a closed window, plans and holds; told to go past them,
+// it applies and the ledger records which hold it went past.
+func TestApplyHonoursHoldsUnlessTold(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")},
+		windows(config.Window{Kind: "allow", Schedule: "0 0 1 1 *", Duration: time.Minute})) // closed but a minute a year
+	h.ctl.Explicit = true
+	if err := h.ctl.Suspend("", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.apply()
+	if err != nil || out.Result != nil || len(out.Plan.Waiting) == 0 || !strings.Contains(out.Plan.String(), ": suspended (by alice at ") {
+		t.Fatalf("apply of a suspended source: %v, result %v, plan:\n%s\nwant every op held by the suspension", err, out.Result, out.Plan)
+	}
+	h.ctl.IgnoreSuspend = true
+	out, err = h.apply()
+	if err != nil || out.Result != nil || !strings.Contains(out.Plan.String(), ": waiting for window (opens at ") {
+		t.Fatalf("apply past the suspension in a closed window: %v, plan:\n%s\nwant every op waiting for the window", err, out.Plan)
+	}
+	if n := h.calls("CreateContainer"); n != 0 {
+		t.Fatalf("%d containers created while held", n)
+	}
+	h.ctl.IgnoreWindows = true
+	if out, err = h.apply(); err != nil || out.Result == nil {
+		t.Fatalf("apply past both: %v, plan:\n%s", err, out.Plan)
+	}
+	h.container("web-app-1")
+	recs := h.records()
+	last := recs[len(recs)-1]
+	if last.Result != controller.ResultSuccess || strings.Join(last.Overrides, ",") != controller.OverrideSuspension+","+controller.OverrideWindows {
+		t.Fatalf("ledger: %s, overrides %q; want a success past the suspension and the windows", last.Result, last.Overrides)
+	}
+	if st := h.status(); len(st.Suspended) != 1 || st.Result != controller.ResultSuccess {
+		t.Errorf("status: %s, suspended %+v; want a success, and the source still suspended", st.Result, st.Suspended)
+	}
+}
