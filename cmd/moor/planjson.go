@@ -15,6 +15,10 @@ type planJSON struct {
 	Blocked  map[string]string `json:"blocked,omitempty"`
 	Held     map[string]string `json:"held,omitempty"`
 	Drift    []opJSON          `json:"drift,omitempty"`
+	// Waiting are the ops held by a suspension or a closed deploy window;
+	// Waits says why, by stack.
+	Waiting  []opJSON          `json:"waiting,omitempty"`
+	Waits    map[string]string `json:"waits,omitempty"`
 	Notes    []string          `json:"notes,omitempty"`
 	Warnings []string          `json:"warnings,omitempty"`
 }
@@ -42,7 +46,7 @@ type stepJSON struct {
 func toPlanJSON(out *controller.Outcome) planJSON {
 	p := out.Plan
 	j := planJSON{Source: p.Source, Revision: p.Revision, Ops: opsJSON(p.Ops), Drift: opsJSON(p.Drift),
-		Broken: p.Broken, Blocked: p.Blocked, Held: p.Held, Notes: p.Notes, Warnings: p.Warnings}
+		Waiting: opsJSON(p.Waiting), Waits: p.Waits, Broken: p.Broken, Blocked: p.Blocked, Held: p.Held, Notes: p.Notes, Warnings: p.Warnings}
 	if j.Ops == nil {
 		j.Ops = []opJSON{}
 	}

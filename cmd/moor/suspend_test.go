@@ -107,6 +107,10 @@ sources:
 	if code != 0 || !strings.Contains(out, "hold create "+stack+"/web/1 (missing): waiting for window (") {
 		t.Fatalf("moor plan in a deny window: exit %d\n%s", code, out)
 	}
+	code, out = m.run("plan", "--config", cfg, "--json")
+	if code != 0 || !strings.Contains(out, `"waiting": [`) || !strings.Contains(out, `"`+stack+`": "waiting for window (`) {
+		t.Fatalf("moor plan --json in a deny window: exit %d\n%s", code, out)
+	}
 	code, out = m.run("apply", "--config", cfg)
 	if code == 0 || !strings.Contains(out, "waiting for window (") || !strings.Contains(out, "--ignore-windows") {
 		t.Fatalf("moor apply in a deny window: exit %d\n%s", code, out)
