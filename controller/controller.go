@@ -275,11 +275,10 @@ func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outco
 	}
 	d := out.Desired
 	out.Constraints = c.constraints(d, time.Now())
-	opens := time.Time{}
-	if out.Overrides, opens, err = c.holds(&out.Constraints, c.now()); err != nil {
+	opens, err := c.holds(out, c.now())
+	if err != nil {
 		return out, err
 	}
-	out.Suspended, _ = c.Suspensions()
 	c.clock.mark("records")
 	if apply {
 		out.Pulled, out.FailedPulls = c.pullAlways(ctx, d)

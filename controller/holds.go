@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/moor-dev/moor/fault"
-	"github.com/moor-dev/moor/reconcile"
 )
 
 // Holds are what stops a run from changing the host although its plan has
@@ -30,42 +29,46 @@ func (c *Controller) now() time.Time {
 	return time.Now()
 }
 
-// holds adds the suspensions and a closed window at now to cons, and
-// returns what the run goes past (IgnoreSuspend, IgnoreWindows) and, for
-// a closed window, when it opens (zero: never, or open).
-func (c *Controller) holds(cons *reconcile.Constraints, now time.Time) (overrides []string, opens time.Time, err error) {
+// holds adds the suspensions and a closed window at now to out's
+// constraints, notes in out the suspensions and what the run goes past
+// (IgnoreSuspend, IgnoreWindows), and returns, for a closed window, when it
+// opens (zero: never, or open).
+func (c *Controller) holds(out *Outcome, now time.Time) (opens time.Time, err error) {
+	cons := &out.Constraints
 	ss, err := c.Suspensions()
 	if err != nil {
 		// Unreadable suspensions might hold anything: change nothing.
-		return nil, time.Time{}, fault.Mark(fault.ErrTransient, fmt.Errorf("read suspensions: %w", err))
+		return time.Time{}, fault.Mark(fault.ErrTransient, fmt.Errorf("read suspensions: %w", err))
 	}
+	out.Suspended = ss
 	c.Metrics.suspended(c.Source.Name, ss)
 	if len(ss) > 0 {
 		if c.IgnoreSuspend {
-			overrides = append(overrides, OverrideSuspension)
+			out.Overrides = append(out.Overrides, OverrideSuspension)
 		} else {
 			cons.Suspended = suspendedReasons(ss)
 		}
 	}
 	ws, err := c.Source.DeployWindows()
 	if err != nil {
-		return nil, time.Time{}, fault.Mark(fault.ErrRefused, err)
+		return time.Time{}, fault.Mark(fault.ErrRefused, err)
 	}
 	open := ws.Open(now)
 	c.Metrics.window(c.Source.Name, len(ws) > 0, open)
-	if open {
-		return overrides, time.Time{}, nil
-	}
-	if c.IgnoreWindows {
-		return append(overrides, OverrideWindows), time.Time{}, nil
+	switch {
+	case open:
+		return time.Time{}, nil
+	case c.IgnoreWindows:
+		out.Overrides = append(out.Overrides, OverrideWindows)
+		return time.Time{}, nil
 	}
 	opens, ok := ws.NextOpen(now)
-	if ok {
-		cons.Window = fmt.Sprintf("waiting for window (opens at %s)", opens.UTC().Format(time.RFC3339))
-	} else {
+	if !ok {
 		cons.Window = "waiting for window (never opens: a deny window covers all time)"
+		return time.Time{}, nil
 	}
-	return overrides, opens, nil
+	cons.Window = fmt.Sprintf("waiting for window (opens at %s)", opens.UTC().Format(time.RFC3339))
+	return opens, nil
 }
 
 // windowOpen records in the metric whether the source's windows allow
