@@ -57,6 +57,7 @@ func TestWindowsOpenAndNextOpen(t *testing.T) {
 		{"a deny window whose openings overlap closes after the last", window.Windows{win(t, window.Deny, "0 0 * * 1,2", 36*time.Hour)}, "2026-12-07T10:00:00Z", false, "2026-12-09T12:00:00Z"},
 		{"an allow window whose openings overlap stays open", window.Windows{win(t, window.Allow, "0 0 * * 1,2", 36*time.Hour)}, "2026-12-08T23:59:59Z", true, "2026-12-08T23:59:59Z"},
 		{"a deny window that ends as an allow window opens", window.Windows{allowNight, win(t, window.Deny, "0 20 * * *", 2*time.Hour)}, "2026-12-01T21:00:00Z", false, "2026-12-01T22:00:00Z"},
+		{"a schedule in another time zone", window.Windows{win(t, window.Allow, "CRON_TZ=Europe/Paris 0 22 * * *", time.Hour)}, "2026-12-01T20:30:00Z", false, "2026-12-01T21:00:00Z"},
 		{"a deny window that never closes", window.Windows{win(t, window.Deny, "@every 1h", 2*time.Hour)}, "2026-12-01T10:00:00Z", false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
