@@ -145,6 +145,11 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 	for key := range remaining.Held {
 		pending[key] = true
 	}
+	for _, op := range remaining.Waiting { // held by a suspension or a window
+		if op.Kind.ContainerOp() {
+			pending[reconcile.ServiceKey(op.Stack, op.Service)] = true
+		}
+	}
 	if dec.Failures == nil {
 		dec.Failures = map[string]Failure{}
 	}
@@ -172,7 +177,7 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 func (c *Controller) noteRan(d *reconcile.Desired, res *reconcile.Result, remaining *reconcile.Plan, now time.Time) {
 	dec := c.decisions()
 	pending := map[string]bool{}
-	for _, op := range remaining.Ops {
+	for _, op := range append(slices.Clone(remaining.Ops), remaining.Waiting...) {
 		pending[op.Stack] = true
 	}
 	for key := range remaining.Held {
@@ -239,7 +244,7 @@ func (c *Controller) noteAdopted(res *reconcile.Result, obs *reconcile.Observed)
 func (c *Controller) noteNeeds(d *reconcile.Desired, remaining *reconcile.Plan) {
 	dec := c.decisions()
 	pending := map[string]bool{}
-	for _, op := range append(slices.Clone(remaining.Ops), remaining.Drift...) {
+	for _, op := range slices.Concat(remaining.Ops, remaining.Drift, remaining.Waiting) {
 		pending[op.Stack] = true
 	}
 	for name := range dec.Needs {

@@ -291,3 +291,27 @@ func TestApplyHonoursHoldsUnlessTold(t *testing.T) {
 		t.Errorf("status: %s, suspended %+v; want a success, and the source still suspended", st.Result, st.Suspended)
 	}
 }
+
+// TestSuspendedNewStackIsNotRanBefore: a stack added while suspended did
+// not run on the host; created after resume, it is not warned about as
+// data that went missing.
+func TestSuspendedNewStackIsNotRanBefore(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")})
+	h.mustApply()
+	if err := h.ctl.Suspend("api", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	h.commit("api", map[string]string{"api/compose.yaml": stack("app=app:2")})
+	if out, err := h.apply(); err != nil || len(out.Remaining.Waiting) == 0 {
+		t.Fatalf("apply with api suspended: %v; want its ops held", err)
+	}
+	if err := h.ctl.Resume("api"); err != nil {
+		t.Fatal(err)
+	}
+	out := h.mustApply()
+	h.container("api-app-1")
+	if ws := out.Warnings(); len(ws) != 0 {
+		t.Errorf("warnings after resume: %q; want none, api never ran before", ws)
+	}
+}
