@@ -294,6 +294,17 @@ func (c *Controller) logRun(out *Outcome, err error, st *loopState) {
 		}
 		st.logged = drift
 		log.Warn("drift: the host no longer matches the revision; not repaired (drift: report)", zap.Strings("repair", repair))
+	case out != nil && out.Result == nil && out.Plan != nil && len(out.Plan.Waiting) > 0:
+		var held []string
+		for _, op := range out.Plan.Waiting {
+			held = append(held, op.String()+": "+out.Plan.Waits[op.Stack])
+		}
+		key := strings.Join(held, "\n")
+		if key == st.logged {
+			return
+		}
+		st.logged = key
+		log.Info("changes held, not applied (suspended, or waiting for the deploy window)", zap.Strings("held", held))
 	case out != nil && out.Result != nil:
 		st.logged = ""
 		log.Info("applied", zap.Int("ops", len(out.Result.Ops)), stagesField(out.Stages))
