@@ -315,3 +315,41 @@ func TestSuspendedNewStackIsNotRanBefore(t *testing.T) {
 		t.Errorf("warnings after resume: %q; want none, api never ran before", ws)
 	}
 }
+
+// TestLoopImageUpdateWaitsForTheWindow: a tag that moves while the deploy
+// window is closed is found by the image check and held; when the window
+// opens, the loop's run checks the registry again and rolls it out, before
+// the image schedule's next turn.
+func TestLoopImageUpdateWaitsForTheWindow(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, map[string]string{"web/compose.yaml": stack("app=app:1")}, imageUpdates("@every 90m"),
+		windows(config.Window{Kind: "deny", Schedule: "0 1 * * *", Duration: time.Hour})) // 01:00-02:00
+	l := startLoop(h, 10*time.Hour)
+	l.idle(2)
+	app := h.container("web-app-1")
+
+	h.fake.Publish("app:1", "sha256:app-1-rebuilt")
+	if !l.tick() || l.clock.Now() != time.Date(2030, 1, 1, 1, 30, 0, 0, time.UTC) {
+		t.Fatalf("the image check did not run at 01:30 but at %s", l.clock.Now())
+	}
+	if h.calls("RegistryDigest") == 0 {
+		t.Fatal("the image check did not ask the registry")
+	}
+	if c := h.container("web-app-1"); c.ID != app.ID {
+		t.Fatal("the image update was applied inside the deny window")
+	}
+	if st := h.status(); st.Result != controller.ResultWaiting || st.Window != "waiting for window (opens at 2030-01-01T02:00:00Z)" {
+		t.Fatalf("status: %s, window %q; want the update waiting for 02:00", st.Result, st.Window)
+	}
+
+	asked := h.calls("RegistryDigest")
+	if !l.tick() || l.clock.Now() != time.Date(2030, 1, 1, 2, 0, 0, 0, time.UTC) {
+		t.Fatalf("the next run came at %s, want the window's opening at 02:00", l.clock.Now())
+	}
+	if h.calls("RegistryDigest") == asked {
+		t.Fatal("the run at the window's opening did not ask the registry again")
+	}
+	if c := h.container("web-app-1"); c.ID == app.ID || c.ImageID != "sha256:app-1-rebuilt" {
+		t.Fatalf("web-app-1 at the window's opening: %s of %s; want the moved tag rolled out", c.ID, c.ImageID)
+	}
+}
