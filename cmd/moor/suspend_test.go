@@ -119,6 +119,21 @@ sources:
 		t.Fatalf("moor apply in a deny window created %v", got)
 	}
 
+	// Suspended too: apply says so, and going past the window is not enough.
+	if code, out = m.run("suspend", "--config", cfg, stack); code != 0 {
+		t.Fatalf("moor suspend --config: exit %d\n%s", code, out)
+	}
+	code, out = m.run("apply", "--config", cfg, "--ignore-windows")
+	if code == 0 || !strings.Contains(out, "the whole source is suspended (by moor suspend at ") || !strings.Contains(out, "--ignore-suspend") {
+		t.Fatalf("moor apply --ignore-windows of a suspended source: exit %d\n%s", code, out)
+	}
+	if got := containers(t, cli, stack); len(got) != 0 {
+		t.Fatalf("moor apply of a suspended source created %v", got)
+	}
+	if code, out = m.run("resume", "--config", cfg, stack); code != 0 {
+		t.Fatalf("moor resume --config: exit %d\n%s", code, out)
+	}
+
 	if code, out = m.run("apply", "--config", cfg, "--ignore-windows"); code != 0 {
 		t.Fatalf("moor apply --ignore-windows: exit %d\n%s", code, out)
 	}
