@@ -65,6 +65,10 @@ func deployVerdict(out *Outcome, err error) (DeployEvent, bool) {
 	switch class := fault.Of(err); {
 	case result == ResultDrift:
 		return ev, false
+	case result == ResultWaiting:
+		// Held by a suspension or a closed window: not deployed yet.
+		ev.State, ev.Description = DeployPending, "waiting: "+waitingWhy(out)
+		return ev, true
 	case err == nil:
 		ev.State, ev.Description = DeploySuccess, deployedSummary(out.Desired)
 		return ev, true
@@ -124,4 +128,24 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
+}
+
+// waitingWhy says what holds a run's ops: the reasons of its stacks, once
+// each, sorted.
+func waitingWhy(out *Outcome) string {
+	p := finalPlan(out)
+	if p == nil {
+		return "held"
+	}
+	var why []string
+	for _, w := range p.Waits {
+		if !slices.Contains(why, w) {
+			why = append(why, w)
+		}
+	}
+	slices.Sort(why)
+	if len(why) == 0 {
+		return "held"
+	}
+	return strings.Join(why, "; ")
 }

@@ -110,3 +110,34 @@ func TestDeployNotHeldByForge(t *testing.T) {
 		t.Errorf("statuses once the forge answers: %v", calls)
 	}
 }
+
+// TestDeployWaiting: a commit held by a suspension is pending, saying what
+// holds it, never success; once resumed it is deployed.
+func TestDeployWaiting(t *testing.T) {
+	h := newHarness(t, map[string]string{"web/compose.yaml": healthchecked("app:1")})
+	var d deploys
+	h.ctl.Deploy = func(ev controller.DeployEvent) { d.events = append(d.events, ev) }
+	h.mustApply()
+	d.take()
+	if err := h.ctl.Suspend("", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	h.fake.Publish("app:2", "sha256:two")
+	next := commitOf(h.commit("v2", map[string]string{"web/compose.yaml": healthchecked("app:2")}))[:7]
+	if _, err := h.ctl.Poll(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	got := d.take()
+	if len(got) != 1 || !strings.HasPrefix(got[0], next+" pending waiting: ") || !strings.Contains(got[0], "suspended") {
+		t.Fatalf("a held commit told %q, want pending saying it is suspended", got)
+	}
+	if err := h.ctl.Resume(""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ctl.Poll(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.take(); len(got) == 0 || !strings.HasPrefix(got[len(got)-1], next+" success") {
+		t.Fatalf("after resume told %q, want success", got)
+	}
+}

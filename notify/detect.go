@@ -35,6 +35,9 @@ type Run struct {
 	// ImagesMoved: the run rolled out tags that moved in their registry
 	// (image_updates), not a commit's change.
 	ImagesMoved bool
+	// Waiting: ops of the run are held by a suspension or a closed deploy
+	// window, so the revision is not applied yet.
+	Waiting bool
 }
 
 // State is what detection remembers of a source between runs. The zero
@@ -159,7 +162,7 @@ func Detect(prev State, r Run, unreachableAfter time.Duration) (State, []Event) 
 		}
 	}
 
-	if r.Err == "" && len(r.Failed) == 0 {
+	if r.Err == "" && len(r.Failed) == 0 && !r.Waiting {
 		next.Failed = ""
 		switch {
 		case r.Commit.Revision != prev.Applied && (prev.Seen || r.Ops > 0):

@@ -142,6 +142,17 @@ func TestDetectFirstRun(t *testing.T) {
 	})
 }
 
+// A revision held by a suspension or a closed window is not applied yet:
+// it is told when it is.
+func TestDetectWaiting(t *testing.T) {
+	walk(t, time.Minute, []step{
+		{"nothing to do at start", Run{Commit: commit(1), Planned: true}, ""},
+		{"new commit, held", Run{Commit: commit(2), Planned: true, Waiting: true}, ""},
+		{"still held", Run{Commit: commit(2), Planned: true, Waiting: true}, ""},
+		{"window open", Run{Commit: commit(2), Planned: true, Ops: 1}, "applied"},
+	})
+}
+
 func TestFilters(t *testing.T) {
 	tg := Target{Events: []string{"unreachable", "failed"}, Sources: []string{"prod"}}
 	for _, c := range []struct {

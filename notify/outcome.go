@@ -36,6 +36,7 @@ func FromOutcome(source string, out *controller.Outcome, err error, at time.Time
 		final = out.Remaining
 	}
 	r.Held, r.Broken = final.Held, final.Broken
+	r.Waiting = len(final.Waiting) > 0
 	for _, op := range final.Drift {
 		r.Drift = append(r.Drift, op.String())
 	}
