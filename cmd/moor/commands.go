@@ -44,7 +44,7 @@ func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		}
 		defer p.close()
 		changes, broken := false, false
-		var plans []planJSON
+		var plans []reconcile.PlanJSON
 		for _, ctl := range p.sources {
 			if *dir != "" {
 				ctl.WorkDir = *dir
@@ -58,7 +58,7 @@ func planCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 				return e.errorf("source %s: %v", ctl.Source.Name, err)
 			}
 			if *asJSON {
-				plans = append(plans, toPlanJSON(out))
+				plans = append(plans, reconcile.NewPlanJSON(out.Plan))
 			} else {
 				printHeader(e.stdout, ctl, out)
 				printPlan(e.stdout, out.Plan, *steps)
