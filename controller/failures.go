@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -67,7 +68,7 @@ func (c *Controller) decisions() *decisions {
 // config, and whether drift is only to be reported. Failures of other
 // revisions or configs are forgotten: a new commit gets a fresh try.
 func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.Constraints {
-	cons := reconcile.Constraints{Explicit: c.Explicit, AdoptUnowned: c.identity.AdoptUnowned, Adopt: c.Source.Adopt}
+	cons := reconcile.Constraints{Explicit: c.Explicit || c.retry.Swap(false), AdoptUnowned: c.identity.AdoptUnowned, Adopt: c.Source.Adopt}
 	if c.WorkDir != "" {
 		return cons
 	}
@@ -86,6 +87,20 @@ func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.
 	}
 	cons.ReportDrift = c.Source.Drift == config.DriftReport && dec.Applied == d.Revision
 	return cons
+}
+
+// RetryHeld has the next run retry at once the services its last run held
+// back after a failed rollout, as `moor apply` does (Explicit: that run
+// also repairs drift the source only reports), and triggers it. It returns
+// the services held, by "stack/service"; with none, it does nothing.
+func (c *Controller) RetryHeld() []string {
+	rep := c.Report()
+	if rep == nil || rep.Status == nil || len(rep.Held) == 0 {
+		return nil
+	}
+	c.retry.Store(true)
+	c.Trigger()
+	return slices.Sorted(maps.Keys(rep.Held))
 }
 
 // heldReason is how a held service is explained in plans, status and logs.

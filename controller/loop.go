@@ -375,6 +375,8 @@ type triggerState struct {
 	trigger     chan struct{}
 	// forced: a Trigger, not only a TriggerPush, is pending.
 	forced atomic.Bool
+	// retry: the next run retries held services (RetryHeld).
+	retry atomic.Bool
 }
 
 // WatchLocal triggers a run whenever a ref of the source's repository

@@ -197,8 +197,9 @@ func (c *Controller) updateReport(out *Outcome, st *Status) {
 		v := view{desired: c.loaded.desired, dec: c.decisions(), driftReport: c.driftReport(), adoptUnowned: c.identity.AdoptUnowned,
 			suspended: out.Constraints.Suspended, window: out.Constraints.Window}
 		r.Services = v.services(c.Source.Name, out.Observed, time.Now())
+		r.Plan = finalPlan(out)
 	} else if prev := c.Report(); prev != nil {
-		r.Services = prev.Services // the engine was not seen: what it last showed
+		r.Services, r.Plan = prev.Services, prev.Plan // the engine was not seen: what it last showed
 	}
 	c.mu.Lock()
 	c.report = r
