@@ -1,6 +1,6 @@
 // Package server is moor run's HTTP listener: /healthz, /status (every
-// source's report as of its last run), /metrics and the webhooks that
-// trigger a source. It holds no state of its own: it serves what the
+// source's report as of its last run), /metrics, the webhooks that
+// trigger a source, and the API under /api/v1/ (api.go, docs/api.md). It holds no state of its own: it serves what the
 // controllers computed and hands webhooks to them.
 package server
 
@@ -60,6 +60,9 @@ type Config struct {
 	// there is none, and /status always withholds what containers
 	// printed.
 	TokenFile string
+	// Actions adapts a source's controller to the actions of /api/v1/
+	// (see api.go); nil: the API takes none.
+	Actions func(*controller.Controller) Actions
 }
 
 // Server is a running listener.
@@ -144,7 +147,7 @@ func build(cfg Config) (http.Handler, *webhook.Handler, error) {
 			return nil, nil, fmt.Errorf("API token in %s: %d characters, want at least %d (e.g. openssl rand -hex 32)", cfg.TokenFile, len(token), minTokenLen)
 		}
 	}
-	mux := http.NewServeMux()
+	mux := newMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -153,7 +156,18 @@ func build(cfg Config) (http.Handler, *webhook.Handler, error) {
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{MaxRequestsInFlight: MaxMetricsInFlight}))
 	}
+	(&api{sources: cfg.Sources, actions: cfg.Actions, token: token, loopback: isLoopback(cfg.Addr), ledger: ledgerFile(cfg.Sources)}).register(mux)
 	return mux, hooks, nil
+}
+
+// ledgerFile is the ledger the sources append to; "": none.
+func ledgerFile(sources []*controller.Controller) string {
+	for _, ctl := range sources {
+		if ctl.Ledger != nil {
+			return ctl.Ledger.Path()
+		}
+	}
+	return ""
 }
 
 // readSecret reads a secret from file, without the whitespace around it.
