@@ -279,6 +279,9 @@ func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outco
 	if err != nil {
 		return out, err
 	}
+	if c.retry.Swap(false) {
+		out.Constraints.Explicit = true // RetryHeld
+	}
 	c.clock.mark("records")
 	if apply {
 		out.Pulled, out.FailedPulls = c.pullAlways(ctx, d)

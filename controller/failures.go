@@ -68,7 +68,7 @@ func (c *Controller) decisions() *decisions {
 // config, and whether drift is only to be reported. Failures of other
 // revisions or configs are forgotten: a new commit gets a fresh try.
 func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.Constraints {
-	cons := reconcile.Constraints{Explicit: c.Explicit || c.retry.Swap(false), AdoptUnowned: c.identity.AdoptUnowned, Adopt: c.Source.Adopt}
+	cons := reconcile.Constraints{Explicit: c.Explicit, AdoptUnowned: c.identity.AdoptUnowned, Adopt: c.Source.Adopt}
 	if c.WorkDir != "" {
 		return cons
 	}

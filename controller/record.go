@@ -197,7 +197,11 @@ func (c *Controller) updateReport(out *Outcome, st *Status) {
 		v := view{desired: c.loaded.desired, dec: c.decisions(), driftReport: c.driftReport(), adoptUnowned: c.identity.AdoptUnowned,
 			suspended: out.Constraints.Suspended, window: out.Constraints.Window}
 		r.Services = v.services(c.Source.Name, out.Observed, time.Now())
-		r.Plan = finalPlan(out)
+		if d := out.Desired; d != nil {
+			// Made as the next run makes its plan: the failures
+			// this run noted hold their services back.
+			r.Plan = reconcile.MakePlan(d, out.Observed, c.constraints(d, time.Now()))
+		}
 	} else if prev := c.Report(); prev != nil {
 		r.Services, r.Plan = prev.Services, prev.Plan // the engine was not seen: what it last showed
 	}

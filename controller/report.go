@@ -26,9 +26,10 @@ type SourceReport struct {
 	// Problems are the source's state files that could not be read, and
 	// what the report lacks for it; the rest of the report is what could.
 	Problems []string `json:"problems,omitempty"`
-	// Plan is what the source's next run would carry out, as the last
-	// run that saw the engine left it (the HTTP API serves it); nil
-	// before one did, and in a report read from the state dir.
+	// Plan is the plan the source's next run would make from the engine
+	// as its last run saw it, with the failures that run noted (the HTTP
+	// API serves it); nil before a run saw the engine, and in a report
+	// read from the state dir.
 	Plan *reconcile.Plan `json:"-"`
 }
 
