@@ -200,10 +200,10 @@ func (c *Controller) updateReport(out *Outcome, st *Status) {
 		if d := out.Desired; d != nil {
 			// Made as the next run makes its plan: the failures
 			// this run noted hold their services back.
-			r.Plan = reconcile.MakePlan(d, out.Observed, c.constraints(d, time.Now()))
+			r.plan = reconcile.MakePlan(d, out.Observed, c.constraints(d, time.Now()))
 		}
 	} else if prev := c.Report(); prev != nil {
-		r.Services, r.Plan = prev.Services, prev.Plan // the engine was not seen: what it last showed
+		r.Services, r.plan = prev.Services, prev.plan // the engine was not seen: what it last showed
 	}
 	c.mu.Lock()
 	c.report = r

@@ -26,12 +26,15 @@ type SourceReport struct {
 	// Problems are the source's state files that could not be read, and
 	// what the report lacks for it; the rest of the report is what could.
 	Problems []string `json:"problems,omitempty"`
-	// Plan is the plan the source's next run would make from the engine
-	// as its last run saw it, with the failures that run noted (the HTTP
-	// API serves it); nil before a run saw the engine, and in a report
-	// read from the state dir.
-	Plan *reconcile.Plan `json:"-"`
+	// plan is Plan's.
+	plan *reconcile.Plan
 }
+
+// Plan is the plan the source's next run would make from the engine as its
+// last run saw it, with the failures that run noted (the HTTP API serves
+// it); nil before a run saw the engine, and in a report read from the
+// state dir.
+func (r *SourceReport) Plan() *reconcile.Plan { return r.plan }
 
 // Service states.
 const (

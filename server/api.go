@@ -253,7 +253,7 @@ func (a *api) getPlan(w http.ResponseWriter, r *http.Request, full bool) {
 	}
 	body := map[string]any{"source": ctl.Source.Name, "plan": nil}
 	if rep := ctl.Report(); rep != nil {
-		body["plan"] = viewPlan(rep.Plan, full)
+		body["plan"] = viewPlan(rep.Plan(), full)
 		if rep.Status != nil {
 			body["as_of"] = rep.LastRun
 		}
