@@ -132,7 +132,7 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	fs.DurationVar(&c.interval, "interval", 0, "poll interval for --repo (default 30s)")
 	fs.StringVar(&c.schedule, "schedule", "", "cron schedule for --repo instead of an interval (\"*/5 * * * *\", \"@every 1m\")")
 	fs.DurationVar(&c.src.DriftInterval, "drift-interval", 0, "for --repo: how often a poll of an unchanged repository also checks the engine for drift (default 5m; the engine's events trigger a check at once)")
-	listen := fs.String("listen", "", "HTTP address for /healthz, /status, /metrics and webhooks (default 127.0.0.1:9100 or the config's listen; \"off\" disables)")
+	listen := fs.String("listen", "", "HTTP address for /healthz, /status, /metrics, webhooks and the API (default 127.0.0.1:9100 or the config's listen; \"off\" disables)")
 	return func(ctx context.Context, e *env, args []string) int {
 		if len(args) > 0 {
 			return e.errorf("run takes no arguments, got %q", args)
@@ -159,7 +159,7 @@ func runCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		}
 		if addr != "" && addr != "off" {
 			srv, err := server.Start(server.Config{Addr: addr, Sources: p.sources, Metrics: p.metrics,
-				TokenFile: p.cfg.API.TokenFile, MaxConnections: p.cfg.API.MaxConnections})
+				TokenFile: p.cfg.API.TokenFile, MaxConnections: p.cfg.API.MaxConnections, Actions: apiActions})
 			if err != nil {
 				return e.errorf("listen on %s: %v", addr, err)
 			}
