@@ -232,6 +232,43 @@ func TestAPIReads(t *testing.T) {
 	if len(recs) != 1 || recs[0]["revision"] != rev || recs[0]["result"] != "success" || recs[0]["source"] != "prod" {
 		t.Errorf("ledger: %v", recs)
 	}
+
+	// The reads are served from the last run: they ask the engine nothing.
+	a.fake.ResetCalls()
+	for range 10 {
+		for _, op := range a.spec.Operations() {
+			if method, path, _ := strings.Cut(op, " "); method == "GET" {
+				a.get(strings.NewReplacer("{source}", "prod", "{stack}", "web").Replace(path), "")
+			}
+		}
+	}
+	if calls := a.fake.Calls(); len(calls) != 0 {
+		t.Errorf("reads of the API called the engine: %v", calls)
+	}
+}
+
+// TestAPIBeforeFirstRun: a source that has not run yet is listed, with no
+// status, stacks, services, containers or plan; its stacks are unknown.
+func TestAPIBeforeFirstRun(t *testing.T) {
+	a := newAPI(t, "127.0.0.1:9100", true, twoReplicas, nil)
+	srcs := list(t, a.get("/api/v1/sources", ""), "sources")
+	if len(srcs) != 1 || srcs[0]["name"] != "prod" || srcs[0]["status"] != nil {
+		t.Errorf("sources before the first run: %v", srcs)
+	}
+	for _, key := range []string{"stacks", "services", "containers"} {
+		if l := list(t, a.get("/api/v1/sources/prod/"+key, ""), key); len(l) != 0 {
+			t.Errorf("%s before the first run: %v", key, l)
+		}
+	}
+	if doc := a.get("/api/v1/sources/prod/plan", ""); doc["plan"] != nil {
+		t.Errorf("plan before the first run: %v", doc)
+	}
+	if code, _ := a.do("GET", "/api/v1/sources/prod/stacks/web", ""); code != 404 {
+		t.Errorf("a stack before the first run: %d, want 404", code)
+	}
+	if recs := list(t, a.get("/api/v1/ledger", ""), "records"); len(recs) != 0 {
+		t.Errorf("ledger before the first run: %v", recs)
+	}
 }
 
 // TestAPIPlanHasCauses: the plan is the one the source's next run would
