@@ -89,18 +89,19 @@ func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.
 	return cons
 }
 
-// RetryHeld has the next run retry at once the services its last run held
-// back after a failed rollout, as `moor apply` does (Explicit: that run
-// also repairs drift the source only reports), and triggers it. It returns
-// the services held, by "stack/service"; with none, it does nothing.
+// RetryHeld has the next run retry at once the services it would hold back
+// after a failed rollout (those of the report's Plan), as `moor apply`
+// does (Explicit: that run also repairs drift the source only reports),
+// and triggers it. It returns them, by "stack/service"; with none, it
+// does nothing.
 func (c *Controller) RetryHeld() []string {
 	rep := c.Report()
-	if rep == nil || rep.Status == nil || len(rep.Held) == 0 {
+	if rep == nil || rep.plan == nil || len(rep.plan.Held) == 0 {
 		return nil
 	}
 	c.retry.Store(true)
 	c.Trigger()
-	return slices.Sorted(maps.Keys(rep.Held))
+	return slices.Sorted(maps.Keys(rep.plan.Held))
 }
 
 // heldReason is how a held service is explained in plans, status and logs.
