@@ -188,9 +188,43 @@ sources:
 	if len(ledger.Records) != 1 || !strings.HasSuffix(ledger.Records[0].Revision, v2) || ledger.Records[0].Result != "success" || ledger.NextBefore != ledger.Records[0].Seq {
 		t.Errorf("the ledger's first page: %+v, want v2's success, and a next page", ledger)
 	}
-	var suspend struct{ Error struct{ Code string } }
-	if code := call("POST", "/sources/"+stack+"/stacks/"+stack+"/suspend", "Bearer "+token, &suspend); code != http.StatusNotImplemented || suspend.Error.Code != "not_available" {
-		t.Errorf("suspend: %d %+v, want 501 until the controller can suspend", code, suspend)
+	// Suspended through the API, the stack keeps v2 through a commit and
+	// a sync; resumed, it is deployed.
+	var suspend struct{ Action, Stack string }
+	if code := call("POST", "/sources/"+stack+"/stacks/"+stack+"/suspend", "", &suspend); code != http.StatusUnauthorized {
+		t.Fatalf("suspend without the token: %d, want 401", code)
 	}
+	if code := call("POST", "/sources/"+stack+"/stacks/"+stack+"/suspend", "Bearer "+token, &suspend); code != http.StatusOK || suspend.Action != "suspend" {
+		t.Fatalf("suspend: %d %+v", code, suspend)
+	}
+	repo.Write(stack+"/compose.yaml", lifecycleCompose(img, port, "3", "1"))
+	v3 := repo.Commit("v3")
+	repo.Git("push", "--quiet", bare, "main")
+	if code := call("POST", "/sources/"+stack+"/sync", "Bearer "+token, &accepted); code != http.StatusAccepted {
+		t.Fatalf("sync while suspended: %d", code)
+	}
+	var source struct {
+		Source struct {
+			Status struct {
+				Revision  string
+				Suspended []struct{ Stack, By string }
+			}
+		}
+	}
+	testkit.Eventually(t, 30*time.Second, "the source's status names the suspension after the sync", func() bool {
+		call("GET", "/sources/"+stack, "", &source)
+		st := source.Source.Status
+		return strings.HasSuffix(st.Revision, v3) && len(st.Suspended) == 1 && st.Suspended[0].Stack == stack && st.Suspended[0].By == "api"
+	})
+	call("GET", "/sources/"+stack+"/containers", "", &cs)
+	for _, c := range cs.Containers {
+		if c.Service == "web" && (c.State != "running" || !strings.HasSuffix(c.Revision, v2) || c.InSync) {
+			t.Fatalf("a suspended stack changed, or shows in sync with v3: %+v", cs)
+		}
+	}
+	if code := call("POST", "/sources/"+stack+"/stacks/"+stack+"/resume", "Bearer "+token, &suspend); code != http.StatusOK || suspend.Action != "resume" {
+		t.Fatalf("resume: %d %+v", code, suspend)
+	}
+	testkit.Eventually(t, 60*time.Second, "the API shows v3 deployed once resumed", func() bool { return deployed(v3) })
 	testkit.AssertAlive(t, bystander)
 }
