@@ -79,6 +79,7 @@ type Controller struct {
 	// working copy.
 	files *stackdir.Dirs
 	triggerState
+	retryState
 
 	// identity is this moor instance's (LoadIdentity), or why it could not
 	// be had: without it nothing can tell what is the instance's own.

@@ -80,6 +80,9 @@ func (c *Controller) constraints(d *reconcile.Desired, now time.Time) reconcile.
 		}
 	}
 	cons.Held = activeHolds(dec.Failures, d, now)
+	for key := range c.takeRetries() { // an operator's Retry
+		delete(cons.Held, key)
+	}
 	cons.StackNeeds = dec.Needs
 	cons.RanBefore = map[string]bool{}
 	for stack := range dec.Ran {
