@@ -1,6 +1,7 @@
 // Package server is moor run's HTTP listener: /healthz, /status (every
 // source's report as of its last run), /metrics, the webhooks that
-// trigger a source, and the API under /api/v1/ (api.go, docs/api.md). It holds no state of its own: it serves what the
+// trigger a source, the API under /api/v1/ (api.go, docs/api.md), and the
+// dashboard at / (package dashboard). It holds no state of its own: it serves what the
 // controllers computed and hands webhooks to them.
 package server
 
@@ -153,6 +154,7 @@ func build(cfg Config) (http.Handler, *webhook.Handler, error) {
 	})
 	mux.HandleFunc("GET /status", status(cfg.Sources, token))
 	mux.Handle("/hooks/", hooks)
+	mux.Handle("/", dashboardHandler(cfg, token))
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{MaxRequestsInFlight: MaxMetricsInFlight}))
 	}
