@@ -45,6 +45,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"dict":   func(p view, s SourceView) sourceData { return sourceData{Page: p, Source: s} },
 	"anchor": anchor,
+	"dur":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"rev":    func(rev, url string) revLink { return revLink{Rev: rev, URL: url} },
 }).ParseFS(files, "templates/*.html"))
 
@@ -84,7 +85,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Referrer-Policy", "same-origin") // no-referrer would make browsers send "Origin: null" with the forms
 	h.mux.ServeHTTP(w, r)
 }
 
