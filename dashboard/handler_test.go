@@ -94,6 +94,14 @@ func broken() *fakeSource {
 	return f
 }
 
+func drifted() *fakeSource {
+	f := converged()
+	f.rep.Status.Drift = []string{"start web/app/1 (exited)"}
+	f.rep.Services[0].State, f.rep.Services[0].Reason = controller.StateDrifted, "start web/app/1 (exited); not repaired (drift: report)"
+	f.rep.Services[0].Containers[0] = container("web-app-1", "exited", "", rev2)
+	return f
+}
+
 func runs() ([]ledger.Record, error) {
 	return []ledger.Record{
 		{Seq: 1, Source: "prod", Revision: rev1, Subject: "web: v1", Started: t0, Finished: t0.Add(time.Second), Result: "success",
@@ -186,6 +194,7 @@ func TestPageShowsEachState(t *testing.T) {
 		{"rolling out", rollingOut(), []string{`class="st rolling-out"`, "rolling out", "main@2222222", "main@1111111"}, nil, nil},
 		{"degraded", degraded(), []string{`class="st degraded"`, "Held failures", `href="#held_prod_web_app"`, `id="held_prod_web_app"`,
 			"did not become healthy within 30s", "health check said: (withheld)"}, []string{output, `class="retry"`}, nil},
+		{"drift reported", drifted(), []string{`class="st drifted"`, "not repaired (drift: report); an apply would:", "start web/app/1 (exited)"}, nil, nil},
 		{"broken stack", broken(), []string{`class="st broken">refused`, "&lt;script&gt;alert(1)&lt;/script&gt;", `class="st partial"`}, nil, []string{"<script>"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
