@@ -21,6 +21,11 @@ type Source interface {
 	Trigger()
 	// Retry asks for a run that tries a held service again now.
 	Retry(service string) error
+	// Suspend holds every change of a stack ("": of the source) until
+	// Resume; by says who asked.
+	Suspend(stack, by string) error
+	// Resume ends the Suspend of the same stack ("": the source).
+	Resume(stack string) error
 }
 
 // Overview is everything the dashboard shows, assembled in one place so

@@ -76,6 +76,8 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /logout", h.logout)
 	h.mux.HandleFunc("POST /sync", h.action(h.sync))
 	h.mux.HandleFunc("POST /retry", h.action(h.retry))
+	h.mux.HandleFunc("POST /suspend", h.action(h.suspend))
+	h.mux.HandleFunc("POST /resume", h.action(h.resume))
 	return h
 }
 
@@ -135,6 +137,15 @@ func (h *Handler) message(r *http.Request) string {
 	q := r.URL.Query()
 	if src := q.Get("synced"); src != "" && h.source(src) != nil {
 		return "Asked " + src + " to run now."
+	}
+	for _, done := range []string{"suspended", "resumed"} {
+		if stack, ok := q[done]; ok && h.source(q.Get("source")) != nil {
+			what := q.Get("source")
+			if stack[0] != "" {
+				what = "stack " + stack[0] + " of " + what
+			}
+			return strings.ToUpper(done[:1]) + done[1:] + " " + what + "."
+		}
 	}
 	if svc, src := q.Get("retried"), q.Get("source"); svc != "" && h.source(src) != nil {
 		if rep := h.source(src).Report(); rep != nil && rep.Status != nil {
@@ -247,6 +258,58 @@ func (h *Handler) retry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/?source="+url.QueryEscape(name)+"&retried="+url.QueryEscape(svc), http.StatusSeeOther)
+}
+
+// suspend holds a source or one of its stacks, as moor suspend does,
+// recorded as the dashboard's.
+func (h *Handler) suspend(w http.ResponseWriter, r *http.Request) {
+	h.hold(w, r, "suspended", func(src Source, stack string) error { return src.Suspend(stack, "dashboard") })
+}
+
+// resume ends a suspension of a source or one of its stacks.
+func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
+	h.hold(w, r, "resumed", func(src Source, stack string) error { return src.Resume(stack) })
+}
+
+func (h *Handler) hold(w http.ResponseWriter, r *http.Request, done string, do func(Source, string) error) {
+	name, stack := r.PostForm.Get("source"), r.PostForm.Get("stack")
+	src := h.source(name)
+	if src == nil {
+		http.Error(w, "no such source", http.StatusNotFound)
+		return
+	}
+	if stack != "" && !knowsStack(src.Report(), stack) {
+		http.Error(w, "no such stack", http.StatusNotFound)
+		return
+	}
+	if err := do(src, stack); err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
+	q := url.Values{"source": {name}, done: {stack}}
+	http.Redirect(w, r, "/?"+q.Encode(), http.StatusSeeOther)
+}
+
+// knowsStack reports whether the source's last run knew the stack: one of
+// its services, a stack that did not load, or one suspended.
+func knowsStack(rep *controller.SourceReport, stack string) bool {
+	if rep == nil || rep.Status == nil {
+		return false
+	}
+	for _, s := range rep.Services {
+		if s.Stack == stack {
+			return true
+		}
+	}
+	if _, ok := rep.Broken[stack]; ok {
+		return true
+	}
+	for _, s := range rep.Suspended {
+		if s.Stack == stack {
+			return true
+		}
+	}
+	return false
 }
 
 // render executes a template into a buffer first, so that a failure is a

@@ -36,6 +36,21 @@ type fakeSource struct {
 	mu      sync.Mutex
 	synced  int
 	retried []string
+	holds   []string // "suspend STACK by" and "resume STACK"
+}
+
+func (f *fakeSource) Suspend(stack, by string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holds = append(f.holds, "suspend "+stack+" "+by)
+	return nil
+}
+
+func (f *fakeSource) Resume(stack string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holds = append(f.holds, "resume "+stack)
+	return nil
 }
 
 func (f *fakeSource) Report() *controller.SourceReport { return f.rep }
@@ -373,5 +388,49 @@ func TestLoopback(t *testing.T) {
 		if got := dashboard.Loopback(addr); got != want {
 			t.Errorf("Loopback(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// TestSuspendAndResume: the forms suspend and resume a source or a stack
+// it knows, behind the session and its CSRF token; the page shows the
+// suspensions with a resume button each.
+func TestSuspendAndResume(t *testing.T) {
+	src := degraded()
+	src.rep.Status.Suspended = []controller.Suspension{{Stack: "web", By: "alice", At: t0}}
+	srv := serve(t, true, []byte(token), src)
+	if code, _, _ := do(t, client(t), "POST", srv.URL+"/suspend", url.Values{"source": {"prod"}}); code != http.StatusForbidden {
+		t.Errorf("POST /suspend without a session: %d, want 403", code)
+	}
+	c := client(t)
+	csrf := login(t, c, srv)
+	_, page, _ := do(t, c, "GET", srv.URL+"/", nil)
+	for _, want := range []string{`action="/suspend"`, "stack <b>web</b> by alice", `action="/resume"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	for _, c2 := range []struct {
+		path  string
+		stack string
+		code  int
+	}{
+		{"/suspend", "", http.StatusSeeOther},
+		{"/suspend", "web", http.StatusSeeOther},
+		{"/suspend", "nope", http.StatusNotFound},
+		{"/resume", "web", http.StatusSeeOther},
+	} {
+		code, _, hdr := do(t, c, "POST", srv.URL+c2.path, url.Values{"source": {"prod"}, "stack": {c2.stack}, "csrf": {csrf}}, "Origin", srv.URL)
+		if code != c2.code {
+			t.Errorf("POST %s stack %q: %d, want %d", c2.path, c2.stack, code, c2.code)
+			continue
+		}
+		if code == http.StatusSeeOther {
+			if _, body, _ := do(t, c, "GET", srv.URL+hdr.Get("Location"), nil); !strings.Contains(body, "prod.") {
+				t.Errorf("the page after %s does not say so", c2.path)
+			}
+		}
+	}
+	if got := strings.Join(src.holds, ", "); got != "suspend  dashboard, suspend web dashboard, resume web" {
+		t.Errorf("holds asked: %s", got)
 	}
 }
