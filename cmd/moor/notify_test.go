@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/moor-dev/moor/internal/testkit"
 	"github.com/moor-dev/moor/notify"
 )
@@ -116,6 +118,7 @@ func TestNotifyRun(t *testing.T) {
 	runFromConfig(t, `state_dir: %s
 listen: "off"
 notifications:
+  unreachable_after: 2s
   targets:
     - webhook: {url: %s, secret_file: %s}
       sources: [%s]
@@ -179,6 +182,27 @@ sources:
 	if len(recovered.Services) != 1 || recovered.Services[0] != stack+"/web" || recovered.Commit.Subject != "the fixed release" {
 		t.Errorf("the recovered event: %+v", recovered)
 	}
+	// A container removed by hand is put back: drift, told once.
+	const before = "applied failed refused applied recovered"
+	web := containers(t, cli, stack)[stack+"-web-1"]
+	if err := removeByHand(t, cli, web); err != nil {
+		t.Fatal(err)
+	}
+	wait("drift", before+" drift")
+	quiet(before + " drift")
+
+	// The repository gone for longer than unreachable_after, then back:
+	// told once each way.
+	away := repo.Dir + ".away"
+	if err := os.Rename(repo.Dir, away); err != nil {
+		t.Fatal(err)
+	}
+	wait("unreachable", before+" drift unreachable")
+	if err := os.Rename(away, repo.Dir); err != nil {
+		t.Fatal(err)
+	}
+	wait("reachable", before+" drift unreachable reachable")
+	quiet(before + " drift unreachable reachable")
 	for _, p := range recv.events() {
 		t.Logf("%s\n%s", p.Title, p.Text)
 	}
@@ -191,5 +215,10 @@ sources:
 		t.Errorf("%d mails, want the failure's alone:\n%s", mails, smtp.Received())
 	}
 	testkit.AssertAlive(t, bystander)
-	_ = cli
+}
+
+// removeByHand removes a container as an operator would, behind moor's back.
+func removeByHand(t *testing.T, cli *client.Client, id string) error {
+	_, err := cli.ContainerRemove(t.Context(), id, client.ContainerRemoveOptions{Force: true})
+	return err
 }
