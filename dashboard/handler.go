@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moor-dev/moor/controller"
@@ -39,15 +40,19 @@ const maxForm = 4 << 10
 //go:embed templates/*.html
 var files embed.FS
 
-var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"short":  shortRev,
-	"ago":    ago,
-	"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"dict":   func(p view, s SourceView) sourceData { return sourceData{Page: p, Source: s} },
-	"anchor": anchor,
-	"dur":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-	"rev":    func(rev, url string) revLink { return revLink{Rev: rev, URL: url} },
-}).ParseFS(files, "templates/*.html"))
+// pages are the templates, parsed at the first page served: every moor
+// command links this package, and most never serve a page.
+var pages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{
+		"short":  shortRev,
+		"ago":    ago,
+		"when":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"dict":   func(p view, s SourceView) sourceData { return sourceData{Page: p, Source: s} },
+		"anchor": anchor,
+		"dur":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"rev":    func(rev, url string) revLink { return revLink{Rev: rev, URL: url} },
+	}).ParseFS(files, "templates/*.html"))
+})
 
 // Handler serves the dashboard:
 //
@@ -316,7 +321,7 @@ func knowsStack(rep *controller.SourceReport, stack string) bool {
 // 500 and not half a page.
 func (h *Handler) render(w http.ResponseWriter, code int, name string, data any) {
 	var b bytes.Buffer
-	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+	if err := pages().ExecuteTemplate(&b, name, data); err != nil {
 		http.Error(w, "the page could not be rendered: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
