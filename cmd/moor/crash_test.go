@@ -53,6 +53,7 @@ func crashCompose(img string, port, version int, extra bool) string {
 // data in a volume and in the stack's directory (./files) intact, and an
 // unrelated container untouched (invariants 6 and 9).
 func TestKillAtEveryStep(t *testing.T) {
+	t.Parallel() // its own binary, stack and state; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	bin, err := buildMoorCrash()
 	if err != nil {

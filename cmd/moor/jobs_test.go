@@ -238,6 +238,7 @@ func shortRev(rev string) string { return "main@" + strings.TrimPrefix(rev, "mai
 // again, one that did not start is run), its container kept exited 0, and
 // web serving the release (invariant 6).
 func TestKillAtEveryJobStep(t *testing.T) {
+	t.Parallel() // its own binary, stack and state; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	bin, err := buildMoorCrash()
 	if err != nil {
