@@ -167,16 +167,12 @@ func (s *sopsFiles) decrypted(host string) bool {
 func (s *sopsFiles) secretFields(svc *reconcile.Service) []string {
 	var fields []string
 	if len(s.values) > 0 {
-		var all map[string]json.RawMessage
-		b, err := json.Marshal(svc.Spec)
-		if err == nil && json.Unmarshal(b, &all) == nil {
-			for k, raw := range all {
-				for _, v := range s.values {
-					enc, _ := json.Marshal(v)
-					if bytes.Contains(raw, bytes.Trim(enc, `"`)) {
-						fields = append(fields, reconcile.ComposeFieldName(k))
-						break
-					}
+		for name, raw := range svc.Spec.FieldJSON() {
+			for _, v := range s.values {
+				enc, _ := json.Marshal(v)
+				if bytes.Contains(raw, bytes.Trim(enc, `"`)) {
+					fields = append(fields, name)
+					break
 				}
 			}
 		}

@@ -172,6 +172,18 @@ func (h *harness) container(name string) reconcile.Container {
 // runs is how many runs the controller's metrics counted, by result, and
 // in all under "".
 func (h *harness) runs() map[string]int {
+	out := h.byResult("moor_runs_total")
+	total := 0
+	for _, n := range out {
+		total += n
+	}
+	out[""] = total
+	return out
+}
+
+// byResult is the counter name of the controller's metrics, summed by its
+// label result.
+func (h *harness) byResult(name string) map[string]int {
 	h.t.Helper()
 	mfs, err := h.reg.Gather()
 	if err != nil {
@@ -179,14 +191,13 @@ func (h *harness) runs() map[string]int {
 	}
 	out := map[string]int{}
 	for _, mf := range mfs {
-		if mf.GetName() != "moor_runs_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
 				if lp.GetName() == "result" {
 					out[lp.GetValue()] += int(m.GetCounter().GetValue())
-					out[""] += int(m.GetCounter().GetValue())
 				}
 			}
 		}

@@ -20,27 +20,7 @@ func imageUpdates(schedule string) func(*config.Source) {
 }
 
 // imageChecks is how many image checks the metrics counted, by result.
-func (h *harness) imageChecks() map[string]int {
-	h.t.Helper()
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	out := map[string]int{}
-	for _, mf := range mfs {
-		if mf.GetName() != "moor_image_checks_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == "result" {
-					out[lp.GetValue()] += int(m.GetCounter().GetValue())
-				}
-			}
-		}
-	}
-	return out
-}
+func (h *harness) imageChecks() map[string]int { return h.byResult("moor_image_checks_total") }
 
 // TestLoopChecksImagesOnTheirSchedule: with image_updates, the image
 // schedule is a trigger of its own: a check that finds nothing moved

@@ -154,14 +154,14 @@ func recordable(st *reconcile.Stack) *reconcile.Stack {
 	if err != nil {
 		return &reconcile.Stack{Name: st.Name}
 	}
-	vs := slices.Clone(st.Redact)
-	slices.SortFunc(vs, func(a, b string) int { return len(b) - len(a) })
-	for _, v := range vs {
+	// The values as they stand in the JSON: escaped as its strings are.
+	escaped := make([]string, len(st.Redact))
+	for i, v := range st.Redact {
 		enc, _ := json.Marshal(v)
-		b = bytes.ReplaceAll(b, bytes.Trim(enc, `"`), []byte("[secret]"))
+		escaped[i] = string(bytes.Trim(enc, `"`))
 	}
 	var out reconcile.Stack
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := json.Unmarshal([]byte(compose.Redact(string(b), escaped)), &out); err != nil {
 		return &reconcile.Stack{Name: st.Name}
 	}
 	return &out

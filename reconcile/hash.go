@@ -74,12 +74,9 @@ func ComposeFieldName(specField string) string {
 	return strings.ToLower(specField)
 }
 
-// FieldDigests summarizes the spec per field, as "name=digest" pairs sorted
-// by name and joined by commas, where digest is the first 8 hex digits of
-// the sha256 of the field's JSON. Only fields that are set appear. Stored in
-// LabelConfigFields, it lets the planner say which fields changed without an
-// inspect or a copy of the old spec.
-func (s ContainerSpec) FieldDigests() string {
+// FieldJSON is the JSON of each field of the spec the hash covers that is
+// set, by its compose name ("environment", "volumes").
+func (s ContainerSpec) FieldJSON() map[string]json.RawMessage {
 	var m map[string]json.RawMessage
 	b, err := json.Marshal(s.hashable())
 	if err != nil {
@@ -88,9 +85,22 @@ func (s ContainerSpec) FieldDigests() string {
 	if err := json.Unmarshal(b, &m); err != nil {
 		panic("reconcile: unmarshal container spec: " + err.Error())
 	}
-	pairs := make([]string, 0, len(m))
+	out := make(map[string]json.RawMessage, len(m))
 	for k, v := range m {
-		name := ComposeFieldName(k)
+		out[ComposeFieldName(k)] = v
+	}
+	return out
+}
+
+// FieldDigests summarizes the spec per field, as "name=digest" pairs sorted
+// by name and joined by commas, where digest is the first 8 hex digits of
+// the sha256 of the field's JSON. Only fields that are set appear. Stored in
+// LabelConfigFields, it lets the planner say which fields changed without an
+// inspect or a copy of the old spec.
+func (s ContainerSpec) FieldDigests() string {
+	m := s.FieldJSON()
+	pairs := make([]string, 0, len(m))
+	for name, v := range m {
 		sum := sha256.Sum256(v)
 		pairs = append(pairs, name+"="+hex.EncodeToString(sum[:4]))
 	}
