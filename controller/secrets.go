@@ -135,13 +135,23 @@ func (c *Controller) pruneSecrets(d *reconcile.Desired, obs *reconcile.Observed)
 	}
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
-		if used[p] {
-			continue
+		if used[p] || !isDigestName(e) {
+			continue // in use, or not a file moor wrote
 		}
 		if err := os.Remove(p); err != nil {
 			c.Log.Warn("remove a decrypted file no container uses", zap.String("path", p), zap.Error(err))
 		}
 	}
+}
+
+// isDigestName reports whether e is a file as writeSecrets names them:
+// the sha256 of its content in hex.
+func isDigestName(e os.DirEntry) bool {
+	if !e.Type().IsRegular() || len(e.Name()) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(e.Name())
+	return err == nil
 }
 
 // recordable is what desired.json may hold of a stack: a stack holding
