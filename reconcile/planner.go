@@ -726,7 +726,9 @@ func (b *builder) replica(stack string, svc *Service, n int, cs []Container, ret
 		b.ops = append(b.ops, waitJobOp(stack, svc, n, *cur))
 		return nil
 	}
-	if cur.Running() || cur.State == StatePaused {
+	if cur.Running() || cur.State == StatePaused || cur.State == StateRemoving {
+		// A container being removed (by hand, behind moor's back) cannot
+		// be started: its destroy event brings the run that creates it.
 		return nil
 	}
 	if cur.State == StateExited && cur.ExitCode == 0 && svc.OneShot() {

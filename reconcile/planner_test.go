@@ -133,6 +133,19 @@ create web/db/1 (missing)`,
 			want: `start web/api/1 (exited with code 137)`,
 		},
 		{
+			// Removed by hand, the engine not done yet: starting it
+			// fails (no such container); its destroy event brings the
+			// run that creates it again.
+			name: "a container being removed is left to go",
+			d:    desired(stack("web", api)),
+			o: func() *Observed {
+				c := running("web", api, 1, rev1)
+				c.State = StateRemoving
+				return observed(c)
+			}(),
+			want: ``,
+		},
+		{
 			name: "finished job is complete, failed job is started",
 			d:    desired(stack("web", job, db)),
 			o: func() *Observed {
