@@ -228,6 +228,12 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(filepath.Join(tmp, "tree", "d"), 0o555)
+	// Another process's file being written next to the snapshots (the
+	// controller's status or suspensions): not a fetch, not Prune's.
+	others := ".tmp-suspended.json123"
+	if err := os.WriteFile(filepath.Join(s.Dir, others), []byte("[]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	unfinished := filepath.Join(s.Dir, "snapshots", strings.Repeat("c", 40))
 	if err := os.Mkdir(unfinished, 0o555); err != nil {
 		t.Fatal(err)
@@ -246,9 +252,9 @@ func TestPrune(t *testing.T) {
 		left = append(left, "snapshots/"+e.Name())
 	}
 	c0, c2 := snaps[0].Revision.Commit, snaps[2].Revision.Commit
-	want := []string{"snapshots", "snapshots/" + c0, "snapshots/" + c0 + ".json", "snapshots/" + c2, "snapshots/" + c2 + ".json"}
+	want := []string{others, "snapshots", "snapshots/" + c0, "snapshots/" + c0 + ".json", "snapshots/" + c2, "snapshots/" + c2 + ".json"}
 	if c2 < c0 {
-		want = []string{"snapshots", "snapshots/" + c2, "snapshots/" + c2 + ".json", "snapshots/" + c0, "snapshots/" + c0 + ".json"}
+		want = []string{others, "snapshots", "snapshots/" + c2, "snapshots/" + c2 + ".json", "snapshots/" + c0, "snapshots/" + c0 + ".json"}
 	}
 	if diff := cmp.Diff(want, left); diff != "" {
 		t.Errorf("after Prune (-want +got):\n%s", diff)

@@ -129,7 +129,10 @@ func removeTree(path string) error {
 
 // Prune removes every snapshot whose commit is not in keep, unfinished
 // snapshots, and the temp dirs of fetches that crashed. It must not run
-// while a Checkout of the same source is in progress.
+// while a Checkout of the same source is in progress. Files at the top of
+// Dir are others' (the controller writes its status and suspensions there,
+// through temp files of the same prefix, from other processes too): only
+// directories are fetches.
 func (s *Source) Prune(keep map[string]bool) error {
 	var errs []error
 	top, err := os.ReadDir(s.Dir)
@@ -137,7 +140,7 @@ func (s *Source) Prune(keep map[string]bool) error {
 		return fmt.Errorf("prune %s: %w", s.Dir, err)
 	}
 	for _, e := range top {
-		if strings.HasPrefix(e.Name(), tmpPrefix) {
+		if e.IsDir() && strings.HasPrefix(e.Name(), tmpPrefix) {
 			errs = append(errs, removeTree(filepath.Join(s.Dir, e.Name())))
 		}
 	}
