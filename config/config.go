@@ -13,6 +13,9 @@
 //	log_level: info            # debug|info|warn|error
 //	log_format: console        # console|json
 //	secrets_dir: /run/moor/secrets   # memory-backed (tmpfs): where decrypted files are bound from
+//	host:                      # this host in a fleet (docs/fleet.md)
+//	  name: ""                 # default: the machine's hostname
+//	  labels: {}               # role: web, region: eu
 //	api:
 //	  token_file: ""           # a file holding the bearer token of the HTTP API
 //	  max_connections: 256     # connections the listen address keeps open at once
@@ -195,6 +198,9 @@ type Config struct {
 	// SecretsDir is the memory-backed directory (absolute) that decrypted
 	// files are written to and bound from, a directory per source.
 	SecretsDir string
+	// Host is this host's identity in a fleet; its Name is never empty
+	// after Validate.
+	Host Host
 	// Notifications are where changes of the sources are told.
 	Notifications Notifications
 	Sources       []Source
@@ -448,6 +454,7 @@ func (c *Config) validate(file string, pos map[string]int) error {
 	default:
 		v.add("log_format", fmt.Sprintf("%q is not one of console, json", c.LogFormat))
 	}
+	c.Host.validate(v)
 	if len(c.Sources) == 0 {
 		v.add("sources", "no sources")
 	}

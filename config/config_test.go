@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,7 @@ func TestParseFull(t *testing.T) {
 	want := &Config{
 		StateDir: "/srv/moor", Listen: "0.0.0.0:9200", LogLevel: "debug", LogFormat: "json",
 		API: API{TokenFile: "/etc/moor/api-token", MaxConnections: 64}, SecretsDir: "/dev/shm/moor",
+		Host: Host{Name: DefaultHostName()},
 		Sources: []Source{
 			{
 				Name: "prod", Repo: "https://git.example.com/ops/deploy.git", Ref: "release",
@@ -89,6 +91,7 @@ func TestDefaults(t *testing.T) {
 	want := &Config{
 		StateDir: "/from/env", Listen: "127.0.0.1:9100", LogLevel: "info", LogFormat: "console",
 		API: API{MaxConnections: DefaultMaxConnections}, SecretsDir: DefaultSecretsDir,
+		Host:    Host{Name: DefaultHostName()},
 		Sources: []Source{{Name: "prod", Repo: "/srv/deploy", Ref: "main", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair, DriftInterval: 5 * time.Minute}},
 	}
 	got, err := Parse([]byte(minimal), "moor.yaml", Defaults{StateDir: "/from/env"})
@@ -114,6 +117,34 @@ func TestDefaults(t *testing.T) {
 		}
 		if got.Listen != "" {
 			t.Errorf("listen: %s gives Listen %q, want \"\" (off)", listen, got.Listen)
+		}
+	}
+}
+
+func TestHost(t *testing.T) {
+	c, err := Parse([]byte("host:\n  name: edge-1\n  labels: {role: web, region: eu}\nsources:\n  - {name: prod, repo: /srv/deploy}\n"), "moor.yaml", Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Host{Name: "edge-1", Labels: map[string]string{"role": "web", "region": "eu"}}
+	if diff := cmp.Diff(want, c.Host); diff != "" {
+		t.Errorf("host (-want +got):\n%s", diff)
+	}
+	if got := c.Host.String(); got != "edge-1 {region=eu, role=web}" {
+		t.Errorf("Host.String() = %q", got)
+	}
+	for in, want := range map[string]string{
+		"":                   "map[]",
+		"role=web,region=eu": "map[region:eu role:web]",
+	} {
+		m, err := ParseHostLabels(in)
+		if err != nil || fmt.Sprint(m) != want {
+			t.Errorf("ParseHostLabels(%q) = %v, %v; want %s", in, m, err, want)
+		}
+	}
+	for _, in := range []string{"role", "role=web,role=db", "role=w b", "=web"} {
+		if _, err := ParseHostLabels(in); err == nil {
+			t.Errorf("ParseHostLabels(%q) accepted", in)
 		}
 	}
 }
@@ -149,6 +180,15 @@ func TestErrors(t *testing.T) {
 			"unknown key top-level",
 			"sorces: []\n",
 			[]string{`moor.yaml:1: unknown key "sorces" (did you mean "sources"?)`},
+		},
+		{
+			"bad host name and labels",
+			"host:\n  name: -edge\n  labels: {role: web, \"re gion\": eu, tier: a=b}\n" + src,
+			[]string{
+				`moor.yaml:2: host.name: "-edge" is not a host name: want letters, digits, '_', '.' and '-', starting with a letter or digit`,
+				`moor.yaml:3: host.labels.re gion: label key "re gion": want letters, digits, '_', '.' and '-', starting with a letter or digit`,
+				`moor.yaml:3: host.labels.tier: label tier: value "a=b": want letters, digits, '_', '.' and '-', starting with a letter or digit`,
+			},
 		},
 		{
 			"unknown key nested",
@@ -471,6 +511,7 @@ func TestValidateBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{StateDir: "/s", LogLevel: "info", LogFormat: "console", API: API{MaxConnections: DefaultMaxConnections}, SecretsDir: DefaultSecretsDir,
+		Host:    Host{Name: DefaultHostName()},
 		Sources: []Source{{Name: "default", Repo: "/srv/r", Ref: "main", Path: "stacks", Interval: 30 * time.Second, Timeout: 10 * time.Minute, MaxReplicas: 1000, Drift: DriftRepair, DriftInterval: 5 * time.Minute}}}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("Validate (-want +got):\n%s", diff)

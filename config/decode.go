@@ -63,6 +63,12 @@ func configFields(c *Config) []field {
 				{"token", inlineSecret("token_file")},
 			})
 		}},
+		{"host", func(d *decoder, n *yaml.Node, at string) {
+			d.mapping(n, at, []field{
+				{"name", func(d *decoder, n *yaml.Node, at string) { c.Host.Name = d.str(n, at) }},
+				{"labels", func(d *decoder, n *yaml.Node, at string) { c.Host.Labels = d.stringMap(n, at) }},
+			})
+		}},
 		{"notifications", func(d *decoder, n *yaml.Node, at string) { d.mapping(n, at, notificationFields(&c.Notifications)) }},
 		{"sources", func(d *decoder, n *yaml.Node, at string) {
 			for i, item := range d.sequence(n, at) {

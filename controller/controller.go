@@ -40,9 +40,11 @@ type Controller struct {
 	// SecretsDir is the memory-backed directory decrypted files are
 	// written to, a directory per source (config.Config.SecretsDir).
 	SecretsDir string
-	Runtime    reconcile.Runtime
-	Ledger     *ledger.Ledger
-	Log        *zap.Logger
+	// Host is this host's identity in a fleet (config.Config.Host).
+	Host    config.Host
+	Runtime reconcile.Runtime
+	Ledger  *ledger.Ledger
+	Log     *zap.Logger
 	// Metrics, when set, records every run.
 	Metrics *Metrics
 	// Executor holds the apply settings; its Runtime and Log are set from

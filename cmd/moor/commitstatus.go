@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,11 +23,7 @@ func reportCommitStatus(ctl *controller.Controller, m *forge.Metrics, log *zap.L
 	if cs.Provider == "" {
 		return nil
 	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "localhost"
-	}
-	r := forge.New(ctl.Source.Name, cs, host, log, m)
+	r := forge.New(ctl.Source.Name, cs, ctl.Host.Name, log, m)
 	ctl.Deploy = func(ev controller.DeployEvent) {
 		r.Report(forge.Status{Commit: ev.Revision.Commit, State: forge.State(ev.State), Description: ev.Description})
 	}

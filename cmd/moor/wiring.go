@@ -230,6 +230,7 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 		ctl := controller.New(s, cfg.StateDir, p.docker, p.ledger, p.log)
 		ctl.Metrics = metrics
 		ctl.SecretsDir = cfg.SecretsDir
+		ctl.Host = cfg.Host
 		ctl.Executor.Step = stepHook
 		if r := reportCommitStatus(ctl, forgeMetrics, p.log); r != nil {
 			p.forges = append(p.forges, r)
