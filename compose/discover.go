@@ -33,6 +33,10 @@ type StackDir struct {
 	// Err, when set, is why the stack cannot load: its directory or its
 	// compose file lies outside the repository, or is not a regular file.
 	Err error
+	// groupVars and hostVars are the variables files of the host's groups
+	// and of the host (fleet.go).
+	groupVars []string
+	hostVars  string
 }
 
 // rel returns p, for messages, relative to the directory given to
@@ -65,39 +69,64 @@ func Discover(root string) ([]StackDir, error) {
 
 // discover is Discover of root inside the repository repoDir.
 func discover(repoDir, root string) ([]StackDir, error) {
+	stacks, _, err := discoverFor(repoDir, root, nil)
+	return stacks, err
+}
+
+// discoverFor is discover for host (fleet.go): the stacks of its hosts/
+// and groups/ directories too, and only those meant for it; notHere says
+// why each stack left out is. A nil host reads no fleet directory and
+// leaves no stack out.
+func discoverFor(repoDir, root string, host *Host) (stacks []StackDir, notHere map[string]string, err error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return nil, fmt.Errorf("discover stacks in %s: %w", root, err)
+		return nil, nil, fmt.Errorf("discover stacks in %s: %w", root, err)
 	}
 	r, err := openRepo(repoDir)
 	if err != nil {
-		return nil, fmt.Errorf("discover stacks in %s: %w", root, err)
+		return nil, nil, fmt.Errorf("discover stacks in %s: %w", root, err)
 	}
 	defer r.Close()
 	fi, err := r.stat(abs)
 	if err != nil {
-		return nil, fmt.Errorf("discover stacks in %s: %w", root, err)
+		return nil, nil, fmt.Errorf("discover stacks in %s: %w", root, err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("discover stacks in %s: not a directory", root)
+		return nil, nil, fmt.Errorf("discover stacks in %s: not a directory", root)
 	}
 	d := discovery{repo: r, root: abs}
 
 	file, bad, err := d.composeFile(abs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if file != "" {
 		sd, err := d.stackDir(abs, file, bad)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return []StackDir{sd}, nil
+		stacks = []StackDir{sd}
+	} else if stacks, err = d.children(abs, root); err != nil {
+		return nil, nil, err
+	} else if host != nil {
+		if stacks, err = d.fleet(stacks, host); err != nil {
+			return nil, nil, err
+		}
 	}
+	if host == nil {
+		return stacks, nil, nil
+	}
+	stacks, notHere = d.selectFor(stacks, host)
+	return stacks, notHere, nil
+}
 
+// children returns the stacks in the immediate, non-hidden subdirectories
+// of dir (absolute), sorted by name; shown names dir in messages.
+func (d discovery) children(abs, shown string) ([]StackDir, error) {
+	r := d.repo
 	entries, err := os.ReadDir(abs)
 	if err != nil {
-		return nil, fmt.Errorf("discover stacks in %s: %w", root, err)
+		return nil, fmt.Errorf("discover stacks in %s: %w", shown, err)
 	}
 	var stacks []StackDir
 	byName := map[string]string{}
@@ -132,7 +161,7 @@ func discover(repoDir, root string) ([]StackDir, error) {
 			return nil, err
 		}
 		if other, ok := byName[sd.Name]; ok {
-			return nil, fmt.Errorf("discover stacks in %s: directories %s and %s both give the stack name %q", root, other, e.Name(), sd.Name)
+			return nil, fmt.Errorf("discover stacks in %s: directories %s and %s both give the stack name %q", shown, other, e.Name(), sd.Name)
 		}
 		byName[sd.Name] = e.Name()
 		stacks = append(stacks, sd)

@@ -40,6 +40,9 @@ type Options struct {
 	// Secrets are how SOPS-encrypted files are read. Without keys, an
 	// encrypted file refuses its stack (unless Secrets.Unkeyed).
 	Secrets Secrets
+	// Host, when set, selects the stacks meant for this host in a fleet
+	// (fleet.go), whose identity and variables files add to Variables.
+	Host *Host `json:",omitempty"`
 }
 
 // Load discovers and loads every stack under root. A stack that fails to
@@ -51,7 +54,7 @@ func Load(ctx context.Context, root string, opts Options) (*reconcile.Desired, e
 	if repo == "" {
 		repo = root
 	}
-	dirs, err := discover(repo, root)
+	dirs, notHere, err := discoverFor(repo, root, opts.Host)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +77,10 @@ func Load(ctx context.Context, root string, opts Options) (*reconcile.Desired, e
 	// Two stacks that claim one host port or container name: neither
 	// is touched until one of them changes.
 	for name, err := range CheckClaims(d.Stacks) {
+		d.Broken[name] = err
+		delete(d.Stacks, name)
+	}
+	for name, err := range needsNotHere(d.Stacks, notHere, opts.Host) {
 		d.Broken[name] = err
 		delete(d.Stacks, name)
 	}
@@ -146,6 +153,8 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	var errs []error
 	if st.DependsOn, err = stackNeeds(p); err != nil {
 		errs = append(errs, err)
+	} else if err := checkSelector(p.Extensions[extMoor]); err != nil {
+		errs = append(errs, err)
 	}
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
 		n, err := networkSpec(key, p.Networks[key])
@@ -217,7 +226,11 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 	}
 	g.written = scanWritten(data)
 	data, g.obsoleteVersion = dropVersion(data)
-	env, err := g.interpolationEnv(opts.Variables)
+	vars, err := g.fleetVariables(opts)
+	if err != nil {
+		return nil, err
+	}
+	env, err := g.interpolationEnv(vars)
 	if err != nil {
 		return nil, err
 	}

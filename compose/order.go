@@ -16,6 +16,11 @@ import (
 // stack beyond compose: compose itself ignores x- keys.
 const extMoor = "x-moor"
 
+// moorKeys are the keys x-moor may hold; any other is refused. Each is
+// read where its concern lives: depends_on here, hosts and host_labels in
+// fleet.go.
+var moorKeys = []string{"depends_on", "host_labels", "hosts"}
+
 // stackNeeds reads x-moor.depends_on: the names of the stacks this one
 // needs, sorted. Every key under x-moor is known or refused, as every
 // compose field is.
@@ -29,8 +34,8 @@ func stackNeeds(p *types.Project) ([]string, error) {
 		return nil, fmt.Errorf("%s: must be a mapping (depends_on: [STACK, ...]), not %s", extMoor, yamlKind(raw))
 	}
 	for _, key := range slices.Sorted(maps.Keys(m)) {
-		if key != "depends_on" {
-			return nil, fmt.Errorf("%s: unknown key %q: moor knows depends_on", extMoor, key)
+		if !slices.Contains(moorKeys, key) {
+			return nil, fmt.Errorf("%s: unknown key %q: moor knows %s", extMoor, key, strings.Join(moorKeys, ", "))
 		}
 	}
 	field := extMoor + ".depends_on"
