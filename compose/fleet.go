@@ -304,6 +304,20 @@ func checkSelector(raw any) error {
 	return err
 }
 
+// DiscoverFor is Discover for host in a fleet: the shared stacks, those of
+// its hosts/ and groups/ directories, only those meant for it; notHere
+// says why each stack left out is. A nil host is Discover.
+func DiscoverFor(root string, host *Host) (stacks []StackDir, notHere map[string]string, err error) {
+	return discoverFor(root, root, host)
+}
+
+// NeedsNotHere finds the stacks that need (x-moor.depends_on) a stack
+// left out of the host, naming it and why it is left out. Check it
+// before CheckOrder, which would call that stack missing.
+func NeedsNotHere(stacks map[string]*reconcile.Stack, notHere map[string]string, h *Host) map[string]error {
+	return needsNotHere(stacks, notHere, h)
+}
+
 // needsNotHere finds the stacks that need (x-moor.depends_on) a stack
 // left out of this host, saying why it is.
 func needsNotHere(stacks map[string]*reconcile.Stack, notHere map[string]string, h *Host) map[string]error {

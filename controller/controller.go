@@ -384,6 +384,7 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 		Limits:     compose.Limits{Replicas: c.Source.MaxReplicas},
 		StacksRoot: c.StacksRoot(),
 		Secrets:    sec,
+		Host:       c.composeHost(),
 	}
 	key := c.loadKey(rev, root, opts)
 	cached := cachedLoad(c.StateDir, c.Source.Name, key)

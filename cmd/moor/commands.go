@@ -219,6 +219,8 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	maxReplicas := fs.Int("max-replicas", config.DefaultMaxReplicas, "the most replicas one service may ask for (the max_replicas of the source that deploys the repository)")
 	ageKey := fs.String("sops-age-key-file", "", "an age key file that decrypts the repository's SOPS files; without a key file, encrypted files are checked but not decrypted")
 	pgpKey := fs.String("sops-pgp-key-file", "", "an OpenPGP secret key file (no passphrase) that decrypts the repository's SOPS files")
+	var hostFlag hostFlags
+	hostFlag.register(fs)
 	return func(ctx context.Context, e *env, args []string) int {
 		if *maxReplicas < 1 {
 			return e.errorf("--max-replicas %d: want at least 1", *maxReplicas)
@@ -235,11 +237,18 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		default:
 			return e.errorf("validate takes one directory, got %q", args)
 		}
-		stacks, err := compose.Discover(dir)
+		host, err := hostFlag.compose()
 		if err != nil {
 			return e.errorf("%v", err)
 		}
-		if len(stacks) == 0 {
+		stacks, notHere, err := compose.DiscoverFor(dir, host)
+		if err != nil {
+			return e.errorf("%v", err)
+		}
+		if host != nil {
+			printNotHere(e.stdout, host, notHere)
+		}
+		if len(stacks) == 0 && len(notHere) == 0 {
 			return e.errorf("%s holds no stacks (no directory with a compose.yaml)", dir)
 		}
 		code := exitOK
@@ -272,6 +281,7 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 				Profiles:  profiles,
 				Limits:    compose.Limits{Replicas: *maxReplicas},
 				Secrets:   compose.Secrets{Keys: keys, Unkeyed: keys == nil},
+				Host:      host,
 			})
 			if err != nil {
 				errs[sd.Name] = err
@@ -280,6 +290,10 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			loaded[sd.Name] = st
 		}
 		for name, err := range compose.CheckClaims(loaded) {
+			errs[name] = err
+			delete(loaded, name)
+		}
+		for name, err := range compose.NeedsNotHere(loaded, notHere, host) {
 			errs[name] = err
 			delete(loaded, name)
 		}

@@ -35,6 +35,7 @@ type common struct {
 	interval   time.Duration
 	schedule   string
 	secretsDir string
+	host       hostFlags
 }
 
 func defaultStateDir() string {
@@ -61,6 +62,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.src.SOPS.AgeKeyFile, "sops-age-key-file", "", "for --repo: an age key file that decrypts the repository's SOPS-encrypted files")
 	fs.StringVar(&c.src.SOPS.PGPKeyFile, "sops-pgp-key-file", "", "for --repo: an OpenPGP secret key file (no passphrase) that decrypts them")
 	fs.StringVar(&c.secretsDir, "secrets-dir", "", "for --repo: the tmpfs directory decrypted files are bound from (default "+config.DefaultSecretsDir+")")
+	c.host.register(fs)
 }
 
 // sources returns the sources the flags describe: the one --repo names, or
@@ -72,6 +74,9 @@ func (c *common) sources(withSchedule bool) (*config.Config, error) {
 		}
 		cfg, err := config.Load(c.configFile, config.Defaults{StateDir: c.stateDir})
 		if err != nil {
+			return nil, err
+		}
+		if err := c.host.apply(&cfg.Host); err != nil {
 			return nil, err
 		}
 		if c.sourceName != "" {
@@ -109,6 +114,9 @@ func (c *common) sources(withSchedule bool) (*config.Config, error) {
 		}
 	}
 	cfg := &config.Config{StateDir: c.stateDir, LogFormat: c.logFormat, LogLevel: c.logLevel, Listen: "", SecretsDir: c.secretsDir, Sources: []config.Source{s}}
+	if err := c.host.apply(&cfg.Host); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
