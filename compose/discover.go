@@ -37,6 +37,9 @@ type StackDir struct {
 	// and of the host (fleet.go).
 	groupVars []string
 	hostVars  string
+	// others, when set, says why a path of the repository is another
+	// host's (fleet.go).
+	others func(rel string) error
 }
 
 // rel returns p, for messages, relative to the directory given to

@@ -72,6 +72,10 @@ func (d discovery) fleet(shared []StackDir, h *Host) ([]StackDir, error) {
 	if err != nil {
 		return nil, err
 	}
+	others, err := d.othersOf(h)
+	if err != nil {
+		return nil, err
+	}
 	all := slices.Clone(shared)
 	var groupVars []string
 	hostVars := ""
@@ -113,10 +117,54 @@ func (d discovery) fleet(shared []StackDir, h *Host) ([]StackDir, error) {
 			sd.Err = fmt.Errorf("given %d times for host %s (%s): a stack is given once per host; none of them is deployed until the others are removed",
 				len(given), h.Name, strings.Join(where, ", "))
 		}
-		sd.groupVars, sd.hostVars = groupVars, hostVars
+		sd.groupVars, sd.hostVars, sd.others = groupVars, hostVars, others
 		out = append(out, sd)
 	}
 	return out, nil
+}
+
+// ErrOtherHost marks a path in the directory of another host or of a
+// group the host is not in: it is never read.
+var ErrOtherHost = errors.New("in another host's directory: a host reads the shared files and its own hosts/ and groups/ directories only")
+
+// othersOf says, of a path relative to the repository's real root, whether
+// it lies in a fleet directory that is not h's.
+func (d discovery) othersOf(h *Host) (func(rel string) error, error) {
+	fleetDirs := map[string]bool{}
+	for _, name := range []string{HostsDir, GroupsDir} {
+		fleetDirs[name] = d.isFleetDir(name)
+	}
+	real, err := filepath.EvalSymlinks(d.root)
+	if err != nil {
+		return nil, fmt.Errorf("discover stacks in %s: %w", d.root, err)
+	}
+	base, err := filepath.Rel(d.repo.real, real)
+	if err != nil {
+		return nil, fmt.Errorf("discover stacks in %s: %w", d.root, err)
+	}
+	return func(rel string) error {
+		r, err := filepath.Rel(base, rel)
+		if err != nil {
+			return nil
+		}
+		parts := strings.Split(filepath.ToSlash(r), "/")
+		if len(parts) < 2 || !fleetDirs[parts[0]] {
+			return nil
+		}
+		switch parts[0] {
+		case HostsDir:
+			if parts[1] == h.Name {
+				return nil
+			}
+		case GroupsDir:
+			if k, v, ok := strings.Cut(parts[1], "="); ok && h.Labels[k] == v {
+				if _, has := h.Labels[k]; has {
+					return nil
+				}
+			}
+		}
+		return ErrOtherHost
+	}, nil
 }
 
 // isFleetDir reports whether root/name is a fleet directory: a directory

@@ -263,3 +263,30 @@ func TestFleetVariablesBadFile(t *testing.T) {
 		t.Errorf("loaded %v", names)
 	}
 }
+
+// TestFleetOtherHostsFilesRefused: a stack of the host reading a file of
+// another host's directory is refused, by a symlink or a path.
+func TestFleetOtherHostsFilesRefused(t *testing.T) {
+	host := &Host{Name: "a", Labels: map[string]string{"role": "web"}}
+	files := map[string]string{
+		"web/compose.yaml":        "services:\n  app:\n    image: app:1\n    env_file: ../hosts/b/app.env\n",
+		"hosts/b/app.env":         "X=1\n",
+		"ok/compose.yaml":         "services:\n  app:\n    image: app:1\n    env_file: [../hosts/a/app.env, ../groups/role=web/app.env]\n",
+		"hosts/a/app.env":         "X=1\n",
+		"groups/role=web/app.env": "Y=1\n",
+		"group/compose.yaml":      "services:\n  app:\n    image: app:1\n    env_file: ../groups/role=db/app.env\n",
+		"groups/role=db/app.env":  "Y=1\n",
+	}
+	got, err := fleetLoad(t, files, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["ok"] != "ok" {
+		t.Errorf("ok: %s", got["ok"])
+	}
+	for _, name := range []string{"web", "group"} {
+		if !strings.Contains(got[name], ErrOtherHost.Error()) {
+			t.Errorf("%s: %s", name, got[name])
+		}
+	}
+}

@@ -126,6 +126,7 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 		return nil, nil, err
 	}
 	defer r.Close()
+	r.hidden = sd.others
 	sops, err := newSopsFiles(r, sd.Repo, opts.Secrets)
 	if err != nil {
 		return nil, nil, err

@@ -23,6 +23,9 @@ type repo struct {
 	dir  string // absolute and clean, as the paths of the stacks are built from it
 	real string // dir with every symlink resolved
 	root *os.Root
+	// hidden, when set, says why a path (relative to real) must not be
+	// read: another host's directory in a fleet (fleet.go).
+	hidden func(rel string) error
 }
 
 func openRepo(dir string) (*repo, error) {
@@ -74,6 +77,11 @@ func (r *repo) resolve(p string) (string, error) {
 	rel, err := filepath.Rel(r.real, real)
 	if err != nil {
 		return "", err
+	}
+	if r.hidden != nil {
+		if err := r.hidden(rel); err != nil {
+			return "", err
+		}
 	}
 	return rel, nil
 }

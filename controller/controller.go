@@ -96,6 +96,9 @@ type Controller struct {
 	loaded struct {
 		rev     string
 		desired *reconcile.Desired
+		// view is the key of the host's view of rev (fleet.go), when
+		// desired may stand for another revision with the same view.
+		view string
 	}
 	// dec are the decisions kept between runs; nil until read.
 	dec *decisions
@@ -134,7 +137,7 @@ func New(src config.Source, stateDir string, rt reconcile.Runtime, l *ledger.Led
 		log = zap.NewNop()
 	}
 	c := &Controller{Source: src, StateDir: stateDir, Runtime: rt, Ledger: l, Log: log.With(zap.String("source", src.Name))}
-	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir()}
+	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir(), Listed: fleetListed(src.Path)}
 	c.files = &stackdir.Dirs{Root: c.StacksRoot(), Manifests: filepath.Join(c.sourceDir(), "files"),
 		Snapshot: c.git.StoredDir, SourcePath: c.Source.Path}
 	c.Executor.Log = c.Log
@@ -386,6 +389,9 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 		Secrets:    sec,
 		Host:       c.composeHost(),
 	}
+	if d, ok := c.sameView(snap, opts); ok {
+		return d, nil
+	}
 	key := c.loadKey(rev, root, opts)
 	cached := cachedLoad(c.StateDir, c.Source.Name, key)
 	var d *reconcile.Desired
@@ -422,6 +428,7 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 	}
 	if c.WorkDir == "" {
 		c.loaded.rev, c.loaded.desired = rev, d
+		c.keepView(snap, opts, d)
 		if cached == nil || !cached.sameRecord(d, c.driftReport()) {
 			if err := writeDesired(c.StateDir, d, c.driftReport(), key); err != nil {
 				c.Log.Warn("record desired state for moor status", zap.Error(err))

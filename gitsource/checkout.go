@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-billy/v5/osfs"
@@ -72,6 +73,10 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 	if err != nil {
 		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.shownURL(), err)
 	}
+	trees, err := listTrees(repo, commit, s.Listed)
+	if err != nil {
+		return nil, fmt.Errorf("checkout %s of %s: list trees: %w", got, s.shownURL(), err)
+	}
 	snap := &Snapshot{
 		Revision:    got,
 		Dir:         s.snapshotDir(got.Commit),
@@ -79,6 +84,8 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 		Author:      commit.Author.Name,
 		AuthorEmail: commit.Author.Email,
 		Time:        commit.Author.When,
+		Trees:       trees,
+		Listed:      sortedDirs(s.Listed),
 	}
 	if _, ok := s.stored(got.Commit); ok {
 		// Whole files from a moor that did not keep the commit object (or
@@ -129,7 +136,11 @@ func (s *Source) existing(ref, commit string) (*Snapshot, bool) {
 	if _, err := commitObject(m.Object, commit); err != nil {
 		return nil, false
 	}
-	return m.snapshot(ref, s.snapshotDir(commit)), true
+	snap := m.snapshot(ref, s.snapshotDir(commit))
+	if snap.Listed = sortedDirs(s.Listed); !slices.Equal(snap.Listed, m.Listed) {
+		snap.Trees = nil // listed for other directories
+	}
+	return snap, true
 }
 
 // stored returns the metadata of commit when its snapshot directory is

@@ -81,6 +81,11 @@ type Snapshot struct {
 	AuthorEmail string
 	// Time is the author time of the commit.
 	Time time.Time
+	// Trees lists the directories of Source.Listed; nil when the snapshot
+	// was made for other directories (or before moor listed them).
+	Trees Trees
+	// Listed are the directories Trees was made for (Source.Listed).
+	Listed []string
 }
 
 // WorkingCopy returns a snapshot of the files in dir as they are, committed

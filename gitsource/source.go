@@ -60,6 +60,9 @@ type Source struct {
 	Auth transport.AuthMethod
 	// Timeout bounds each network operation; zero means DefaultTimeout.
 	Timeout time.Duration
+	// Listed are directories whose entries, and their ancestors', every
+	// snapshot lists (Snapshot.Trees).
+	Listed []string
 }
 
 func (s *Source) ref() string {

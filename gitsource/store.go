@@ -25,6 +25,9 @@ type meta struct {
 	// can be verified later without the repository. Snapshots made before
 	// moor kept it lack it.
 	Object []byte `json:"object,omitempty"`
+	// Listed are the directories Trees lists (Source.Listed, sorted).
+	Listed []string `json:"listed,omitempty"`
+	Trees  Trees    `json:"trees,omitempty"`
 }
 
 func (m meta) snapshot(ref, dir string) *Snapshot {
@@ -35,6 +38,7 @@ func (m meta) snapshot(ref, dir string) *Snapshot {
 		Author:      m.Author,
 		AuthorEmail: m.AuthorEmail,
 		Time:        m.Time,
+		Trees:       m.Trees,
 	}
 }
 
@@ -61,6 +65,8 @@ func writeMeta(path string, snap *Snapshot, object []byte) error {
 		AuthorEmail: snap.AuthorEmail,
 		Time:        snap.Time,
 		Object:      object,
+		Listed:      snap.Listed,
+		Trees:       snap.Trees,
 	}, "", "  ")
 	if err != nil {
 		return err
