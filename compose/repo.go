@@ -67,6 +67,15 @@ func (r *repo) resolve(p string) (string, error) {
 	if !filepath.IsAbs(p) || !r.contains(p) {
 		return "", ErrOutside
 	}
+	if r.hidden != nil {
+		// As written, too: the snapshot may not hold another host's
+		// files at all.
+		if rel, err := filepath.Rel(r.dir, filepath.Clean(p)); err == nil && !strings.HasPrefix(rel, "..") {
+			if err := r.hidden(rel); err != nil {
+				return "", err
+			}
+		}
+	}
 	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		return "", err

@@ -137,7 +137,8 @@ func New(src config.Source, stateDir string, rt reconcile.Runtime, l *ledger.Led
 		log = zap.NewNop()
 	}
 	c := &Controller{Source: src, StateDir: stateDir, Runtime: rt, Ledger: l, Log: log.With(zap.String("source", src.Name))}
-	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir(), Listed: fleetListed(src.Path)}
+	c.git = &gitsource.Source{URL: src.Repo, Ref: src.Ref, Dir: c.sourceDir(), Listed: fleetListed(src.Path),
+		Omit: func(t gitsource.Trees) []string { return fleetOmit(c.Source.Path, c.composeHost())(t) }}
 	c.files = &stackdir.Dirs{Root: c.StacksRoot(), Manifests: filepath.Join(c.sourceDir(), "files"),
 		Snapshot: c.git.StoredDir, SourcePath: c.Source.Path}
 	c.Executor.Log = c.Log

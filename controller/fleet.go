@@ -35,6 +35,52 @@ func fleetListed(src string) []string {
 	return []string{path.Join("/", src, compose.HostsDir)[1:], path.Join("/", src, compose.GroupsDir)[1:]}
 }
 
+// fleetOmit leaves the directories of other hosts, and of groups the host
+// is not in, out of the snapshots of a source at srcPath (gitsource
+// Source.Omit): a load for the host never reads them, and a fleet of a
+// hundred hosts is a hundred times the files of one.
+func fleetOmit(srcPath string, h *compose.Host) func(gitsource.Trees) []string {
+	p := path.Join("/", srcPath)[1:]
+	return func(t gitsource.Trees) []string {
+		top, ok := t.Entries(p)
+		if h == nil || !ok || holdsCompose(top) {
+			return nil
+		}
+		var out []string
+		for _, name := range []string{compose.HostsDir, compose.GroupsDir} {
+			sub, ok := t.Entries(path.Join(p, name))
+			if !ok || !isDir(top[name]) || holdsCompose(sub) {
+				continue
+			}
+			for _, e := range slices.Sorted(maps.Keys(sub)) {
+				if isDir(sub[e]) && !mine(name, e, h) {
+					out = append(out, path.Join(p, name, e))
+				}
+			}
+		}
+		return out
+	}
+}
+
+// mine reports whether the entry of the fleet directory dir (hosts or
+// groups) is the host's.
+func mine(dir, entry string, h *compose.Host) bool {
+	if dir == compose.HostsDir {
+		return entry == h.Name
+	}
+	k, v, ok := strings.Cut(entry, "=")
+	got, has := h.Labels[k]
+	return ok && has && got == v
+}
+
+func isDir(entry string) bool { return strings.HasPrefix(entry, "0040000 ") }
+
+// holdsCompose reports whether a directory's entries hold a compose file:
+// it is a stack, not a fleet directory.
+func holdsCompose(entries map[string]string) bool {
+	return slices.ContainsFunc(compose.FileNames, func(n string) bool { _, ok := entries[n]; return ok })
+}
+
 // hostView is a digest of what a load of snap for host h may read: the
 // whole tree of the commit but the hosts/ and groups/ directories of
 // other hosts, which the load never opens. Two revisions with the same
@@ -76,9 +122,9 @@ func hostView(snap *gitsource.Snapshot, srcPath string, h *compose.Host) string 
 	if !ok {
 		return ""
 	}
-	single := slices.ContainsFunc(compose.FileNames, func(n string) bool { _, ok := top[n]; return ok })
+	single := holdsCompose(top)
 	for _, name := range slices.Sorted(maps.Keys(top)) {
-		if single || (name != compose.HostsDir && name != compose.GroupsDir) || !strings.HasPrefix(top[name], "0040000 ") {
+		if single || (name != compose.HostsDir && name != compose.GroupsDir) || !isDir(top[name]) {
 			write("path", name, top[name])
 			continue
 		}
@@ -86,21 +132,15 @@ func hostView(snap *gitsource.Snapshot, srcPath string, h *compose.Host) string 
 		if !ok {
 			return ""
 		}
-		if slices.ContainsFunc(compose.FileNames, func(n string) bool { _, ok := sub[n]; return ok }) {
+		if holdsCompose(sub) {
 			write("path", name, top[name]) // a stack named hosts or groups
 			continue
 		}
 		for _, e := range slices.Sorted(maps.Keys(sub)) {
-			if name == compose.HostsDir {
-				if e == h.Name {
-					write(name, e, sub[e])
-				}
-				continue // another host's, never read
-			}
-			k, v, _ := strings.Cut(e, "=")
-			if got, has := h.Labels[k]; has && got == v {
+			switch {
+			case mine(name, e, h):
 				write(name, e, sub[e])
-			} else {
+			case name == compose.GroupsDir:
 				write(name, e) // its name alone, which the load checks
 			}
 		}

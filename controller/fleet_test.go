@@ -1,6 +1,8 @@
 package controller_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"go.uber.org/zap"
@@ -33,6 +35,21 @@ func TestFleetHostView(t *testing.T) {
 	out := h.mustApply()
 	if got := out.Desired.StackNames(); len(got) != 3 || got[0] != "cache" || got[1] != "front" || got[2] != "web" {
 		t.Fatalf("stacks of host a: %v", got)
+	}
+	// The snapshot leaves out other hosts' and groups' files, not their
+	// names.
+	snap := filepath.Join(h.state, "sources", source, "snapshots", commitOf(out.Desired.Revision))
+	for p, want := range map[string]bool{
+		"hosts/a/cache/compose.yaml":         true,
+		"groups/role=web/front/compose.yaml": true,
+		"hosts/b":                            true,
+		"groups/role=db":                     true,
+		"hosts/b/store":                      false,
+		"groups/role=db/pg":                  false,
+	} {
+		if _, err := os.Stat(filepath.Join(snap, p)); (err == nil) != want {
+			t.Errorf("snapshot: %s: %v, want it there: %v", p, err, want)
+		}
 	}
 	engine, records := h.fake.String(), len(h.records())
 	reused := func() int { return logs.FilterMessageSnippet("changes nothing this host reads").Len() }
@@ -67,6 +84,14 @@ func TestFleetHostView(t *testing.T) {
 	}
 	if len(h.records()) != records+1 {
 		t.Errorf("records: %d, want %d", len(h.records()), records+1)
+	}
+
+	// Another host on the same state dir (a renamed host) has its own
+	// files: the snapshot is made again.
+	h.ctl = h.newController()
+	h.ctl.Host = config.Host{Name: "b"}
+	if out := h.mustApply(); len(out.Desired.StackNames()) != 2 {
+		t.Errorf("host b: stacks %v", out.Desired.StackNames())
 	}
 
 	// A restarted moor loads the first revision it sees, then reuses.

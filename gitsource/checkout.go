@@ -86,8 +86,9 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 		Time:        commit.Author.When,
 		Trees:       trees,
 		Listed:      sortedDirs(s.Listed),
+		Omitted:     s.omitted(trees),
 	}
-	if _, ok := s.stored(got.Commit); ok {
+	if m, ok := s.stored(got.Commit); ok && covers(snap.Omitted, m.Omitted) {
 		// Whole files from a moor that did not keep the commit object (or
 		// whose stored object was damaged). Containers may mount them, so
 		// only the metadata is rewritten, with the object.
@@ -97,7 +98,7 @@ func (s *Source) Checkout(ctx context.Context, rev Revision) (*Snapshot, error) 
 		return snap, nil
 	}
 	tree := filepath.Join(tmp, "tree")
-	if err := materialize(repo, commit.Hash, tree); err != nil {
+	if err := materialize(repo, commit.Hash, tree, snap.Omitted); err != nil {
 		return nil, fmt.Errorf("checkout %s of %s: %w", got, s.shownURL(), err)
 	}
 	if err := s.place(tree, snap, object); err != nil {
@@ -139,6 +140,9 @@ func (s *Source) existing(ref, commit string) (*Snapshot, bool) {
 	snap := m.snapshot(ref, s.snapshotDir(commit))
 	if snap.Listed = sortedDirs(s.Listed); !slices.Equal(snap.Listed, m.Listed) {
 		snap.Trees = nil // listed for other directories
+	}
+	if s.Omit != nil && !covers(s.omitted(m.Trees), m.Omitted) {
+		return nil, false // it lacks files now wanted
 	}
 	return snap, true
 }
@@ -308,7 +312,7 @@ func rawCommit(repo *git.Repository, h plumbing.Hash) ([]byte, error) {
 // read-only. Every path goes through an os.Root, so no name in the tree (a
 // "..", a path through a symlink the tree itself makes) can write outside
 // dir; a name that tries is an error. Submodules are left out.
-func materialize(repo *git.Repository, h plumbing.Hash, dir string) error {
+func materialize(repo *git.Repository, h plumbing.Hash, dir string, omit []string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
@@ -329,6 +333,9 @@ func materialize(repo *git.Repository, h plumbing.Hash, dir string) error {
 	err = tree.Files().ForEach(func(f *object.File) error {
 		if err := checkName(f.Name); err != nil {
 			return err
+		}
+		if omitted(omit, f.Name) {
+			return nil
 		}
 		if d := path.Dir(f.Name); !made[d] {
 			if err := root.MkdirAll(d, 0o755); err != nil {
@@ -354,6 +361,14 @@ func materialize(repo *git.Repository, h plumbing.Hash, dir string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("check out files: %w", err)
+	}
+	for _, d := range omit {
+		if err := checkName(d); err != nil {
+			return err
+		}
+		if err := root.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("check out files: %w", err)
+		}
 	}
 	return makeReadOnly(dir)
 }

@@ -86,6 +86,9 @@ type Snapshot struct {
 	Trees Trees
 	// Listed are the directories Trees was made for (Source.Listed).
 	Listed []string
+	// Omitted are the directories left out of the snapshot (Source.Omit),
+	// sorted.
+	Omitted []string
 }
 
 // WorkingCopy returns a snapshot of the files in dir as they are, committed

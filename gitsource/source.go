@@ -63,6 +63,11 @@ type Source struct {
 	// Listed are directories whose entries, and their ancestors', every
 	// snapshot lists (Snapshot.Trees).
 	Listed []string
+	// Omit, when set, names the directories (slash paths) to leave out
+	// of a commit's snapshot, given the trees it lists: each is made an
+	// empty directory, its name kept. A stored snapshot that left out
+	// more than Omit names is not reused.
+	Omit func(Trees) []string
 }
 
 func (s *Source) ref() string {

@@ -28,6 +28,8 @@ type meta struct {
 	// Listed are the directories Trees lists (Source.Listed, sorted).
 	Listed []string `json:"listed,omitempty"`
 	Trees  Trees    `json:"trees,omitempty"`
+	// Omitted are the directories the snapshot leaves out.
+	Omitted []string `json:"omitted,omitempty"`
 }
 
 func (m meta) snapshot(ref, dir string) *Snapshot {
@@ -39,6 +41,7 @@ func (m meta) snapshot(ref, dir string) *Snapshot {
 		AuthorEmail: m.AuthorEmail,
 		Time:        m.Time,
 		Trees:       m.Trees,
+		Omitted:     m.Omitted,
 	}
 }
 
@@ -67,6 +70,7 @@ func writeMeta(path string, snap *Snapshot, object []byte) error {
 		Object:      object,
 		Listed:      snap.Listed,
 		Trees:       snap.Trees,
+		Omitted:     snap.Omitted,
 	}, "", "  ")
 	if err != nil {
 		return err

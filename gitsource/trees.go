@@ -74,3 +74,33 @@ func sortedDirs(dirs []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// omitted is what s.Omit leaves out of a snapshot with trees, sorted.
+func (s *Source) omitted(trees Trees) []string {
+	if s.Omit == nil {
+		return nil
+	}
+	return sortedDirs(s.Omit(trees))
+}
+
+// covers reports whether a snapshot that left out have holds every file
+// one that leaves out want would: have is a subset of want.
+func covers(want, have []string) bool {
+	for _, d := range have {
+		if !slices.Contains(want, d) {
+			return false
+		}
+	}
+	return true
+}
+
+// omitted reports whether the file name lies in one of the directories
+// omit.
+func omitted(omit []string, name string) bool {
+	for _, d := range omit {
+		if strings.HasPrefix(name, d+"/") {
+			return true
+		}
+	}
+	return false
+}
