@@ -3,6 +3,7 @@ package controller_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.uber.org/zap"
@@ -90,8 +91,14 @@ func TestFleetHostView(t *testing.T) {
 	// files: the snapshot is made again.
 	h.ctl = h.newController()
 	h.ctl.Host = config.Host{Name: "b"}
-	if out := h.mustApply(); len(out.Desired.StackNames()) != 2 {
+	out = h.mustApply()
+	if len(out.Desired.StackNames()) != 2 {
 		t.Errorf("host b: stacks %v", out.Desired.StackNames())
+	}
+	// Host a's own stack is not host b's: removed as a stack removed from
+	// git is, not held as broken.
+	if plan := out.Plan.String(); !strings.Contains(plan, "remove cache/app/1 (stack removed from git)") || len(out.Desired.Broken) > 0 {
+		t.Errorf("host b's plan:\n%s", plan)
 	}
 
 	// A restarted moor loads the first revision it sees, then reuses.
