@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/moor-dev/moor/internal/testkit"
+	"github.com/moor-dev/moor/secrets"
 )
 
 // fleetLoad loads files for host and returns, by stack, where it was
@@ -288,5 +291,43 @@ func TestFleetOtherHostsFilesRefused(t *testing.T) {
 		if !strings.Contains(got[name], ErrOtherHost.Error()) {
 			t.Errorf("%s: %s", name, got[name])
 		}
+	}
+}
+
+// TestFleetVariablesSOPS: a host's variables.env encrypted with sops is
+// decrypted as a stack's .env is: its values reach the stack, marked as
+// secret and redacted; without keys the stack is refused.
+func TestFleetVariablesSOPS(t *testing.T) {
+	k := testkit.NewSOPSKeys(t)
+	keys, err := secrets.LoadKeys(k.AgeFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		".sops.yaml":            "creation_rules:\n  - path_regex: variables\\.env$\n    age: " + k.AgeRecipient + "\n",
+		"web/compose.yaml":      "services:\n  app:\n    image: app:1\n    environment:\n      TOKEN: ${TOKEN}\n",
+		"hosts/a/variables.env": k.Encrypt(t, "variables.env", "TOKEN=tok-fleet-123\n"),
+	})
+	d, err := Load(t.Context(), root, Options{Host: &Host{Name: "a"}, Secrets: Secrets{Keys: keys, Dir: "/dev/shm/moor-test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Broken["web"]; err != nil {
+		t.Fatal(err)
+	}
+	st := d.Stacks["web"]
+	if env := st.Services["app"].Spec.Env; !slices.Contains(env, "TOKEN=tok-fleet-123") {
+		t.Errorf("environment: %v", env)
+	}
+	if !slices.Contains(st.Redact, "tok-fleet-123") || !st.Sensitive() {
+		t.Errorf("the decrypted value is not marked secret: Redact %v", st.Redact)
+	}
+	d, err = Load(t.Context(), root, Options{Host: &Host{Name: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Broken["web"]; err == nil || !strings.Contains(err.Error(), `variables file "hosts/a/variables.env": sops`) {
+		t.Errorf("without keys: %v", err)
 	}
 }
