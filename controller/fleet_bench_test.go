@@ -29,21 +29,23 @@ import (
 func BenchmarkFleetCommit(b *testing.B) {
 	const hosts, perHost = 100, 10
 	repo := testkit.NewRepo(b)
-	svc := func(image string) string {
-		return "services:\n  app:\n    image: " + image + "\n    environment:\n      HOST: ${MOOR_HOST_NAME}\n    restart: unless-stopped\n"
+	// Each file differs (ID), as real stacks do: the fetch carries a blob
+	// for each.
+	svc := func(id, image string) string {
+		return "services:\n  app:\n    image: " + image + "\n    environment:\n      HOST: ${MOOR_HOST_NAME}\n      ID: " + id + "\n    restart: unless-stopped\n"
 	}
 	for i := range 10 {
-		repo.Write(fmt.Sprintf("shared%d/compose.yaml", i), svc("app:1"))
+		repo.Write(fmt.Sprintf("shared%d/compose.yaml", i), svc(fmt.Sprint("shared", i), "app:1"))
 	}
 	for _, g := range []string{"role=web", "role=db"} {
 		for i := range 5 {
-			repo.Write(fmt.Sprintf("groups/%s/%s%d/compose.yaml", g, strings.TrimPrefix(g, "role="), i), svc("app:1"))
+			repo.Write(fmt.Sprintf("groups/%s/%s%d/compose.yaml", g, strings.TrimPrefix(g, "role="), i), svc(fmt.Sprint(g, i), "app:1"))
 		}
 		repo.Write("groups/"+g+"/variables.env", "TIER="+g+"\n")
 	}
 	for h := range hosts {
 		for i := range perHost {
-			repo.Write(fmt.Sprintf("hosts/h%03d/s%d/compose.yaml", h, i), svc("app:1"))
+			repo.Write(fmt.Sprintf("hosts/h%03d/s%d/compose.yaml", h, i), svc(fmt.Sprintf("h%03d-s%d", h, i), "app:1"))
 		}
 		repo.Write(fmt.Sprintf("hosts/h%03d/variables.env", h), fmt.Sprintf("INDEX=%d\n", h))
 	}
@@ -72,7 +74,7 @@ func BenchmarkFleetCommit(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				i++
-				repo.Write(tc.path, svc(fmt.Sprintf("app:%d", 1+i%2)))
+				repo.Write(tc.path, svc(tc.path, fmt.Sprintf("app:%d", 1+i%2)))
 				repo.Commit(tc.name)
 				b.StartTimer()
 				out, err := ctl.Apply(b.Context())

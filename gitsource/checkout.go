@@ -330,35 +330,49 @@ func materialize(repo *git.Repository, h plumbing.Hash, dir string, omit []strin
 	}
 	defer root.Close()
 	made := map[string]bool{".": true}
-	err = tree.Files().ForEach(func(f *object.File) error {
-		if err := checkName(f.Name); err != nil {
-			return err
-		}
-		if omitted(omit, f.Name) {
-			return nil
-		}
-		if d := path.Dir(f.Name); !made[d] {
-			if err := root.MkdirAll(d, 0o755); err != nil {
+	// The tree is walked by hand, so that an omitted directory's objects
+	// are not even read.
+	var walk func(t *object.Tree, dir string) error
+	walk = func(t *object.Tree, dir string) error {
+		for _, e := range t.Entries {
+			name := path.Join(dir, e.Name)
+			if err := checkName(name); err != nil {
 				return err
 			}
-			made[d] = true
-		}
-		switch f.Mode {
-		case filemode.Symlink:
-			target, err := f.Contents()
+			switch e.Mode {
+			case filemode.Dir:
+				if slices.Contains(omit, name) {
+					continue
+				}
+				sub, err := repo.TreeObject(e.Hash)
+				if err != nil {
+					return err
+				}
+				if err := walk(sub, name); err != nil {
+					return err
+				}
+				continue
+			case filemode.Symlink, filemode.Regular, filemode.Deprecated, filemode.Executable:
+			default:
+				continue // submodules are left out
+			}
+			if d := path.Dir(name); !made[d] {
+				if err := root.MkdirAll(d, 0o755); err != nil {
+					return err
+				}
+				made[d] = true
+			}
+			blob, err := repo.BlobObject(e.Hash)
 			if err != nil {
 				return err
 			}
-			return root.Symlink(target, f.Name)
-		case filemode.Regular, filemode.Deprecated, filemode.Executable:
-			perm := fs.FileMode(0o644)
-			if f.Mode == filemode.Executable {
-				perm = 0o755
+			if err := writeEntry(root, object.NewFile(name, e.Mode, blob)); err != nil {
+				return err
 			}
-			return writeBlob(root, f, perm)
 		}
 		return nil
-	})
+	}
+	err = walk(tree, "")
 	if err != nil {
 		return fmt.Errorf("check out files: %w", err)
 	}
@@ -371,6 +385,22 @@ func materialize(repo *git.Repository, h plumbing.Hash, dir string, omit []strin
 		}
 	}
 	return makeReadOnly(dir)
+}
+
+// writeEntry writes the file f of the tree through root.
+func writeEntry(root *os.Root, f *object.File) error {
+	if f.Mode == filemode.Symlink {
+		target, err := f.Contents()
+		if err != nil {
+			return err
+		}
+		return root.Symlink(target, f.Name)
+	}
+	perm := fs.FileMode(0o644)
+	if f.Mode == filemode.Executable {
+		perm = 0o755
+	}
+	return writeBlob(root, f, perm)
 }
 
 // checkName refuses a tree path git itself would refuse to check out.

@@ -93,14 +93,3 @@ func covers(want, have []string) bool {
 	}
 	return true
 }
-
-// omitted reports whether the file name lies in one of the directories
-// omit.
-func omitted(omit []string, name string) bool {
-	for _, d := range omit {
-		if strings.HasPrefix(name, d+"/") {
-			return true
-		}
-	}
-	return false
-}
