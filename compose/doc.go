@@ -87,6 +87,17 @@
 // across the stacks of a revision, a cycle (each stack on it, the cycle
 // named) and a stack that needs one that is missing or broken: such a
 // stack goes to Desired.Broken rather than start without what it needs.
+// hosts and host_labels say which hosts of a fleet the stack is for
+// (fleet.go): read before the stack is loaded, so a stack for other hosts
+// is not loaded at all.
+//
+// # Fleets
+//
+// With Options.Host, Load reads the stacks of that host: the shared ones,
+// those of hosts/NAME/ and groups/KEY=VALUE/, and only those whose x-moor
+// takes it; their interpolation adds the host's variables files and
+// identity. Another host's directory is never read (fleet.go,
+// docs/fleet.md).
 //
 // # Lifecycle hooks
 //

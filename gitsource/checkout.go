@@ -380,7 +380,13 @@ func materialize(repo *git.Repository, h plumbing.Hash, dir string, omit []strin
 		if err := checkName(d); err != nil {
 			return err
 		}
-		if err := root.MkdirAll(d, 0o755); err != nil {
+		if p := path.Dir(d); !made[p] {
+			if err := root.MkdirAll(p, 0o755); err != nil {
+				return fmt.Errorf("check out files: %w", err)
+			}
+			made[p] = true
+		}
+		if err := root.Mkdir(d, 0o755); err != nil {
 			return fmt.Errorf("check out files: %w", err)
 		}
 	}
