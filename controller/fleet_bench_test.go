@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -22,7 +23,8 @@ import (
 // host reads), "own-host" one of this host's own. Each run is a whole
 // Apply (ref listing, depth-1 fetch, snapshot, load, plan, record) on the
 // fake runtime, so the figures are moor's own cost; the repository is a
-// local one (git-upload-pack). files/op is what each snapshot writes.
+// local one (git-upload-pack). files/op is what each snapshot writes;
+// ms-STAGE/op the wall time of the stages that take any.
 // Recorded in BENCHMARKS.md ("Fleet").
 //
 //	go test -run '^$' -bench FleetCommit -benchtime 20x -benchmem ./controller/
@@ -71,6 +73,7 @@ func BenchmarkFleetCommit(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			files := 0
 			i := 0
+			stages := map[string]time.Duration{}
 			for b.Loop() {
 				b.StopTimer()
 				i++
@@ -87,9 +90,16 @@ func BenchmarkFleetCommit(b *testing.B) {
 					b.Fatalf("%s: plan:\n%s", tc.name, out.Plan)
 				}
 				files += countFiles(b, out.Snapshot.Dir)
+				for _, st := range out.Stages {
+					stages[st.Name] += st.Took
+				}
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(files)/float64(b.N), "files/op")
+			// Where the wall time goes: the stages of the runs.
+			for _, name := range []string{"resolve", "checkout", "trust", "load", "observe"} {
+				b.ReportMetric(float64(stages[name].Milliseconds())/float64(b.N), "ms-"+name+"/op")
+			}
 		})
 	}
 }
