@@ -87,6 +87,21 @@ func TestFleetHostView(t *testing.T) {
 		t.Errorf("records: %d, want %d", len(h.records()), records+1)
 	}
 
+	// A file outside hosts/ and groups/ may be read by any stack: the
+	// revision is loaded again, and changes nothing.
+	before = reused()
+	h.commit("shared", map[string]string{"README.md": "fleet\n"})
+	if out := h.mustApply(); reused() != before || !out.Plan.Empty() {
+		t.Errorf("a shared file: reused %v, plan:\n%s", reused() != before, out.Plan)
+	}
+	// A group's new name is read by every host (a bad one refuses the
+	// revision).
+	before = reused()
+	h.commit("a new group", map[string]string{"groups/role=cache/x/compose.yaml": stack("app=app:1")})
+	if h.mustApply(); reused() != before {
+		t.Errorf("a new group: not loaded again")
+	}
+
 	// Another host on the same state dir (a renamed host) has its own
 	// files: the snapshot is made again.
 	h.ctl = h.newController()
