@@ -29,8 +29,8 @@ func stackNeeds(p *types.Project) ([]string, error) {
 		return nil, fmt.Errorf("%s: must be a mapping (depends_on: [STACK, ...]), not %s", extMoor, yamlKind(raw))
 	}
 	for _, key := range slices.Sorted(maps.Keys(m)) {
-		if key != "depends_on" {
-			return nil, fmt.Errorf("%s: unknown key %q: moor knows depends_on", extMoor, key)
+		if key != "depends_on" && key != "canary" {
+			return nil, fmt.Errorf("%s: unknown key %q: moor knows canary and depends_on", extMoor, key)
 		}
 	}
 	field := extMoor + ".depends_on"
