@@ -1,0 +1,279 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/moor-dev/moor/gitsource"
+	"github.com/moor-dev/moor/reconcile"
+)
+
+// Canary hosts: a stack's x-moor.canary names the hosts of a fleet that
+// take a change of it first. There is no controller in the middle: each
+// host's moor decides for itself, from git and from what the canary hosts'
+// moor reports (GET /api/v1/sources/SOURCE/stacks, each stack with the
+// revision of its source's last run and its health there).
+//
+// On a canary host nothing changes. On any other host, a change of the
+// stack is held (Constraints.Canary, shown as a suspension's is) until
+// every canary host reports the stack healthy at the same commit or at a
+// descendant of it. A change is what a run of a revision other than the
+// one the host last fully matched (decisions.Applied) would do to the
+// stack: a repair of the applied revision goes ahead; on a host that never
+// applied one, a first deploy waits like a change (the canaries are ahead
+// of a host that joins a fleet, so it costs one check). The peers are asked
+// only when such a change has ops (an unchanged poll asks no one), at
+// most CanaryPeerTimeout, all at once; one that does not answer is
+// unknown, and holds.
+
+// CanaryPeerTimeout bounds the asking of the canary hosts in one run.
+const CanaryPeerTimeout = 5 * time.Second
+
+// canaryState is what the controller keeps between runs about the
+// changes it holds for canary hosts.
+type canaryState struct {
+	// since is when this host first held a stack's change, by
+	// "STACK@COMMIT": x-moor.canary.timeout counts from then (in memory: a
+	// restart starts it again).
+	since map[string]time.Time
+	// asked counts the runs that asked the peers (tests).
+	asked int
+}
+
+// peerStack is one stack as a canary host's API reports it.
+type peerStack struct {
+	Name         string `json:"name"`
+	Revision     string `json:"revision"`
+	Health       string `json:"health"`
+	HealthReason string `json:"health_reason"`
+}
+
+// peerAnswer is what one canary host said, or why it said nothing.
+type peerAnswer struct {
+	stacks map[string]peerStack
+	err    error
+}
+
+// canaryHolds returns the stacks of out's plan whose change waits for
+// their canary hosts, with why; none when nothing waits.
+func (c *Controller) canaryHolds(ctx context.Context, out *Outcome) map[string]string {
+	d := out.Desired
+	if c.WorkDir != "" || out.Plan == nil || d.Revision == c.decisions().Applied {
+		return nil
+	}
+	rev, err := gitsource.ParseRevision(d.Revision)
+	if err != nil {
+		return nil
+	}
+	gated := map[string]*reconcile.Canary{}
+	var hosts []string
+	for _, name := range out.Plan.Stacks() {
+		st := d.Stacks[name]
+		if st == nil || st.Canary == nil || st.Canary.IsCanary(c.Host.Name) {
+			continue
+		}
+		gated[name] = st.Canary
+		for _, h := range st.Canary.Hosts {
+			hosts = appendUnique(hosts, h)
+		}
+	}
+	if len(gated) == 0 {
+		return nil
+	}
+	c.canary.asked++
+	answers := c.askPeers(ctx, hosts)
+	now := c.now()
+	since := map[string]time.Time{}
+	held := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(gated)) {
+		var waits []string
+		for _, h := range gated[name].Hosts {
+			if why := c.canaryVerdict(ctx, name, h, rev.Commit, answers[h]); why != "" {
+				waits = append(waits, why)
+			}
+		}
+		if len(waits) == 0 {
+			continue
+		}
+		key := name + "@" + rev.Commit
+		since[key] = now
+		if t, ok := c.canary.since[key]; ok {
+			since[key] = t
+		}
+		why := strings.Join(waits, "; ")
+		if to := gated[name].Timeout; to > 0 && now.Sub(since[key]) >= to {
+			why = fmt.Sprintf("canary timeout (%s) passed at %s, not applied: %s", to, since[key].Add(to).UTC().Format(time.RFC3339), why)
+		}
+		held[name] = why
+	}
+	c.canary.since = since // forgets the changes no longer held
+	if len(held) > 0 {
+		c.Log.Info("changes wait for canary hosts", zap.Any("stacks", held))
+	}
+	return held
+}
+
+// canaryVerdict says why stack's change to commit waits for canary host,
+// given what it answered; "" when it does not.
+func (c *Controller) canaryVerdict(ctx context.Context, stack, host, commit string, a peerAnswer) string {
+	head := fmt.Sprintf("waiting for canary %s at %s", host, commit[:7])
+	if a.err != nil {
+		return fmt.Sprintf("%s (%s unknown: %v)", head, host, a.err)
+	}
+	ps, ok := a.stacks[stack]
+	if !ok {
+		return fmt.Sprintf("%s (%s does not run stack %s)", head, host, stack)
+	}
+	peer, err := gitsource.ParseRevision(ps.Revision)
+	if err != nil {
+		return fmt.Sprintf("%s (%s has not run yet)", head, host)
+	}
+	at := peer.Commit[:7]
+	if peer.Commit != commit {
+		descends, err := c.descends(ctx, commit, peer.Commit)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%s (%s is at %s; whether it descends from %s is unknown: %v)", head, host, at, commit[:7], err)
+		case !descends:
+			return fmt.Sprintf("%s (%s is at %s, %s)", head, host, at, peerState(ps))
+		}
+	}
+	switch {
+	case ps.Health == HealthHealthy:
+		return ""
+	case ps.Health == HealthFailed && peer.Commit == commit:
+		return fmt.Sprintf("%s: %s failed at it (%s); held until a new commit", head, host, ps.HealthReason)
+	}
+	return fmt.Sprintf("%s (%s is at %s, %s)", head, host, at, peerState(ps))
+}
+
+// peerState is a peer's stack's health as a reason shows it.
+func peerState(ps peerStack) string {
+	if ps.HealthReason == "" {
+		return ps.Health
+	}
+	return ps.Health + ": " + ps.HealthReason
+}
+
+// descends says whether commit next is old or a descendant of it on the
+// source's ref. Verdicts are remembered with the trust check's (a
+// verdict costs a fetch).
+func (c *Controller) descends(ctx context.Context, old, next string) (bool, error) {
+	key := old + ".." + next
+	if verdict, ok := c.ancestry[key]; ok {
+		return verdict == "", nil
+	}
+	ok, err := c.git.IsAncestor(ctx, old, next)
+	if err != nil {
+		return false, err
+	}
+	verdict := ""
+	if !ok {
+		verdict = fmt.Sprintf("history rewritten: %s is not an ancestor of %s", old, next)
+	}
+	if c.ancestry == nil {
+		c.ancestry = map[string]string{}
+	}
+	c.ancestry[key] = verdict
+	return ok, nil
+}
+
+// askPeers asks each canary host for its stacks, all at once, within
+// CanaryPeerTimeout.
+func (c *Controller) askPeers(ctx context.Context, hosts []string) map[string]peerAnswer {
+	ctx, cancel := context.WithTimeout(ctx, CanaryPeerTimeout)
+	defer cancel()
+	cfg := c.Source.Canary
+	var token string
+	var tokenErr error
+	if cfg.TokenFile != "" {
+		b, err := os.ReadFile(cfg.TokenFile)
+		token, tokenErr = strings.TrimSpace(string(b)), err
+	}
+	out := make(map[string]peerAnswer, len(hosts))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		base, ok := cfg.Peers[h]
+		switch {
+		case !ok:
+			out[h] = peerAnswer{err: fmt.Errorf("no address: set canary.peers.%s of source %s", h, c.Source.Name)}
+			continue
+		case tokenErr != nil:
+			out[h] = peerAnswer{err: fmt.Errorf("canary.token_file: %w", tokenErr)}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stacks, err := getPeerStacks(ctx, base, cfg.Source, token)
+			mu.Lock()
+			out[h] = peerAnswer{stacks: stacks, err: err}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// maxPeerAnswer bounds what is read of a peer's answer.
+const maxPeerAnswer = 4 << 20
+
+// getPeerStacks reads GET BASE/api/v1/sources/SOURCE/stacks.
+func getPeerStacks(ctx context.Context, base, source, token string) (map[string]peerStack, error) {
+	u := base + "/api/v1/sources/" + url.PathEscape(source) + "/stacks"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("GET %s: no answer within %s", u, CanaryPeerTimeout)
+		}
+		return nil, err // *url.Error names the method and URL
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Version int         `json:"version"`
+		Stacks  []peerStack `json:"stacks"`
+		Error   *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxPeerAnswer)).Decode(&body); err != nil {
+		return nil, fmt.Errorf("GET %s: %s, not moor's API answer: %v", u, resp.Status, err)
+	}
+	switch {
+	case resp.StatusCode != http.StatusOK && body.Error != nil:
+		return nil, fmt.Errorf("GET %s: %s: %s", u, resp.Status, body.Error.Message)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	case body.Version != 1:
+		return nil, fmt.Errorf("GET %s: API version %d, this moor reads version 1", u, body.Version)
+	}
+	m := make(map[string]peerStack, len(body.Stacks))
+	for _, s := range body.Stacks {
+		// What the peer's containers printed stays on the peer: this
+		// host's waiting reasons are shown without the token.
+		s.HealthReason = reconcile.WithholdOutput(s.HealthReason)
+		m[s.Name] = s
+	}
+	return m, nil
+}
