@@ -15,8 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/reconcile"
 )
@@ -25,7 +23,9 @@ import (
 // take a change of it first. There is no controller in the middle: each
 // host's moor decides for itself, from git and from what the canary hosts'
 // moor reports (GET /api/v1/sources/SOURCE/stacks, each stack with the
-// revision of its source's last run and its health there).
+// revision of its source's last run and its health there). A canary host
+// that does not run the stack vouches for it with its whole source: every
+// stack it runs of it healthy at the commit.
 //
 // On a canary host nothing changes. On any other host, a change of the
 // stack is held (Constraints.Canary, shown as a suspension's is) until
@@ -49,8 +49,6 @@ type canaryState struct {
 	// "STACK@COMMIT": x-moor.canary.timeout counts from then (in memory: a
 	// restart starts it again).
 	since map[string]time.Time
-	// asked counts the runs that asked the peers (tests).
-	asked int
 }
 
 // peerStack is one stack as a canary host's API reports it.
@@ -93,7 +91,6 @@ func (c *Controller) canaryHolds(ctx context.Context, out *Outcome) map[string]s
 	if len(gated) == 0 {
 		return nil
 	}
-	c.canary.asked++
 	answers := c.askPeers(ctx, hosts)
 	now := c.now()
 	since := map[string]time.Time{}
@@ -120,9 +117,6 @@ func (c *Controller) canaryHolds(ctx context.Context, out *Outcome) map[string]s
 		held[name] = why
 	}
 	c.canary.since = since // forgets the changes no longer held
-	if len(held) > 0 {
-		c.Log.Info("changes wait for canary hosts", zap.Any("stacks", held))
-	}
 	return held
 }
 
@@ -135,7 +129,9 @@ func (c *Controller) canaryVerdict(ctx context.Context, stack, host, commit stri
 	}
 	ps, ok := a.stacks[stack]
 	if !ok {
-		return fmt.Sprintf("%s (%s does not run stack %s)", head, host, stack)
+		if ps, ok = wholeSource(a.stacks); !ok {
+			return fmt.Sprintf("%s (%s runs no stack of the source)", head, host)
+		}
 	}
 	peer, err := gitsource.ParseRevision(ps.Revision)
 	if err != nil {
@@ -158,6 +154,30 @@ func (c *Controller) canaryVerdict(ctx context.Context, stack, host, commit stri
 		return fmt.Sprintf("%s: %s failed at it (%s); held until a new commit", head, host, ps.HealthReason)
 	}
 	return fmt.Sprintf("%s (%s is at %s, %s)", head, host, at, peerState(ps))
+}
+
+// wholeSource is the health of every stack a canary host runs of the
+// source, as one: what counts for a stack it does not run (the fleet's
+// host selection gives it others). It is failed when a stack is, pending
+// when one is, and healthy when all are; false when it runs none.
+func wholeSource(stacks map[string]peerStack) (peerStack, bool) {
+	if len(stacks) == 0 {
+		return peerStack{}, false
+	}
+	all := peerStack{Health: HealthHealthy}
+	for _, name := range slices.Sorted(maps.Keys(stacks)) {
+		s := stacks[name]
+		all.Revision = s.Revision // a source's stacks share its last run's
+		worse := s.Health == HealthFailed && all.Health != HealthFailed ||
+			s.Health != HealthHealthy && all.Health == HealthHealthy
+		if worse {
+			all.Health, all.HealthReason = s.Health, "stack "+name
+			if s.HealthReason != "" {
+				all.HealthReason += ": " + s.HealthReason
+			}
+		}
+	}
+	return all, true
 }
 
 // peerState is a peer's stack's health as a reason shows it.
