@@ -26,6 +26,8 @@ type fakePeer struct {
 	// set, runs first (the canary moves on while it is asked).
 	rev, health, reason string
 	before              func()
+	// stack is the stack it reports: "web" unless set.
+	stack string
 }
 
 func newFakePeer(t *testing.T) *fakePeer {
@@ -45,8 +47,13 @@ func newFakePeer(t *testing.T) *fakePeer {
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		name := p.stack
+		if name == "" {
+			name = "web"
+		}
 		json.NewEncoder(w).Encode(map[string]any{"version": 1, "source": source, "stacks": []map[string]any{
-			{"name": "web", "revision": p.rev, "health": p.health, "health_reason": p.reason, "services": []any{}}}})
+			{"name": name, "revision": p.rev, "health": p.health, "health_reason": p.reason, "services": []any{}},
+			{"name": "zz", "revision": p.rev, "health": controller.HealthHealthy, "services": []any{}}}})
 	}))
 	t.Cleanup(p.srv.Close)
 	return p
@@ -222,5 +229,32 @@ func TestCanaryHostDeploysAtOnce(t *testing.T) {
 	h.mustApply()
 	if img := h.container("web-app-1").Image; img != "app:2" || peer.calls.Load() != 0 {
 		t.Fatalf("the canary runs %s after %d peer calls; want app:2 and none", img, peer.calls.Load())
+	}
+}
+
+// TestCanaryWholeSource: a canary host that does not run the stack
+// vouches for it with every stack it runs of the source.
+func TestCanaryWholeSource(t *testing.T) {
+	t.Parallel()
+	h, peer := canaryHarness(t, "")
+	peer.mu.Lock()
+	peer.stack = "edge"
+	peer.mu.Unlock()
+	peer.set(h.rev, controller.HealthHealthy, "")
+	h.mustApply()
+	rev2 := h.commit("app 2", map[string]string{"web/compose.yaml": canaryStack("app:2", "")})
+	peer.set(rev2, controller.HealthFailed, "service edge/proxy: new container is unhealthy")
+	out, err := h.apply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "waiting for canary c1 at " + sha7(rev2) + ": c1 failed at it (stack edge: service edge/proxy: new container is unhealthy); held until a new commit"
+	if w := out.Remaining.Waits["web"]; w != want {
+		t.Fatalf("reason:\n got %s\nwant %s", w, want)
+	}
+	peer.set(rev2, controller.HealthHealthy, "")
+	h.mustApply()
+	if img := h.container("web-app-1").Image; img != "app:2" {
+		t.Fatalf("web-app-1 runs %s once the canary's source is healthy, want app:2", img)
 	}
 }
