@@ -21,6 +21,7 @@ import (
 //	    edge-1: http://10.0.0.5:9100
 //	  token_file: /etc/moor/peer-token  # their API token: reads on a non-loopback address need it
 //	  source: ""                        # the peers' source of these stacks; default: this source's name
+//	  forge: false                      # true: read a canary peers lacks from its commit statuses
 type Canary struct {
 	// Peers are the base URLs of the canary hosts' moor, by host name.
 	Peers map[string]string
@@ -30,6 +31,10 @@ type Canary struct {
 	// Source is the name of the source that holds the same stacks on the
 	// peers; Validate sets it to the source's own name when empty.
 	Source string
+	// Forge: a canary host that Peers does not name is read from the
+	// commit statuses it posts to the forge of the source's commit_status
+	// (context moor/HOST).
+	Forge bool
 }
 
 func canaryFields(c *Canary) []field {
@@ -37,23 +42,27 @@ func canaryFields(c *Canary) []field {
 		{"peers", func(d *decoder, n *yaml.Node, at string) { c.Peers = d.stringMap(n, at) }},
 		{"token_file", func(d *decoder, n *yaml.Node, at string) { c.TokenFile = d.str(n, at) }},
 		{"source", func(d *decoder, n *yaml.Node, at string) { c.Source = d.str(n, at) }},
+		{"forge", func(d *decoder, n *yaml.Node, at string) { c.Forge = d.bool(n, at) }},
 		{"token", inlineSecret("token_file")},
 	}
 }
 
 // validate checks each peer's name and URL, and defaults the peers'
 // source to this one's name.
-func (c *Canary) validate(v *validator, at, source string) {
-	if len(c.Peers) == 0 && c.TokenFile == "" && c.Source == "" {
+func (c *Canary) validate(v *validator, at, source string, cs CommitStatus) {
+	if len(c.Peers) == 0 && c.TokenFile == "" && c.Source == "" && !c.Forge {
 		return
+	}
+	if c.Forge && cs.Provider == "" {
+		v.add(at+".forge", "needs the source's commit_status: the forge and token to read the canaries' statuses with")
 	}
 	if c.Source == "" {
 		c.Source = source
 	} else if !nameRE.MatchString(c.Source) {
 		v.add(at+".source", fmt.Sprintf("%q is not a source name: want lower case letters, digits, '_', '.' and '-', starting with a letter or digit", c.Source))
 	}
-	if len(c.Peers) == 0 {
-		v.add(at+".peers", "missing: the canary hosts' moor addresses, by host name (edge-1: http://10.0.0.5:9100)")
+	if len(c.Peers) == 0 && !c.Forge {
+		v.add(at+".peers", "missing: the canary hosts' moor addresses, by host name (edge-1: http://10.0.0.5:9100), or forge: true")
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Peers)) {
 		pat := at + ".peers." + name

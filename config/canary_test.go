@@ -20,6 +20,14 @@ func TestCanaryConfig(t *testing.T) {
 	if diff := cmp.Diff(want, cfg.Sources[0].Canary); diff != "" {
 		t.Errorf("canary (-want +got):\n%s", diff)
 	}
+	// The forge alone: no peers needed.
+	in = "sources:\n  - name: prod\n    repo: https://github.com/ops/deploy.git\n    commit_status: {provider: github, token_file: /t}\n    canary: {forge: true}\n"
+	if cfg, err = Parse([]byte(in), "moor.yaml", Defaults{}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Canary{Forge: true, Source: "prod"}, cfg.Sources[0].Canary); diff != "" {
+		t.Errorf("canary from the forge (-want +got):\n%s", diff)
+	}
 	cfg, err = Parse([]byte("sources:\n  - name: prod\n    repo: /srv/git/deploy\n"), "moor.yaml", Defaults{})
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +53,8 @@ func TestCanaryConfigErrors(t *testing.T) {
 		{"      peers: {edge-1: http://a:9100}\n      token: hunter2\n", `moor.yaml:6: sources[0].canary.token: secrets are not written in the config file: use token_file`},
 		{"      peers: {edge-1: http://a:9100}\n      timeout: 5s\n", `moor.yaml:6: unknown key "timeout" in sources[0].canary`},
 		{"      peers: [http://a:9100]\n", `moor.yaml:5: sources[0].canary.peers: want a mapping, got a list`},
+		{"      forge: true\n", `moor.yaml:5: sources[0].canary.forge: needs the source's commit_status`},
+		{"      forge: yes please\n", `moor.yaml:5: sources[0].canary.forge: want true or false`},
 	} {
 		_, err := Parse([]byte(head+tt.block), "moor.yaml", Defaults{})
 		if err == nil {

@@ -88,6 +88,8 @@
 //	    edge-1: http://10.0.0.5:9100
 //	  token_file: /etc/moor/peer-token  # the peers' API token (reads on a non-loopback address need it)
 //	  source: ""                        # the peers' source of these stacks; default: this source's name
+//	  forge: false                      # true: a canary peers lacks is read from the commit statuses it
+//	                                    # posts (context moor/HOST) in the forge of commit_status
 //
 // Deploy windows, as Argo CD's sync windows: each opens at the times its
 // cron schedule names and stays open for its duration. With allow windows,
@@ -609,7 +611,7 @@ func (s *Source) validate(v *validator, at string) {
 	}
 	s.Auth.validate(v, at+".auth", repoKind(s.Repo))
 	s.CommitStatus.validate(v, at+".commit_status", s.Repo)
-	s.Canary.validate(v, at+".canary", s.Name)
+	s.Canary.validate(v, at+".canary", s.Name, s.CommitStatus)
 }
 
 // validate checks that the settings given fit together and fit the kind of

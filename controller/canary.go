@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moor-dev/moor/forge"
 	"github.com/moor-dev/moor/gitsource"
 	"github.com/moor-dev/moor/reconcile"
 )
@@ -91,7 +92,7 @@ func (c *Controller) canaryHolds(ctx context.Context, out *Outcome) map[string]s
 	if len(gated) == 0 {
 		return nil
 	}
-	answers := c.askPeers(ctx, hosts)
+	answers := c.askPeers(ctx, hosts, d.Revision)
 	now := c.now()
 	since := map[string]time.Time{}
 	held := map[string]string{}
@@ -171,9 +172,12 @@ func wholeSource(stacks map[string]peerStack) (peerStack, bool) {
 		worse := s.Health == HealthFailed && all.Health != HealthFailed ||
 			s.Health != HealthHealthy && all.Health == HealthHealthy
 		if worse {
-			all.Health, all.HealthReason = s.Health, "stack "+name
-			if s.HealthReason != "" {
-				all.HealthReason += ": " + s.HealthReason
+			all.Health, all.HealthReason = s.Health, s.HealthReason
+			if name != "" { // "": a host's commit status, of its whole source
+				all.HealthReason = "stack " + name
+				if s.HealthReason != "" {
+					all.HealthReason += ": " + s.HealthReason
+				}
 			}
 		}
 	}
@@ -212,11 +216,13 @@ func (c *Controller) descends(ctx context.Context, old, next string) (bool, erro
 }
 
 // askPeers asks each canary host for its stacks, all at once, within
-// CanaryPeerTimeout.
-func (c *Controller) askPeers(ctx context.Context, hosts []string) map[string]peerAnswer {
+// CanaryPeerTimeout: those canary.peers names over their API, the others,
+// with canary.forge, through the statuses they posted to rev's commit.
+func (c *Controller) askPeers(ctx context.Context, hosts []string, rev string) map[string]peerAnswer {
 	ctx, cancel := context.WithTimeout(ctx, CanaryPeerTimeout)
 	defer cancel()
 	cfg := c.Source.Canary
+	var viaForge []string
 	var token string
 	var tokenErr error
 	if cfg.TokenFile != "" {
@@ -229,6 +235,9 @@ func (c *Controller) askPeers(ctx context.Context, hosts []string) map[string]pe
 	for _, h := range hosts {
 		base, ok := cfg.Peers[h]
 		switch {
+		case !ok && cfg.Forge:
+			viaForge = append(viaForge, h)
+			continue
 		case !ok:
 			out[h] = peerAnswer{err: fmt.Errorf("no address: set canary.peers.%s of source %s", h, c.Source.Name)}
 			continue
@@ -245,7 +254,44 @@ func (c *Controller) askPeers(ctx context.Context, hosts []string) map[string]pe
 			mu.Unlock()
 		}()
 	}
+	if len(viaForge) > 0 {
+		posted := c.forgeAnswers(ctx, viaForge, rev)
+		mu.Lock()
+		maps.Copy(out, posted)
+		mu.Unlock()
+	}
 	wg.Wait()
+	return out
+}
+
+// forgeAnswers are what hosts posted to the commit of rev in the forge of
+// the source's commit_status (context moor/HOST), as the stacks of a
+// source: healthy on success, failed on failure, pending otherwise. A
+// commit status says nothing of the commits after it: only rev's own
+// commit counts.
+func (c *Controller) forgeAnswers(ctx context.Context, hosts []string, rev string) map[string]peerAnswer {
+	out := map[string]peerAnswer{}
+	r, err := gitsource.ParseRevision(rev)
+	var states map[string]forge.Posted
+	if err == nil {
+		states, err = forge.CommitStates(ctx, http.DefaultClient, c.Source.CommitStatus, r.Commit)
+	}
+	for _, h := range hosts {
+		name := "moor/" + h
+		p, ok := states[name]
+		switch {
+		case err != nil:
+			out[h] = peerAnswer{err: err}
+		case !ok:
+			out[h] = peerAnswer{err: fmt.Errorf("no status %s on %s in the forge", name, r.Commit[:7])}
+		default:
+			health := map[forge.State]string{forge.Success: HealthHealthy, forge.Failure: HealthFailed}[p.State]
+			if health == "" {
+				health = HealthPending
+			}
+			out[h] = peerAnswer{stacks: map[string]peerStack{"": {Revision: rev, Health: health, HealthReason: p.Description}}}
+		}
+	}
 	return out
 }
 

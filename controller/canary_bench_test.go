@@ -29,7 +29,7 @@ func BenchmarkCanaryAsk(b *testing.B) {
 	c := &Controller{Source: config.Source{Name: "prod", Canary: config.Canary{
 		Peers: map[string]string{"c1": srv.URL, "c2": srv.URL}, Source: "prod"}}}
 	for b.Loop() {
-		for h, a := range c.askPeers(b.Context(), []string{"c1", "c2"}) {
+		for h, a := range c.askPeers(b.Context(), []string{"c1", "c2"}, "main@sha1:1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d") {
 			if a.err != nil || len(a.stacks) != 20 {
 				b.Fatalf("%s: %v, %d stacks", h, a.err, len(a.stacks))
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/controller"
+	"github.com/moor-dev/moor/forge/forgetest"
 )
 
 // fakePeer is a canary host's moor as its API answers for one stack: at
@@ -256,5 +257,47 @@ func TestCanaryWholeSource(t *testing.T) {
 	h.mustApply()
 	if img := h.container("web-app-1").Image; img != "app:2" {
 		t.Fatalf("web-app-1 runs %s once the canary's source is healthy, want app:2", img)
+	}
+}
+
+// TestCanaryFromForge: with canary.forge, a canary host that has no peer
+// address is read from the commit statuses it posted (moor/HOST).
+func TestCanaryFromForge(t *testing.T) {
+	t.Parallel()
+	fake := forgetest.New(t, "gitea", "ops/deploy", "forge-token")
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte(fake.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, map[string]string{"web/compose.yaml": canaryStack("app:1", "")}, func(s *config.Source) {
+		s.CommitStatus = config.CommitStatus{Provider: "gitea", APIURL: fake.URL, Repository: "ops/deploy", TokenFile: token}
+		s.Canary = config.Canary{Forge: true, Source: source}
+	})
+	h.ctl.Host = config.Host{Name: "h1"}
+	fake.Seed(forgetest.Call{Commit: commitOf(h.rev), State: "success", Context: "moor/c1", Description: "deployed"})
+	h.mustApply()
+
+	rev2 := h.commit("app 2", map[string]string{"web/compose.yaml": canaryStack("app:2", "")})
+	head := "waiting for canary c1 at " + sha7(rev2)
+	for _, tt := range []struct{ state, description, why string }{
+		{"", "", head + " (c1 unknown: no status moor/c1 on " + sha7(rev2) + " in the forge)"},
+		{"pending", "rolling out web/app", head + " (c1 is at " + sha7(rev2) + ", pending: rolling out web/app)"},
+		{"failure", "rolled back: replace web/app/1", head + ": c1 failed at it (rolled back: replace web/app/1); held until a new commit"},
+	} {
+		if tt.state != "" {
+			fake.Seed(forgetest.Call{Commit: commitOf(rev2), State: tt.state, Context: "moor/c1", Description: tt.description})
+		}
+		out, err := h.apply()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := out.Remaining.Waits["web"]; w != tt.why {
+			t.Fatalf("canary %s: reason\n got %s\nwant %s", tt.state, w, tt.why)
+		}
+	}
+	fake.Seed(forgetest.Call{Commit: commitOf(rev2), State: "success", Context: "moor/c1", Description: "deployed"})
+	h.mustApply()
+	if img := h.container("web-app-1").Image; img != "app:2" {
+		t.Fatalf("web-app-1 runs %s once c1 posted success, want app:2", img)
 	}
 }
