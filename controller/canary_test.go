@@ -301,3 +301,25 @@ func TestCanaryFromForge(t *testing.T) {
 		t.Fatalf("web-app-1 runs %s once c1 posted success, want app:2", img)
 	}
 }
+
+// TestCanaryIgnoredByOperator: `moor apply --ignore-canary` applies a
+// change that waits for its canary hosts, and the ledger records it.
+func TestCanaryIgnoredByOperator(t *testing.T) {
+	t.Parallel()
+	h, peer := canaryHarness(t, "")
+	peer.set(h.rev, controller.HealthHealthy, "")
+	h.mustApply()
+	h.commit("app 2", map[string]string{"web/compose.yaml": canaryStack("app:2", "")})
+	if out, err := h.apply(); err != nil || len(out.Remaining.Waiting) == 0 {
+		t.Fatalf("the change did not wait for the canary: %v", err)
+	}
+	h.ctl.IgnoreCanary = true
+	out := h.mustApply()
+	if img := h.container("web-app-1").Image; img != "app:2" || len(out.Overrides) != 1 || out.Overrides[0] != controller.OverrideCanary {
+		t.Fatalf("web-app-1 runs %s, overrides %q; want app:2 past the canary", img, out.Overrides)
+	}
+	recs := h.records()
+	if last := recs[len(recs)-1]; len(last.Overrides) != 1 || last.Overrides[0] != controller.OverrideCanary {
+		t.Errorf("the ledger's overrides: %q, want [canary]", last.Overrides)
+	}
+}

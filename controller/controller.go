@@ -66,6 +66,10 @@ type Controller struct {
 	// (moor apply --ignore-windows); the ledger records it (holds.go).
 	IgnoreSuspend bool
 	IgnoreWindows bool
+	// IgnoreCanary makes an operator's apply go past the canary hosts of
+	// a stack (moor apply --ignore-canary); the ledger records it
+	// (canary.go).
+	IgnoreCanary bool
 	// Ran, when set, is told of every run of Loop once it is logged.
 	Ran func(out *Outcome, err error)
 	// Deploy, when set, is told of the deploy state of the revision each
