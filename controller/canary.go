@@ -148,7 +148,15 @@ func (c *Controller) canaryVerdict(ctx context.Context, stack, host, commit stri
 	}
 	at := peer.Commit[:7]
 	if peer.Commit != commit {
-		descends, err := c.descends(ctx, commit, peer.Commit)
+		// A canary behind this host is the common case, and the cheap
+		// one to decide: its commit is found a few commits before ours.
+		// Deciding that ours is not before its would fetch the whole
+		// history.
+		var descends bool
+		var err error
+		if behind, berr := c.descends(ctx, peer.Commit, commit); berr != nil || !behind {
+			descends, err = c.descends(ctx, commit, peer.Commit)
+		}
 		switch {
 		case err != nil:
 			return fmt.Sprintf("%s (%s is at %s; whether it descends from %s is unknown: %v)", head, host, at, commit[:7], err)
