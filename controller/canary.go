@@ -33,7 +33,8 @@ import (
 // every canary host reports the stack healthy at the same commit or at a
 // descendant of it. A change is what a run of a revision other than the
 // one the host last fully matched (decisions.Applied) would do to the
-// stack: a repair of the applied revision goes ahead; on a host that never
+// stack, unless all it does is start containers that stopped or put back
+// those a rollout retired (a repair): a repair goes ahead; on a host that never
 // applied one, a first deploy waits like a change (the canaries are ahead
 // of a host that joins a fleet, so it costs one check). The peers are asked
 // only when such a change has ops (an unchanged poll asks no one), at
@@ -81,11 +82,18 @@ func (c *Controller) canaryHolds(ctx context.Context, out *Outcome) map[string]s
 	if err != nil {
 		return nil
 	}
+	repairOnly := map[string]bool{}
+	for _, op := range out.Plan.Ops {
+		repair := op.Kind == reconcile.OpStart || op.Kind == reconcile.OpRestore
+		if v, seen := repairOnly[op.Stack]; !seen || v {
+			repairOnly[op.Stack] = repair
+		}
+	}
 	gated := map[string]*reconcile.Canary{}
 	var hosts []string
 	for _, name := range out.Plan.Stacks() {
 		st := d.Stacks[name]
-		if st == nil || st.Canary == nil || st.Canary.IsCanary(c.Host.Name) {
+		if st == nil || st.Canary == nil || st.Canary.IsCanary(c.Host.Name) || repairOnly[name] {
 			continue
 		}
 		gated[name] = st.Canary

@@ -323,3 +323,26 @@ func TestCanaryIgnoredByOperator(t *testing.T) {
 		t.Errorf("the ledger's overrides: %q, want [canary]", last.Overrides)
 	}
 }
+
+// TestCanaryRepairGoesAhead: while a change of one stack waits for its
+// canary, a stopped container of another canary stack, which the commit
+// does not change, is started again.
+func TestCanaryRepairGoesAhead(t *testing.T) {
+	t.Parallel()
+	h, peer := canaryHarness(t, "")
+	rev1 := h.commit("api", map[string]string{"api/compose.yaml": "x-moor:\n  canary:\n    hosts: [c1]\n" + stack("srv=db:1")})
+	peer.set(rev1, controller.HealthHealthy, "")
+	h.mustApply()
+	h.commit("app 2", map[string]string{"web/compose.yaml": canaryStack("app:2", "")})
+	h.fake.StopByHand("api-srv-1")
+	out, err := h.apply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Remaining.Waiting) == 0 || out.Remaining.Waits["api"] != "" {
+		t.Fatalf("plan after the apply:\n%s\nwant web held, api repaired", out.Remaining)
+	}
+	if c := h.container("api-srv-1"); c.State != "running" {
+		t.Fatalf("api-srv-1 is %s while web waits for its canary, want running", c.State)
+	}
+}
