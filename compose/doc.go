@@ -82,8 +82,10 @@
 //
 // The top-level extension x-moor holds what moor reads of a stack beyond
 // compose: depends_on, the stacks this one needs (Stack.DependsOn, see
-// package reconcile for the order it gives). Its shape is checked like a
-// field, and any other key under it is refused. CheckOrder then refuses,
+// package reconcile for the order it gives), and canary, the hosts of a
+// fleet that take a change of the stack first (Stack.Canary, canary.go;
+// docs/canary.md). Its shape is checked like a field, and any other key
+// under it is refused. CheckOrder then refuses,
 // across the stacks of a revision, a cycle (each stack on it, the cycle
 // named) and a stack that needs one that is missing or broken: such a
 // stack goes to Desired.Broken rather than start without what it needs.

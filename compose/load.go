@@ -157,6 +157,9 @@ func loadStack(ctx context.Context, sd StackDir, opts Options) (*reconcile.Stack
 	} else if err := checkSelector(p.Extensions[extMoor]); err != nil {
 		errs = append(errs, err)
 	}
+	if st.Canary, err = stackCanary(p); err != nil {
+		errs = append(errs, err)
+	}
 	for _, key := range slices.Sorted(maps.Keys(p.Networks)) {
 		n, err := networkSpec(key, p.Networks[key])
 		if err != nil {

@@ -16,10 +16,10 @@ import (
 // stack beyond compose: compose itself ignores x- keys.
 const extMoor = "x-moor"
 
-// moorKeys are the keys x-moor may hold; any other is refused. Each is
-// read where its concern lives: depends_on here, hosts and host_labels in
-// fleet.go.
-var moorKeys = []string{"depends_on", "host_labels", "hosts"}
+// moorKeys are the keys x-moor may hold, sorted; any other is refused.
+// Each is read where its concern lives: depends_on here, canary in
+// canary.go, hosts and host_labels in fleet.go.
+var moorKeys = []string{"canary", "depends_on", "host_labels", "hosts"}
 
 // stackNeeds reads x-moor.depends_on: the names of the stacks this one
 // needs, sorted. Every key under x-moor is known or refused, as every

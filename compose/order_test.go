@@ -31,7 +31,7 @@ func TestStackNeedsLoad(t *testing.T) {
 func TestStackNeedsRefused(t *testing.T) {
 	for _, tt := range []struct{ name, xmoor, want string }{
 		{"not a mapping", "x-moor: [db]", `stack web (web/compose.yaml): x-moor: must be a mapping (depends_on: [STACK, ...]), not a list`},
-		{"unknown key", "x-moor:\n  needs: [db]", `stack web (web/compose.yaml): x-moor: unknown key "needs": moor knows depends_on, host_labels, hosts`},
+		{"unknown key", "x-moor:\n  needs: [db]", `stack web (web/compose.yaml): x-moor: unknown key "needs": moor knows canary, depends_on, host_labels, hosts`},
 		{"a string", "x-moor:\n  depends_on: db", `stack web (web/compose.yaml): x-moor.depends_on: must be a list of stack names, not a string`},
 		{"a mapping", "x-moor:\n  depends_on: {db: {condition: service_healthy}}", `stack web (web/compose.yaml): x-moor.depends_on: must be a list of stack names, not a mapping`},
 		{"a number in it", "x-moor:\n  depends_on: [db, 3]", `stack web (web/compose.yaml): x-moor.depends_on[1]: must be a stack name, not a number`},

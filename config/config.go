@@ -46,6 +46,7 @@
 //	    image_updates: {}      # none: a tag is pulled again only when a commit asks for it
 //	    commit_status: {}      # none: the forge is not told of deploys
 //	    windows: []            # none: changes are applied at any time
+//	    canary: {}             # none: no canary host can be asked (docs/canary.md)
 //	notifications: {}          # none: moor run tells no one of changes (docs/notifications.md)
 //
 // Commit status (off unless set): the deploy state of each revision on this
@@ -75,6 +76,20 @@
 //	    - webhook:
 //	        url: https://hooks.example.com/moor   # or url_file / url_env, for one holding a token
 //	        secret_file: /etc/moor/notify-secret  # or secret_env: signs X-Moor-Signature
+//
+// Canary hosts (docs/canary.md): a stack's x-moor.canary names the hosts
+// of a fleet that take its changes first; any other host applies a change
+// only once each of them reports the stack healthy at that commit or a
+// descendant. Their moor is asked over its HTTP API (5 s at most, and only
+// when a change waits for them):
+//
+//	canary:
+//	  peers:                            # each canary host's listen address, by host name
+//	    edge-1: http://10.0.0.5:9100
+//	  token_file: /etc/moor/peer-token  # the peers' API token (reads on a non-loopback address need it)
+//	  source: ""                        # the peers' source of these stacks; default: this source's name
+//	  forge: false                      # true: a canary peers lacks is read from the commit statuses it
+//	                                    # posts (context moor/HOST) in the forge of commit_status
 //
 // Deploy windows, as Argo CD's sync windows: each opens at the times its
 // cron schedule names and stays open for its duration. With allow windows,
@@ -270,6 +285,9 @@ type Source struct {
 	// CommitStatus (commit_status) posts each revision's deploy state to
 	// its commit in the forge; zero: off.
 	CommitStatus CommitStatus
+	// Canary (canary) is where the canary hosts of the source's stacks
+	// (x-moor.canary) are asked how a change went; zero: nowhere.
+	Canary Canary
 }
 
 // SOPS is a source's sops: block: key files, never keys.
@@ -593,6 +611,7 @@ func (s *Source) validate(v *validator, at string) {
 	}
 	s.Auth.validate(v, at+".auth", repoKind(s.Repo))
 	s.CommitStatus.validate(v, at+".commit_status", s.Repo)
+	s.Canary.validate(v, at+".canary", s.Name, s.CommitStatus)
 }
 
 // validate checks that the settings given fit together and fit the kind of

@@ -137,6 +137,7 @@ func sourceFields(s *Source) []field {
 		}},
 		{"adopt", func(d *decoder, n *yaml.Node, at string) { s.Adopt = d.bool(n, at) }},
 		{"commit_status", func(d *decoder, n *yaml.Node, at string) { d.mapping(n, at, commitStatusFields(&s.CommitStatus)) }},
+		{"canary", func(d *decoder, n *yaml.Node, at string) { d.mapping(n, at, canaryFields(&s.Canary)) }},
 		{"verify", func(d *decoder, n *yaml.Node, at string) {
 			d.mapping(n, at, []field{
 				{"mode", func(d *decoder, n *yaml.Node, at string) { s.Verify.Mode = d.str(n, at) }},

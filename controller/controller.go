@@ -66,6 +66,10 @@ type Controller struct {
 	// (moor apply --ignore-windows); the ledger records it (holds.go).
 	IgnoreSuspend bool
 	IgnoreWindows bool
+	// IgnoreCanary makes an operator's apply go past the canary hosts of
+	// a stack (moor apply --ignore-canary); the ledger records it
+	// (canary.go).
+	IgnoreCanary bool
 	// Ran, when set, is told of every run of Loop once it is logged.
 	Ran func(out *Outcome, err error)
 	// Deploy, when set, is told of the deploy state of the revision each
@@ -123,6 +127,9 @@ type Controller struct {
 	drift driftState
 	// images are the image checks of image_updates (images.go).
 	images imageState
+	// canary is what the controller keeps about the changes it holds
+	// for canary hosts (canary.go).
+	canary canaryState
 
 	// mu guards report, which readers on other goroutines (the HTTP
 	// server) take while runs go on.
@@ -307,6 +314,10 @@ func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outco
 	imageRun := c.imagesAfterHold(out.Constraints)
 	c.checkImages(ctx, out)
 	out.Plan = reconcile.MakePlan(d, out.Observed, out.Constraints)
+	if held := c.canaryHolds(ctx, out); len(held) > 0 {
+		out.Constraints.Canary = held
+		out.Plan = reconcile.MakePlan(d, out.Observed, out.Constraints)
+	}
 	c.clock.mark("plan")
 	if len(out.Plan.Waiting) > 0 {
 		if out.Constraints.Window != "" {

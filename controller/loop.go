@@ -304,7 +304,7 @@ func (c *Controller) logRun(out *Outcome, err error, st *loopState) {
 			return
 		}
 		st.logged = key
-		log.Info("changes held, not applied (suspended, or waiting for the deploy window)", zap.Strings("held", held))
+		log.Info("changes held, not applied (suspended, waiting for canary hosts or for the deploy window)", zap.Strings("held", held))
 	case out != nil && out.Result != nil:
 		st.logged = ""
 		log.Info("applied", zap.Int("ops", len(out.Result.Ops)), stagesField(out.Stages))

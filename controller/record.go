@@ -25,7 +25,7 @@ const (
 	ResultFailed  = "failed"  // nothing converged, or the engine failed
 	ResultRefused = "refused" // the revision was refused as a whole
 	ResultDrift   = "drift"   // the host drifted from the revision; reported, not repaired
-	ResultWaiting = "waiting" // ops are held by a suspension or a closed deploy window
+	ResultWaiting = "waiting" // ops are held by a suspension, a canary or a closed deploy window
 )
 
 // record appends the run to the ledger, updates the decisions, writes the
@@ -160,6 +160,9 @@ func (c *Controller) status(out *Outcome, rec *ledger.Record, runErr error, dec 
 		if out.Constraints.Window != "" && len(p.Waiting) > 0 {
 			s.Window = out.Constraints.Window
 		}
+		if len(p.Waiting) > 0 {
+			s.Canary = out.Constraints.Canary
+		}
 	}
 	if out != nil {
 		s.Suspended = out.Suspended
@@ -195,7 +198,7 @@ func (c *Controller) updateReport(out *Outcome, st *Status) {
 	r := &SourceReport{Status: st}
 	if out != nil && out.Observed != nil {
 		v := view{desired: c.loaded.desired, dec: c.decisions(), driftReport: c.driftReport(), adoptUnowned: c.identity.AdoptUnowned,
-			suspended: out.Constraints.Suspended, window: out.Constraints.Window}
+			suspended: out.Constraints.Suspended, window: out.Constraints.Window, canary: out.Constraints.Canary}
 		r.Services = v.services(c.Source.Name, out.Observed, time.Now())
 		if d := out.Desired; d != nil {
 			// Made as the next run makes its plan: the failures

@@ -48,7 +48,7 @@ const (
 	StateDrifted    = "drifted"          // containers to replace, start or remove
 	StateRemoved    = "removed-from-git" // containers of a service git no longer has
 	StateSuspended  = "suspended"        // its ops wait for moor resume
-	StateWaiting    = "waiting"          // its ops wait for the deploy window to open
+	StateWaiting    = "waiting"          // its ops wait for the deploy window to open, or for its canary hosts
 	StateUnknown    = "unknown"          // no desired state recorded yet
 )
 
@@ -87,6 +87,8 @@ type view struct {
 	// (Constraints.Suspended, Constraints.Window).
 	suspended map[string]string
 	window    string
+	// canary holds stacks as the run did (Constraints.Canary).
+	canary map[string]string
 }
 
 // services assesses every service of the source against obs as the
@@ -107,7 +109,7 @@ func (v view) services(source string, obs *reconcile.Observed, now time.Time) []
 		d.EachService(func(stack string, svc *reconcile.Service) { get(stack, svc.Name).Replicas = svc.Replicas })
 		cons := reconcile.Constraints{Held: activeHolds(v.dec.Failures, d, now),
 			ReportDrift: v.driftReport && v.dec.Applied == d.Revision, AdoptUnowned: v.adoptUnowned,
-			Adopted: adoptedIDs(v.dec), Suspended: v.suspended, Window: v.window}
+			Adopted: adoptedIDs(v.dec), Suspended: v.suspended, Window: v.window, Canary: v.canary}
 		p = reconcile.MakePlan(d, obs, cons)
 	}
 	containers := slices.Clone(obs.Containers)
@@ -260,7 +262,7 @@ func readReport(stateDir, name string, obs *reconcile.Observed, now time.Time) *
 	// credentials.
 	st.Repo, st.Error = repourl.Redact(st.Repo), repourl.RedactText(st.Error)
 	r.Status = st
-	v := view{rolling: readRolling(stateDir, name), adoptUnowned: readIdentity(stateDir).AdoptUnowned, window: st.Window}
+	v := view{rolling: readRolling(stateDir, name), adoptUnowned: readIdentity(stateDir).AdoptUnowned, window: st.Window, canary: st.Canary}
 	// Suspensions are read as they are now: `moor suspend` may have
 	// changed them since the last run.
 	if ss, err := ReadSuspensions(stateDir, name); err != nil {
@@ -444,6 +446,7 @@ func (r *SourceReport) WithoutOutput() *SourceReport {
 		st.Blocked = withholdAll(st.Blocked)
 		st.Held = withholdAll(st.Held)
 		st.Conflicts = withholdAll(st.Conflicts)
+		st.Canary = withholdAll(st.Canary)
 		if st.Warnings != nil {
 			st.Warnings = slices.Clone(st.Warnings)
 			for i := range st.Warnings {

@@ -58,6 +58,9 @@ type Status struct {
 	// Window, when the source's deploy window held the last run's ops,
 	// says so: "waiting for window (opens at T)".
 	Window string `json:"window,omitempty"`
+	// Canary are the stacks whose change the last run held for their
+	// canary hosts, by name, with why (canary.go).
+	Canary map[string]string `json:"canary,omitempty"`
 	// Waiting are the ops the last run held (suspensions, window), each
 	// with why.
 	Waiting []string `json:"waiting,omitempty"`

@@ -297,29 +297,32 @@ func (r *Reporter) post(ctx context.Context, st Status) error {
 
 // token reads the API token; it is read for every post, so that a rotated
 // token counts at once.
-func (r *Reporter) token() (string, error) {
+func (r *Reporter) token() (string, error) { return readToken(r.cfg) }
+
+// readToken reads the API token of cfg from its file or variable.
+func readToken(cfg config.CommitStatus) (string, error) {
 	var tok string
-	if r.cfg.TokenFile != "" {
-		b, err := os.ReadFile(r.cfg.TokenFile)
+	if cfg.TokenFile != "" {
+		b, err := os.ReadFile(cfg.TokenFile)
 		if err != nil {
 			return "", fmt.Errorf("commit_status.token_file: %w", err)
 		}
 		tok = string(b)
 	} else {
-		tok = os.Getenv(r.cfg.TokenEnv)
+		tok = os.Getenv(cfg.TokenEnv)
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" || strings.ContainsAny(tok, "\r\n") {
-		return "", fmt.Errorf("commit_status: the token (%s) is empty or not one line", r.tokenSource())
+		return "", fmt.Errorf("commit_status: the token (%s) is empty or not one line", tokenSource(cfg))
 	}
 	return tok, nil
 }
 
-func (r *Reporter) tokenSource() string {
-	if r.cfg.TokenFile != "" {
-		return r.cfg.TokenFile
+func tokenSource(cfg config.CommitStatus) string {
+	if cfg.TokenFile != "" {
+		return cfg.TokenFile
 	}
-	return "$" + r.cfg.TokenEnv
+	return "$" + cfg.TokenEnv
 }
 
 // statusBody is the JSON all three forges take, with GitLab's name for the

@@ -42,6 +42,10 @@ type Constraints struct {
 	// ops, and those of the stacks that need them, go to Plan.Waiting:
 	// nothing of them changes on the host.
 	Suspended map[string]string
+	// Canary are the stacks whose change waits for their canary hosts
+	// (x-moor.canary) to report it healthy, by name, with why: their ops,
+	// and those of the stacks that need them, go to Plan.Waiting.
+	Canary map[string]string
 	// Window, when not "", says that the source's deploy window is closed
 	// ("waiting for window (opens at T)"): every op goes to Plan.Waiting.
 	Window string

@@ -99,6 +99,9 @@ type Stack struct {
 	// they are up before its container ops start, and it is removed before
 	// them. Each is a stack of the revision; a cycle is refused at load.
 	DependsOn []string `json:",omitempty"`
+	// Canary names the hosts that take a change of the stack before the
+	// rest of a fleet (x-moor.canary); nil: every host applies it at once.
+	Canary *Canary `json:",omitempty"`
 }
 
 // SecretFile is a decrypted file a container binds read-only.

@@ -168,8 +168,9 @@ type Plan struct {
 	// it was converged to, under Constraints.ReportDrift: reported, not
 	// applied.
 	Drift []Op
-	// Waiting are the ops held back by a suspension or a closed deploy
-	// window (Constraints.Suspended, Constraints.Window): planned, shown,
+	// Waiting are the ops held back by a suspension, a canary or a closed
+	// deploy window (Constraints.Suspended, Constraints.Canary,
+	// Constraints.Window): planned, shown,
 	// not applied. Waits says why, by stack.
 	Waiting []Op
 	Waits   map[string]string `json:",omitempty"`

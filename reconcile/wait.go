@@ -7,15 +7,16 @@ import (
 )
 
 // wait splits ops, sorted, into those applied now and those held back by a
-// suspension or a closed deploy window (Constraints.Suspended,
-// Constraints.Window), and says why in Plan.Waits, by stack. A stack
-// waits when it is suspended, when the whole source is, when it needs
+// suspension, a canary or a closed deploy window (Constraints.Suspended,
+// Constraints.Canary, Constraints.Window), and says why in Plan.Waits, by
+// stack. A stack waits when it is suspended, when the whole source is,
+// when its change waits for its canary hosts, when it needs
 // (x-moor.depends_on) a stack whose ops wait, or when the window is
 // closed. A pull or a build waits with the stack it was planned for,
 // unless an op applied now wants its image.
 func (b *builder) wait(ops []Op) (now, waiting []Op) {
 	c := b.c
-	if len(c.Suspended) == 0 && c.Window == "" {
+	if len(c.Suspended) == 0 && len(c.Canary) == 0 && c.Window == "" {
 		return ops, nil
 	}
 	withOps := map[string]bool{}
@@ -29,6 +30,8 @@ func (b *builder) wait(ops []Op) (now, waiting []Op) {
 			why[name] = c.Suspended[name]
 		case c.Suspended[""] != "":
 			why[name] = c.Suspended[""]
+		case c.Canary[name] != "":
+			why[name] = c.Canary[name]
 		}
 	}
 	// A stack that needs a waiting stack waits for it: its ops would wait
@@ -38,7 +41,7 @@ func (b *builder) wait(ops []Op) (now, waiting []Op) {
 			continue
 		}
 		for _, need := range b.order.up.reach(name) {
-			if w := why[need]; w != "" && c.Suspended[need] != "" {
+			if w := why[need]; w != "" && (c.Suspended[need] != "" || c.Canary[need] != "") {
 				why[name] = fmt.Sprintf("needs stack %s, which is %s", need, w)
 				break
 			}

@@ -201,6 +201,10 @@ func TestAPIReads(t *testing.T) {
 	if len(stacks) != 1 || stacks[0]["name"] != "web" {
 		t.Fatalf("stacks: %v", stacks)
 	}
+	// What the other hosts of a fleet read of a canary host.
+	if stacks[0]["revision"] != rev || stacks[0]["health"] != controller.HealthHealthy || stacks[0]["health_reason"] != nil {
+		t.Errorf("stack web: revision %v, health %v (%v); want %s, healthy", stacks[0]["revision"], stacks[0]["health"], stacks[0]["health_reason"], rev)
+	}
 	stack := a.get("/api/v1/sources/prod/stacks/web", "")["stack"].(map[string]any)
 	svcs := list(t, stack, "services")
 	if len(svcs) != 1 || svcs[0]["service"] != "app" || svcs[0]["state"] != controller.StateInSync || svcs[0]["up"] != float64(2) || svcs[0]["replicas"] != float64(2) {

@@ -35,8 +35,15 @@ type SourceView struct {
 type StackView struct {
 	Name string `json:"name"`
 	// Broken says why the stack did not load; "" when it did.
-	Broken   string                     `json:"broken,omitempty"`
-	Services []controller.ServiceReport `json:"services"`
+	Broken string `json:"broken,omitempty"`
+	// Revision is the revision the source's last run resolved, at which
+	// Health holds; Health is healthy, failed or pending
+	// (controller.SourceReport.StackHealth), with why when not healthy:
+	// what the hosts that wait for this one as a canary read.
+	Revision     string                     `json:"revision,omitempty"`
+	Health       string                     `json:"health"`
+	HealthReason string                     `json:"health_reason,omitempty"`
+	Services     []controller.ServiceReport `json:"services"`
 }
 
 // ContainerView is one container, with the service it belongs to.
@@ -78,7 +85,12 @@ func viewStacks(rep *controller.SourceReport) []StackView {
 	}
 	out := []StackView{}
 	for _, name := range slices.Sorted(maps.Keys(byName)) {
-		out = append(out, *byName[name])
+		st := byName[name]
+		st.Health, st.HealthReason = rep.StackHealth(name)
+		if rep != nil && rep.Status != nil {
+			st.Revision = rep.Status.Revision
+		}
+		out = append(out, *st)
 	}
 	return out
 }

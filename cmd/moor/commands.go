@@ -91,6 +91,7 @@ func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	images := fs.Bool("images", false, "also roll out the tags that moved in their registry, as an image_updates check does")
 	ignoreSuspend := fs.Bool("ignore-suspend", false, "apply a suspended source or stack all the same (recorded in the ledger)")
 	ignoreWindows := fs.Bool("ignore-windows", false, "apply while the source's deploy windows are closed (recorded in the ledger)")
+	ignoreCanary := fs.Bool("ignore-canary", false, "apply a change that waits for its canary hosts all the same (recorded in the ledger)")
 	return func(ctx context.Context, e *env, args []string) int {
 		if len(args) > 0 {
 			return e.errorf("apply takes no arguments, got %q", args)
@@ -104,7 +105,7 @@ func applyCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		for _, ctl := range p.sources {
 			ctl.Explicit = true // retries a failed rollout now, repairs reported drift
 			ctl.CheckImages = *images
-			ctl.IgnoreSuspend, ctl.IgnoreWindows = *ignoreSuspend, *ignoreWindows
+			ctl.IgnoreSuspend, ctl.IgnoreWindows, ctl.IgnoreCanary = *ignoreSuspend, *ignoreWindows, *ignoreCanary
 			out, err := ctl.Apply(ctx)
 			if out != nil && out.Snapshot != nil {
 				printHeader(e.stdout, ctl, out)
@@ -394,6 +395,9 @@ func heldBy(out *controller.Outcome) string {
 	}
 	if w := out.Constraints.Window; w != "" {
 		why = append(why, w+"; --ignore-windows applies now")
+	}
+	if len(out.Constraints.Canary) > 0 {
+		why = append(why, "a change waits for its canary hosts; --ignore-canary applies now")
 	}
 	return fmt.Sprintf("%d change(s) held, nothing of them applied: %s", len(p.Waiting), printable.Escape(strings.Join(why, "; ")))
 }

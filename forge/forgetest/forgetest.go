@@ -38,6 +38,9 @@ type Forge struct {
 	// Project is the repository as the path names it (GitLab's URL-encoded).
 	t      testing.TB
 	prefix string // the path up to the sha
+	// readPrefix, readSuffix: the path that reads a commit's statuses,
+	// around the sha.
+	readPrefix, readSuffix string
 
 	mu sync.Mutex
 	// fail is how many requests answer 500 before one is taken.
@@ -65,12 +68,15 @@ func New(t testing.TB, provider, repo, token string) *Forge {
 	switch provider {
 	case "github":
 		f.prefix = "/repos/" + repo + "/statuses/"
+		f.readPrefix, f.readSuffix = "/repos/"+repo+"/commits/", "/status"
 	case "gitlab":
 		root = "/api/v4"
 		f.prefix = root + "/projects/" + strings.ReplaceAll(repo, "/", "%2F") + "/statuses/"
+		f.readPrefix, f.readSuffix = root+"/projects/"+strings.ReplaceAll(repo, "/", "%2F")+"/repository/commits/", "/statuses"
 	case "gitea":
 		root = "/api/v1"
 		f.prefix = root + "/repos/" + repo + "/statuses/"
+		f.readPrefix, f.readSuffix = root+"/repos/"+repo+"/commits/", "/status"
 	default:
 		t.Fatalf("forgetest: unknown provider %q", provider)
 	}
@@ -162,6 +168,10 @@ func (f *Forge) WaitRequests(n int) {
 }
 
 func (f *Forge) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		f.read(w, r)
+		return
+	}
 	f.mu.Lock()
 	f.tried++
 	hold := f.hold
@@ -281,4 +291,66 @@ func (f *Forge) check(r *http.Request) (Call, error) {
 		return c, fmt.Errorf("description of %d characters, or of many lines: %q", n, c.Description)
 	}
 	return c, nil
+}
+
+// Seed records c as if it had been posted (by another host of a fleet),
+// without a request: reads return it.
+func (f *Forge) Seed(c Call) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, c)
+}
+
+// read answers a read of a commit's statuses as the provider does: the
+// latest status of each context, newest first (GitHub and Gitea: in a
+// combined status; GitLab: a list, with its names for the fields).
+func (f *Forge) read(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	rest, ok := strings.CutPrefix(path, f.readPrefix)
+	sha, ok2 := strings.CutSuffix(rest, f.readSuffix)
+	if !ok || !ok2 || !shaRE.MatchString(sha) {
+		f.t.Errorf("%s fake: GET %s, want %s<40 hex>%s", f.Provider, path, f.readPrefix, f.readSuffix)
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	var auth, want string
+	switch f.Provider {
+	case "github":
+		auth, want = r.Header.Get("Authorization"), "Bearer "+f.Token
+	case "gitlab":
+		auth, want = r.Header.Get("PRIVATE-TOKEN"), f.Token
+	case "gitea":
+		auth, want = r.Header.Get("Authorization"), "token "+f.Token
+	}
+	if auth != want {
+		http.Error(w, `{"message":"token is required"}`, http.StatusUnauthorized)
+		return
+	}
+	f.mu.Lock()
+	var latest []Call
+	seen := map[string]bool{}
+	for i := len(f.calls) - 1; i >= 0; i-- {
+		if c := f.calls[i]; c.Commit == sha && !seen[c.Context] {
+			seen[c.Context] = true
+			latest = append(latest, c)
+		}
+	}
+	f.mu.Unlock()
+	var list []map[string]any
+	for _, c := range latest {
+		switch f.Provider {
+		case "github":
+			list = append(list, map[string]any{"state": c.State, "context": c.Context, "description": c.Description})
+		case "gitea":
+			list = append(list, map[string]any{"status": c.State, "context": c.Context, "description": c.Description})
+		case "gitlab":
+			list = append(list, map[string]any{"status": c.State, "name": c.Context, "description": c.Description, "sha": sha})
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if f.Provider == "gitlab" {
+		json.NewEncoder(w).Encode(list)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"sha": sha, "statuses": list})
 }
