@@ -23,8 +23,9 @@ type repo struct {
 	dir  string // absolute and clean, as the paths of the stacks are built from it
 	real string // dir with every symlink resolved
 	root *os.Root
-	// hidden, when set, says why a path (relative to real) must not be
-	// read: another host's directory in a fleet (fleet.go).
+	// hidden, when set, says why a path relative to the repository (as
+	// written, and with symlinks resolved) must not be read: another
+	// host's directory in a fleet (fleet.go).
 	hidden func(rel string) error
 }
 

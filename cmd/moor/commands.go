@@ -248,6 +248,8 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		}
 		if host != nil {
 			printNotHere(e.stdout, host, notHere)
+		} else {
+			noteFleetDirs(e.stdout, dir)
 		}
 		if len(stacks) == 0 && len(notHere) == 0 {
 			return e.errorf("%s holds no stacks (no directory with a compose.yaml)", dir)

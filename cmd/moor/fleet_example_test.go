@@ -63,3 +63,22 @@ func TestValidateHostFlagsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateWithoutHostNotesFleetDirs: without --host, moor validate
+// checks the shared stacks only, and says that hosts/ and groups/ were
+// not checked.
+func TestValidateWithoutHostNotesFleetDirs(t *testing.T) {
+	m := &moor{t: t}
+	code, out := m.run("validate", "../../examples/fleet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"note  hosts/ holds the stacks of fleet hosts", "note  groups/ holds", "ok    backup", "ok    proxy", "ok    monitoring"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "postgres") || strings.Contains(out, "ok    web") {
+		t.Errorf("a fleet directory's stack was checked:\n%s", out)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/moor-dev/moor/compose"
@@ -64,5 +66,20 @@ func printNotHere(w io.Writer, host *compose.Host, notHere map[string]string) {
 	fmt.Fprintf(w, "host  %s\n", printable.Escape(h.String()))
 	for _, name := range slices.Sorted(maps.Keys(notHere)) {
 		fmt.Fprintf(w, "skip  %s: %s\n", name, printable.Escape(notHere[name]))
+	}
+}
+
+// noteFleetDirs says, for moor validate without --host, that the fleet
+// directories of dir were not checked: they are read for a host only.
+func noteFleetDirs(w io.Writer, dir string) {
+	for _, name := range []string{compose.HostsDir, compose.GroupsDir} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			continue
+		}
+		if slices.ContainsFunc(compose.FileNames, func(n string) bool { _, err := os.Lstat(filepath.Join(p, n)); return err == nil }) {
+			continue // a stack named so
+		}
+		fmt.Fprintf(w, "note  %s/ holds the stacks of fleet hosts, not checked without --host NAME --labels KEY=VALUE,...\n", name)
 	}
 }
