@@ -64,7 +64,8 @@ func ledgerLines(t *testing.T, state string) int {
 // `moor plan --host` showed for host-a is what host-a applied. A commit
 // to host-a's stack replaces it on host-a, and changes nothing on host-b:
 // its container IDs are kept, its ledger gets no record, and its log says
-// the revision changes nothing it reads.
+// the revision changes nothing it reads. A stack whose x-moor no longer
+// takes host-a is removed from it, not held as broken.
 func TestFleetHosts(t *testing.T) {
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
@@ -107,7 +108,11 @@ func TestFleetHosts(t *testing.T) {
 	startMoor(t, args(stateA, "host-a", "role=web")...)
 	logsB := startMoor(t, args(stateB, "host-b", "role=db")...)
 
-	running := func(stack string) bool { return len(containers(t, cli, stack)) == 1 }
+	running := func(stack string) bool {
+		got := containers(t, cli, stack)
+		_, ok := got[stack+"-app-1"]
+		return len(got) == 1 && ok
+	}
 	testkit.Eventually(t, 60*time.Second, "both hosts converged", func() bool {
 		return running(names["a1"]) && running(names["web"]) && running(names["b1"]) && running(names["db"])
 	})
@@ -153,6 +158,20 @@ func TestFleetHosts(t *testing.T) {
 	status := &moor{t: t, stateDir: stateB}
 	if code, out := status.run("status"); code != 0 || !strings.Contains(out, head[:12]) {
 		t.Errorf("host-b's status does not show %s: exit %d\n%s", head, code, out)
+	}
+
+	// A stack that is no longer for host-a is removed there, as a stack
+	// removed from git is; the rest stays as it is.
+	idsA = containers(t, cli, names["a1"])
+	repo.Write(names["web"]+"/compose.yaml", fleetStack(img, "x-moor:\n  hosts: [host-c]\n", "1"))
+	repo.Commit("web moves to host-c")
+	testkit.Eventually(t, 60*time.Second, "host-a removed the stack", func() bool { return len(containers(t, cli, names["web"])) == 0 })
+	if got := containers(t, cli, names["a1"]); !equalMaps(got, idsA) {
+		t.Errorf("host-a's %s changed: %v -> %v", names["a1"], idsA, got)
+	}
+	planA := &moor{t: t, stateDir: stateA}
+	if code, out := planA.run("status"); code != 0 || strings.Contains(out, "broken") {
+		t.Errorf("host-a's status: exit %d\n%s", code, out)
 	}
 	if _, err := cli.ContainerInspect(context.Background(), bystander, client.ContainerInspectOptions{}); err != nil {
 		t.Errorf("the unrelated container: %v", err)
