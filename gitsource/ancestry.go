@@ -10,6 +10,7 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // ancestryDepths are the depths of the fetches IsAncestor tries in turn,
@@ -43,7 +44,7 @@ func (s *Source) ancestry(ctx context.Context, old, new string) (bool, int, erro
 	if !isFullSHA(old) || !isFullSHA(new) {
 		return false, -1, fmt.Errorf("is %q an ancestor of %q in %s: want two full commit shas", old, new, s.shownURL())
 	}
-	if old == new {
+	if old == new || s.parentOf(old, new) {
 		return true, -1, nil
 	}
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
@@ -103,4 +104,28 @@ func reaches(repo *git.Repository, from, target plumbing.Hash) (found, whole boo
 		}
 	}
 	return false, whole, nil
+}
+
+// parentOf reports whether old is a parent of new by the commit object
+// new's stored snapshot keeps (the common case: one commit since the
+// last): no fetch. false when no snapshot of new is stored.
+func (s *Source) parentOf(old, new string) bool {
+	m, ok := s.stored(new)
+	if !ok {
+		return false
+	}
+	obj, err := commitObject(m.Object, new)
+	if err != nil {
+		return false
+	}
+	var c object.Commit
+	if err := c.Decode(obj); err != nil {
+		return false
+	}
+	for _, p := range c.ParentHashes {
+		if p.String() == old {
+			return true
+		}
+	}
+	return false
 }

@@ -186,3 +186,26 @@ func TestIsAncestorErrors(t *testing.T) {
 		t.Errorf("not a sha: err = %v", err)
 	}
 }
+
+// TestIsAncestorParentOfSnapshot: with the new commit's snapshot stored,
+// its parent is its ancestor without a fetch (depth -1); a
+// commit further back still takes one.
+func TestIsAncestorParentOfSnapshot(t *testing.T) {
+	r := testkit.NewRepo(t)
+	grand := emptyCommits(r, 2)
+	parent := emptyCommits(r, 1)
+	new := emptyCommits(r, 1)
+	bare := r.Bare()
+	s := ancestrySource(t, bare)
+	if _, err := s.Checkout(t.Context(), Revision{Ref: "main", Commit: new}); err != nil {
+		t.Fatal(err)
+	}
+	got, depth, err := s.ancestry(t.Context(), parent, new)
+	if err != nil || !got || depth != -1 {
+		t.Errorf("parent: %v at depth %d, %v; want true without a fetch", got, depth, err)
+	}
+	got, depth, err = s.ancestry(t.Context(), grand, new)
+	if err != nil || !got || depth != 16 {
+		t.Errorf("grandparent: %v at depth %d, %v; want true at depth 16", got, depth, err)
+	}
+}
