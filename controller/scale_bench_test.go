@@ -66,7 +66,7 @@ func BenchmarkScaleStacks(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				ctl, state := scaleController(b, url)
+				ctl, state := scaleController(b, url, "")
 				b.StartTimer()
 				out, err := ctl.Plan(b.Context())
 				if err != nil {
@@ -86,7 +86,7 @@ func BenchmarkScaleStacks(b *testing.B) {
 		})
 
 		b.Run(transport+"/CachedLoad", func(b *testing.B) {
-			ctl, state := scaleController(b, url)
+			ctl, state := scaleController(b, url, "")
 			if _, err := ctl.Plan(b.Context()); err != nil {
 				b.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func BenchmarkScaleStacks(b *testing.B) {
 
 		// One controller, as moor run keeps it, on a host converged to
 		// the repository (on the fake engine).
-		ctl, _ := scaleController(b, url)
+		ctl, _ := scaleController(b, url, "")
 		if _, err := ctl.Apply(b.Context()); err != nil {
 			b.Fatal(err)
 		}
@@ -150,10 +150,82 @@ func BenchmarkScaleStacks(b *testing.B) {
 	}
 }
 
-// scaleController is a controller of the source "scale" following main of
-// url, on a new state dir, with an in-memory engine that has the stacks'
+// BenchmarkScaleHostPath is a host of a fleet whose repository holds
+// MOOR_BENCH_STACKS stacks (default 1,000) under hosts/h001 to
+// hosts/h100, ten each, and whose source's path is its own directory,
+// hosts/h001 (file:// transport). FirstLoad is its first plan;
+// ChangeOther a turn of moor run after a commit that changes a stack of
+// another host (the plan is empty), ChangeOwn after one that changes one
+// of its own.
+//
+//	go test -run '^$' -bench ScaleHostPath -benchtime 5x -benchmem ./controller/
+func BenchmarkScaleHostPath(b *testing.B) {
+	l := scalerepo.Layout{Stacks: benchStacks(), Hosts: 100}
+	repo := testkit.NewRepo(b)
+	if err := scalerepo.Write(repo.Dir, l); err != nil {
+		b.Fatal(err)
+	}
+	repo.Commit(fmt.Sprintf("%d stacks on %d hosts", l.Stacks, l.Hosts))
+	url := repo.Bare()
+	own := l.Host(0)
+	b.Run("FirstLoad", func(b *testing.B) {
+		var st stageTimes
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			ctl, _ := scaleController(b, url, own)
+			b.StartTimer()
+			out, err := ctl.Plan(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if want := l.Stacks / l.Hosts; len(out.Desired.Stacks) != want {
+				b.Fatalf("loaded %d stacks, want %d", len(out.Desired.Stacks), want)
+			}
+			st.add(out.Stages)
+		}
+		st.report(b)
+	})
+	ctl, _ := scaleController(b, url, own)
+	if _, err := ctl.Apply(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	changes := 0
+	for _, which := range []string{"ChangeOther", "ChangeOwn"} {
+		b.Run(which, func(b *testing.B) {
+			var st stageTimes
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				changes++
+				i := changes * l.Hosts // a stack of h001
+				if which == "ChangeOther" {
+					i++ // of h002
+				}
+				if _, err := scalerepo.Change(repo.Dir, l, i%l.Stacks, changes); err != nil {
+					b.Fatal(err)
+				}
+				repo.Commit(which)
+				repo.Push()
+				b.StartTimer()
+				out, err := ctl.Poll(b.Context(), false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if out.Plan.Empty() != (which == "ChangeOther") {
+					b.Fatalf("%s: plan of %d ops", which, len(out.Plan.Ops))
+				}
+				st.add(out.Stages)
+			}
+			st.report(b)
+		})
+	}
+}
+
+// scaleController is a controller of the source "scale" following path in
+// main of url, on a new state dir, with an in-memory engine that has the stacks'
 // images, and the state dir.
-func scaleController(b *testing.B, url string) (*controller.Controller, string) {
+func scaleController(b *testing.B, url, path string) (*controller.Controller, string) {
 	b.Helper()
 	fake := runtime.NewFake()
 	for i, img := range scalerepo.Images {
@@ -165,7 +237,7 @@ func scaleController(b *testing.B, url string) (*controller.Controller, string) 
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { l.Close() })
-	ctl := controller.New(config.Source{Name: "scale", Repo: url, Ref: "main"}, state, fake, l, zap.NewNop())
+	ctl := controller.New(config.Source{Name: "scale", Repo: url, Ref: "main", Path: path}, state, fake, l, zap.NewNop())
 	ctl.Executor.Clock = fakeclock.NewAuto()
 	return ctl, state
 }

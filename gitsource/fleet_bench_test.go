@@ -90,6 +90,36 @@ func BenchmarkFleet(b *testing.B) {
 		m.report(b, b.N, "poll")
 	})
 
+	// A ref listing carries every branch and tag of the repository:
+	// go-git speaks git's protocol v0/v1, whose ref advertisement the
+	// server sends whole (protocol v2's ls-refs with a prefix would not).
+	b.Run("Poll/one-with-1000-tags", func(b *testing.B) {
+		var refs strings.Builder
+		head := strings.TrimSpace(string(must(exec.Command("git", "-C", bare, "rev-parse", "main").Output())))
+		for i := range 1000 {
+			fmt.Fprintf(&refs, "create refs/tags/release-%04d %s\n", i, head)
+		}
+		upd := exec.Command("git", "-C", bare, "update-ref", "--stdin")
+		upd.Stdin = strings.NewReader(refs.String())
+		if out, err := upd.CombinedOutput(); err != nil {
+			b.Fatalf("tags: %v\n%s", err, out)
+		}
+		b.Cleanup(func() {
+			del := exec.Command("git", "-C", bare, "update-ref", "--stdin")
+			del.Stdin = strings.NewReader(strings.ReplaceAll(refs.String(), "create ", "delete "))
+			if out, err := del.CombinedOutput(); err != nil {
+				b.Errorf("remove tags: %v\n%s", err, out)
+			}
+		})
+		m := srv.measure()
+		for b.Loop() {
+			if _, err := sources[0].Resolve(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		m.report(b, b.N, "poll")
+	})
+
 	b.Run(fmt.Sprintf("Poll/at-once-%d", hosts), func(b *testing.B) {
 		m := srv.measure()
 		var lat []time.Duration
