@@ -30,6 +30,7 @@ import (
 	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
 	"github.com/moor-dev/moor/stackdir"
+	"github.com/moor-dev/moor/swarm"
 	"github.com/moor-dev/moor/verify"
 )
 
@@ -43,8 +44,10 @@ type Controller struct {
 	// Host is this host's identity in a fleet (config.Config.Host).
 	Host    config.Host
 	Runtime reconcile.Runtime
-	Ledger  *ledger.Ledger
-	Log     *zap.Logger
+	// Swarm is the swarm of a source with runtime: swarm (swarm.go).
+	Swarm  *swarm.Engine
+	Ledger *ledger.Ledger
+	Log    *zap.Logger
 	// Metrics, when set, records every run.
 	Metrics *Metrics
 	// Executor holds the apply settings; its Runtime and Log are set from
@@ -267,6 +270,10 @@ func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
 // passChecked is pass; without check, a revision the host is settled at
 // ends the pass before the engine is asked anything (Outcome.Quiet).
 func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outcome, error) {
+	if c.swarmSource() {
+		out, _, err := c.swarmPass(ctx, check)
+		return out, err
+	}
 	if c.identityErr != nil {
 		return nil, fault.Mark(fault.ErrRefused, c.identityErr)
 	}
@@ -465,6 +472,9 @@ func (c *Controller) loadStacks(ctx context.Context, root, rev string, opts comp
 }
 
 func (c *Controller) apply(ctx context.Context, check bool) (*Outcome, error) {
+	if c.swarmSource() {
+		return c.swarmApply(ctx, check)
+	}
 	out, err := c.passChecked(ctx, true, check)
 	if err == nil && out.Quiet {
 		return out, nil
@@ -560,7 +570,8 @@ func outcomeError(out *Outcome) error {
 			switch {
 			case r.Skipped, r.RolledBack:
 				err = fault.Mark(fault.ErrHeld, err) // a consequence, classed by its cause
-			case r.Op.Kind.ContainerOp() && r.Op.Kind != reconcile.OpRemove, r.Op.Kind == reconcile.OpBuild:
+			case r.Op.Kind.ContainerOp() && r.Op.Kind != reconcile.OpRemove, r.Op.Kind == reconcile.OpBuild,
+				r.Op.Kind == reconcile.OpCreateService, r.Op.Kind == reconcile.OpUpdateService:
 				err = fault.Mark(fault.ErrHeld, err)
 			}
 			problems = append(problems, err)

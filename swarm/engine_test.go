@@ -1,0 +1,104 @@
+package swarm_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moor-dev/moor/compose"
+	"github.com/moor-dev/moor/internal/testkit"
+	"github.com/moor-dev/moor/swarm"
+)
+
+// engine returns a swarm engine on the test's swarm, with short waits.
+func engine(t *testing.T) *swarm.Engine {
+	t.Helper()
+	testkit.Swarm(t)
+	e, err := swarm.NewEngine(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// load writes the stack's compose file (and files) into a repository
+// directory and maps it as the controller would.
+func load(t *testing.T, stack string, files map[string]string) *swarm.Desired {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, stack, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stacks, broken, err := compose.LoadSwarm(t.Context(), root, compose.Options{Repo: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return swarm.Map(stacks, broken, "swarmsrc", "owner-1", "main@sha1:"+strings.Repeat("a", 40))
+}
+
+// converge plans and applies d, and returns the plan that was applied.
+func converge(t *testing.T, ctx context.Context, e *swarm.Engine, d *swarm.Desired) string {
+	t.Helper()
+	obs, err := e.Observe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := swarm.MakePlan(d, obs, nil)
+	res := e.Apply(ctx, d, p)
+	for _, r := range res.Failed() {
+		t.Errorf("%s: %v", r.Op, r.Err)
+	}
+	return p.String()
+}
+
+// remaining is the plan of d against the swarm as it is now.
+func remaining(t *testing.T, ctx context.Context, e *swarm.Engine, d *swarm.Desired) string {
+	t.Helper()
+	obs, err := e.Observe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return swarm.MakePlan(d, obs, nil).String()
+}
+
+func TestEngineDeployConverges(t *testing.T) {
+	e := engine(t)
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupSwarmStack(t, stack)
+	d := load(t, stack, map[string]string{
+		"compose.yaml": `
+services:
+  web:
+    image: ` + img + `
+    environment: {VERSION: "1"}
+    configs: [{source: site, target: /etc/site.conf}]
+    secrets: [token]
+    healthcheck: {test: ["CMD", "/testapp", "health"], interval: 1s, retries: 3}
+    deploy: {replicas: 2}
+configs:
+  site: {file: ./site.conf}
+secrets:
+  token: {file: ./token.txt}
+`,
+		"site.conf": "listen 8080\n",
+		"token.txt": "s3cret\n",
+	})
+	if len(d.Broken) > 0 {
+		t.Fatalf("broken: %v", d.Broken)
+	}
+	plan := converge(t, t.Context(), e, d)
+	t.Logf("plan:\n%s", plan)
+	if rem := remaining(t, t.Context(), e, d); rem != "" {
+		t.Errorf("after the apply, the plan is not empty:\n%s", rem)
+	}
+}
