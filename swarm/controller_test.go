@@ -2,10 +2,10 @@ package swarm_test
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
