@@ -348,3 +348,79 @@ func fmtSscanf(line string, r, f *int) (int, error) {
 }
 
 var errNoProgress = errors.New("no progress line")
+
+// TestSwarmFailedUpdateRolledBack commits an image whose healthcheck
+// fails: Swarm rolls the update back (update_config failure_action:
+// rollback, moor's default), moor reports the revision failed in its
+// result, ledger and status, the old version keeps serving, and the
+// failure is held, not retried on the next poll. A new commit deploys.
+func TestSwarmFailedUpdateRolledBack(t *testing.T) {
+	cli := testkit.Swarm(t)
+	img := testkit.TestImage(t)
+	bad := testkit.EnvImage(t, "unhealthy", map[string]string{"UNHEALTHY": "1"})
+	stack := testkit.StackName(t)
+	testkit.CleanupSwarmStack(t, stack)
+	h := newHarness(t, "swarmsrc")
+	files := func(image, version string) map[string]string {
+		return map[string]string{stack + "/compose.yaml": webStack(image, version), stack + "/token.txt": "s3cret\n"}
+	}
+	h.commit("release 1", files(img, "1"))
+	if out, err := h.apply(); err != nil {
+		t.Fatalf("release 1: %v\n%s", err, out.Plan)
+	}
+	hb := startHammer(t, cli, stack+"_front", "http://web:8080/")
+	hb.waitRequests(100)
+
+	rev2 := h.commit("release 2, unhealthy", files(bad, "2"))
+	out, err := h.apply()
+	if err == nil {
+		t.Fatalf("release 2 applied without error:\n%s", out.Plan)
+	}
+	if !strings.Contains(err.Error(), "update rolled back by Swarm") {
+		t.Errorf("release 2's error does not say Swarm rolled it back: %v", err)
+	}
+	recs := h.records()
+	last := recs[len(recs)-1]
+	var rolled bool
+	for _, op := range last.Ops {
+		rolled = rolled || op.Result == "rolled-back" && strings.HasPrefix(op.Op, "update service "+stack+"_web")
+	}
+	if last.Revision != rev2 || last.Result == "success" || !rolled {
+		t.Errorf("ledger: want release 2 failed with the update rolled back: %+v", last)
+	}
+	st, err := controller.ReadStatus(h.state, h.source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := st.Failures[stack+"/web"]; !ok || f.Revision != rev2 || st.Applied == rev2 {
+		t.Errorf("status: want %s/web failed at release 2: %+v", stack, st)
+	}
+	svc, err := cli.ServiceInspect(t.Context(), stack+"_web", client.ServiceInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := svc.Service.Spec.TaskTemplate.ContainerSpec.Image; got != img {
+		t.Errorf("after the rollback the service runs %s, want %s", got, img)
+	}
+
+	// The next poll holds the failed update instead of trying it again.
+	out, err = h.apply()
+	if err == nil || !strings.Contains(out.Plan.String(), "held "+stack+"/web") || len(out.Plan.Ops) != 0 {
+		t.Errorf("the poll after the failure: want the update held, nothing done: %v\n%s", err, out.Plan)
+	}
+	hb.waitRequests(hb.requests() + 100)
+	sum := hb.stop()
+	t.Logf("the hammer saw %+v", sum)
+	if sum.Failed != 0 || sum.Versions["2"] != 0 || sum.Versions["1"] == 0 {
+		t.Errorf("while release 2 failed: %d of %d requests failed, versions %v; want all served by 1", sum.Failed, sum.Requests, sum.Versions)
+	}
+
+	// A new commit resets the hold, and deploys.
+	rev3 := h.commit("release 3, fixed", files(img, "3"))
+	if out, err := h.apply(); err != nil {
+		t.Fatalf("release 3: %v\n%s", err, out.Plan)
+	}
+	if st, _ := controller.ReadStatus(h.state, h.source); st.Applied != rev3 || len(st.Failures) != 0 {
+		t.Errorf("status after release 3: %+v", st)
+	}
+}
