@@ -45,9 +45,6 @@ type Service struct {
 	// them all, and is the service's moor.config-hash label.
 	Fields map[string]string
 	Hash   string
-	// Healthcheck says the image or the compose file defines one that
-	// is not disabled: verification then waits for healthy tasks.
-	Healthcheck bool
 	// Refs are the configs and secrets the service uses, by their Swarm
 	// names (external ones included), which apply resolves to IDs.
 	Configs, Secrets []string

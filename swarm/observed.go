@@ -22,22 +22,22 @@ type ObservedService struct {
 	// Update is the state of its last update (UpdateStatus.State), and
 	// UpdateMessage Swarm's word on it.
 	Update, UpdateMessage string
-	Owner                 ownership
+	Owner                 Ownership
 }
 
 // ObservedObject is an observed network, config or secret.
 type ObservedObject struct {
 	ID, Name string
-	Owner    ownership
+	Owner    Ownership
 }
 
-// ownership is what an object's labels say of who made it.
-type ownership struct {
+// Ownership is what an object's labels say of who made it.
+type Ownership struct {
 	Stack, Source, Owner string
 }
 
-func ownershipOf(labels map[string]string) ownership {
-	return ownership{Stack: labels[LabelNamespace], Source: labels[labelSource], Owner: labels[labelOwner]}
+func ownershipOf(labels map[string]string) Ownership {
+	return Ownership{Stack: labels[LabelNamespace], Source: labels[labelSource], Owner: labels[labelOwner]}
 }
 
 // Name is the service's Swarm name.

@@ -25,7 +25,7 @@ func MakePlan(d *Desired, o *Observed, held map[string]string) *reconcile.Plan {
 	for name, err := range d.Broken {
 		p.Broken[name] = printable.Error(err)
 	}
-	mine := func(w ownership) bool { return w.Owner == d.Owner && w.Source == d.Source && w.Owner != "" }
+	mine := func(w Ownership) bool { return w.Owner == d.Owner && w.Source == d.Source && w.Owner != "" }
 	conflicts(d, o, mine, p)
 	services := map[string]ObservedService{}
 	for _, s := range o.Services {
@@ -97,7 +97,7 @@ func MakePlan(d *Desired, o *Observed, held map[string]string) *reconcile.Plan {
 	}
 	// Removals: what moor owns, of this source, that no desired stack
 	// wants. A broken stack keeps all it has.
-	keep := func(w ownership) bool {
+	keep := func(w Ownership) bool {
 		_, broken := d.Broken[w.Stack]
 		return broken || !mine(w)
 	}
@@ -112,7 +112,7 @@ func MakePlan(d *Desired, o *Observed, held map[string]string) *reconcile.Plan {
 			continue
 		}
 		svc := s.Spec.Labels[labelService]
-		if st, ok := d.Stacks[s.Owner.Stack]; ok && st.Services[svc] != nil && st.Services[svc].Spec.Name == s.Name() {
+		if st, ok := d.Stacks[s.Owner.Stack]; ok && st.wants("service", s.Name()) {
 			continue
 		}
 		if _, bad := p.Conflicts[s.Owner.Stack]; bad {
@@ -200,8 +200,8 @@ func MakePlan(d *Desired, o *Observed, held map[string]string) *reconcile.Plan {
 
 // conflicts marks the desired stacks one of whose names, or whose
 // namespace, another owner's object holds.
-func conflicts(d *Desired, o *Observed, mine func(ownership) bool, p *reconcile.Plan) {
-	check := func(kind, name string, w ownership) {
+func conflicts(d *Desired, o *Observed, mine func(Ownership) bool, p *reconcile.Plan) {
+	check := func(kind, name string, w Ownership) {
 		if mine(w) {
 			return
 		}
