@@ -44,10 +44,8 @@ type Controller struct {
 	// Host is this host's identity in a fleet (config.Config.Host).
 	Host    config.Host
 	Runtime reconcile.Runtime
-	// Swarm is the swarm of a source with runtime: swarm (swarm.go).
-	Swarm  *swarm.Engine
-	Ledger *ledger.Ledger
-	Log    *zap.Logger
+	Ledger  *ledger.Ledger
+	Log     *zap.Logger
 	// Metrics, when set, records every run.
 	Metrics *Metrics
 	// Executor holds the apply settings; its Runtime and Log are set from
@@ -82,6 +80,11 @@ type Controller struct {
 	Deploy func(DeployEvent)
 	// timeNow is the loop's clock (holds.go); nil: time.Now.
 	timeNow func() time.Time
+
+	// Swarm is the swarm of a source with runtime: swarm (swarm.go);
+	// swarmLast is what its last run wanted and observed.
+	Swarm     *swarm.Engine
+	swarmLast swarmRun
 
 	git *gitsource.Source
 	// files are the source's stack directories; nil for a plan of a

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -72,6 +74,7 @@ func (c *Controller) swarmPass(ctx context.Context, check bool) (*Outcome, *swar
 	if err != nil {
 		return out, sd, err
 	}
+	c.swarmLast = swarmRun{sd, obs}
 	out.Observed = &reconcile.Observed{}
 	c.drift.lastCheck = time.Now()
 	c.clock.mark("observe")
@@ -138,6 +141,7 @@ func (c *Controller) swarmApply(ctx context.Context, check bool) (*Outcome, erro
 	if err != nil {
 		return out, err
 	}
+	c.swarmLast = swarmRun{sd, obs}
 	c.clock.mark("verify")
 	out.Remaining = c.swarmPlan(sd, obs, out.Constraints)
 	if c.WorkDir == "" {
@@ -188,4 +192,77 @@ func (c *Controller) loadSwarm(ctx context.Context, snap *gitsource.Snapshot) (*
 		return nil, fmt.Errorf("%w: %s has no stacks under %s; refusing to remove everything (set allow_empty to allow an empty swarm)", ErrRefused, rev, where)
 	}
 	return d, nil
+}
+
+// swarmRun is what a swarm source's last run wanted and observed.
+type swarmRun struct {
+	desired  *swarm.Desired
+	observed *swarm.Observed
+}
+
+// swarmReport is updateReport for a swarm source: each service the
+// revision wants or the swarm runs, in the state the remaining plan finds
+// it in, with its running tasks counted as its replicas up.
+func (c *Controller) swarmReport(r *SourceReport, out *Outcome) {
+	last := c.swarmLast
+	if out == nil || out.Desired == nil || last.observed == nil {
+		if prev := c.Report(); prev != nil {
+			r.Services, r.plan = prev.Services, prev.plan
+		}
+		c.mu.Lock()
+		c.report = r
+		c.mu.Unlock()
+		return
+	}
+	// Made as the next run makes its plan: the failures this run noted
+	// hold their services back.
+	p := c.swarmPlan(last.desired, last.observed, c.constraints(out.Desired, time.Now()))
+	r.plan = p
+	ops := p.ServiceOps()
+	byKey := map[string]*ServiceReport{}
+	out.Desired.EachService(func(stack string, svc *reconcile.Service) {
+		byKey[reconcile.ServiceKey(stack, svc.Name)] = &ServiceReport{Stack: stack, Service: svc.Name, Replicas: svc.Replicas}
+	})
+	for _, s := range last.observed.Services {
+		if s.Owner.Source != c.Source.Name || s.Owner.Owner != out.Desired.Owner {
+			continue
+		}
+		svc := s.Spec.Labels[reconcile.LabelService]
+		key := reconcile.ServiceKey(s.Owner.Stack, svc)
+		sr := byKey[key]
+		if sr == nil {
+			sr = &ServiceReport{Stack: s.Owner.Stack, Service: svc}
+			byKey[key] = sr
+		}
+		sr.Up = s.Running
+		sr.Containers = append(sr.Containers, ContainerReport{Name: s.Name(), ID: reconcile.ShortID(s.ID),
+			State: fmt.Sprintf("%d/%d tasks running", s.Running, s.Desired), Image: s.Spec.TaskTemplate.ContainerSpec.Image,
+			Revision: s.Spec.Labels[reconcile.LabelRevision], InSync: len(ops[key]) == 0})
+	}
+	for _, key := range slices.Sorted(maps.Keys(byKey)) {
+		sr := byKey[key]
+		switch {
+		case p.Held[key] != "":
+			sr.State, sr.Reason = StateDegraded, p.Held[key]
+		case p.Broken[sr.Stack] != "":
+			sr.State, sr.Reason = StateBroken, p.Broken[sr.Stack]
+		case p.Conflicts[sr.Stack] != "":
+			sr.State, sr.Reason = StateConflict, p.Conflicts[sr.Stack]
+		case len(ops[key]) > 0:
+			op := ops[key][0]
+			sr.State, sr.Reason = StateDrifted, op.String()
+			switch op.Kind {
+			case reconcile.OpCreateService:
+				sr.State = StateMissing
+			case reconcile.OpRemoveService:
+				sr.State = StateRemoved
+			}
+		default:
+			sr.State = StateInSync
+		}
+		r.Services = append(r.Services, *sr)
+	}
+	c.mu.Lock()
+	c.report = r
+	c.mu.Unlock()
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,6 +167,14 @@ func TestSwarmStackLifecycle(t *testing.T) {
 	st, err := controller.ReadStatus(h.state, h.source)
 	if err != nil || st.Applied != rev1 || st.Result == "" {
 		t.Fatalf("status after release 1: %v %+v", err, st)
+	}
+	var states []string
+	for _, sr := range h.ctl.Report().Services {
+		states = append(states, fmt.Sprintf("%s/%s %s %d/%d", sr.Stack, sr.Service, sr.State, sr.Up, sr.Replicas))
+	}
+	slices.Sort(states)
+	if want := []string{other + "/worker in-sync 1/1", stack + "/web in-sync 2/2"}; !slices.Equal(states, want) {
+		t.Errorf("status services: %q, want %q", states, want)
 	}
 	if recs := h.records(); len(recs) != 1 || recs[0].Revision != rev1 || len(recs[0].Ops) != 6 {
 		t.Errorf("ledger after release 1: %+v", recs)
@@ -394,6 +403,9 @@ func TestSwarmFailedUpdateRolledBack(t *testing.T) {
 	}
 	if f, ok := st.Failures[stack+"/web"]; !ok || f.Revision != rev2 || st.Applied == rev2 {
 		t.Errorf("status: want %s/web failed at release 2: %+v", stack, st)
+	}
+	if rep := h.ctl.Report(); len(rep.Services) != 1 || rep.Services[0].State != controller.StateDegraded {
+		t.Errorf("status services after the rollback: want %s/web degraded: %+v", stack, rep.Services)
 	}
 	svc, err := cli.ServiceInspect(t.Context(), stack+"_web", client.ServiceInspectOptions{})
 	if err != nil {

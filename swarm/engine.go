@@ -72,7 +72,7 @@ func (e *Engine) CheckManager(ctx context.Context) error {
 // networks services store by ID.
 func (e *Engine) Observe(ctx context.Context) (*Observed, error) {
 	f := client.Filters{}.Add("label", LabelNamespace)
-	svcs, err := e.cli.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+	svcs, err := e.cli.ServiceList(ctx, client.ServiceListOptions{Filters: f, Status: true})
 	if err != nil {
 		return nil, classify(fmt.Errorf("list services: %w", err))
 	}
@@ -102,6 +102,9 @@ func (e *Engine) Observe(ctx context.Context) (*Observed, error) {
 		spec := s.Spec
 		spec.TaskTemplate.Networks = namedNetworks(spec.TaskTemplate.Networks, netName)
 		os := ObservedService{ID: s.ID, Version: s.Version.Index, Spec: spec, Owner: ownershipOf(s.Spec.Labels)}
+		if st := s.ServiceStatus; st != nil {
+			os.Running, os.Desired = int(st.RunningTasks), int(st.DesiredTasks)
+		}
 		if u := s.UpdateStatus; u != nil {
 			os.Update, os.UpdateMessage = string(u.State), u.Message
 		}

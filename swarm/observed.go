@@ -22,7 +22,9 @@ type ObservedService struct {
 	// Update is the state of its last update (UpdateStatus.State), and
 	// UpdateMessage Swarm's word on it.
 	Update, UpdateMessage string
-	Owner                 Ownership
+	// Running and Desired count its tasks (ServiceStatus).
+	Running, Desired int
+	Owner            Ownership
 }
 
 // ObservedObject is an observed network, config or secret.
