@@ -251,8 +251,8 @@ type Source struct {
 	// MaxReplicas is the most replicas (deploy.replicas, scale) one
 	// service of the source may ask for; a stack asking more is refused.
 	MaxReplicas int
-	// Runtime is RuntimeDocker (the default: containers on this engine)
-	// or RuntimeSwarm (services of the swarm this engine manages).
+	// Runtime is RuntimeDocker (also when empty: containers on this
+	// engine) or RuntimeSwarm (services of the swarm this engine manages).
 	Runtime string
 	// Drift is DriftRepair (the default) or DriftReport.
 	Drift string
@@ -569,9 +569,7 @@ func (s *Source) validate(v *validator, at string) {
 		v.add(at+".drift_interval", fmt.Sprintf("%v is shorter than the minimum of %v", s.DriftInterval, MinInterval))
 	}
 	switch s.Runtime {
-	case "":
-		s.Runtime = RuntimeDocker
-	case RuntimeDocker, RuntimeSwarm:
+	case "", RuntimeDocker, RuntimeSwarm:
 	default:
 		v.add(at+".runtime", fmt.Sprintf("%q is not one of docker, swarm", s.Runtime))
 	}
