@@ -204,6 +204,7 @@ func TestSwarmStackLifecycle(t *testing.T) {
 	if !strings.Contains(out.Plan.String(), want) || !strings.Contains(out.Plan.String(), "remove config "+stack+"_site-") {
 		t.Errorf("release 2's plan: want %q and the old config removed:\n%s", want, out.Plan)
 	}
+	logOps(t, out)
 	hb.waitRequests(hb.requests() + 200)
 	sum := hb.stop()
 	t.Logf("the hammer saw %+v", sum)
@@ -385,6 +386,7 @@ func TestSwarmFailedUpdateRolledBack(t *testing.T) {
 	if err == nil {
 		t.Fatalf("release 2 applied without error:\n%s", out.Plan)
 	}
+	logOps(t, out)
 	if !strings.Contains(err.Error(), "update rolled back by Swarm") {
 		t.Errorf("release 2's error does not say Swarm rolled it back: %v", err)
 	}
@@ -434,5 +436,12 @@ func TestSwarmFailedUpdateRolledBack(t *testing.T) {
 	}
 	if st, _ := controller.ReadStatus(h.state, h.source); st.Applied != rev3 || len(st.Failures) != 0 {
 		t.Errorf("status after release 3: %+v", st)
+	}
+}
+
+// logOps logs how long each op of the run took.
+func logOps(t *testing.T, out *controller.Outcome) {
+	for _, r := range out.Result.Ops {
+		t.Logf("%s: %s", r.Op, r.Duration.Round(time.Millisecond))
 	}
 }
