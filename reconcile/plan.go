@@ -41,6 +41,7 @@ const (
 	OpRemoveConfig
 	OpCreateSecret
 	OpRemoveSecret
+	OpRemoveSwarmVolume // only when the source prunes volumes
 )
 
 var opNames = map[OpKind]string{
@@ -69,6 +70,7 @@ var opNames = map[OpKind]string{
 	OpRemoveConfig:       "remove config",
 	OpCreateSecret:       "create secret",
 	OpRemoveSecret:       "remove secret",
+	OpRemoveSwarmVolume:  "remove volume",
 }
 
 func (k OpKind) String() string {

@@ -73,7 +73,7 @@ func (e *Engine) do(ctx context.Context, d *Desired, op reconcile.Op) error {
 		return e.deploy(ctx, st.Services[op.Service], op.Kind == reconcile.OpCreateService)
 	case reconcile.OpRemoveService:
 		return e.removeService(ctx, op.Resource)
-	case reconcile.OpRemoveConfig, reconcile.OpRemoveSecret, reconcile.OpRemoveSwarmNetwork:
+	case reconcile.OpRemoveConfig, reconcile.OpRemoveSecret, reconcile.OpRemoveSwarmNetwork, reconcile.OpRemoveSwarmVolume:
 		return e.removeObject(ctx, op.Kind, op.Resource)
 	}
 	return fmt.Errorf("%s: not a swarm op", op.Kind)
@@ -303,6 +303,8 @@ func (e *Engine) removeObject(ctx context.Context, k reconcile.OpKind, name stri
 			_, err = e.cli.ConfigRemove(ctx, name, client.ConfigRemoveOptions{})
 		case reconcile.OpRemoveSecret:
 			_, err = e.cli.SecretRemove(ctx, name, client.SecretRemoveOptions{})
+		case reconcile.OpRemoveSwarmVolume:
+			_, err = e.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
 		default:
 			_, err = e.cli.NetworkRemove(ctx, name, client.NetworkRemoveOptions{})
 		}

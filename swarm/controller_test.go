@@ -98,6 +98,7 @@ services:
     image: ` + img + `
     environment: {VERSION: "` + version + `"}
     networks: [front]
+    volumes: [data:/data]
     configs: [{source: site, target: /etc/site.conf}]
     secrets: [token]
     healthcheck: {test: ["CMD", "/testapp", "health"], interval: 1s, timeout: 2s, retries: 2}
@@ -108,6 +109,8 @@ services:
       update_config: {order: start-first, monitor: 3s}
 networks:
   front: {attachable: true}
+volumes:
+  data: {}
 configs:
   site: {content: "version ` + version + `"}
 secrets:
@@ -269,6 +272,9 @@ func TestSwarmStackLifecycle(t *testing.T) {
 	}
 	if l, _ := cli.SecretList(t.Context(), client.SecretListOptions{Filters: f}); len(l.Items) != 0 {
 		t.Errorf("%d secrets of the removed stack remain", len(l.Items))
+	}
+	if l, _ := cli.VolumeList(t.Context(), client.VolumeListOptions{Filters: f}); len(l.Items) != 1 || l.Items[0].Name != stack+"_data" {
+		t.Errorf("volumes of the removed stack: %+v; want %s_data kept (prune.volumes is off)", l.Items, stack)
 	}
 	if svcs := docker(t, "stack", "services", other, "--format", "{{.Name}}"); strings.TrimSpace(svcs) != other+"_worker" {
 		t.Errorf("the other stack: %q", svcs)

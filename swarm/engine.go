@@ -88,7 +88,14 @@ func (e *Engine) Observe(ctx context.Context) (*Observed, error) {
 	if err != nil {
 		return nil, classify(fmt.Errorf("list secrets: %w", err))
 	}
+	vols, err := e.cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		return nil, classify(fmt.Errorf("list volumes: %w", err))
+	}
 	o := &Observed{}
+	for _, v := range vols.Items {
+		o.Volumes = append(o.Volumes, ObservedObject{ID: v.Name, Name: v.Name, Owner: ownershipOf(v.Labels)})
+	}
 	netName := map[string]string{}
 	for _, n := range nets.Items {
 		netName[n.ID] = n.Name

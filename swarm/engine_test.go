@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/moby/client"
+
 	"github.com/moor-dev/moor/compose"
 	"github.com/moor-dev/moor/internal/testkit"
 	"github.com/moor-dev/moor/swarm"
@@ -100,5 +102,30 @@ secrets:
 	t.Logf("plan:\n%s", plan)
 	if rem := remaining(t, t.Context(), e, d); rem != "" {
 		t.Errorf("after the apply, the plan is not empty:\n%s", rem)
+	}
+}
+
+// TestEnginePrunesVolumes: under prune.volumes, a stack removed from git
+// loses this node's named volumes, once its service is gone.
+func TestEnginePrunesVolumes(t *testing.T) {
+	e := engine(t)
+	cli := testkit.Swarm(t)
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupSwarmStack(t, stack)
+	d := load(t, stack, map[string]string{"compose.yaml": "services:\n  web:\n    image: " + img + "\n    volumes: [data:/data]\nvolumes:\n  data: {}\n"})
+	converge(t, t.Context(), e, d)
+	f := client.Filters{}.Add("label", "com.docker.stack.namespace="+stack)
+	if l, _ := cli.VolumeList(t.Context(), client.VolumeListOptions{Filters: f}); len(l.Items) != 1 {
+		t.Fatalf("volumes of %s after the deploy: %+v, want %s_data", stack, l.Items, stack)
+	}
+	gone := load(t, "another", map[string]string{"compose.yaml": "services: {}\n"})
+	gone.PruneVolumes = true
+	plan := converge(t, t.Context(), e, gone)
+	if !strings.Contains(plan, "remove volume "+stack+"_data (stack removed from git, prune.volumes)\n") {
+		t.Errorf("the plan does not remove the volume:\n%s", plan)
+	}
+	if l, _ := cli.VolumeList(t.Context(), client.VolumeListOptions{Filters: f}); len(l.Items) != 0 {
+		t.Errorf("volumes of %s after the prune: %+v", stack, l.Items)
 	}
 }

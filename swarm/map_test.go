@@ -107,6 +107,7 @@ func TestMapRefuses(t *testing.T) {
 		{"relative bind", "image: x\n    volumes: [./data:/data]", `stack app (app): service web: volumes: bind ` + "%DIR%" + `/app/data: a file of the repository is not on every node of a swarm; use a config, a secret or a volume`},
 		{"port range", "image: x\n    ports: [\"8000-8001:80\"]", `stack app (app): service web: ports: published "8000-8001": Swarm publishes one port per entry, not a range`},
 		{"global replicas", "image: x\n    deploy: {mode: global, replicas: 2}", `stack app (app): service web: deploy.replicas is set with deploy.mode global, which runs one task per node`},
+		{"moor's label", "image: x\n    labels: {moor.stack: other}\n    deploy: {labels: {com.docker.stack.namespace: other}}", "stack app (app): service web: label \"moor.stack\": the moor namespace is reserved for moor\nstack app (app): service web: deploy.label \"com.docker.stack.namespace\": the com.docker.stack namespace is reserved for moor"},
 		{"restart", "image: x\n    restart: on-failure:3", `stack app (app): service web: restart "on-failure:3": use deploy.restart_policy (condition, max_attempts)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,9 @@ type Observed struct {
 	Networks []ObservedObject
 	Configs  []ObservedObject
 	Secrets  []ObservedObject
+	// Volumes are this node's volumes of stacks: Swarm creates a named
+	// volume on each node a task using it runs on.
+	Volumes []ObservedObject
 }
 
 // ObservedService is a service as Swarm stores it, its networks named

@@ -189,6 +189,9 @@ func MakePlan(d *Desired, o *Observed, held map[string]string) *reconcile.Plan {
 		}
 		removes = append(removes, op(reconcile.OpRemoveSwarmNetwork, ob.Owner.Stack, "", ob.Name, gone(ob.Owner.Stack, "network")))
 	}
+	if d.PruneVolumes {
+		removes = append(removes, pruneVolumes(d, o, mine, removedBy(removes))...)
+	}
 	p.Ops = append(append(creates, updates...), removes...)
 	for _, sn := range slices.Sorted(maps.Keys(d.Stacks)) {
 		for _, w := range d.Stacks[sn].Warnings {
@@ -326,5 +329,37 @@ func sortedServices(s []ObservedService) []ObservedService {
 func sortedObjects(s []ObservedObject) []ObservedObject {
 	out := slices.Clone(s)
 	slices.SortFunc(out, func(a, b ObservedObject) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// removedBy are the services the removals remove, by stack.
+func removedBy(removes []reconcile.Op) map[string][]string {
+	out := map[string][]string{}
+	for _, r := range removes {
+		if r.Kind == reconcile.OpRemoveService {
+			out[r.Stack] = append(out[r.Stack], r.Resource)
+		}
+	}
+	return out
+}
+
+// pruneVolumes removes, under prune.volumes, this node's named volumes of
+// moor's stacks removed from git, after their services.
+func pruneVolumes(d *Desired, o *Observed, mine func(Ownership) bool, services map[string][]string) []reconcile.Op {
+	var out []reconcile.Op
+	for _, v := range sortedObjects(o.Volumes) {
+		if !mine(v.Owner) {
+			continue
+		}
+		if _, ok := d.Stacks[v.Owner.Stack]; ok {
+			continue
+		}
+		if _, ok := d.Broken[v.Owner.Stack]; ok {
+			continue
+		}
+		r := op(reconcile.OpRemoveSwarmVolume, v.Owner.Stack, "", v.Name, "stack removed from git, prune.volumes")
+		r.Needs = services[v.Owner.Stack]
+		out = append(out, r)
+	}
 	return out
 }

@@ -2,6 +2,7 @@ package swarm_test
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,5 +136,38 @@ func TestPlanBrokenStackKeepsItsObjects(t *testing.T) {
 	p := swarm.MakePlan(broken, o, nil)
 	if len(p.Ops) != 0 || p.Broken["app"] == "" {
 		t.Errorf("plan of a broken stack: want no ops and the stack broken:\n%s", p)
+	}
+}
+
+// TestPlanPrunesVolumesOnlyWhenAsked: this node's volumes of moor's stack
+// removed from git go under prune.volumes, after its services; never
+// without it, never another owner's.
+func TestPlanPrunesVolumesOnlyWhenAsked(t *testing.T) {
+	d := load(t, "db", map[string]string{"compose.yaml": "services:\n  pg: {image: pg:1}\n"})
+	obs := func() *swarm.Observed {
+		o := &swarm.Observed{}
+		own := swarm.Ownership{Stack: "app", Source: "swarmsrc", Owner: "owner-1"}
+		o.Services = []swarm.ObservedService{{ID: "s", Spec: mswarm.ServiceSpec{Annotations: mswarm.Annotations{Name: "app_web"}}, Owner: own}}
+		o.Volumes = []swarm.ObservedObject{
+			{ID: "app_data", Name: "app_data", Owner: own},
+			{ID: "app_other", Name: "app_other", Owner: swarm.Ownership{Stack: "app"}}, // docker stack deploy's
+		}
+		return o
+	}
+	if got := swarm.MakePlan(d, obs(), nil).String(); strings.Contains(got, "volume") {
+		t.Errorf("without prune.volumes the plan removes a volume:\n%s", got)
+	}
+	d.PruneVolumes = true
+	p := swarm.MakePlan(d, obs(), nil)
+	want := `create network db_default (missing)
+create service db_pg (missing)
+remove service app_web (stack removed from git)
+remove volume app_data (stack removed from git, prune.volumes)
+`
+	if diff := cmp.Diff(want, p.String()); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	if last := p.Ops[len(p.Ops)-1]; !slices.Equal(last.Needs, []string{"app_web"}) {
+		t.Errorf("the volume's removal needs %v, want its stack's service app_web", last.Needs)
 	}
 }

@@ -87,6 +87,14 @@ func (m serviceMapper) service(s *types.ServiceConfig) (*Service, error) {
 		CapabilityDrop: s.CapDrop,
 	}
 	maps.Copy(cs.Labels, s.Labels)
+	if err := userLabels("", s.Labels); err != nil {
+		e.add("%w", err)
+	}
+	if s.Deploy != nil {
+		if err := userLabels("deploy.", s.Deploy.Labels); err != nil {
+			e.add("%w", err)
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(s.Environment)) {
 		if v := s.Environment[k]; v != nil {
 			cs.Env = append(cs.Env, k+"="+*v)
@@ -253,7 +261,9 @@ func (m serviceMapper) mounts(s *types.ServiceConfig, e *errs) []mount.Mount {
 				}
 				mt.Source = name
 			}
-			vo := &mount.VolumeOptions{Labels: map[string]string{LabelNamespace: m.stack}}
+			// moor's labels too: a volume Swarm creates for the service is
+			// then moor's to prune (prune.volumes), and only then.
+			vo := &mount.VolumeOptions{Labels: map[string]string{}}
 			if vol, ok := m.project.Volumes[v.Source]; ok && !bool(vol.External) {
 				maps.Copy(vo.Labels, vol.Labels)
 				if vol.Driver != "" || len(vol.DriverOpts) > 0 {
@@ -265,6 +275,10 @@ func (m serviceMapper) mounts(s *types.ServiceConfig, e *errs) []mount.Mount {
 				vo.NoCopy = v.Volume.NoCopy
 				maps.Copy(vo.Labels, v.Volume.Labels)
 			}
+			if err := userLabels("volumes.volume.", vo.Labels); err != nil {
+				e.add("%w", err)
+			}
+			maps.Copy(vo.Labels, m.d.ownLabels(m.stack))
 			mt.VolumeOptions = vo
 		case types.VolumeTypeBind:
 			mt.Type = mount.TypeBind

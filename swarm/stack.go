@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -52,6 +53,9 @@ func mapStack(ls *compose.SwarmStack, d *Desired) (*Stack, error) {
 		if bad := compose.UnknownFields(v, "name", "driver", "driver_opts", "external", "labels"); len(bad) > 0 {
 			errs = append(errs, fmt.Errorf("volume %s: %w", key, refused(bad[0], "")))
 		}
+		if err := userLabels("", v.Labels); err != nil {
+			errs = append(errs, fmt.Errorf("volume %s: %w", key, err))
+		}
 		volNames[key] = v.Name
 		if v.Name == "" {
 			volNames[key] = ls.Name + "_" + key
@@ -62,7 +66,7 @@ func mapStack(ls *compose.SwarmStack, d *Desired) (*Stack, error) {
 		svc := p.Services[name]
 		s, err := m.service(&svc)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("service %s: %w", name, err))
+			errs = append(errs, prefixed("service "+name+": ", err))
 			continue
 		}
 		st.Services[name] = s
@@ -85,6 +89,9 @@ func mapNetwork(stack, key string, n types.NetworkConfig, labels map[string]stri
 	if out.Driver == "" {
 		out.Driver = "overlay"
 	}
+	if err := userLabels("", n.Labels); err != nil {
+		return nil, fmt.Errorf("network %s: %w", key, err)
+	}
 	out.DriverOpts, out.Attachable, out.Internal = n.DriverOpts, n.Attachable, n.Internal
 	out.Labels = maps.Clone(labels)
 	maps.Copy(out.Labels, n.Labels)
@@ -101,6 +108,9 @@ func mapObject(ls *compose.SwarmStack, kind, key string, obj types.FileObjectCon
 	}
 	if obj.External {
 		return &Object{Name: obj.Name, Key: key, External: true}, nil
+	}
+	if err := userLabels("", obj.Labels); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", kind, key, err)
 	}
 	data := ls.Files[kind+"s/"+key]
 	o := &Object{Key: key, Data: data, Digest: digestOf(data)}
@@ -122,3 +132,31 @@ func refused(field, why string) error {
 // ErrUnsupported marks a compose field or value that moor's swarm runtime
 // does not honour: it refuses the stack rather than ignoring the field.
 var ErrUnsupported = errors.New("not supported by moor's swarm runtime")
+
+// userLabels refuses the labels a compose file sets in moor's namespace
+// or in docker stack deploy's: they say who owns what.
+func userLabels(where string, labels map[string]string) error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		for _, reserved := range []string{"moor.", "com.docker.stack."} {
+			if strings.HasPrefix(k, reserved) {
+				errs = append(errs, fmt.Errorf("%slabel %q: the %s namespace is reserved for moor", where, k, strings.TrimSuffix(reserved, ".")))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// prefixed puts prefix before each of the errors err joins, so that every
+// line of a refusal names its stack and service.
+func prefixed(prefix string, err error) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return fmt.Errorf("%s%w", prefix, err)
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, prefixed(prefix, e))
+	}
+	return errors.Join(out...)
+}

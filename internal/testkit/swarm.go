@@ -74,8 +74,8 @@ func LeaveSwarm() error {
 	return err
 }
 
-// CleanupSwarmStack removes the services, then the configs, secrets and
-// networks labelled com.docker.stack.namespace=stack, now (leftovers of a
+// CleanupSwarmStack removes the services, then the configs, secrets,
+// networks and this node's volumes labelled com.docker.stack.namespace=stack, now (leftovers of a
 // crashed run) and again at cleanup.
 func CleanupSwarmStack(t testing.TB, stack string) {
 	t.Helper()
@@ -119,6 +119,13 @@ func removeSwarmStack(t testing.TB, cli *client.Client, stack string) {
 		if ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f}); err == nil {
 			for _, n := range ns.Items {
 				if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+					left++
+				}
+			}
+		}
+		if vs, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f}); err == nil {
+			for _, v := range vs.Items {
+				if _, err := cli.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{}); err != nil && !isNotFound(err) {
 					left++
 				}
 			}
