@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -20,35 +21,80 @@ import (
 // paused): the service runs its previous spec.
 var ErrRolledBack = errors.New("update rolled back")
 
-// Apply carries the plan out, one op after another in the plan's order:
-// it makes no decisions. An op whose Needs failed is skipped. The result
-// says, per op, what happened; success is then what a new Observe shows.
+// Apply carries the plan out in the plan's order, phase by phase: the
+// networks, configs and secrets it creates; then its services' creates
+// and updates, up to Parallel at once; then the services it removes, as
+// many at once; then the configs, secrets, networks and volumes it
+// removes. It makes no decisions: an op whose Needs failed is skipped.
+// The result lists every op in the plan's order; success is then what a
+// new Observe shows.
 func (e *Engine) Apply(ctx context.Context, d *Desired, p *reconcile.Plan) *reconcile.Result {
-	res := &reconcile.Result{}
+	res := &reconcile.Result{Ops: make([]reconcile.OpResult, len(p.Ops))}
+	var mu sync.Mutex
 	failed := map[string]error{}
-	for _, op := range p.Ops {
+	run := func(i int) {
+		op := p.Ops[i]
 		start := time.Now()
 		r := reconcile.OpResult{Op: op}
+		mu.Lock()
 		for _, n := range op.Needs {
 			if err, ok := failed[n]; ok {
 				r.Err, r.Skipped = fmt.Errorf("skipped: %s failed: %w", n, err), true
 				break
 			}
 		}
+		mu.Unlock()
 		if r.Err == nil {
 			r.Err = e.do(ctx, d, op)
 			r.RolledBack = errors.Is(r.Err, ErrRolledBack)
 		}
 		r.Duration = time.Since(start)
 		if r.Err != nil {
+			mu.Lock()
 			failed[op.Resource] = r.Err
+			mu.Unlock()
 			e.Log.Warn("op failed", zap.String("op", op.String()), zap.Error(r.Err))
 		} else {
 			e.Log.Info("op done", zap.String("op", op.String()), zap.Duration("took", r.Duration))
 		}
-		res.Ops = append(res.Ops, r)
+		res.Ops[i] = r
+	}
+	for _, phase := range []struct {
+		kinds    []reconcile.OpKind
+		parallel int
+	}{
+		{[]reconcile.OpKind{reconcile.OpCreateSwarmNetwork, reconcile.OpCreateConfig, reconcile.OpCreateSecret}, 1},
+		{[]reconcile.OpKind{reconcile.OpCreateService, reconcile.OpUpdateService}, e.parallel()},
+		{[]reconcile.OpKind{reconcile.OpRemoveService}, e.parallel()},
+		{[]reconcile.OpKind{reconcile.OpRemoveConfig, reconcile.OpRemoveSecret, reconcile.OpRemoveSwarmNetwork, reconcile.OpRemoveSwarmVolume}, 1},
+	} {
+		slots := make(chan struct{}, phase.parallel)
+		var wg sync.WaitGroup
+		for i, op := range p.Ops {
+			if !slices.Contains(phase.kinds, op.Kind) {
+				continue
+			}
+			slots <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-slots; wg.Done() }()
+				run(i)
+			}()
+		}
+		wg.Wait()
 	}
 	return res
+}
+
+// DefaultParallel is how many services an apply creates, updates or
+// removes at once, unless Engine.Parallel says otherwise.
+const DefaultParallel = 4
+
+func (e *Engine) parallel() int {
+	if e.Parallel > 0 {
+		return e.Parallel
+	}
+	return DefaultParallel
 }
 
 func (e *Engine) do(ctx context.Context, d *Desired, op reconcile.Op) error {

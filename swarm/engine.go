@@ -24,6 +24,9 @@ type Engine struct {
 	UpdateTimeout time.Duration
 	// Poll is how often a wait asks the engine again; zero: 250ms.
 	Poll time.Duration
+	// Parallel bounds the services an apply creates, updates or removes
+	// at once; zero: DefaultParallel.
+	Parallel int
 }
 
 // NewEngine connects to the engine as the docker CLI does (DOCKER_HOST,

@@ -28,7 +28,7 @@ func engine(t *testing.T) *swarm.Engine {
 
 // load writes the stack's compose file (and files) into a repository
 // directory and maps it as the controller would.
-func load(t *testing.T, stack string, files map[string]string) *swarm.Desired {
+func load(t testing.TB, stack string, files map[string]string) *swarm.Desired {
 	t.Helper()
 	root := t.TempDir()
 	for name, content := range files {
@@ -48,7 +48,7 @@ func load(t *testing.T, stack string, files map[string]string) *swarm.Desired {
 }
 
 // converge plans and applies d, and returns the plan that was applied.
-func converge(t *testing.T, ctx context.Context, e *swarm.Engine, d *swarm.Desired) string {
+func converge(t testing.TB, ctx context.Context, e *swarm.Engine, d *swarm.Desired) string {
 	t.Helper()
 	obs, err := e.Observe(ctx)
 	if err != nil {
