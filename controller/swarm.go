@@ -86,14 +86,21 @@ func (c *Controller) swarmPass(ctx context.Context, check bool) (*Outcome, *swar
 	return out, sd, nil
 }
 
-// swarmPlan is swarm.MakePlan with the holds of the source: the ops of a
-// suspended stack, or all of them in a closed deploy window, wait.
+// swarmPlan is swarm.MakePlan with the constraints of the source: under
+// drift: report, a revision already applied only reports its ops; the
+// ops of a suspended stack, or all of them in a closed deploy window,
+// wait.
 func (c *Controller) swarmPlan(sd *swarm.Desired, obs *swarm.Observed, cons reconcile.Constraints) *reconcile.Plan {
 	held := cons.Held
 	if cons.Explicit {
 		held = nil // an operator's apply retries a held service now
 	}
 	p := swarm.MakePlan(sd, obs, held)
+	if cons.ReportDrift && !cons.Explicit {
+		// drift: report, at the revision the swarm was converged to: what
+		// the plan would do repairs changes made by hand, reported only.
+		p.Drift, p.Ops = p.Ops, nil
+	}
 	if len(cons.Suspended) == 0 && cons.Window == "" {
 		return p
 	}

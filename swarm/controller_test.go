@@ -451,3 +451,48 @@ func logOps(t *testing.T, out *controller.Outcome) {
 		t.Logf("%s: %s", r.Op, r.Duration.Round(time.Millisecond))
 	}
 }
+
+// TestSwarmSuspendedStackWaits: a suspended stack's update waits, shown
+// in the plan and not applied, until the stack is resumed.
+func TestSwarmSuspendedStackWaits(t *testing.T) {
+	cli := testkit.Swarm(t)
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupSwarmStack(t, stack)
+	h := newHarness(t, "swarmsrc")
+	compose := func(version string) map[string]string {
+		return map[string]string{stack + "/compose.yaml": "services:\n  web:\n    image: " + img + "\n    environment: {VERSION: \"" + version + "\"}\n"}
+	}
+	h.commit("release 1", compose("1"))
+	if out, err := h.apply(); err != nil {
+		t.Fatalf("release 1: %v\n%s", err, out.Plan)
+	}
+	if err := h.ctl.Suspend(stack, "an operator"); err != nil {
+		t.Fatal(err)
+	}
+	h.commit("release 2", compose("2"))
+	out, _ := h.apply()
+	want := "hold update service " + stack + "_web (config changed: environment) [start-first, rollback on failure]: "
+	if len(out.Plan.Ops) != 0 || !strings.Contains(out.Plan.String(), want) {
+		t.Errorf("plan of a suspended stack: want no ops and %q:\n%s", want, out.Plan)
+	}
+	env := func() []string {
+		svc, err := cli.ServiceInspect(t.Context(), stack+"_web", client.ServiceInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc.Service.Spec.TaskTemplate.ContainerSpec.Env
+	}
+	if got := env(); !slices.Equal(got, []string{"VERSION=1"}) {
+		t.Errorf("the suspended service's environment changed: %q", got)
+	}
+	if err := h.ctl.Resume(stack); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := h.apply(); err != nil {
+		t.Fatalf("after resume: %v\n%s", err, out.Plan)
+	}
+	if got := env(); !slices.Equal(got, []string{"VERSION=2"}) {
+		t.Errorf("after resume, the environment is %q, want VERSION=2", got)
+	}
+}
