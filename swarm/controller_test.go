@@ -35,6 +35,9 @@ type harness struct {
 	ledger *ledger.Ledger
 	ctl    *controller.Controller
 	source string
+	// configure, when set, changes the source before the controller is
+	// built.
+	configure func(*config.Source)
 }
 
 func newHarness(t *testing.T, source string) *harness {
@@ -52,6 +55,9 @@ func newHarness(t *testing.T, source string) *harness {
 // start builds the controller once the repository has a commit.
 func (h *harness) start() {
 	src := config.Source{Name: h.source, Repo: h.repo.Dir, Ref: "main", Runtime: config.RuntimeSwarm, Timeout: 3 * time.Minute}
+	if h.configure != nil {
+		h.configure(&src)
+	}
 	h.ctl = controller.New(src, h.state, nil, h.ledger, zap.NewNop())
 	h.ctl.Swarm = engine(h.t)
 	h.ctl.Swarm.UpdateTimeout = 2 * time.Minute
@@ -494,5 +500,34 @@ func TestSwarmSuspendedStackWaits(t *testing.T) {
 	}
 	if got := env(); !slices.Equal(got, []string{"VERSION=2"}) {
 		t.Errorf("after resume, the environment is %q, want VERSION=2", got)
+	}
+}
+
+// TestSwarmDriftReported: under drift: report, a service changed by hand
+// at the applied revision is reported, not repaired, until an operator's
+// apply repairs it.
+func TestSwarmDriftReported(t *testing.T) {
+	testkit.Swarm(t)
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupSwarmStack(t, stack)
+	h := newHarness(t, "swarmsrc")
+	h.configure = func(s *config.Source) { s.Drift = config.DriftReport }
+	h.commit("release 1", map[string]string{stack + "/compose.yaml": "services:\n  web:\n    image: " + img + "\n"})
+	if out, err := h.apply(); err != nil {
+		t.Fatalf("release 1: %v\n%s", err, out.Plan)
+	}
+	docker(t, "service", "scale", "--detach", stack+"_web=2")
+	out, _ := h.apply()
+	want := "drift update service " + stack + "_web (changed by hand: deploy.mode) [start-first, rollback on failure]\n"
+	if len(out.Plan.Ops) != 0 || !strings.Contains(out.Plan.String(), want) {
+		t.Errorf("plan under drift: report: want no ops and %q:\n%s", want, out.Plan)
+	}
+	if got := docker(t, "service", "ls", "--filter", "name="+stack+"_web", "--format", "{{.Replicas}}"); !strings.HasSuffix(strings.TrimSpace(got), "/2") {
+		t.Errorf("the reported drift was repaired: replicas %q", got)
+	}
+	h.ctl.Explicit = true // moor apply
+	if out, err := h.apply(); err != nil || len(out.Plan.Ops) != 1 || out.Remaining.String() != "" {
+		t.Errorf("moor apply: want the drift repaired: %v\n%s", err, out.Plan)
 	}
 }
