@@ -90,6 +90,18 @@ func Map(stacks map[string]*compose.SwarmStack, broken map[string]error, source,
 	return d
 }
 
+// StackNames are the names of the stacks, loaded and broken, sorted.
+func (d *Desired) StackNames() []string {
+	names := slices.Collect(maps.Keys(d.Stacks))
+	for n := range d.Broken {
+		if _, ok := d.Stacks[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
 // Service returns the service of "STACK/SERVICE", or nil.
 func (d *Desired) Service(stack, name string) *Service {
 	if st, ok := d.Stacks[stack]; ok {

@@ -2,8 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
+	"github.com/moor-dev/moor/compose"
 	"github.com/moor-dev/moor/config"
+	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/swarm"
 )
 
@@ -24,4 +30,28 @@ func (p *parts) swarmFor(ctx context.Context, s config.Source) (*swarm.Engine, e
 		p.swarm = e
 	}
 	return p.swarm, nil
+}
+
+// validateSwarm is moor validate --runtime swarm: every stack under dir
+// loaded and mapped onto Swarm's objects as a swarm source would.
+func validateSwarm(ctx context.Context, e *env, dir string, opts compose.Options) int {
+	stacks, broken, err := compose.LoadSwarm(ctx, dir, opts)
+	if err != nil {
+		return e.errorf("%v", err)
+	}
+	d := swarm.Map(stacks, broken, "validate", "", "")
+	code := exitOK
+	for _, name := range d.StackNames() {
+		if err := d.Broken[name]; err != nil {
+			fmt.Fprintf(e.stdout, "error %s: %s\n", name, printable.Error(err))
+			code = exitError
+			continue
+		}
+		st := d.Stacks[name]
+		fmt.Fprintf(e.stdout, "ok    %s (%s)\n", name, printable.Escape(strings.Join(slices.Sorted(maps.Keys(st.Services)), ", ")))
+		for _, w := range st.Warnings {
+			fmt.Fprintf(e.stdout, "warn  %s: %s\n", name, printable.Escape(w))
+		}
+	}
+	return code
 }
