@@ -19,16 +19,14 @@ import (
 // single-host mapping (reconcile.Service) does not apply.
 type SwarmStack struct {
 	Name string
-	// Dir is the stack's directory inside the snapshot, for messages.
-	Dir     string
-	Project *types.Project
+	// Dir is the stack's directory inside the snapshot, File its compose
+	// file, for messages.
+	Dir, File string
+	Project   *types.Project
 	// Files are the contents of the project's configs and secrets given by
 	// file (decrypted when SOPS encrypted them), content or environment,
 	// by "configs/KEY" or "secrets/KEY". External ones are not here.
 	Files map[string][]byte
-	// Sensitive are the keys of Files whose content SOPS decrypted: they
-	// are never written to disk by moor.
-	Sensitive map[string]bool
 	Warnings  []string
 }
 
@@ -94,20 +92,27 @@ func loadSwarmStack(ctx context.Context, sd StackDir, opts Options) (*SwarmStack
 		}
 		return nil, err
 	}
-	st := &SwarmStack{Name: sd.Name, Dir: sd.rel(sd.Dir), Project: p, Files: map[string][]byte{}, Sensitive: map[string]bool{}, Warnings: g.warnings()}
 	var errs []error
+	// Every replica is a task the swarm schedules and moor verifies: the
+	// source's max_replicas holds as on one host.
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		if s := p.Services[name]; s.Deploy != nil && s.Deploy.Replicas != nil && *s.Deploy.Replicas > g.budget.lim.Replicas {
+			errs = append(errs, overLimit("service %s: deploy.replicas %d is more than the limit of %d (max_replicas)", name, *s.Deploy.Replicas, g.budget.lim.Replicas))
+		}
+	}
+	st := &SwarmStack{Name: sd.Name, Dir: sd.rel(sd.Dir), File: sd.rel(sd.File), Project: p, Files: map[string][]byte{}, Warnings: g.warnings()}
 	read := func(kind, key string, obj types.FileObjectConfig) {
 		at := kind + "/" + key
 		switch {
 		case bool(obj.External):
 			return
 		case obj.File != "":
-			data, decrypted, err := swarmFile(r, sops, obj.File)
+			data, err := swarmFile(r, sops, obj.File)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s %s: file %s: %w", kind[:len(kind)-1], key, sd.rel(obj.File), err))
 				return
 			}
-			st.Files[at], st.Sensitive[at] = data, decrypted
+			st.Files[at] = data
 		case obj.Environment != "":
 			v, ok := p.Environment[obj.Environment]
 			if !ok {
@@ -134,27 +139,30 @@ func loadSwarmStack(ctx context.Context, sd StackDir, opts Options) (*SwarmStack
 	return st, nil
 }
 
-// swarmFile reads a config's or secret's file of the repository, decrypting
-// it when SOPS encrypted it.
-func swarmFile(r *repo, sops *sopsFiles, p string) (data []byte, decrypted bool, err error) {
-	if _, _, enc, err := sops.file(r, p); err != nil {
-		return nil, true, err
-	} else if enc {
+// swarmFile reads a config's or secret's file of the repository, decrypted
+// when SOPS encrypted it (checked only, and kept as it is, without keys:
+// Secrets.Unkeyed). Decrypted content stays in memory: Swarm keeps it.
+func swarmFile(r *repo, sops *sopsFiles, p string) ([]byte, error) {
+	_, _, enc, err := sops.file(r, p)
+	if err != nil {
+		return nil, err
+	}
+	if enc && !sops.opts.Unkeyed {
 		for _, f := range sops.files {
 			if f.From == sops.rel(p) {
-				return f.Data, true, nil
+				return f.Data, nil
 			}
 		}
-		return nil, true, fmt.Errorf("sops: no key to decrypt it")
+		return nil, fmt.Errorf("sops: no key to decrypt it")
 	}
-	data, err = r.read(p, swarmFileBytes)
+	data, err := r.read(p, swarmFileBytes)
 	if errors.Is(err, errTooLarge) {
-		return nil, false, fmt.Errorf("larger than Swarm's limit of 500 KiB")
+		return nil, fmt.Errorf("larger than Swarm's limit of 500 KiB")
 	}
 	if err != nil {
-		return nil, false, describe(err)
+		return nil, describe(err)
 	}
-	return data, false, nil
+	return data, nil
 }
 
 // redactErr hides the decrypted values in err's message.

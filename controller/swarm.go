@@ -154,6 +154,9 @@ func (c *Controller) swarmApply(ctx context.Context, check bool) (*Outcome, erro
 	if c.WorkDir == "" {
 		c.noteFailures(out.Desired, out.Result, out.Remaining, time.Now())
 		c.noteRan(out.Desired, out.Result, out.Remaining, time.Now())
+		// A swarm keeps no files of a revision: only the current
+		// snapshot is kept.
+		c.pruneSnapshots(&reconcile.Observed{}, out.Snapshot)
 	}
 	err = outcomeError(out)
 	c.settle(out, err)

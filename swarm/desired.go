@@ -82,7 +82,7 @@ func Map(stacks map[string]*compose.SwarmStack, broken map[string]error, source,
 	for _, name := range slices.Sorted(maps.Keys(stacks)) {
 		st, err := mapStack(stacks[name], d)
 		if err != nil {
-			d.Broken[name] = prefixed(fmt.Sprintf("stack %s (%s): ", name, stacks[name].Dir), err)
+			d.Broken[name] = prefixed(fmt.Sprintf("stack %s (%s): ", name, stacks[name].File), err)
 			continue
 		}
 		d.Stacks[name] = st

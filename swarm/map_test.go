@@ -96,19 +96,20 @@ func TestMapRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name, service, want string
 	}{
-		{"build", "build: .\n    image: x", `stack app (app): service web: field "build" is not supported by moor's swarm runtime: Swarm runs images from a registry; build and push the image, then name it in image`},
-		{"container_name", "image: x\n    container_name: web", `stack app (app): service web: field "container_name" is not supported by moor's swarm runtime: Swarm names a service's tasks itself`},
-		{"privileged", "image: x\n    privileged: true", `stack app (app): service web: field "privileged" is not supported by moor's swarm runtime: Swarm services cannot be privileged`},
-		{"network_mode", "image: x\n    network_mode: host", `stack app (app): service web: field "network_mode" is not supported by moor's swarm runtime: Swarm services attach to networks`},
-		{"scale", "image: x\n    scale: 2", `stack app (app): service web: field "scale" is not supported by moor's swarm runtime: use deploy.replicas`},
-		{"mem_limit", "image: x\n    mem_limit: 1g", `stack app (app): service web: field "mem_limit" is not supported by moor's swarm runtime: use deploy.resources.limits.memory`},
-		{"shm_size", "image: x\n    shm_size: 1g", `stack app (app): service web: field "shm_size" is not supported by moor's swarm runtime`},
-		{"devices limit", "image: x\n    deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}", `stack app (app): service web: field "deploy.resources.reservations.devices" is not supported by moor's swarm runtime`},
-		{"relative bind", "image: x\n    volumes: [./data:/data]", `stack app (app): service web: volumes: bind ` + "%DIR%" + `/app/data: a file of the repository is not on every node of a swarm; use a config, a secret or a volume`},
-		{"port range", "image: x\n    ports: [\"8000-8001:80\"]", `stack app (app): service web: ports: published "8000-8001": Swarm publishes one port per entry, not a range`},
-		{"global replicas", "image: x\n    deploy: {mode: global, replicas: 2}", `stack app (app): service web: deploy.replicas is set with deploy.mode global, which runs one task per node`},
-		{"moor's label", "image: x\n    labels: {moor.stack: other}\n    deploy: {labels: {com.docker.stack.namespace: other}}", "stack app (app): service web: label \"moor.stack\": the moor namespace is reserved for moor\nstack app (app): service web: deploy.label \"com.docker.stack.namespace\": the com.docker.stack namespace is reserved for moor"},
-		{"restart", "image: x\n    restart: on-failure:3", `stack app (app): service web: restart "on-failure:3": use deploy.restart_policy (condition, max_attempts)`},
+		{"build", "build: .\n    image: x", `stack app (app/compose.yaml): service web: field "build" is not supported by moor's swarm runtime: Swarm runs images from a registry; build and push the image, then name it in image`},
+		{"container_name", "image: x\n    container_name: web", `stack app (app/compose.yaml): service web: field "container_name" is not supported by moor's swarm runtime: Swarm names a service's tasks itself`},
+		{"privileged", "image: x\n    privileged: true", `stack app (app/compose.yaml): service web: field "privileged" is not supported by moor's swarm runtime: Swarm services cannot be privileged`},
+		{"network_mode", "image: x\n    network_mode: host", `stack app (app/compose.yaml): service web: field "network_mode" is not supported by moor's swarm runtime: Swarm services attach to networks`},
+		{"scale", "image: x\n    scale: 2", `stack app (app/compose.yaml): service web: field "scale" is not supported by moor's swarm runtime: use deploy.replicas`},
+		{"mem_limit", "image: x\n    mem_limit: 1g", `stack app (app/compose.yaml): service web: field "mem_limit" is not supported by moor's swarm runtime: use deploy.resources.limits.memory`},
+		{"shm_size", "image: x\n    shm_size: 1g", `stack app (app/compose.yaml): service web: field "shm_size" is not supported by moor's swarm runtime`},
+		{"devices limit", "image: x\n    deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}", `stack app (app/compose.yaml): service web: field "deploy.resources.reservations.devices" is not supported by moor's swarm runtime`},
+		{"relative bind", "image: x\n    volumes: [./data:/data]", `stack app (app/compose.yaml): service web: volumes: bind ` + "%DIR%" + `/app/data: a file of the repository is not on every node of a swarm; use a config, a secret or a volume`},
+		{"port range", "image: x\n    ports: [\"8000-8001:80\"]", `stack app (app/compose.yaml): service web: ports: published "8000-8001": Swarm publishes one port per entry, not a range`},
+		{"global replicas", "image: x\n    deploy: {mode: global, replicas: 2}", `stack app (app/compose.yaml): service web: deploy.replicas is set with deploy.mode global, which runs one task per node`},
+		{"moor's label", "image: x\n    labels: {moor.stack: other}\n    deploy: {labels: {com.docker.stack.namespace: other}}", "stack app (app/compose.yaml): service web: label \"moor.stack\": the moor namespace is reserved for moor\nstack app (app/compose.yaml): service web: deploy.label \"com.docker.stack.namespace\": the com.docker.stack namespace is reserved for moor"},
+		{"max_replicas", "image: x\n    deploy: {replicas: 5000}", "stack app (app/compose.yaml): service web: deploy.replicas 5000 is more than the limit of 1000 (max_replicas)"},
+		{"restart", "image: x\n    restart: on-failure:3", `stack app (app/compose.yaml): service web: restart "on-failure:3": use deploy.restart_policy (condition, max_attempts)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := load(t, "app", map[string]string{"compose.yaml": "services:\n  web:\n    " + tc.service + "\n"})

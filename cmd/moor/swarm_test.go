@@ -27,7 +27,7 @@ func TestValidateSwarm(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), []string{"validate", "--runtime", "swarm", dir}, &stdout, &stderr)
-	want := `error job: stack job (job): service run: field "container_name" is not supported by moor's swarm runtime: Swarm names a service's tasks itself
+	want := `error job: stack job (job/compose.yaml): service run: field "container_name" is not supported by moor's swarm runtime: Swarm names a service's tasks itself
 ok    web (api, db)
 warn  web: service api: depends_on has no effect under Swarm (docker stack deploy ignores it too): services start in any order
 `
