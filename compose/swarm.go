@@ -26,8 +26,8 @@ type SwarmStack struct {
 	// Files are the contents of the project's configs and secrets given by
 	// file (decrypted when SOPS encrypted them), content or environment,
 	// by "configs/KEY" or "secrets/KEY". External ones are not here.
-	Files map[string][]byte
-	Warnings  []string
+	Files    map[string][]byte
+	Warnings []string
 }
 
 // swarmFileBytes caps one config or secret: Swarm's own limit is 500 KiB.
