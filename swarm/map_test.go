@@ -9,6 +9,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/moor-dev/moor/compose"
+	"github.com/moor-dev/moor/internal/testkit"
+	"github.com/moor-dev/moor/secrets"
+	"github.com/moor-dev/moor/swarm"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -148,5 +153,46 @@ services:
 	}
 	if diff := cmp.Diff(want, d.Stacks["app"].Warnings); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+// TestMapSOPSSecret: a secret file SOPS encrypted becomes a Swarm secret
+// holding its decrypted content, named by that content's digest; the
+// stack's encrypted .env interpolates as on one host.
+func TestMapSOPSSecret(t *testing.T) {
+	k := testkit.NewSOPSKeys(t)
+	keys, err := secrets.LoadKeys(k.AgeFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for name, content := range map[string]string{
+		".sops.yaml":       "creation_rules:\n  - path_regex: (^|/)(\\.env|api\\.json)$\n    age: " + k.AgeRecipient + "\n",
+		"web/compose.yaml": "services:\n  app:\n    image: app:${TAG}\n    secrets: [api]\nsecrets:\n  api:\n    file: ./api.json\n",
+		"web/.env":         k.Encrypt(t, ".env", "TAG=7\n"),
+		"web/api.json":     k.Encrypt(t, "api.json", `{"token": "json-secret"}`),
+	} {
+		p := filepath.Join(root, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stacks, broken, err := compose.LoadSwarm(t.Context(), root, compose.Options{Repo: root, Secrets: compose.Secrets{Keys: keys}})
+	if err != nil || len(broken) > 0 {
+		t.Fatalf("load: %v %v", err, broken)
+	}
+	d := swarm.Map(stacks, nil, "swarmsrc", "owner-1", "main@sha1:"+strings.Repeat("a", 40))
+	st := d.Stacks["web"]
+	if img := st.Services["app"].Spec.TaskTemplate.ContainerSpec.Image; img != "app:7" {
+		t.Errorf("image %q, want app:7 from the encrypted .env", img)
+	}
+	if len(st.Secrets) != 1 {
+		t.Fatalf("secrets: %v", st.Secrets)
+	}
+	for name, o := range st.Secrets {
+		if !strings.Contains(string(o.Data), `"token": "json-secret"`) || !strings.HasPrefix(name, "web_api-") {
+			t.Errorf("secret %s holds %q, want the decrypted file", name, o.Data)
+		}
 	}
 }
