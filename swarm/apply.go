@@ -155,6 +155,12 @@ func (e *Engine) deploy(ctx context.Context, s *Service, create bool) error {
 		if err != nil {
 			return classify(fmt.Errorf("inspect service %s: %w", name, err))
 		}
+		// The plan saw it as moor's, or not at all (a service made since,
+		// or without the stack's label): only moor's own is updated.
+		if have, want := ownershipOf(cur.Service.Spec.Labels), ownershipOf(spec.Labels); have != want {
+			return fmt.Errorf("service %s exists and is not this source's (labels %s=%q, %s=%q): %w",
+				name, labelSource, have.Source, labelOwner, have.Owner, reconcile.ErrConflict)
+		}
 		if _, err := e.cli.ServiceUpdate(ctx, cur.Service.ID, client.ServiceUpdateOptions{Version: cur.Service.Version, Spec: spec}); err != nil {
 			return classify(fmt.Errorf("update service %s: %w", name, err))
 		}

@@ -531,3 +531,24 @@ func TestSwarmDriftReported(t *testing.T) {
 		t.Errorf("moor apply: want the drift repaired: %v\n%s", err, out.Plan)
 	}
 }
+
+// TestSwarmLeavesOthersServices: a service made by hand under the name a
+// stack wants makes the stack a conflict; the service is not changed.
+func TestSwarmLeavesOthersServices(t *testing.T) {
+	cli := testkit.Swarm(t)
+	img := testkit.TestImage(t)
+	stack := testkit.StackName(t)
+	testkit.CleanupSwarmStack(t, stack)
+	docker(t, "service", "create", "--detach", "--name", stack+"_web", "--label", "com.docker.stack.namespace="+stack, "--env", "VERSION=hand", img)
+	h := newHarness(t, "swarmsrc")
+	h.commit("release 1", map[string]string{stack + "/compose.yaml": "services:\n  web:\n    image: " + img + "\n    environment: {VERSION: \"1\"}\n"})
+	out, err := h.apply()
+	want := "conflict " + stack + " (service " + stack + "_web is not moor's (deployed by docker stack deploy or by hand))\n"
+	if err == nil || len(out.Plan.Ops) != 0 || !strings.Contains(out.Plan.String(), want) {
+		t.Errorf("want the stack a conflict and nothing done: %v\n%s", err, out.Plan)
+	}
+	svc, err := cli.ServiceInspect(t.Context(), stack+"_web", client.ServiceInspectOptions{})
+	if err != nil || !slices.Equal(svc.Service.Spec.TaskTemplate.ContainerSpec.Env, []string{"VERSION=hand"}) || svc.Service.UpdatedAt != svc.Service.CreatedAt {
+		t.Errorf("the hand-made service changed: %v %+v", err, svc.Service.Spec.TaskTemplate.ContainerSpec.Env)
+	}
+}

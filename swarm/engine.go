@@ -70,12 +70,14 @@ func (e *Engine) CheckManager(ctx context.Context) error {
 	return fault.Mark(fault.ErrRefused, fmt.Errorf("runtime swarm: %w (swarm: %s); run `docker swarm init` on it, or run moor on a manager", ErrNotManager, state))
 }
 
-// Observe lists the stack objects of the swarm: one list call per kind,
-// filtered by the namespace label, and one network list to name the
-// networks services store by ID.
+// Observe lists the swarm's services and networks, and its configs,
+// secrets and this node's volumes of stacks (filtered by the namespace
+// label): one list call per kind.
 func (e *Engine) Observe(ctx context.Context) (*Observed, error) {
 	f := client.Filters{}.Add("label", LabelNamespace)
-	svcs, err := e.cli.ServiceList(ctx, client.ServiceListOptions{Filters: f, Status: true})
+	// Every service: one that is not of a stack but holds a name a stack
+	// wants is a conflict.
+	svcs, err := e.cli.ServiceList(ctx, client.ServiceListOptions{Status: true})
 	if err != nil {
 		return nil, classify(fmt.Errorf("list services: %w", err))
 	}
@@ -102,11 +104,10 @@ func (e *Engine) Observe(ctx context.Context) (*Observed, error) {
 	netName := map[string]string{}
 	for _, n := range nets.Items {
 		netName[n.ID] = n.Name
-		// Networks not of a stack are observed only for their names: a
-		// stack's network that holds the name is a conflict.
-		if n.Scope == "swarm" || n.Labels[LabelNamespace] != "" {
-			o.Networks = append(o.Networks, ObservedObject{ID: n.ID, Name: n.Name, Owner: ownershipOf(n.Labels)})
-		}
+		// Every network, of a stack or not, local or not: one that holds
+		// a name a stack wants (docker compose's STACK_default bridge)
+		// is a conflict, never a second network of the same name.
+		o.Networks = append(o.Networks, ObservedObject{ID: n.ID, Name: n.Name, Owner: ownershipOf(n.Labels)})
 	}
 	for _, s := range svcs.Items {
 		spec := s.Spec
