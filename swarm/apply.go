@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
 	"go.uber.org/zap"
 
 	"github.com/moor-dev/moor/reconcile"
@@ -138,6 +139,9 @@ func (e *Engine) created(kind, name string, err error) error {
 // settled it and its tasks run the new spec (verify).
 func (e *Engine) deploy(ctx context.Context, s *Service, create bool) error {
 	spec := s.Spec
+	if err := checkAPI(spec, e.cli.ClientVersion()); err != nil {
+		return err
+	}
 	if err := e.resolveRefs(ctx, &spec); err != nil {
 		return err
 	}
@@ -376,4 +380,13 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// checkAPI refuses a field the engine's API version does not know: the
+// engine would drop it without a word.
+func checkAPI(spec swarm.ServiceSpec, api string) error {
+	if hc := spec.TaskTemplate.ContainerSpec.Healthcheck; hc != nil && hc.StartInterval > 0 && versions.LessThan(api, "1.44") {
+		return fmt.Errorf("service %s: healthcheck.start_interval needs Engine API 1.44; this engine speaks %s", spec.Name, api)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
 
 	"github.com/moor-dev/moor/compose"
 	"github.com/moor-dev/moor/internal/testkit"
@@ -127,5 +128,29 @@ func TestEnginePrunesVolumes(t *testing.T) {
 	}
 	if l, _ := cli.VolumeList(t.Context(), client.VolumeListOptions{Filters: f}); len(l.Items) != 0 {
 		t.Errorf("volumes of %s after the prune: %+v", stack, l.Items)
+	}
+}
+
+// TestEngineRefusesWhatItsAPIDrops: a field the engine's API version does
+// not know fails its op with a message naming it, rather than a service
+// deployed without it.
+func TestEngineRefusesWhatItsAPIDrops(t *testing.T) {
+	e := engine(t)
+	cli := testkit.Swarm(t)
+	if v := cli.ClientVersion(); !versions.LessThan(v, "1.44") {
+		t.Skipf("the engine speaks API %s, which knows start_interval", v)
+	}
+	stack := testkit.StackName(t)
+	testkit.CleanupSwarmStack(t, stack)
+	d := load(t, stack, map[string]string{"compose.yaml": "services:\n  web:\n    image: " + testkit.TestImage(t) +
+		"\n    healthcheck: {test: [CMD, /testapp, health], start_interval: 1s}\n"})
+	obs, err := e.Observe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := e.Apply(t.Context(), d, swarm.MakePlan(d, obs, nil))
+	want := "service " + stack + "_web: healthcheck.start_interval needs Engine API 1.44; this engine speaks " + cli.ClientVersion()
+	if f := res.Failed(); len(f) != 1 || f[0].Err.Error() != want {
+		t.Errorf("failed ops: %+v; want the create, with %q", f, want)
 	}
 }
