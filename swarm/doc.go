@@ -11,14 +11,15 @@
 //     (STACK_SERVICE, STACK_default, com.docker.stack.namespace), plus
 //     moor's own labels. Every compose field is mapped or refused by name
 //     (fields.go); nothing is ignored silently.
-//   - Observe (engine.go) lists the services, networks, configs and
-//     secrets carrying com.docker.stack.namespace: one list call per kind.
+//   - Observe (engine.go) lists the swarm's services and networks (a name
+//     a stack wants held by another's is a conflict), and the configs,
+//     secrets and this node's volumes of stacks: one list call per kind.
 //   - Plan (planner.go) is a pure function of the two. It compares each
 //     service field by field (digest.go) on what Swarm stores, so a
 //     service changed by hand is drift that the next run puts back, and
 //     its causes name the fields that changed.
 //   - Apply (apply.go) carries the plan out through the Engine's service
-//     API and then checks that each service's tasks run the new spec and
+//     API, up to four services at a time, and then checks that each service's tasks run the new spec and
 //     are healthy; an update Swarm rolled back (update_config
 //     failure_action: rollback, moor's default) fails its op.
 //
