@@ -47,11 +47,17 @@ func (c *Controller) swarmPass(ctx context.Context, check bool) (*Outcome, *swar
 		return out, nil, err
 	}
 	c.clock.mark("trust")
-	sd, err := c.loadSwarm(ctx, snap)
-	c.clock.mark("load")
-	if err != nil {
-		return out, nil, err
+	// An unchanged revision is not loaded again: loading is most of a
+	// quiet poll's cost.
+	sd := c.swarmLast.desired
+	if c.WorkDir != "" || sd == nil || sd.Revision != snap.Revision.String() {
+		if sd, err = c.loadSwarm(ctx, snap); err != nil {
+			c.clock.mark("load")
+			return out, nil, err
+		}
+		c.swarmLast = swarmRun{desired: sd}
 	}
+	c.clock.mark("load")
 	out.Desired = sd.View()
 	if !check && c.quiet(out) {
 		out.Quiet = true
