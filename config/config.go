@@ -34,6 +34,7 @@
 //	    webhook:
 //	      secret_file: /etc/moor/hook-secret   # enables POST /hooks/{provider}/NAME
 //	    auth: {}               # none: anonymous HTTP(S), or a local repository
+//	    runtime: docker        # docker|swarm: swarm deploys the stacks as Swarm services (docs/swarm.md)
 //	    drift: repair          # repair|report: report leaves drift between commits as it is
 //	    drift_interval: 5m     # how often an unchanged poll also lists the engine's containers
 //	                           # (drift is also checked at once on the engine's events); at least 1s
@@ -250,6 +251,9 @@ type Source struct {
 	// MaxReplicas is the most replicas (deploy.replicas, scale) one
 	// service of the source may ask for; a stack asking more is refused.
 	MaxReplicas int
+	// Runtime is RuntimeDocker (also when empty: containers on this
+	// engine) or RuntimeSwarm (services of the swarm this engine manages).
+	Runtime string
 	// Drift is DriftRepair (the default) or DriftReport.
 	Drift string
 	// DriftInterval (drift_interval) is how often a poll of an unchanged
@@ -563,6 +567,11 @@ func (s *Source) validate(v *validator, at string) {
 		s.DriftInterval = DefaultDriftInterval
 	case s.DriftInterval < MinInterval:
 		v.add(at+".drift_interval", fmt.Sprintf("%v is shorter than the minimum of %v", s.DriftInterval, MinInterval))
+	}
+	switch s.Runtime {
+	case "", RuntimeDocker, RuntimeSwarm:
+	default:
+		v.add(at+".runtime", fmt.Sprintf("%q is not one of docker, swarm", s.Runtime))
 	}
 	switch s.Drift {
 	case "":

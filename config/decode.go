@@ -111,6 +111,7 @@ func sourceFields(s *Source) []field {
 				{"pgp_key", inlineSecret("pgp_key_file")},
 			})
 		}},
+		{"runtime", func(d *decoder, n *yaml.Node, at string) { s.Runtime = d.str(n, at) }},
 		{"drift", func(d *decoder, n *yaml.Node, at string) { s.Drift = d.str(n, at) }},
 		{"drift_interval", func(d *decoder, n *yaml.Node, at string) { s.DriftInterval = d.duration(n, at) }},
 		{"prune", func(d *decoder, n *yaml.Node, at string) {

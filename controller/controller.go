@@ -30,6 +30,7 @@ import (
 	"github.com/moor-dev/moor/printable"
 	"github.com/moor-dev/moor/reconcile"
 	"github.com/moor-dev/moor/stackdir"
+	"github.com/moor-dev/moor/swarm"
 	"github.com/moor-dev/moor/verify"
 )
 
@@ -79,6 +80,11 @@ type Controller struct {
 	Deploy func(DeployEvent)
 	// timeNow is the loop's clock (holds.go); nil: time.Now.
 	timeNow func() time.Time
+
+	// Swarm is the swarm of a source with runtime: swarm (swarm.go);
+	// swarmLast is what its last run wanted and observed.
+	Swarm     *swarm.Engine
+	swarmLast swarmRun
 
 	git *gitsource.Source
 	// files are the source's stack directories; nil for a plan of a
@@ -271,6 +277,10 @@ func (c *Controller) pass(ctx context.Context, apply bool) (*Outcome, error) {
 // passChecked is pass; without check, a revision the host is settled at
 // ends the pass before the engine is asked anything (Outcome.Quiet).
 func (c *Controller) passChecked(ctx context.Context, apply, check bool) (*Outcome, error) {
+	if c.swarmSource() {
+		out, _, err := c.swarmPass(ctx, check)
+		return out, err
+	}
 	if c.identityErr != nil {
 		return nil, fault.Mark(fault.ErrRefused, c.identityErr)
 	}
@@ -474,6 +484,9 @@ func (c *Controller) loadStacks(ctx context.Context, root, rev string, opts comp
 }
 
 func (c *Controller) apply(ctx context.Context, check bool) (*Outcome, error) {
+	if c.swarmSource() {
+		return c.swarmApply(ctx, check)
+	}
 	out, err := c.passChecked(ctx, true, check)
 	if err == nil && out.Quiet {
 		return out, nil
@@ -569,7 +582,8 @@ func outcomeError(out *Outcome) error {
 			switch {
 			case r.Skipped, r.RolledBack:
 				err = fault.Mark(fault.ErrHeld, err) // a consequence, classed by its cause
-			case r.Op.Kind.ContainerOp() && r.Op.Kind != reconcile.OpRemove, r.Op.Kind == reconcile.OpBuild:
+			case r.Op.Kind.ContainerOp() && r.Op.Kind != reconcile.OpRemove, r.Op.Kind == reconcile.OpBuild,
+				r.Op.Kind == reconcile.OpCreateService, r.Op.Kind == reconcile.OpUpdateService:
 				err = fault.Mark(fault.ErrHeld, err)
 			}
 			problems = append(problems, err)

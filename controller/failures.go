@@ -137,7 +137,8 @@ func (c *Controller) noteFailures(d *reconcile.Desired, res *reconcile.Result, r
 				continue
 			}
 			switch r.Op.Kind {
-			case reconcile.OpCreate, reconcile.OpReplace, reconcile.OpStart, reconcile.OpRestart, reconcile.OpRestore, reconcile.OpRunJob:
+			case reconcile.OpCreate, reconcile.OpReplace, reconcile.OpStart, reconcile.OpRestart, reconcile.OpRestore, reconcile.OpRunJob,
+				reconcile.OpCreateService, reconcile.OpUpdateService:
 			default:
 				continue
 			}

@@ -196,6 +196,10 @@ func (c *Controller) writeStatus(s *Status) error {
 // from the engine as the run last saw it.
 func (c *Controller) updateReport(out *Outcome, st *Status) {
 	r := &SourceReport{Status: st}
+	if c.swarmSource() {
+		c.swarmReport(r, out)
+		return
+	}
 	if out != nil && out.Observed != nil {
 		v := view{desired: c.loaded.desired, dec: c.decisions(), driftReport: c.driftReport(), adoptUnowned: c.identity.AdoptUnowned,
 			suspended: out.Constraints.Suspended, window: out.Constraints.Window, canary: out.Constraints.Canary}

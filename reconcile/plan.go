@@ -29,6 +29,19 @@ const (
 	OpRemoveNetwork
 	OpRemoveVolume // only when the source prunes volumes
 	OpRunJob       // run a job's container to completion (a new one)
+
+	// The ops of a source whose runtime is swarm (package swarm), on
+	// Swarm's objects by their names: "create service web_api".
+	OpCreateService
+	OpUpdateService
+	OpRemoveService
+	OpCreateSwarmNetwork
+	OpRemoveSwarmNetwork
+	OpCreateConfig
+	OpRemoveConfig
+	OpCreateSecret
+	OpRemoveSecret
+	OpRemoveSwarmVolume // only when the source prunes volumes
 )
 
 var opNames = map[OpKind]string{
@@ -47,6 +60,17 @@ var opNames = map[OpKind]string{
 	OpRemoveNetwork: "remove-network",
 	OpRemoveVolume:  "remove-volume",
 	OpRunJob:        "run-job",
+
+	OpCreateService:      "create service",
+	OpUpdateService:      "update service",
+	OpRemoveService:      "remove service",
+	OpCreateSwarmNetwork: "create network",
+	OpRemoveSwarmNetwork: "remove network",
+	OpCreateConfig:       "create config",
+	OpRemoveConfig:       "remove config",
+	OpCreateSecret:       "create secret",
+	OpRemoveSecret:       "remove secret",
+	OpRemoveSwarmVolume:  "remove volume",
 }
 
 func (k OpKind) String() string {
@@ -61,6 +85,12 @@ func (k OpKind) String() string {
 func (k OpKind) ContainerOp() bool {
 	return k == OpAdopt || k == OpRestore || k == OpCreate || k == OpReplace || k == OpStart || k == OpRestart || k == OpRemove ||
 		k == OpRunJob
+}
+
+// ServiceOp reports whether ops of kind k act on one Swarm service: they
+// count as the service's ops, as container ops do on one host.
+func (k OpKind) ServiceOp() bool {
+	return k == OpCreateService || k == OpUpdateService || k == OpRemoveService
 }
 
 // Op is one operation of a plan: what to do to which resource, why, and the
@@ -89,6 +119,9 @@ type Op struct {
 	// Rollout is how a replacement is rolled out: its order, batch and
 	// failure policy. Set on OpReplace only.
 	Rollout *Rollout
+	// Strategy is how Swarm rolls out a service's update, as `moor plan`
+	// shows it after the cause: "start-first, rollback on failure".
+	Strategy string `json:",omitempty"`
 	// Needs are the Resources of ops of this plan that must have succeeded
 	// before this one runs (its image's pull or build, its stack's
 	// networks); when
@@ -135,6 +168,9 @@ func (o Op) String() string {
 	}
 	if o.Rollout != nil {
 		s += " " + o.Rollout.String()
+	}
+	if o.Strategy != "" {
+		s += " [" + o.Strategy + "]"
 	}
 	return s
 }
@@ -280,7 +316,7 @@ func (p *Plan) ServiceOps() map[string][]Op {
 	out := map[string][]Op{}
 	for _, ops := range [][]Op{p.Ops, p.Drift} {
 		for _, op := range ops {
-			if op.Kind.ContainerOp() {
+			if op.Kind.ContainerOp() || op.Kind.ServiceOp() {
 				key := ServiceKey(op.Stack, op.Service)
 				out[key] = append(out[key], op)
 			}

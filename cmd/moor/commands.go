@@ -220,6 +220,7 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 	maxReplicas := fs.Int("max-replicas", config.DefaultMaxReplicas, "the most replicas one service may ask for (the max_replicas of the source that deploys the repository)")
 	ageKey := fs.String("sops-age-key-file", "", "an age key file that decrypts the repository's SOPS files; without a key file, encrypted files are checked but not decrypted")
 	pgpKey := fs.String("sops-pgp-key-file", "", "an OpenPGP secret key file (no passphrase) that decrypts the repository's SOPS files")
+	rt := fs.String("runtime", config.RuntimeDocker, "docker|swarm: check the stacks as the source's runtime deploys them (docs/swarm.md)")
 	var hostFlag hostFlags
 	hostFlag.register(fs)
 	return func(ctx context.Context, e *env, args []string) int {
@@ -254,6 +255,12 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		if len(stacks) == 0 && len(notHere) == 0 {
 			return e.errorf("%s holds no stacks (no directory with a compose.yaml)", dir)
 		}
+		if *rt != config.RuntimeDocker && *rt != config.RuntimeSwarm {
+			return e.errorf("--runtime %q: want docker or swarm", *rt)
+		}
+		if *rt == config.RuntimeSwarm && host != nil {
+			return e.errorf("--host and --labels select the stacks of one host of a fleet; a swarm source deploys to the whole swarm and selects none")
+		}
 		code := exitOK
 		// A file .sops.yaml marks as encrypted is checked whether or not
 		// a stack uses it: a secret committed in the clear is refused
@@ -265,6 +272,11 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		for _, p := range problems {
 			fmt.Fprintf(e.stdout, "error .sops.yaml: %s\n", printable.Escape(p))
 			code = exitError
+		}
+		if *rt == config.RuntimeSwarm {
+			opts := compose.Options{Variables: vars.m, Profiles: profiles,
+				Limits: compose.Limits{Replicas: *maxReplicas}, Secrets: compose.Secrets{Keys: keys, Unkeyed: keys == nil}}
+			return max(code, validateSwarm(ctx, e, dir, opts))
 		}
 		loaded := map[string]*reconcile.Stack{}
 		errs := map[string]error{}

@@ -20,6 +20,7 @@ import (
 	"github.com/moor-dev/moor/ledger"
 	"github.com/moor-dev/moor/reconcile"
 	"github.com/moor-dev/moor/runtime"
+	"github.com/moor-dev/moor/swarm"
 )
 
 // common are the flags every command that touches a source shares.
@@ -166,6 +167,7 @@ type parts struct {
 	cfg     *config.Config
 	log     *zap.Logger
 	docker  *runtime.Docker
+	swarm   *swarm.Engine // for the sources with runtime: swarm (swarm.go)
 	ledger  *ledger.Ledger
 	sources []*controller.Controller
 	lock    *controller.Lock
@@ -182,6 +184,9 @@ func (p *parts) close() {
 	}
 	if p.docker != nil {
 		p.docker.Close()
+	}
+	if p.swarm != nil {
+		p.swarm.Close()
 	}
 	if p.lock != nil {
 		p.lock.Release()
@@ -239,6 +244,10 @@ func (c *common) build(ctx context.Context, withSchedule, lock, withLedger bool)
 		ctl.Metrics = metrics
 		ctl.SecretsDir = cfg.SecretsDir
 		ctl.Host = cfg.Host
+		if ctl.Swarm, err = p.swarmFor(ctx, s); err != nil {
+			p.close()
+			return nil, err
+		}
 		ctl.Executor.Step = stepHook
 		if r := reportCommitStatus(ctl, forgeMetrics, p.log); r != nil {
 			p.forges = append(p.forges, r)

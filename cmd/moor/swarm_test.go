@@ -1,0 +1,41 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestValidateSwarm: moor validate --runtime swarm checks the stacks as a
+// swarm source maps them: a field Swarm does not run is an error naming
+// it, one docker stack deploy ignores is a warning.
+func TestValidateSwarm(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"web/compose.yaml": "services:\n  api:\n    image: app:1\n    depends_on: [db]\n  db:\n    image: pg:1\n    deploy: {placement: {constraints: [node.role == manager]}}\n",
+		"job/compose.yaml": "services:\n  run:\n    image: app:1\n    container_name: run\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"validate", "--runtime", "swarm", dir}, &stdout, &stderr)
+	want := `error job: stack job (job/compose.yaml): service run: field "container_name" is not supported by moor's swarm runtime: Swarm names a service's tasks itself
+ok    web (api, db)
+warn  web: service api: depends_on has no effect under Swarm (docker stack deploy ignores it too): services start in any order
+`
+	if code != 1 || stdout.String() != want {
+		t.Errorf("moor validate --runtime swarm exited %d:\n%s%s\nwant 1:\n%s", code, stdout.String(), stderr.String(), want)
+	}
+	stdout.Reset()
+	if code := run(t.Context(), []string{"validate", "--runtime", "nomad", dir}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), `--runtime "nomad": want docker or swarm`) {
+		t.Errorf("--runtime nomad: exit %d, %s", code, stderr.String())
+	}
+}
