@@ -41,7 +41,9 @@ func LoadSwarm(ctx context.Context, root string, opts Options) (stacks map[strin
 	if repo == "" {
 		repo = root
 	}
-	dirs, err := discover(repo, root)
+	// A swarm is a host of a fleet as a single machine is: the identity of
+	// the moor that deploys to it selects its stacks.
+	dirs, _, err := discoverFor(repo, root, opts.Host)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,6 +103,7 @@ func loadSwarmStack(ctx context.Context, sd StackDir, opts Options) (*SwarmStack
 		}
 	}
 	st := &SwarmStack{Name: sd.Name, Dir: sd.rel(sd.Dir), File: sd.rel(sd.File), Project: p, Files: map[string][]byte{}, Warnings: g.warnings()}
+	st.Warnings = append(st.Warnings, swarmIgnored(p)...)
 	read := func(kind, key string, obj types.FileObjectConfig) {
 		at := kind + "/" + key
 		switch {
@@ -180,4 +183,18 @@ func (s *sopsFiles) redactErr(err error) error {
 // single-host one).
 func UnknownFields(v any, allowed ...string) []string {
 	return unknownFields(reflect.ValueOf(v), set(allowed...))
+}
+
+// swarmIgnored are the warnings for what x-moor asks that moor's swarm
+// runtime does not do: said, never dropped in silence.
+func swarmIgnored(p *types.Project) []string {
+	m, _ := p.Extensions[extMoor].(map[string]any)
+	var out []string
+	if m["depends_on"] != nil {
+		out = append(out, extMoor+".depends_on has no effect under moor's swarm runtime: the source's stacks are deployed in any order")
+	}
+	if m["canary"] != nil {
+		out = append(out, extMoor+".canary has no effect under moor's swarm runtime: a change is deployed without waiting for canary hosts")
+	}
+	return out
 }

@@ -190,7 +190,7 @@ func (c *Controller) loadSwarm(ctx context.Context, snap *gitsource.Snapshot) (*
 	}
 	stacks, broken, err := compose.LoadSwarm(loadCtx, root, compose.Options{
 		Repo: snap.Dir, Variables: c.Source.Variables, Profiles: c.Source.Profiles,
-		Limits: compose.Limits{Replicas: c.Source.MaxReplicas}, Secrets: sec,
+		Limits: compose.Limits{Replicas: c.Source.MaxReplicas}, Secrets: sec, Host: c.composeHost(),
 	})
 	if err != nil {
 		if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {

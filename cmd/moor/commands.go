@@ -258,9 +258,6 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 		if *rt != config.RuntimeDocker && *rt != config.RuntimeSwarm {
 			return e.errorf("--runtime %q: want docker or swarm", *rt)
 		}
-		if *rt == config.RuntimeSwarm && host != nil {
-			return e.errorf("--host and --labels select the stacks of one host of a fleet; a swarm source deploys to the whole swarm and selects none")
-		}
 		code := exitOK
 		// A file .sops.yaml marks as encrypted is checked whether or not
 		// a stack uses it: a secret committed in the clear is refused
@@ -274,7 +271,7 @@ func validateCmd(fs *flag.FlagSet) func(context.Context, *env, []string) int {
 			code = exitError
 		}
 		if *rt == config.RuntimeSwarm {
-			opts := compose.Options{Variables: vars.m, Profiles: profiles,
+			opts := compose.Options{Variables: vars.m, Profiles: profiles, Host: host,
 				Limits: compose.Limits{Replicas: *maxReplicas}, Secrets: compose.Secrets{Keys: keys, Unkeyed: keys == nil}}
 			return max(code, validateSwarm(ctx, e, dir, opts))
 		}
