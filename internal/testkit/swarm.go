@@ -24,6 +24,10 @@ var swarmState struct {
 // returns the client. The engine is left as found by LeaveSwarm, which the
 // TestMain of the one package whose tests use Swarm must call: two
 // packages must not init and leave the same engine's swarm concurrently.
+// Entering or leaving swarm mode also breaks the engine's embedded DNS for
+// a moment, failing other packages' tests that resolve a name just then:
+// scripts/test enters swarm mode before any test runs, so that this finds
+// a manager and leaves it be.
 func Swarm(t testing.TB) *client.Client {
 	t.Helper()
 	cli := Docker(t)
