@@ -154,6 +154,9 @@ func (b *budget) casts(compose map[tree.Path]interp.Cast) map[tree.Path]interp.C
 	if casts == nil {
 		casts = map[tree.Path]interp.Cast{}
 	}
+	for _, p := range uncast {
+		delete(casts, p)
+	}
 	for _, kind := range []string{"services", "jobs"} {
 		for _, field := range []string{"ports", "expose"} {
 			casts[tree.NewPath(kind, tree.PathMatchAll, field, tree.PathMatchList)] = b.countPorts

@@ -20,9 +20,11 @@ import (
 // directory on the host: sha256 over the JSON of the service as compose-go
 // loads it for `up` (env_file and label_file resolved into environment and
 // labels, and dropped), without what needs no new container (build, pull
-// policy, scale and replicas, depends_on, profiles). compose-go is the version
-// docker compose is built with, so the JSON is the same; the paths are
-// those of the stack directories, not of the snapshot moor loaded from.
+// policy, scale and replicas, depends_on, profiles). The JSON is that of
+// compose-go v2.9.1, which docker compose v2.40.3 is built with: moor's
+// newer compose-go writes the same but for binds, which legacyBinds
+// (composego.go) writes as v2.9.1 does. The paths are those of the stack
+// directories, not of the snapshot moor loaded from.
 func (m mapper) composeHash(s types.ServiceConfig) (reconcile.ComposeService, error) {
 	c := reconcile.ComposeService{DependsOn: composeDependsOn(s)}
 	// compose hashes the container ID of a service whose namespace this one
@@ -65,6 +67,9 @@ func (m mapper) composeHash(s types.ServiceConfig) (reconcile.ComposeService, er
 	s.Profiles = nil
 	s.EnvFiles, s.LabelFiles = nil, nil
 	b, err := json.Marshal(s)
+	if err == nil {
+		b, err = legacyBinds(b, s)
+	}
 	if err != nil {
 		return c, fmt.Errorf("compose's config hash: %w", err)
 	}

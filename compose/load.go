@@ -277,6 +277,9 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 		return nil, g.budget.stop
 	}
 	if err != nil {
+		if nf := nonFinite(err, data); nf != nil {
+			return nil, nf
+		}
 		return nil, locateSyntax(g.written, err)
 	}
 	labelFiles := takeLabelFiles(model)
