@@ -216,10 +216,13 @@
 //
 // Each service also carries compose's own config hash (Service.Compose.Hash)
 // as docker compose v2 computes it for a container it runs from the stack's
-// directory: ServiceHash over the compose-go service (this package uses
-// the compose-go version docker compose v2.40.3 is built with), with
-// env_file and label_file resolved and dropped, and the paths those of the
-// stack directories. moor writes it on its containers, so that docker
+// directory: ServiceHash over the compose-go service, with env_file and
+// label_file resolved and dropped, and the paths those of the stack
+// directories. This package uses a newer compose-go (v2.13.0, which
+// compiles the schema once) than the v2.9.1 docker compose v2.40.3 is built
+// with; composego.go keeps v2.9.1's results where the two differ (binds,
+// interpolated depends_on.required) and names the one input v2.13.0 cannot
+// take (an unquoted .inf or .nan). moor writes it on its containers, so that docker
 // compose up in the stack's directory recreates nothing, and compares it to
 // adopt what docker compose made.
 //
