@@ -5,12 +5,18 @@
 // and a table of the reasons for the rest, as Markdown ready to paste
 // into docs/compat.md.
 //
-//	go run ./internal/compat [-compose PATH] [-j N] [-v] DIR...
+//	go run ./internal/compat [-compose PATH] [-j N] [-v] [-hash] DIR...
 //
 // Each DIR is one collection (a repository checked out): a stack may read
 // files anywhere in its collection. Stacks are loaded one at a time, not as
 // one repository: the examples of a collection are not deployed together,
 // so host ports and container names they share are not conflicts here.
+//
+// -hash also compares, for every service of a stack both accept, the
+// com.docker.compose.config-hash moor labels its containers with and the
+// hash of docker compose config --hash: equal, docker compose up -d
+// leaves moor's containers alone. (config --hash keeps an env_file in what
+// it hashes, up drops it: a service with one differs here alone.)
 package main
 
 import (
@@ -19,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +38,7 @@ import (
 
 	"github.com/moor-dev/moor/compose"
 	"github.com/moor-dev/moor/config"
+	"github.com/moor-dev/moor/reconcile"
 )
 
 func main() {
@@ -44,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	composeBin := fs.String("compose", filepath.Join(home, ".docker", "cli-plugins", "docker-compose"), "docker compose v2 binary (build one with ./scripts/compose-v2)")
 	jobs := fs.Int("j", 4, "files checked at once")
 	verbose := fs.Bool("v", false, "list every file moor refuses, with its errors")
+	hash := fs.Bool("hash", false, "compare each accepted service's config hash with docker compose config --hash")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -51,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// version: field); the figures are what is measured here.
 	logrus.SetOutput(io.Discard)
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: compat [-compose PATH] [-j N] [-v] DIR...")
+		fmt.Fprintln(stderr, "usage: compat [-compose PATH] [-j N] [-v] [-hash] DIR...")
 		return 2
 	}
 	if _, err := os.Stat(*composeBin); err != nil {
@@ -65,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "compat: %v\n", err)
 			return 2
 		}
-		results = append(results, check(ctx, *composeBin, dir, files, *jobs)...)
+		results = append(results, check(ctx, *composeBin, dir, files, *jobs, *hash)...)
 	}
 	fmt.Fprintf(stdout, "Measured %s on moor %s with %s:\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), moorRevision(), composeVersion(ctx, *composeBin))
 	fmt.Fprintf(stdout, "    go run ./internal/compat %s\n\n", strings.Join(args, " "))
@@ -84,6 +93,10 @@ type result struct {
 	moorErr string
 	// warnings are the stack's warnings, when moor accepted it.
 	warnings []string
+	// hashed counts the services whose config hashes were compared (-hash);
+	// hashDiffer names those where moor's and compose's differ.
+	hashed     int
+	hashDiffer []string
 }
 
 // composeFiles lists the compose files under dir that moor would read as
@@ -120,7 +133,7 @@ func composeFiles(dir string) ([]string, error) {
 	return files, err
 }
 
-func check(ctx context.Context, composeBin, corpus string, files []string, jobs int) []result {
+func check(ctx context.Context, composeBin, corpus string, files []string, jobs int, hash bool) []result {
 	out := make([]result, len(files))
 	sem := make(chan struct{}, max(jobs, 1))
 	var wg sync.WaitGroup
@@ -134,7 +147,13 @@ func check(ctx context.Context, composeBin, corpus string, files []string, jobs 
 			rel, _ := filepath.Rel(abs, f)
 			r := result{corpus: corpus, file: filepath.ToSlash(rel)}
 			if r.composeErr = composeConfig(ctx, composeBin, f); r.composeErr == "" {
-				r.moorErr, r.warnings = moorLoad(ctx, corpus, f)
+				var st *reconcile.Stack
+				if r.moorErr, st = moorLoad(ctx, corpus, f); st != nil {
+					r.warnings = st.Warnings
+					if hash {
+						r.hashed, r.hashDiffer = compareHashes(ctx, composeBin, f, st)
+					}
+				}
 			}
 			out[i] = r
 		}()
@@ -167,9 +186,43 @@ func composeConfig(ctx context.Context, bin, file string) string {
 	return ""
 }
 
+// compareHashes compares the config hash moor computes for each service of
+// st with docker compose config --hash of file, and returns how many it
+// compared and the services where they differ. A service whose hash needs
+// another's container ID (a shared namespace) is not compared.
+func compareHashes(ctx context.Context, bin, file string, st *reconcile.Stack) (int, []string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-f", file, "--project-directory", filepath.Dir(file), "-p", st.Name, "config", "--hash", "*")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, []string{fmt.Sprintf("(docker compose config --hash: %v)", err)}
+	}
+	byCompose := map[string]string{}
+	for line := range strings.Lines(string(out)) {
+		if name, hash, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			byCompose[name] = hash
+		}
+	}
+	var n int
+	var differ []string
+	for _, name := range slices.Sorted(maps.Keys(st.Services)) {
+		h := st.Services[name].Compose.Hash
+		if h == "" {
+			continue
+		}
+		n++
+		if h != byCompose[name] {
+			differ = append(differ, name)
+		}
+	}
+	return n, differ
+}
+
 // moorLoad loads the stack of file as moor validate does, the corpus being
-// its repository.
-func moorLoad(ctx context.Context, corpus, file string) (string, []string) {
+// its repository: the error ("" accepted), or the stack.
+func moorLoad(ctx context.Context, corpus, file string) (string, *reconcile.Stack) {
 	repo, err := filepath.Abs(corpus)
 	if err != nil {
 		return err.Error(), nil
@@ -187,7 +240,7 @@ func moorLoad(ctx context.Context, corpus, file string) (string, []string) {
 		if err != nil {
 			return err.Error(), nil
 		}
-		return "", st.Warnings
+		return "", st
 	}
 	return fmt.Sprintf("moor does not find %s as a stack's compose file", filepath.Base(file)), nil
 }

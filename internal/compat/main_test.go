@@ -53,3 +53,42 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+// TestRunHash: with -hash, a service whose config hash docker compose
+// computes differently from moor is counted and named.
+func TestRunHash(t *testing.T) {
+	dir := t.TempDir()
+	for p, content := range map[string]string{
+		"corpus/ok/compose.yaml":      "services:\n  a:\n    image: x:1\n  b:\n    image: x:1\n",
+		"corpus/refused/compose.yaml": "# refuse-me\nservices:\n  a:\n    image: x:1\n",
+	} {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The stand-in hashes every service as 0000: no hash of moor's is that.
+	fake := filepath.Join(dir, "docker-compose")
+	script := "#!/bin/sh\nif [ \"$1\" = version ]; then echo 9.9.9; exit 0; fi\n" +
+		"case \"$*\" in *--hash*) echo 'a 0000'; echo 'b 0000'; exit 0;; esac\n" +
+		"if grep -q refuse-me \"$2\"; then echo 'no good' >&2; exit 1; fi\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"-compose", fake, "-hash", "-v", filepath.Join(dir, "corpus")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"moor's equals docker compose config --hash for 0 of 2 services (0.0%)",
+		"config hash differs: " + filepath.Join(dir, "corpus") + "/ok/compose.yaml: a, b",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

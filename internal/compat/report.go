@@ -85,10 +85,25 @@ func report(w io.Writer, corpora []string, results []result, verbose bool) {
 			fmt.Fprintf(w, "| %s | %d |\n", strings.ReplaceAll(k, "|", `\|`), warned[k])
 		}
 	}
+	var hashed, differ int
+	for _, r := range results {
+		hashed += r.hashed
+		differ += len(r.hashDiffer)
+	}
+	if hashed > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "com.docker.compose.config-hash: moor's equals docker compose config --hash for %d of %d services (%s).\n",
+			hashed-differ, hashed, percent(hashed-differ, hashed))
+	}
 	if !verbose {
 		return
 	}
 	fmt.Fprintln(w)
+	for _, r := range results {
+		if len(r.hashDiffer) > 0 {
+			fmt.Fprintf(w, "config hash differs: %s/%s: %s\n", r.corpus, r.file, strings.Join(r.hashDiffer, ", "))
+		}
+	}
 	for _, r := range results {
 		if r.composeErr == "" && r.moorErr != "" {
 			fmt.Fprintf(w, "%s/%s\n    %s\n", r.corpus, r.file, strings.ReplaceAll(r.moorErr, "\n", "\n    "))
