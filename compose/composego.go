@@ -30,6 +30,11 @@ import (
 // depends_on.required or restart to a boolean; v2.9.1 does not, and its
 // schema refuses the string for required ("must be a boolean").
 //
+// A cap on YAML nodes: compose-go from v2.13 on refuses a file of more
+// than 100,000 nodes; v2.9.1 has no such cap. moor's own limits bound a
+// file's size (Limits.ComposeBytes), and a node takes at least a byte, so
+// moor sets the cap where no file within them reaches it (nodeVisits).
+//
 // .inf and .nan: see nonFinite.
 
 // bindBlock is the path of a long-syntax bind block in the compose model.
@@ -42,6 +47,12 @@ func init() {
 	transform.RegisterDefaultValue(bindBlock, func(data any, _ tree.Path, _ bool) (any, error) {
 		return data, nil
 	})
+}
+
+// nodeVisits is the cap on the YAML nodes compose-go visits in one file:
+// no less than its own default, and no file within l reaches it.
+func nodeVisits(l Limits) int {
+	return max(100_000, int(l.ComposeBytes))
 }
 
 // uncast are the interpolation casts compose-go v2.9.1 does not make.

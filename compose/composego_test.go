@@ -134,3 +134,15 @@ func TestNonFiniteNamesTheField(t *testing.T) {
 		t.Errorf("quoted .inf: LoadStack: %v", err)
 	}
 }
+
+// TestManyNodesLoad: a file of more YAML nodes than compose-go's own cap
+// (100,000), within moor's size limit, loads, as docker compose v2.40.3
+// loads it. (compose-go takes seconds over such a file, whatever its
+// version.)
+func TestManyNodesLoad(t *testing.T) {
+	pad := strings.Repeat("a, ", 100_100)
+	files := map[string]string{"web/compose.yaml": "x-pad: [" + pad + "a]\nservices:\n  app:\n    image: app:1\n"}
+	if _, _, err := loadWeb(t, files, Options{}); err != nil {
+		t.Fatalf("LoadStack: %v", err)
+	}
+}

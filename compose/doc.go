@@ -221,8 +221,8 @@
 // directories. This package uses a newer compose-go (v2.13.0, which
 // compiles the schema once) than the v2.9.1 docker compose v2.40.3 is built
 // with; composego.go keeps v2.9.1's results where the two differ (binds,
-// interpolated depends_on.required) and names the one input v2.13.0 cannot
-// take (an unquoted .inf or .nan). moor writes it on its containers, so that docker
+// interpolated depends_on.required, a cap on YAML nodes) and names the one
+// input v2.13.0 cannot take (an unquoted .inf or .nan). moor writes it on its containers, so that docker
 // compose up in the stack's directory recreates nothing, and compares it to
 // adopt what docker compose made.
 //

@@ -262,6 +262,7 @@ func (g *guard) loadProject(opts Options) (*types.Project, error) {
 			o.SkipValidation = false
 			o.SkipConsistencyCheck = false
 			o.SkipResolveEnvironment = true // g.resolveFiles does it
+			o.MaxNodeVisits = nodeVisits(g.budget.lim)
 			o.ResourceLoaders = []loader.ResourceLoader{g}
 			o.Interpolate.Substitute = g.budget.substitute
 			o.Interpolate.TypeCastMapping = g.budget.casts(o.Interpolate.TypeCastMapping)
