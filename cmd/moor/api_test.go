@@ -25,6 +25,7 @@ import (
 // Without the token the sync is refused. Every answer validates against
 // docs/openapi.yaml.
 func TestAPISyncDeploys(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	testkit.Docker(t)
 	bin, err := buildMoor()
 	if err != nil {

@@ -150,6 +150,7 @@ func builtImage(t *testing.T, cli *client.Client, id string) string {
 // and runs: compose finds its image (STACK-SERVICE) and the same config
 // hash and image ID on the container.
 func TestComposeUpKeepsBuiltStack(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	stack := testkit.StackName(t)
 	testkit.CleanupBuilds(t, stack)

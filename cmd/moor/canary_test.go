@@ -21,6 +21,7 @@ import (
 // status says what it waits for meanwhile); a commit whose rollout fails
 // on c1 leaves h1 on the old revision, with the failure as the reason.
 func TestCanaryGatesAFleet(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
 	base := testkit.StackName(t)

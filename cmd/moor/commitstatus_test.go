@@ -19,6 +19,7 @@ import (
 // success for a good commit, pending then failure for one whose rollout is
 // rolled back, and nothing more while later polls find the same.
 func TestCommitStatus(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)

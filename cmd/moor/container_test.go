@@ -184,6 +184,7 @@ func containerOutput(t *testing.T, cli *client.Client, id string) string {
 // work inside its container, and it stops cleanly on SIGTERM, leaving the
 // stack running, its own container and an unrelated one untouched.
 func TestContainerImage(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	host := cli.DaemonHost()
 	socket, ok := strings.CutPrefix(host, "unix://")

@@ -41,6 +41,7 @@ func dataStack(img string, port int, v string, unhealthy bool) string {
 // and its return, its containers removed by hand (a rebuilt engine), and
 // every new moor process, whether git tracks data/ (a .gitkeep) or not.
 func TestDataNeverLost(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	for _, gitkeep := range []bool{false, true} {
 		t.Run(fmt.Sprintf("gitkeep=%v", gitkeep), func(t *testing.T) {
 			cli := testkit.Docker(t)

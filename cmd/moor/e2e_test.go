@@ -123,6 +123,7 @@ volumes:
 // service whose volume must survive, and a broken commit that must change
 // nothing. An unrelated container must survive every step.
 func TestApplyLifecycle(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)

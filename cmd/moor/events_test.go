@@ -189,6 +189,7 @@ func TestRunEventsAfterEngineReconnect(t *testing.T) {
 // observed on the drift interval, and only then: the polls between two
 // checks make no Engine API call.
 func TestRunDriftCheckOnSchedule(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	testkit.Docker(t)
 	stack, state, proxy := convergedBehindProxy(t, "1s", "3s")
 

@@ -67,6 +67,7 @@ func ledgerLines(t *testing.T, state string) int {
 // the revision changes nothing it reads. A stack whose x-moor no longer
 // takes host-a is removed from it, not held as broken.
 func TestFleetHosts(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
 	p := testkit.StackName(t)

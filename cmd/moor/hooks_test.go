@@ -49,6 +49,7 @@ func hookStack(img string, port int, v string, failStart bool) string {
 // serves again, and the error names the hook, its exit code and output; a
 // pre_stop that fails is a warning, and its container goes all the same.
 func TestHooksOnTheEngine(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)

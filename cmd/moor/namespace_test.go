@@ -45,6 +45,7 @@ func networkMode(t *testing.T, cli *client.Client, id string) string {
 // vpn restarts behind moor's back, which leaves app without a network,
 // the next run replaces app.
 func TestSharedNetworkNamespace(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)
@@ -132,6 +133,7 @@ func namedCompose(img, name string, port int, dbVersion string) string {
 // moor does not own is an error that names it, and that container is left
 // alone.
 func TestContainerNameAndLinks(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)

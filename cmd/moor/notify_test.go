@@ -88,6 +88,7 @@ func notifyStack(img string, port int, v string, unhealthy bool) string {
 // mail target (its smtp:// URL in a file) that asks for failures gets the
 // failure alone, and a target that never answers holds none of it up.
 func TestNotifyRun(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)

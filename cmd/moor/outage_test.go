@@ -14,6 +14,7 @@ import (
 // since when the source is unreachable and what runs, and when the server
 // comes back the next commit is deployed without anyone restarting moor.
 func TestGitServerOutage(t *testing.T) {
+	t.Parallel() // its own stack, state and ports; it mostly waits on the engine
 	cli := testkit.Docker(t)
 	img := testkit.TestImage(t)
 	stack := testkit.StackName(t)
