@@ -16,7 +16,10 @@ var swarmState struct {
 	checked bool
 	// joined: this process ran swarm init, so LeaveSwarm leaves.
 	joined bool
-	err    error
+	// gwbridge: docker_gwbridge, the bridge init makes for the swarm's
+	// containers, was there before init (leaving the swarm keeps it).
+	gwbridge bool
+	err      error
 }
 
 // Swarm makes sure the shared engine is a swarm manager, as `docker swarm
@@ -56,6 +59,8 @@ func initSwarm(cli *client.Client) error {
 	case sw.LocalNodeState != swarm.LocalNodeStateInactive:
 		return fmt.Errorf("the engine's swarm is %s, not a manager: tests need a manager or no swarm", sw.LocalNodeState)
 	}
+	_, err = cli.NetworkInspect(ctx, "docker_gwbridge", client.NetworkInspectOptions{})
+	swarmState.gwbridge = err == nil
 	if _, err := cli.SwarmInit(ctx, client.SwarmInitOptions{ListenAddr: "127.0.0.1:2377", AdvertiseAddr: "127.0.0.1"}); err != nil {
 		return fmt.Errorf("swarm init: %w", err)
 	}
@@ -74,8 +79,15 @@ func LeaveSwarm() error {
 	swarmState.joined = false
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, err := docker.cli.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true})
-	return err
+	if _, err := docker.cli.SwarmLeave(ctx, client.SwarmLeaveOptions{Force: true}); err != nil {
+		return err
+	}
+	if !swarmState.gwbridge {
+		if _, err := docker.cli.NetworkRemove(ctx, "docker_gwbridge", client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // CleanupSwarmStack removes the services, then the configs, secrets,
