@@ -277,6 +277,17 @@ func readReport(stateDir, name string, obs *reconcile.Observed, now time.Time) *
 	if v.desired, v.driftReport, err = readDesired(stateDir, name); err != nil {
 		r.Problems = append(r.Problems, fmt.Sprintf("%v; the states of its services are unknown until its next run", err))
 	}
+	if v.desired == nil {
+		// A swarm source records its services as its last run saw them.
+		services, err := readSwarmServices(stateDir, name)
+		if err != nil {
+			r.Problems = append(r.Problems, fmt.Sprintf("%v; the states of its services are unknown until its next run", err))
+		}
+		if services != nil {
+			r.Services = services
+			return r
+		}
+	}
 	r.Rolling = v.rolling
 	r.Services = v.services(name, obs, now)
 	return r

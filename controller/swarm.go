@@ -2,8 +2,10 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -281,4 +283,44 @@ func (c *Controller) swarmReport(r *SourceReport, out *Outcome) {
 	c.mu.Lock()
 	c.report = r
 	c.mu.Unlock()
+	if c.WorkDir == "" {
+		if err := writeSwarmServices(c.StateDir, c.Source.Name, r.Services); err != nil {
+			c.Log.Warn("record the swarm services for moor status", zap.Error(err))
+		}
+	}
+}
+
+// swarmServicesPath holds the services of a swarm source as its last run
+// saw them: `moor status`, a process of its own, shows them from there
+// (a single host's are observed afresh from the engine instead).
+func swarmServicesPath(stateDir, source string) string {
+	return filepath.Join(stateDir, "sources", source, "swarm-services.json")
+}
+
+func writeSwarmServices(stateDir, source string, services []ServiceReport) error {
+	if services == nil {
+		services = []ServiceReport{}
+	}
+	b, err := json.MarshalIndent(services, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(swarmServicesPath(stateDir, source), b, false)
+}
+
+// readSwarmServices returns the services a swarm source's last run
+// recorded, or nil when it recorded none (not a swarm source).
+func readSwarmServices(stateDir, source string) ([]ServiceReport, error) {
+	b, err := os.ReadFile(swarmServicesPath(stateDir, source))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var services []ServiceReport
+	if err := json.Unmarshal(b, &services); err != nil {
+		return nil, fmt.Errorf("%s: %w", swarmServicesPath(stateDir, source), err)
+	}
+	return services, nil
 }

@@ -1,6 +1,7 @@
 package swarm_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -8,18 +9,21 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 
 	"github.com/moor-dev/moor/config"
 	"github.com/moor-dev/moor/controller"
 	"github.com/moor-dev/moor/internal/testkit"
+	"github.com/moor-dev/moor/reconcile"
 )
 
 // TestSwarmSignedCommits: a swarm source with verify.mode head deploys a
 // commit signed by a trusted key, and an unsigned commit after it changes
 // no service: the run is refused, naming the commit, and the service
-// keeps the signed revision's spec.
+// keeps the signed revision's spec. moor status shows the service from
+// the state dir, as the last run saw it.
 func TestSwarmSignedCommits(t *testing.T) {
 	cli := testkit.Swarm(t)
 	img := testkit.TestImage(t)
@@ -64,6 +68,18 @@ func TestSwarmSignedCommits(t *testing.T) {
 	}
 	if got := env(); !slices.Equal(got, []string{"VERSION=1"}) {
 		t.Fatalf("after the signed release: environment %q", got)
+	}
+	// moor status, a process of its own, shows the swarm's services as
+	// the last run saw them.
+	reports, err := controller.ReadReports(h.state, &reconcile.Observed{}, time.Now())
+	if err != nil || len(reports) != 1 {
+		t.Fatalf("ReadReports: %v, %d reports", err, len(reports))
+	}
+	var status bytes.Buffer
+	controller.WriteReport(&status, reports, time.Now())
+	if svc := reports[0].Services; len(svc) != 1 || svc[0].Service != "web" || svc[0].State != controller.StateInSync ||
+		!strings.Contains(status.String(), stack+"_web") {
+		t.Errorf("moor status of a swarm source: services %+v\n%s", svc, status.String())
 	}
 
 	write("2")
