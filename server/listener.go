@@ -117,8 +117,10 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		}
 		l.mu.Unlock()
 		if victim != nil {
-			victim.Conn.Close()
+			// Counted before it closes: whoever sees it closed sees it
+			// counted.
 			l.evicted.Add(1)
+			victim.Conn.Close()
 		}
 		if wait == 0 {
 			return lc, nil
