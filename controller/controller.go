@@ -390,10 +390,9 @@ func (c *Controller) snapshot(ctx context.Context) (*gitsource.Snapshot, error) 
 // The loaded desired state is never modified afterwards: it is cached for
 // the next run of the same revision and recorded for `moor status`.
 func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*reconcile.Desired, error) {
-	root := filepath.Join(snap.Dir, filepath.FromSlash(c.Source.Path))
-	rev := snap.Revision.String()
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%w: path %q does not exist in %s", ErrRefused, c.Source.Path, rev)
+	root, rev, err := c.sourceRoot(snap)
+	if err != nil {
+		return nil, err
 	}
 	if c.WorkDir == "" && c.loaded.rev == rev && c.loaded.desired != nil {
 		return c.loaded.desired, nil
@@ -441,12 +440,8 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 		}
 	}
 	d.PruneVolumes = c.Source.PruneVolumes
-	if len(d.Stacks) == 0 && len(d.Broken) == 0 && !c.Source.AllowEmpty {
-		where := c.Source.Path
-		if where == "" {
-			where = "the repository root"
-		}
-		return nil, fmt.Errorf("%w: %s has no stacks under %s; refusing to remove everything (set allow_empty to allow an empty host)", ErrRefused, rev, where)
+	if err := c.refuseEmpty(rev, len(d.Stacks)+len(d.Broken), "host"); err != nil {
+		return nil, err
 	}
 	if c.WorkDir == "" {
 		c.loaded.rev, c.loaded.desired = rev, d
@@ -464,23 +459,59 @@ func (c *Controller) load(ctx context.Context, snap *gitsource.Snapshot) (*recon
 // is input: loading it is held to the source's timeout (the loader's limits
 // keep it well within), and reads nothing outside the snapshot.
 func (c *Controller) loadStacks(ctx context.Context, root, rev string, opts compose.Options) (*reconcile.Desired, error) {
+	var d *reconcile.Desired
+	err := c.timedLoad(ctx, rev, func(ctx context.Context) (err error) {
+		d, err = compose.Load(ctx, root, opts)
+		return err
+	})
+	return d, err
+}
+
+// timedLoad runs load held to the source's timeout. An error of the load
+// refuses the revision; one of a run cut short says nothing of it.
+func (c *Controller) timedLoad(ctx context.Context, rev string, load func(context.Context) error) error {
 	loadCtx := ctx
 	if c.Source.Timeout > 0 {
 		var cancel context.CancelFunc
 		loadCtx, cancel = context.WithTimeout(ctx, c.Source.Timeout)
 		defer cancel()
 	}
-	d, err := compose.Load(loadCtx, root, opts)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err // cut short: says nothing of the revision
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: %s: loading its stacks took longer than the source's timeout (%v)", ErrRefused, rev, c.Source.Timeout)
-		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrRefused, rev, err)
+	err := load(loadCtx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return err // cut short: says nothing of the revision
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %s: loading its stacks took longer than the source's timeout (%v)", ErrRefused, rev, c.Source.Timeout)
 	}
-	return d, nil
+	return fmt.Errorf("%w: %s: %w", ErrRefused, rev, err)
+}
+
+// sourceRoot is the directory of the snapshot the source's path names,
+// and the snapshot's revision; a path missing from it refuses the
+// revision.
+func (c *Controller) sourceRoot(snap *gitsource.Snapshot) (root, rev string, err error) {
+	root = filepath.Join(snap.Dir, filepath.FromSlash(c.Source.Path))
+	rev = snap.Revision.String()
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return "", "", fmt.Errorf("%w: path %q does not exist in %s", ErrRefused, c.Source.Path, rev)
+	}
+	return root, rev, nil
+}
+
+// refuseEmpty refuses a revision with no stacks (n, broken ones counted)
+// unless the source allows it: an empty revision would remove everything
+// from the target ("host", "swarm").
+func (c *Controller) refuseEmpty(rev string, n int, target string) error {
+	if n > 0 || c.Source.AllowEmpty {
+		return nil
+	}
+	where := c.Source.Path
+	if where == "" {
+		where = "the repository root"
+	}
+	return fmt.Errorf("%w: %s has no stacks under %s; refusing to remove everything (set allow_empty to allow an empty %s)", ErrRefused, rev, where, target)
 }
 
 func (c *Controller) apply(ctx context.Context, check bool) (*Outcome, error) {

@@ -175,39 +175,30 @@ func (c *Controller) swarmApply(ctx context.Context, check bool) (*Outcome, erro
 // missing path, or no stacks at all (unless allowed), refuses the
 // revision, as on one host.
 func (c *Controller) loadSwarm(ctx context.Context, snap *gitsource.Snapshot) (*swarm.Desired, error) {
-	root := filepath.Join(snap.Dir, filepath.FromSlash(c.Source.Path))
-	rev := snap.Revision.String()
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("%w: path %q does not exist in %s", ErrRefused, c.Source.Path, rev)
+	root, rev, err := c.sourceRoot(snap)
+	if err != nil {
+		return nil, err
 	}
 	sec, err := c.composeSecrets()
 	if err != nil {
 		return nil, err
 	}
-	loadCtx := ctx
-	if c.Source.Timeout > 0 {
-		var cancel context.CancelFunc
-		loadCtx, cancel = context.WithTimeout(ctx, c.Source.Timeout)
-		defer cancel()
-	}
-	stacks, broken, err := compose.LoadSwarm(loadCtx, root, compose.Options{
-		Repo: snap.Dir, Variables: c.Source.Variables, Profiles: c.Source.Profiles,
-		Limits: compose.Limits{Replicas: c.Source.MaxReplicas}, Secrets: sec, Host: c.composeHost(),
+	var stacks map[string]*compose.SwarmStack
+	var broken map[string]error
+	err = c.timedLoad(ctx, rev, func(ctx context.Context) (err error) {
+		stacks, broken, err = compose.LoadSwarm(ctx, root, compose.Options{
+			Repo: snap.Dir, Variables: c.Source.Variables, Profiles: c.Source.Profiles,
+			Limits: compose.Limits{Replicas: c.Source.MaxReplicas}, Secrets: sec, Host: c.composeHost(),
+		})
+		return err
 	})
 	if err != nil {
-		if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: %s: %w", ErrRefused, rev, err)
-		}
-		return nil, fmt.Errorf("%w: %s: loading its stacks took longer than the source's timeout (%v)", ErrRefused, rev, c.Source.Timeout)
+		return nil, err
 	}
 	d := swarm.Map(stacks, broken, c.Source.Name, c.identity.ID, rev)
 	d.PruneVolumes = c.Source.PruneVolumes
-	if len(d.Stacks) == 0 && len(d.Broken) == 0 && !c.Source.AllowEmpty {
-		where := c.Source.Path
-		if where == "" {
-			where = "the repository root"
-		}
-		return nil, fmt.Errorf("%w: %s has no stacks under %s; refusing to remove everything (set allow_empty to allow an empty swarm)", ErrRefused, rev, where)
+	if err := c.refuseEmpty(rev, len(d.Stacks)+len(d.Broken), "swarm"); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
