@@ -312,23 +312,11 @@ func (m serviceMapper) configRefs(s *types.ServiceConfig, e *errs) ([]*swarm.Con
 	var refs []*swarm.ConfigReference
 	var names []string
 	for _, r := range s.Configs {
-		e.refuse("configs.", types.FileReferenceConfig(r), fileRefFields)
-		name, ok := m.configs[r.Source]
-		if !ok {
-			e.add("configs: config %s is not declared", r.Source)
-			continue
+		// A config with no target is mounted at /NAME, as compose does.
+		if name, f, ok := fileRef("configs", types.FileReferenceConfig(r), m.configs, "/"+r.Source, e); ok {
+			refs = append(refs, &swarm.ConfigReference{ConfigName: name, File: f})
+			names = append(names, name)
 		}
-		target := r.Target
-		if target == "" {
-			target = "/" + r.Source
-		}
-		f, err := fileTarget(target, types.FileReferenceConfig(r), 0o444)
-		if err != nil {
-			e.add("configs: %s: %w", r.Source, err)
-			continue
-		}
-		refs = append(refs, &swarm.ConfigReference{ConfigName: name, File: f})
-		names = append(names, name)
 	}
 	return refs, names
 }
@@ -337,25 +325,35 @@ func (m serviceMapper) secretRefs(s *types.ServiceConfig, e *errs) ([]*swarm.Sec
 	var refs []*swarm.SecretReference
 	var names []string
 	for _, r := range s.Secrets {
-		e.refuse("secrets.", types.FileReferenceConfig(r), fileRefFields)
-		name, ok := m.secrets[r.Source]
-		if !ok {
-			e.add("secrets: secret %s is not declared", r.Source)
-			continue
+		// A secret with no target is /run/secrets/NAME: Swarm takes a
+		// relative name there.
+		if name, f, ok := fileRef("secrets", types.FileReferenceConfig(r), m.secrets, r.Source, e); ok {
+			refs = append(refs, &swarm.SecretReference{SecretName: name, File: (*swarm.SecretReferenceFileTarget)(f)})
+			names = append(names, name)
 		}
-		target := r.Target
-		if target == "" {
-			target = r.Source
-		}
-		f, err := fileTarget(target, types.FileReferenceConfig(r), 0o444)
-		if err != nil {
-			e.add("secrets: %s: %w", r.Source, err)
-			continue
-		}
-		refs = append(refs, &swarm.SecretReference{SecretName: name, File: (*swarm.SecretReferenceFileTarget)(f)})
-		names = append(names, name)
 	}
 	return refs, names
+}
+
+// fileRef resolves one entry of a service's configs: or secrets: (kind):
+// the Swarm object the stack declared for it, and the file its tasks see
+// (at target when the entry names none). A problem is added to e.
+func fileRef(kind string, r types.FileReferenceConfig, declared map[string]string, target string, e *errs) (string, *swarm.ConfigReferenceFileTarget, bool) {
+	e.refuse(kind+".", r, fileRefFields)
+	name, ok := declared[r.Source]
+	if !ok {
+		e.add("%s: %s %s is not declared", kind, kind[:len(kind)-1], r.Source)
+		return "", nil, false
+	}
+	if r.Target != "" {
+		target = r.Target
+	}
+	f, err := fileTarget(target, r, 0o444)
+	if err != nil {
+		e.add("%s: %s: %w", kind, r.Source, err)
+		return "", nil, false
+	}
+	return name, f, true
 }
 
 func fileTarget(target string, r types.FileReferenceConfig, mode uint32) (*swarm.ConfigReferenceFileTarget, error) {
